@@ -1,0 +1,208 @@
+"""GeoPackage geometry blobs, the SQL functions GDAL's R-tree triggers call, and reprojection.
+
+Why this is written here rather than taken from a library: the registry writes through
+Python's ``sqlite3`` so that a batch, its history rows and its checks share one
+transaction, which GDAL's bindings cannot give us. The GeoPackage blob is an 8-byte header,
+an optional envelope and standard WKB (GeoPackage 1.2, clause 2.1.3); shapely does the WKB
+and this module only adds the header. GDAL's R-tree triggers call ``ST_IsEmpty``,
+``ST_MinX`` … which plain SQLite lacks; :func:`register_functions` supplies them, the
+same way GDAL registers them on its own connections.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import struct
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pyproj
+import shapely
+from shapely.geometry import shape as _shape
+from shapely.geometry.base import BaseGeometry
+
+from .errors import RallypointError
+
+STORAGE_EPSG = 4490
+STORAGE_CRS = pyproj.CRS.from_epsg(STORAGE_EPSG)
+
+_ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+
+
+class GeometryBlobError(RallypointError, ValueError):
+    """A geometry blob is not a valid GeoPackage geometry."""
+
+
+def encode(geom: BaseGeometry | None, srs_id: int = STORAGE_EPSG) -> bytes | None:
+    """Encode a shapely geometry as a GeoPackage blob (little-endian, XY envelope except for points)."""
+    if geom is None:
+        return None
+    empty = geom.is_empty
+    if empty or geom.geom_type == "Point":
+        envelope_code, envelope = 0, b""
+    else:
+        envelope_code = 1
+        minx, miny, maxx, maxy = geom.bounds
+        envelope = struct.pack("<4d", minx, maxx, miny, maxy)
+    flags = 0x01 | (envelope_code << 1) | (0x10 if empty else 0)
+    header = b"GP" + bytes((0, flags)) + struct.pack("<i", srs_id)
+    return header + envelope + shapely.to_wkb(geom, byte_order=1, output_dimension=2)
+
+
+def encode_many(geoms: np.ndarray, srs_id: int = STORAGE_EPSG) -> list[bytes]:
+    """Vectorised :func:`encode` for an array of shapely geometries (bulk writes)."""
+    wkbs = shapely.to_wkb(geoms, byte_order=1, output_dimension=2)
+    bounds = shapely.bounds(geoms)
+    is_point = shapely.get_type_id(geoms) == 0
+    out = []
+    srs = struct.pack("<i", srs_id)
+    for wkb, b, pt in zip(wkbs, bounds, is_point):
+        if pt:
+            out.append(b"GP\x00\x01" + srs + wkb)
+        else:
+            out.append(b"GP\x00\x03" + srs + struct.pack("<4d", b[0], b[2], b[1], b[3]) + wkb)
+    return out
+
+
+def parse_header(blob: bytes) -> tuple[int, bool, int]:
+    """Return ``(srs_id, empty, wkb_offset)`` of a GeoPackage blob, or raise GeometryBlobError."""
+    if not isinstance(blob, (bytes, bytearray, memoryview)) or len(blob) < 8:
+        raise GeometryBlobError("geometry blob is shorter than the 8-byte GeoPackage header")
+    blob = bytes(blob[:8])
+    if blob[:2] != b"GP":
+        raise GeometryBlobError("geometry blob does not start with the GeoPackage magic 'GP'")
+    if blob[2] != 0:
+        raise GeometryBlobError(f"geometry blob version {blob[2]} is not 0")
+    flags = blob[3]
+    if flags & 0x20:
+        raise GeometryBlobError("extended GeoPackage geometry blobs are not supported")
+    env = (flags >> 1) & 0x07
+    if env not in _ENVELOPE_SIZES:
+        raise GeometryBlobError(f"geometry blob has an invalid envelope code {env}")
+    order = "<" if flags & 0x01 else ">"
+    (srs_id,) = struct.unpack(order + "i", blob[4:8])
+    return srs_id, bool(flags & 0x10), 8 + _ENVELOPE_SIZES[env]
+
+
+def decode(blob: bytes | None) -> BaseGeometry | None:
+    """Decode a GeoPackage blob to a shapely geometry (``None`` for SQL NULL)."""
+    if blob is None:
+        return None
+    _, _, offset = parse_header(blob)
+    try:
+        return shapely.from_wkb(bytes(blob[offset:]))
+    except shapely.errors.GEOSException as exc:
+        raise GeometryBlobError(f"geometry blob holds invalid WKB: {exc}") from exc
+
+
+@lru_cache(maxsize=8)
+def _bounds(blob: bytes) -> tuple[float, float, float, float] | None:
+    # The triggers call ST_MinX, ST_MaxX, ST_MinY, ST_MaxY on the same blob in a row:
+    # a tiny cache parses it once.
+    geom = decode(blob)
+    if geom is None or geom.is_empty:
+        return None
+    return geom.bounds
+
+
+def _st_is_empty(blob):
+    if blob is None:
+        return None
+    try:
+        _, empty, _ = parse_header(blob)
+    except GeometryBlobError:
+        return None
+    return 1 if empty or _bounds(bytes(blob)) is None else 0
+
+
+def _make_bound(i: int):
+    def fn(blob):
+        if blob is None:
+            return None
+        try:
+            b = _bounds(bytes(blob))
+        except GeometryBlobError:
+            return None
+        return None if b is None else b[i]
+
+    return fn
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Register the spatial SQL functions that GeoPackage R-tree triggers call."""
+    conn.create_function("ST_IsEmpty", 1, _st_is_empty, deterministic=True)
+    conn.create_function("ST_MinX", 1, _make_bound(0), deterministic=True)
+    conn.create_function("ST_MinY", 1, _make_bound(1), deterministic=True)
+    conn.create_function("ST_MaxX", 1, _make_bound(2), deterministic=True)
+    conn.create_function("ST_MaxY", 1, _make_bound(3), deterministic=True)
+    # GDAL 3.7+ writes GeoPackage 1.4 triggers that also call ST_GeometryType / GPKG_IsAssignable
+    # (files made elsewhere may carry them); answering them keeps such files writable.
+    conn.create_function("ST_GeometryType", 1, _geometry_type, deterministic=True)
+    conn.create_function("GPKG_IsAssignable", 2, _is_assignable, deterministic=True)
+
+
+def _geometry_type(blob):
+    try:
+        g = decode(blob)
+    except GeometryBlobError:
+        return None
+    return None if g is None else g.geom_type.upper()
+
+
+def _is_assignable(expected, actual):
+    if expected is None or actual is None:
+        return 0
+    expected, actual = expected.upper(), actual.upper()
+    if expected == "GEOMETRY" or expected == actual:
+        return 1
+    return 1 if expected == "MULTI" + actual else 0
+
+
+# ---------------------------------------------------------------------------
+# CRS handling
+
+
+@lru_cache(maxsize=64)
+def crs_from_user(text: str | int | None) -> pyproj.CRS:
+    """Resolve what a user gave as a CRS (``EPSG:4326``, ``4326``, a URI, WKT, PROJ)."""
+    if text is None or text == "":
+        return STORAGE_CRS
+    try:
+        if isinstance(text, int) or (isinstance(text, str) and text.isdigit()):
+            return pyproj.CRS.from_epsg(int(text))
+        t = text.strip()
+        if t.upper() in ("CRS84", "OGC:CRS84", "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84"):
+            return pyproj.CRS.from_user_input("OGC:CRS84")
+        return pyproj.CRS.from_user_input(t)
+    except pyproj.exceptions.CRSError as exc:
+        raise RallypointError(f"unknown coordinate reference system {text!r}: {exc}") from exc
+
+
+@lru_cache(maxsize=64)
+def _transformer(src_wkt: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(pyproj.CRS.from_wkt(src_wkt), STORAGE_CRS, always_xy=True)
+
+
+def to_storage(geom: BaseGeometry, crs: pyproj.CRS | str | int | None) -> BaseGeometry:
+    """Reproject ``geom`` from ``crs`` to the registry's CGCS2000 (EPSG:4490), x = longitude."""
+    src = crs if isinstance(crs, pyproj.CRS) else crs_from_user(crs)
+    if src == STORAGE_CRS:
+        return geom
+    tr = _transformer(src.to_wkt())
+    return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+
+def from_user(value: Any) -> BaseGeometry:
+    """Read a geometry given as shapely, a GeoJSON mapping or string, or WKT."""
+    if isinstance(value, BaseGeometry):
+        return value
+    if isinstance(value, dict):
+        return _shape(value)
+    if isinstance(value, str):
+        s = value.strip()
+        if s.startswith("{"):
+            return _shape(json.loads(s))
+        return shapely.from_wkt(s)
+    raise TypeError(f"cannot read a geometry from {type(value).__name__}")

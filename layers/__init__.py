@@ -1,0 +1,1 @@
+"""Layer definitions (TOML) and default QGIS styles (QML) of Rallypoint, as data."""

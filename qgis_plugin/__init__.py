@@ -1,0 +1,1 @@
+"""Rallypoint's QGIS plugin: a thin adapter over the core (built in its own issue)."""
