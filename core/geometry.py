@@ -195,9 +195,11 @@ def to_storage(geom: BaseGeometry, crs: pyproj.CRS | str | int | None) -> BaseGe
 
 
 def from_user(value: Any) -> BaseGeometry:
-    """Read a geometry given as shapely, a GeoJSON mapping or string, or WKT."""
+    """Read a geometry given as shapely, a GeoJSON mapping or string, WKT, or an (x, y) pair."""
     if isinstance(value, BaseGeometry):
         return value
+    if isinstance(value, (tuple, list)) and len(value) in (2, 3) and all(isinstance(v, (int, float)) for v in value):
+        return shapely.Point(value[0], value[1])
     if isinstance(value, dict):
         return _shape(value)
     if isinstance(value, str):

@@ -1,0 +1,116 @@
+"""What the commands share: opening a registry, reading options, printing, errors."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from typing import Any, Iterable
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import RallypointError, ValidationError
+from ..registry import Feature, Registry
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class RallypointGroup(click.Group):
+    """A click group that turns Rallypoint's errors into a clear message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ValidationError as exc:
+            err_console.print(f"[bold red]Refused:[/] {len(exc.problems)} problem(s); nothing was written.")
+            for p in exc.problems[:50]:
+                err_console.print(f"  • {p}", markup=False)
+            if len(exc.problems) > 50:
+                err_console.print(f"  … and {len(exc.problems) - 50} more")
+            ctx.exit(1)
+        except RallypointError as exc:
+            err_console.print(f"[bold red]Error:[/] {exc}", markup=True)
+            ctx.exit(1)
+
+
+def default_author() -> str:
+    return os.environ.get("RALLYPOINT_AUTHOR") or getpass.getuser()
+
+
+author_option = click.option(
+    "--author", default=default_author, show_default="$RALLYPOINT_AUTHOR or your user name",
+    help="Who makes the change (recorded in the history).")
+
+registry_argument = click.argument("registry", type=click.Path(dir_okay=False))
+lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+                           help="Language of labels (default: the registry's).")
+
+
+def open_registry(path: str) -> Registry:
+    return Registry.open(path)
+
+
+def parse_assignments(pairs: Iterable[str]) -> dict[str, Any]:
+    """``--set name=value`` pairs into a dict; an empty value clears the field."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise click.BadParameter(f"{pair!r} is not name=value", param_hint="--set")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value
+    return out
+
+
+def geometry_from_options(at: str | None, geometry: str | None) -> Any:
+    if at and geometry:
+        raise click.UsageError("give either --at or --geometry, not both")
+    if at:
+        try:
+            x, y = (float(v) for v in at.split(","))
+        except ValueError:
+            raise click.BadParameter(f"{at!r} is not X,Y", param_hint="--at") from None
+        return {"type": "Point", "coordinates": [x, y]}
+    if geometry == "-":
+        return sys.stdin.read()
+    return geometry
+
+
+def label(reg: Registry, layer: str, field: str, lang: str) -> str:
+    f = reg.layer(layer).field(field)
+    return f.alias(lang)
+
+
+def display_value(reg: Registry, layer: str, field: str, value: Any, lang: str) -> str:
+    if value is None:
+        return ""
+    f = reg.layer(layer).field(field)
+    if f.values:
+        codes = str(value).split(",") if f.type == "codes" else [str(value)]
+        return "、".join((f.value(c).label(lang) if f.value(c) else c) for c in codes) if lang == "zh" else \
+            ", ".join((f.value(c).label(lang) if f.value(c) else c) for c in codes)
+    if f.type == "boolean":
+        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
+    text = str(value)
+    if f.unit and f.type in ("integer", "real"):
+        text = f"{value:g} {f.unit}" if isinstance(value, float) else f"{value} {f.unit}"
+    return text
+
+
+def feature_table(reg: Registry, feat: Feature, lang: str) -> Table:
+    ldef = reg.layer(feat.layer)
+    t = Table(title=f"{ldef.title(lang)} · {feat.properties.get('name') or feat.uuid}", show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    for f in ldef.fields:
+        t.add_row(f"{f.alias(lang)} ({f.name})", display_value(reg, feat.layer, f.name, feat.properties.get(f.name), lang))
+    if feat.geometry is not None:
+        t.add_row("geometry", feat.geometry.wkt if len(feat.geometry.wkt) < 200 else feat.geometry.wkt[:200] + "…")
+    return t
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))

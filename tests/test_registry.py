@@ -1,0 +1,142 @@
+"""Create, read, update, retire, restore and history through the Python API."""
+
+import sqlite3
+
+import pyproj
+import pytest
+import shapely
+from shapely.geometry import Point
+
+from rallypoint import ConflictError, FeatureNotFoundError, Registry, UnknownLayerError, ValidationError
+from rallypoint.errors import RegistryFileError
+
+from conftest import HERE, helipad, shelter, team
+
+
+def test_every_change_is_stamped_and_kept_in_the_history(registry):
+    f = registry.add("shelters", shelter(), HERE, author="zhang")
+    assert f.version == 1 and f.properties["created_by"] == "zhang" and f.properties["created_at"].endswith("Z")
+    f = registry.update("shelters", f.uuid, {"status": "open", "occupancy": 120}, author="li")
+    f = registry.update("shelters", f.uuid, geometry=Point(104.07, 30.67), author="wang", note="surveyed again")
+    assert f.version == 3 and f.properties["updated_by"] == "wang" and f.properties["created_by"] == "zhang"
+    changes = registry.history("shelters", f.uuid)
+    assert [(c.version, c.op, c.author) for c in changes] == [(1, "insert", "zhang"), (2, "update", "li"),
+                                                             (3, "update", "wang")]
+    assert changes[1].changed_fields()["status"] == ("standby", "open")
+    assert changes[1].changed_fields()["occupancy"] == (None, 120)
+    assert set(changes[2].changed_fields()) == {"geometry", "version", "updated_at", "updated_by"}
+    assert changes[2].note == "surveyed again"
+    assert changes[0].before is None and changes[0].after["properties"]["name"] == "人民公园应急避难场所"
+
+
+def test_retire_hides_a_feature_and_restore_brings_it_back(registry):
+    f = registry.add("teams", team(), HERE, author="a")
+    registry.retire("teams", f.uuid, author="b", reason="disbanded")
+    assert registry.count("teams") == 0 and registry.count("teams", include_retired=True) == 1
+    assert registry.get("teams", f.uuid).retired
+    with pytest.raises(ValidationError, match="retired; restore it"):
+        registry.update("teams", f.uuid, {"members": 50}, author="c")
+    with pytest.raises(ValidationError, match="already retired"):
+        registry.retire("teams", f.uuid, author="b")
+    back = registry.restore("teams", f.uuid, author="c")
+    assert not back.retired and back.version == 3 and registry.count("teams") == 1
+    assert registry.history("teams", f.uuid)[1].note == "disbanded"
+
+
+def test_any_feature_can_be_restored_to_an_earlier_version(registry):
+    f = registry.add("helipads", helipad(), Point(104.0, 30.5), author="a")
+    registry.update("helipads", f.uuid, {"status": "restricted", "night_lighting": True}, author="b")
+    registry.update("helipads", f.uuid, {"name": "改名起降点"}, geometry=Point(104.1, 30.6), author="c")
+    back = registry.restore("helipads", f.uuid, version=1, author="d")
+    assert back.version == 4
+    for k in ("name", "status", "night_lighting"):
+        assert back.properties[k] == f.properties[k]
+    assert back.geometry.equals(f.geometry)
+    assert registry.get("helipads", f.uuid, version=3).properties["name"] == "改名起降点"
+    assert registry.history("helipads", f.uuid)[-1].op == "restore"
+    with pytest.raises(ValidationError, match="not an earlier version"):
+        registry.restore("helipads", f.uuid, version=9, author="d")
+
+
+def test_a_stale_write_is_refused_not_applied(registry):
+    f = registry.add("shelters", shelter(), HERE, author="a")
+    registry.update("shelters", f.uuid, {"occupancy": 10}, author="a", expected_version=1)
+    with pytest.raises(ConflictError) as exc:
+        registry.update("shelters", f.uuid, {"occupancy": 99}, author="b", expected_version=1)
+    assert exc.value.current_version == 2
+    assert registry.get("shelters", f.uuid).properties["occupancy"] == 10
+
+
+@pytest.mark.parametrize("crs, xy", [
+    ("EPSG:4326", (104.06, 30.66)),
+    ("EPSG:3857", None),                     # Web Mercator
+    ("EPSG:4543", None),                     # CGCS2000 3-degree Gauss-Kruger, CM 102°E
+    ("EPSG:4544", None),                     # CGCS2000 3-degree Gauss-Kruger, CM 105°E
+])
+def test_input_in_any_crs_is_reprojected_to_cgcs2000(registry, crs, xy):
+    lon, lat = 104.06, 30.66
+    if xy is None:
+        xy = pyproj.Transformer.from_crs(4490, crs, always_xy=True).transform(lon, lat)
+    f = registry.add("helipads", helipad(), Point(*xy), author="a", crs=crs)
+    stored = registry.get("helipads", f.uuid).geometry
+    assert stored.x == pytest.approx(lon, abs=1e-7) and stored.y == pytest.approx(lat, abs=1e-7)
+
+
+def test_geojson_in_crs84_and_wkt_are_accepted(registry):
+    f = registry.add("helipads", helipad(), {"type": "Point", "coordinates": [104.06, 30.66]}, author="a",
+                     crs="CRS84")
+    g = registry.add("helipads", helipad(), "POINT (104.06 30.66)", author="a")
+    assert f.geometry.equals(g.geometry)
+
+
+def test_an_unknown_crs_is_refused_with_its_name(registry):
+    with pytest.raises(ValidationError, match="EPSG:999999"):
+        registry.add("helipads", helipad(), HERE, author="a", crs="EPSG:999999")
+
+
+def test_bbox_and_division_filters(registry):
+    registry.add("helipads", helipad(adcode="519901001"), Point(104.0, 30.5), author="a")
+    registry.add("helipads", helipad(adcode="519902001"), Point(104.5, 30.9), author="a")
+    assert registry.count("helipads", bbox=(103.9, 30.4, 104.1, 30.6)) == 1
+    assert registry.count("helipads", adcode="519901") == 1
+    assert registry.count("helipads", adcode="519900") == 2   # the city holds both counties
+    box_3857 = pyproj.Transformer.from_crs(4490, 3857, always_xy=True).transform_bounds(103.9, 30.4, 104.1, 30.6)
+    assert registry.count("helipads", bbox=box_3857, bbox_crs="EPSG:3857") == 1
+
+
+def test_unknown_layer_feature_and_author_are_clear_errors(registry):
+    with pytest.raises(UnknownLayerError, match="no layer 'shelter'"):
+        registry.add("shelter", shelter(), HERE, author="a")
+    with pytest.raises(FeatureNotFoundError):
+        registry.get("shelters", "00000000-0000-4000-8000-000000000000")
+    with pytest.raises(ValueError, match="author"):
+        registry.add("shelters", shelter(), HERE, author=" ")
+
+
+def test_the_history_cannot_be_rewritten(registry, registry_path):
+    registry.add("shelters", shelter(), HERE, author="a")
+    conn = sqlite3.connect(registry_path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM rp_history")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE rp_history SET author = 'someone else'")
+    conn.close()
+
+
+def test_opening_something_that_is_not_a_registry_says_so(tmp_path):
+    bad = tmp_path / "x.gpkg"
+    bad.write_bytes(b"not a database at all")
+    with pytest.raises(RegistryFileError, match="not an SQLite database"):
+        Registry.open(bad)
+    with pytest.raises(RegistryFileError, match="no such registry file"):
+        Registry.open(tmp_path / "missing.gpkg")
+    plain = tmp_path / "plain.gpkg"
+    sqlite3.connect(plain).execute("CREATE TABLE t (a)").connection.close()
+    with pytest.raises(RegistryFileError, match="not a Rallypoint registry"):
+        Registry.open(plain)
+
+
+def test_create_refuses_to_overwrite_and_leaves_no_temporary_files(tmp_path, registry_path):
+    with pytest.raises(RegistryFileError, match="already exists"):
+        Registry.create(registry_path, name="x", bureau="y")
+    assert sorted(p.name for p in registry_path.parent.iterdir()) == ["county.gpkg"]
