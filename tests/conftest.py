@@ -104,3 +104,19 @@ def stock(depot_uuid, **over):
 
 
 HERE = Point(104.06, 30.66)
+
+
+@pytest.fixture(scope="session")
+def county_sample(tmp_path_factory):
+    """The county sample registry, written once per test session by the real sample command's code."""
+    from rallypoint.sample import write_sample
+
+    path = tmp_path_factory.mktemp("sample") / "county.gpkg"
+    counts = write_sample(path, "county")
+    path.with_suffix(".counts.json").write_text(__import__("json").dumps(counts))
+    return path
+
+
+@pytest.fixture(scope="session")
+def county_counts(county_sample):
+    return __import__("json").loads(county_sample.with_suffix(".counts.json").read_text())

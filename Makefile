@@ -1,0 +1,42 @@
+# Rallypoint: set-up, the main job and the tests.
+#   make run    install what is needed, write the sample county registry and tour it
+#   make test   install what is needed and run the whole test suite
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# Debian's interpreter, so QGIS's Python bindings (python3-qgis) load in the same process.
+SYSTEM_PYTHON := /usr/bin/python3
+DEBIAN_PACKAGES := python3-venv python3-qgis qgis-providers python3-gdal gdal-bin fonts-noto-cjk
+PYTEST_ARGS ?=
+
+.PHONY: setup system-packages run test clean
+
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	# GDAL's GeoPackage validator; --no-deps because its `gdal` dependency is Debian's python3-gdal
+	$(PY) -m pip install -q --no-deps 'gdal-utils>=3.8'
+	touch $@
+
+run: setup
+	$(VENV)/bin/rallypoint sample county.gpkg --size county --force
+	$(VENV)/bin/rallypoint validate county.gpkg
+	$(VENV)/bin/rallypoint list county.gpkg shelters --limit 10
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) artifacts county.gpkg county.gpkg-wal county.gpkg-shm
