@@ -191,7 +191,13 @@ def to_storage(geom: BaseGeometry, crs: pyproj.CRS | str | int | None) -> BaseGe
     if src == STORAGE_CRS:
         return geom
     tr = _transformer(src.to_wkt())
-    return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+    def apply(xy: np.ndarray) -> np.ndarray:
+        if len(xy) == 1:  # pyproj treats one-element arrays as scalars (and warns); give it scalars
+            return np.array([tr.transform(float(xy[0, 0]), float(xy[0, 1]))])
+        return np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
+
+    return shapely.transform(geom, apply)
 
 
 def from_user(value: Any) -> BaseGeometry:

@@ -223,15 +223,14 @@ def check_feature(
     properties: dict[str, Any],
     geometry: BaseGeometry | None,
     *,
-    partial: bool = False,
     allow_uuid: bool = False,
     reference_exists: Callable[[str, str], bool] | None = None,
 ) -> Checked:
     """Check and normalise one feature's user-supplied properties and geometry.
 
-    ``partial`` checks only the fields given (the caller merges them with the stored
-    row first for required-field checks). Unknown fields and fields the registry stamps
-    are refused. Derived fields are computed; a given value that disagrees is refused.
+    Unknown fields and fields the registry stamps are refused. Derived fields are
+    computed; a given value that disagrees is refused. (An update merges the changes
+    into the stored values first, so the whole feature is checked every time.)
     """
     problems: list[tuple[str | None, str]] = []
     out: dict[str, Any] = {}
@@ -250,10 +249,9 @@ def check_feature(
             out[name] = normalise_value(f, value)
         except _Bad as exc:
             problems.append((name, str(exc)))
-    if not partial:
-        for f in layer.fields:
-            if f.required and not f.system and _is_blank(out.get(f.name)) and not any(p[0] == f.name for p in problems):
-                problems.append((f.name, "is required"))
+    for f in layer.fields:
+        if f.required and not f.system and _is_blank(out.get(f.name)) and not any(p[0] == f.name for p in problems):
+            problems.append((f.name, "is required"))
     for f in layer.fields:
         if f.derived and f.derived in derive.RULES and not any(p[0] in (f.name,) for p in problems):
             src = layer.field("hazard_type") if layer.has_field("hazard_type") else None
@@ -269,7 +267,7 @@ def check_feature(
         if f.references and reference_exists is not None and out.get(f.name) and not any(p[0] == f.name for p in problems):
             if not reference_exists(f.references, out[f.name]):
                 problems.append((f.name, f"no {f.references} feature in use with UUID {out[f.name]}"))
-    geom, why = check_geometry(layer, geometry) if (geometry is not None or not partial) else (None, None)
+    geom, why = check_geometry(layer, geometry)
     if why:
         problems.append((None, why))
     return Checked(out, geom, problems)
