@@ -22,11 +22,13 @@ EXPECTED_RENDERER = {
 
 
 @pytest.fixture(scope="module")
-def qgis_report(county_sample):
+def qgis_report(county_sample, tmp_path_factory):
     require("qgis", "Debian's python3-qgis, QGIS 3.22")
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "qgis_county_sample.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_RUNTIME_DIR=str(ARTIFACTS))
+    runtime = tmp_path_factory.mktemp("xdg-runtime")
+    runtime.chmod(0o700)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_RUNTIME_DIR=str(runtime))
     proc = subprocess.run([sys.executable, str(SCRIPT), str(county_sample), str(shot)], capture_output=True,
                           text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

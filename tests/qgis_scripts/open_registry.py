@@ -30,7 +30,8 @@ messages = []
 QgsApplication.messageLog().messageReceived.connect(lambda msg, tag, level: messages.append(f"{tag}: {msg}"))
 
 report = {"qgis_version": Qgis.QGIS_VERSION, "layers": {}}
-names = [l.split("!!::!!")[1] for l in QgsVectorLayer(path, "probe", "ogr").dataProvider().subLayers()]
+probe = QgsVectorLayer(path, "probe", "ogr")
+names = [l.split("!!::!!")[1] for l in probe.dataProvider().subLayers()]
 report["sublayers"] = names
 layers = {}
 for name in names:
@@ -68,5 +69,8 @@ if len(sys.argv) > 2:
     report["screenshot"] = sys.argv[2]
 
 report["messages"] = messages
-print(json.dumps(report, ensure_ascii=False))
+print(json.dumps(report, ensure_ascii=False), flush=True)
+QgsProject.instance().clear()
+layers.clear()
+del probe
 app.exitQgis()
