@@ -69,25 +69,18 @@ def _check_column(layer: LayerDef, name: str, col: pd.Series, problems: list[Pro
     return col.map(lambda v: None if pd.isna(v) else str(v))
 
 
-def load_reference(conn: sqlite3.Connection, layer: LayerDef, gdf: gpd.GeoDataFrame, *, author: str, now: str,
-                   replace: bool = True, note: str | None = None) -> int:
-    """Write a whole reference layer from a GeoDataFrame (in any CRS) in one transaction."""
-    if layer.versioned:
-        raise ValueError(f"{layer.name} keeps per-feature history; add its features through a batch")
+def check_frame(layer: LayerDef, gdf: gpd.GeoDataFrame) -> tuple[dict[str, pd.Series], np.ndarray, list[Problem]]:
+    """Check a whole reference layer column by column; return stored columns, geometries and problems.
+
+    ``gdf`` must already be in the storage CRS. Problems name the row (its position).
+    """
     problems: list[Problem] = []
-    unknown = [c for c in gdf.columns if c != gdf.geometry.name and not layer.has_field(c)]
-    for c in unknown:
-        problems.append(Problem(layer.name, "(all rows)", c, f"no such field in layer {layer.name}"))
+    for c in gdf.columns:
+        if c != gdf.geometry.name and not layer.has_field(c):
+            problems.append(Problem(layer.name, "(all rows)", c, f"no such field in layer {layer.name}"))
     for f in layer.fields:
         if f.required and f.name not in gdf.columns:
             problems.append(Problem(layer.name, "(all rows)", f.name, "is required but the column is missing"))
-    if gdf.crs is None:
-        problems.append(Problem(layer.name, "(all rows)", None, "the data has no coordinate reference system"))
-    if problems:
-        raise ValidationError(problems)
-    gdf = gdf.reset_index(drop=True)
-    if not gdf.crs.equals(geo.STORAGE_CRS):
-        gdf = gdf.to_crs(geo.STORAGE_CRS)
     columns = {}
     for f in layer.fields:
         if f.name in gdf.columns:
@@ -97,9 +90,10 @@ def load_reference(conn: sqlite3.Connection, layer: LayerDef, gdf: gpd.GeoDataFr
     types = shapely.get_type_id(geoms)
     if layer.geometry.startswith("Multi"):
         single = types == want - 3
-        geoms = geoms.copy()
-        geoms[single] = [getattr(shapely.geometry, layer.geometry)([g]) for g in geoms[single]]
-        types = shapely.get_type_id(geoms)
+        if single.any():
+            geoms = geoms.copy()
+            geoms[single] = [getattr(shapely.geometry, layer.geometry)([g]) for g in geoms[single]]
+            types = shapely.get_type_id(geoms)
     for i in np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))[:5]:
         problems.append(Problem(layer.name, f"row {i}", None, "a geometry is required"))
     for i in np.flatnonzero((types != want) & ~shapely.is_missing(geoms))[:5]:
@@ -107,8 +101,22 @@ def load_reference(conn: sqlite3.Connection, layer: LayerDef, gdf: gpd.GeoDataFr
     invalid = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
     for i in np.flatnonzero(invalid)[:5]:
         problems.append(Problem(layer.name, f"row {i}", None, f"invalid geometry: {shapely.is_valid_reason(geoms[i])}"))
+    return columns, geoms, problems[:MAX_PROBLEMS]
+
+
+def load_reference(conn: sqlite3.Connection, layer: LayerDef, gdf: gpd.GeoDataFrame, *, author: str, now: str,
+                   replace: bool = True, note: str | None = None) -> int:
+    """Write a whole reference layer from a GeoDataFrame (in any CRS) in one transaction."""
+    if layer.versioned:
+        raise ValueError(f"{layer.name} keeps per-feature history; add its features through a batch")
+    if gdf.crs is None:
+        raise ValidationError([Problem(layer.name, "(all rows)", None, "the data has no coordinate reference system")])
+    gdf = gdf.reset_index(drop=True)
+    if not gdf.crs.equals(geo.STORAGE_CRS):
+        gdf = gdf.to_crs(geo.STORAGE_CRS)
+    columns, geoms, problems = check_frame(layer, gdf)
     if problems:
-        raise ValidationError(problems[:MAX_PROBLEMS])
+        raise ValidationError(problems)
 
     names = list(columns)
     blobs = geo.encode_many(geoms)

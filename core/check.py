@@ -16,7 +16,10 @@ from contextlib import closing
 from pathlib import Path
 from typing import Callable
 
+import pyogrio
+
 from . import geometry as geo
+from .bulk import check_frame
 from .errors import Problem
 from .gpkgfile import HISTORY_TABLE, METADATA_URI, connect, quote
 from .schema import LayerDef, builtin_layers
@@ -150,6 +153,40 @@ def _features(conn: sqlite3.Connection, layer: LayerDef, progress: Progress | No
     return out
 
 
+def _reference_layer(conn: sqlite3.Connection, path: Path, layer: LayerDef, progress: Progress | None) -> list[Problem]:
+    """Base layers are checked column-wise, as they are loaded (see :mod:`rallypoint.bulk`)."""
+    total = conn.execute(f"SELECT count(*) FROM {quote(layer.name)}").fetchone()[0]
+    if progress:
+        progress(layer.name, 0, total)
+    out: list[Problem] = []
+    blobs = [r[0] for r in conn.execute(f"SELECT geom FROM {quote(layer.name)} ORDER BY fid")]
+    bad_blobs = 0
+    for i, blob in enumerate(blobs):
+        try:
+            srs, _, _ = geo.parse_header(blob) if blob is not None else (geo.STORAGE_EPSG, False, 0)
+        except geo.GeometryBlobError as exc:
+            bad_blobs += 1
+            if bad_blobs <= 5:
+                out.append(Problem(layer.name, f"row {i}", "geom", str(exc)))
+            continue
+        if srs != geo.STORAGE_EPSG and bad_blobs < 5:
+            bad_blobs += 1
+            out.append(Problem(layer.name, f"row {i}", "geom", f"blob srs_id {srs}, column is {geo.STORAGE_EPSG}"))
+    del blobs
+    if bad_blobs:
+        return out
+    gdf = pyogrio.read_dataframe(path, layer=layer.name, fid_as_index=True)
+    _, _, found = check_frame(layer, gdf.rename_geometry("geom") if gdf.geometry.name != "geom" else gdf)
+    out.extend(found)
+    n_idx = conn.execute(f"SELECT count(*) FROM {quote('rtree_' + layer.name + '_geom')}").fetchone()[0]
+    n_geom = conn.execute(f"SELECT count(*) FROM {quote(layer.name)} WHERE geom IS NOT NULL").fetchone()[0]
+    if n_geom != n_idx:
+        out.append(Problem(layer.name, "(layer)", "geom", f"spatial index holds {n_idx} entries for {n_geom} geometries"))
+    if progress:
+        progress(layer.name, total, total)
+    return out
+
+
 def check_registry(path: str | Path, *, progress: Progress | None = None, gdal: bool = True) -> list[Problem]:
     """Every problem in the registry file at ``path`` (an empty list when it is sound)."""
     path = Path(path)
@@ -185,8 +222,12 @@ def check_registry(path: str | Path, *, progress: Progress | None = None, gdal: 
             for layer in builtin_layers().values():
                 structure = _layer_structure(conn, layer)
                 problems.extend(structure)
-                if not structure:
+                if structure:
+                    continue
+                if layer.versioned:
                     problems.extend(_features(conn, layer, progress))
+                else:
+                    problems.extend(_reference_layer(conn, path, layer, progress))
     except sqlite3.DatabaseError as exc:
         problems.append(Problem("file", str(path), None, f"cannot be read: {exc}"))
         return problems

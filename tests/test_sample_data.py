@@ -9,13 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
-
 from rallypoint.sample_data import SHELTER_STANDARD_M2, SampleData, generate
 from rallypoint.schema import builtin_layers
 from rallypoint.validation import check_feature
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 LAYERS = ("shelters", "depots", "depot_stock", "teams", "hazard_points", "helipads")
 SYSTEM = {"version", "created_at", "created_by", "updated_at", "updated_by", "retired_at"}
@@ -116,7 +115,7 @@ def test_population_adds_up(county):
     towns = _townships(county)
     sums = cells.groupby("adcode").population.sum()
     assert set(sums.index) <= set(towns.adcode)
-    for code, pop in zip(towns.adcode, towns.population):
+    for code, pop in zip(towns.adcode, towns.population, strict=True):
         assert pop == sums.get(code, 0)
     assert a[a.level == "county"].population.iloc[0] == towns.population.sum() == cells.population.sum()
 

@@ -102,9 +102,12 @@ def list_features(registry, layer, bbox, crs, adcode, retired, limit, fmt, no_pe
             for f in feats:
                 w.writerow([f.properties.get(n) for n in fields] + ([f.geometry.wkt] if ldef.has_geometry else []))
             return
-        shown = [n for n in ("uuid", "name", "item", "adcode", "status", "version") if n in fields]
-        shown += [f.name for f in ldef.editable_fields if f.required and f.name not in shown and f.name not in drop][:4]
-        t = Table(*[ldef.field(n).alias(lang) for n in shown], title=f"{ldef.title(lang)} ({layer})")
+        shown = [n for n in ("uuid", "name", "item", "adcode", "status") if n in fields]
+        shown += [f.name for f in ldef.editable_fields
+                  if f.required and f.name not in shown and f.name not in drop and f.name != "source"][:2]
+        t = Table(title=f"{ldef.title(lang)} ({layer})")
+        for n in shown:  # the UUID is what a user copies into the next command: never cut it
+            t.add_column(ldef.field(n).alias(lang), no_wrap=n in ("uuid", "adcode"), min_width=36 if n == "uuid" else None)
         n = 0
         for f in feats:
             n += 1
