@@ -100,7 +100,24 @@ def decode(blob: bytes | None) -> BaseGeometry | None:
 @lru_cache(maxsize=8)
 def _bounds(blob: bytes) -> tuple[float, float, float, float] | None:
     # The triggers call ST_MinX, ST_MaxX, ST_MinY, ST_MaxY on the same blob in a row:
-    # a tiny cache parses it once.
+    # a tiny cache parses it once. An envelope in the header, or a 2D point's own
+    # coordinates, are read directly; anything else is parsed by shapely.
+    flags = blob[3]
+    env = (flags >> 1) & 0x07
+    order = "<" if flags & 0x01 else ">"
+    if flags & 0x10:
+        return None
+    if env:
+        minx, maxx, miny, maxy = struct.unpack(order + "4d", blob[8:40])
+        return minx, miny, maxx, maxy
+    if len(blob) == 29:  # header + 21-byte 2D point WKB
+        wkb_order = "<" if blob[8] == 1 else ">"
+        (gtype,) = struct.unpack(wkb_order + "I", blob[9:13])
+        if gtype == 1:
+            x, y = struct.unpack(wkb_order + "2d", blob[13:29])
+            if x != x or y != y:  # NaN coordinates: an empty point
+                return None
+            return x, y, x, y
     geom = decode(blob)
     if geom is None or geom.is_empty:
         return None

@@ -18,6 +18,7 @@ import sqlite3
 import uuid as uuidlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -142,6 +143,12 @@ def adcode_prefix(code: str) -> str:
     return code
 
 
+@lru_cache(maxsize=256)
+def _insert_sql(table: str, cols: tuple[str, ...], with_geometry: bool) -> str:
+    names = [quote(c) for c in cols] + (["geom"] if with_geometry else [])
+    return f"INSERT INTO {quote(table)} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+
+
 class Batch:
     """One transaction of changes by one author. Use :meth:`Registry.batch`."""
 
@@ -206,14 +213,11 @@ class Batch:
              None if after is None else json.dumps(after, ensure_ascii=False), note or self.note))
 
     def _insert_row(self, layer: LayerDef, props: dict[str, Any], geom: BaseGeometry | None) -> int:
-        cols = list(props)
+        cols = tuple(props)
         values = [props[c] for c in cols]
         if layer.has_geometry:
-            cols.append("geom")
             values.append(geo.encode(geom))
-        sql = (f"INSERT INTO {quote(layer.name)} ({', '.join(quote(c) for c in cols)})"
-               f" VALUES ({', '.join('?' * len(cols))})")
-        return self._conn.execute(sql, values).lastrowid
+        return self._conn.execute(_insert_sql(layer.name, cols, layer.has_geometry), values).lastrowid
 
     def _update_row(self, layer: LayerDef, fid: int, props: dict[str, Any], geom: BaseGeometry | None) -> None:
         cols = [c for c in props if c != "uuid"]
@@ -247,14 +251,16 @@ class Batch:
             fid = self._insert_row(layer, out, checked.geometry)
             self._track(layer, checked.geometry)
             return str(fid)
-        exists = self._conn.execute(f"SELECT 1 FROM {quote(layer.name)} WHERE uuid = ?", (uid,)).fetchone()
-        if exists:
-            self._problems(layer, label, [("uuid", f"UUID {uid} is already used in {layer.name}")])
-            return None
         out.update(version=1, created_at=self.now, created_by=self.author, updated_at=self.now,
                    updated_by=self.author, retired_at=None)
         row = {f.name: out.get(f.name) for f in layer.fields}
-        self._insert_row(layer, row, checked.geometry)
+        try:
+            self._insert_row(layer, row, checked.geometry)
+        except sqlite3.IntegrityError as exc:  # the unique index on uuid
+            if "uuid" not in str(exc):
+                raise
+            self._problems(layer, label, [("uuid", f"UUID {uid} is already used in {layer.name}")])
+            return None
         self._write_history(layer.name, uid, 1, "insert", None, _state(row, checked.geometry), None)
         self._track(layer, checked.geometry)
         return uid

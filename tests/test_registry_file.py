@@ -113,3 +113,21 @@ def test_validate_refuses_a_file_that_is_not_a_geopackage(tmp_path):
     bad.write_bytes(b"\x00" * 1000)
     problems = check_registry(bad)
     assert len(problems) == 1 and "not an SQLite database" in problems[0].message
+
+
+def test_the_spatial_index_holds_each_geometrys_exact_bounds(registry, registry_path):
+    from shapely.geometry import Point
+    feats = [registry.add("helipads", dict(**{
+        "name": f"点{i}", "adcode": "519901001", "source": "b", "surface": "grass", "pad_length_m": 30,
+        "pad_width_m": 30, "status": "usable"}), Point(104 + i * 0.0123456789, 30.5 - i * 0.01), author="a")
+        for i in range(5)]
+    registry.update("helipads", feats[0].uuid, geometry=Point(103.5, 31.25), author="a")
+    conn = sqlite3.connect(registry_path)
+    index = {r[0]: r[1:] for r in conn.execute("SELECT id, minx, maxx, miny, maxy FROM rtree_helipads_geom")}
+    assert len(index) == 5
+    for f in feats:
+        stored = registry.get("helipads", f.uuid)
+        x, y = stored.geometry.x, stored.geometry.y
+        minx, maxx, miny, maxy = index[stored.fid]
+        # the R-tree keeps 32-bit floats rounded outwards
+        assert minx <= x <= maxx and miny <= y <= maxy and maxx - minx < 5e-5 and maxy - miny < 5e-5
