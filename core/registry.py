@@ -45,6 +45,7 @@ from .gpkgfile import (
     quote,
     read_info,
 )
+from .plugins import RallypointPluginManager, default_plugin_manager, layer_catalog
 from .schema import LayerDef, builtin_layers
 from .validation import check_feature, format_datetime
 
@@ -241,6 +242,8 @@ class Batch:
         found = checked.problems
         if why:
             found = [p for p in found if p[0] is not None] + [(None, why)]
+        if not found:
+            found = self._reg._plugin_checks(layer, checked.properties, checked.geometry)
         if self._problems(layer, label, found):
             return None
         out = checked.properties
@@ -293,7 +296,8 @@ class Batch:
             if f.derived and f.name not in given:
                 editable.pop(f.name, None)
         checked = check_feature(layer, editable, geom, reference_exists=self._reference_exists)
-        if self._problems(layer, label, checked.problems):
+        found = checked.problems or self._reg._plugin_checks(layer, checked.properties, checked.geometry)
+        if self._problems(layer, label, found):
             return None
         return checked.properties, checked.geometry
 
@@ -382,8 +386,10 @@ class Registry:
     Open one per thread or task; a connection is never shared across threads.
     """
 
-    def __init__(self, path: str | os.PathLike, *, clock: Clock | None = None, readonly: bool = False):
+    def __init__(self, path: str | os.PathLike, *, clock: Clock | None = None, readonly: bool = False,
+                 plugins: "RallypointPluginManager | None" = None):
         self.path = Path(path)
+        self.plugins = plugins or default_plugin_manager()
         if not self.path.is_file():
             raise RegistryFileError(f"{self.path}: no such registry file")
         with open(self.path, "rb") as fh:
@@ -400,13 +406,15 @@ class Registry:
         if self.info.schema_version > SCHEMA_VERSION:
             raise RegistryFileError(f"{self.path}: registry schema {self.info.schema_version} is newer than this "
                                     f"Rallypoint understands ({SCHEMA_VERSION}); upgrade Rallypoint")
-        self.layers: dict[str, LayerDef] = {n: d for n, d in builtin_layers().items() if n in tables}
+        self.layers: dict[str, LayerDef] = {n: d for n, d in layer_catalog(self.plugins).items() if n in tables}
+        self._validators = self.plugins.hook.rallypoint_validate_feature
 
     # -- life cycle --------------------------------------------------------------
     @classmethod
     def create(cls, path: str | os.PathLike, *, name: str, bureau: str, adcode: str | None = None,
-               language: str = "zh", overwrite: bool = False, clock: Clock | None = None) -> "Registry":
-        """Create a new registry file with every built-in layer and open it."""
+               language: str = "zh", overwrite: bool = False, clock: Clock | None = None,
+               plugins: "RallypointPluginManager | None" = None) -> "Registry":
+        """Create a new registry file with every built-in layer and those plugins add, and open it."""
         if language not in ("zh", "en"):
             raise ValueError(f"language must be 'zh' or 'en', not {language!r}")
         if not name or not bureau:
@@ -420,8 +428,9 @@ class Registry:
         now = format_datetime((clock or _utc_now)())
         info = RegistryInfo(name=name, bureau=bureau, adcode=adcode, schema_version=SCHEMA_VERSION,
                             created_at=now, language=language)
-        create_file(path, list(builtin_layers().values()), info, overwrite=overwrite)
-        return cls(path, clock=clock)
+        pm = plugins or default_plugin_manager()
+        create_file(path, list(layer_catalog(pm).values()), info, overwrite=overwrite)
+        return cls(path, clock=clock, plugins=pm)
 
     @classmethod
     def open(cls, path: str | os.PathLike, **kw: Any) -> "Registry":
@@ -442,6 +451,15 @@ class Registry:
             return self.layers[name]
         except KeyError:
             raise UnknownLayerError(f"no layer {name!r} in this registry (layers: {', '.join(self.layers)})") from None
+
+    def _plugin_checks(self, layer: LayerDef, properties: dict[str, Any],
+                       geometry: BaseGeometry | None) -> list[tuple[str | None, str]]:
+        if not self._validators.get_hookimpls():
+            return []
+        found: list[tuple[str | None, str]] = []
+        for result in self._validators(layer=layer, properties=dict(properties), geometry=geometry):
+            found.extend(result or [])
+        return found
 
     # -- writing -----------------------------------------------------------------
     @contextmanager
@@ -606,6 +624,29 @@ class Registry:
         ldef = self.layer(layer)
         where, params = self._where(ldef, bbox, bbox_crs, adcode, include_retired)
         return self._conn.execute(f"SELECT count(*) FROM {quote(ldef.name)}{where}", params).fetchone()[0]
+
+    def read_frame(self, layer: str, *, columns: list[str] | None = None, include_retired: bool = False,
+                   bbox=None) -> Any:
+        """The whole layer as a (Geo)DataFrame in EPSG:4490, read in bulk (for analyses).
+
+        Retired features are left out unless asked for; booleans come back as bool,
+        division codes and codes as text.
+        """
+        import pyogrio
+
+        ldef = self.layer(layer)
+        if columns is not None:
+            unknown = [c for c in columns if not ldef.has_field(c)]
+            if unknown:
+                raise ValueError(f"layer {layer} has no field(s) {', '.join(unknown)}")
+        where = "retired_at IS NULL" if ldef.versioned and not include_retired else None
+        frame = pyogrio.read_dataframe(self.path, layer=layer, columns=columns, where=where,
+                                       bbox=tuple(bbox) if bbox is not None else None,
+                                       read_geometry=ldef.has_geometry, fid_as_index=True)
+        for f in ldef.fields:
+            if f.type == "boolean" and f.name in frame.columns:
+                frame[f.name] = frame[f.name].astype("boolean")
+        return frame
 
     def history(self, layer: str | None = None, uuid: str | None = None, *, limit: int | None = None,
                 newest_first: bool = False) -> list[Change]:

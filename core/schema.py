@@ -279,12 +279,18 @@ def style_text(filename: str) -> str:
 
 
 @cache
+def common_fields() -> tuple[FieldDef, ...]:
+    """The fields every resource (and, filtered by ``kinds``, related) layer carries."""
+    common_data = tomllib.loads(_definitions_dir().joinpath("_common.toml").read_text(encoding="utf-8"))
+    _check_keys("_common.toml", common_data, {"field"})
+    return tuple(_field_from_dict("_common.toml", f) for f in common_data.get("field", []))
+
+
+@cache
 def builtin_layers() -> dict[str, LayerDef]:
     """The layers defined in ``layers/definitions``, in a stable order, by name."""
     folder = _definitions_dir()
-    common_data = tomllib.loads(folder.joinpath("_common.toml").read_text(encoding="utf-8"))
-    _check_keys("_common.toml", common_data, {"field"})
-    common = [_field_from_dict("_common.toml", f) for f in common_data.get("field", [])]
+    common = common_fields()
     order = ["shelters", "depots", "depot_stock", "teams", "hazard_points", "helipads",
              "admin_areas", "population", "roads"]
     found: dict[str, LayerDef] = {}

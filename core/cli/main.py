@@ -1,22 +1,48 @@
-"""The ``rallypoint`` command: a click group with one module per command."""
+"""The ``rallypoint`` command: a click group with one module per command; plugins add more."""
 
 from __future__ import annotations
+
+import os
 
 import click
 
 from .. import __version__
-from .common import RallypointGroup
+from .analyse_cmd import analyse
+from .common import RallypointGroup, err_console
 from .features_cmd import add, edit, list_features, retire, restore, show
 from .history_cmd import history
 from .init_cmd import init
 from .layers_cmd import layers
+from .plugins_cmd import plugins
 from .sample_cmd import sample
 from .validate_cmd import validate
 
 
-@click.group(cls=RallypointGroup, context_settings={"help_option_names": ["-h", "--help"]})
+class MainGroup(RallypointGroup):
+    """The built-in commands, then those plugins add through ``rallypoint_cli_commands``."""
+
+    def _plugin_commands(self) -> dict[str, click.Command]:
+        from ..plugins import default_plugin_manager
+
+        found: dict[str, click.Command] = {}
+        for cmd in default_plugin_manager().collect("rallypoint_cli_commands"):
+            if cmd.name in self.commands or cmd.name in found:
+                err_console.print(f"[yellow]A plugin's command {cmd.name!r} clashes with another and is skipped.[/]")
+                continue
+            found[cmd.name] = cmd
+        return found
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands()))
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or self._plugin_commands().get(name)
+
+
+@click.group(cls=MainGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rallypoint")
-def cli() -> None:
+@click.option("--trace-hooks", is_flag=True, help="Write every plugin hook call and its result to standard error.")
+def cli(trace_hooks: bool) -> None:
     """Rallypoint: one registry of a region's emergency resources.
 
     A registry is one GeoPackage file holding shelters, supply depots (with their
@@ -30,8 +56,16 @@ def cli() -> None:
       rallypoint list county.gpkg shelters     # what is in a layer
       rallypoint show county.gpkg shelters UUID
       rallypoint layers                        # every layer and field, with aliases
+      rallypoint analyse capacity county.gpkg  # shelter capacity against the population
+      rallypoint plugins                       # the analyses and other plugins loaded
     """
+    if trace_hooks:
+        os.environ["RALLYPOINT_TRACE_HOOKS"] = "1"
+        from .. import plugins as _plugins
+
+        _plugins._default = None  # rebuilt with tracing on first use
 
 
-for command in (init, sample, layers, add, list_features, show, edit, retire, restore, history, validate):
+for command in (init, sample, layers, add, list_features, show, edit, retire, restore, history, validate, plugins,
+                analyse):
     cli.add_command(command)

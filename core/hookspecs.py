@@ -1,0 +1,119 @@
+"""The hook specifications of Rallypoint: everything a plugin can add.
+
+A plugin is a module or object with functions marked ``@hookimpl`` and named after the
+hooks below, published under the entry-point group ``rallypoint`` (Rallypoint's own
+analyses in ``plugins/`` are loaded exactly the same way)::
+
+    # pyproject.toml of a plugin
+    [project.entry-points.rallypoint]
+    myplugin = "my_package.rallypoint_plugin"
+
+    # my_package/rallypoint_plugin.py
+    from rallypoint.hookspecs import hookimpl
+
+    @hookimpl
+    def rallypoint_analyses():
+        return [my_analysis]
+
+Hooks are always called with keyword arguments, so a later Rallypoint can add arguments
+to a hook without breaking plugins that do not take them. None is ``firstresult``: every
+plugin's answer is collected, in a list, unless a hook says otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    import click
+    from shapely.geometry.base import BaseGeometry
+
+    from .analysis import Analysis
+    from .exchange_formats import ExportFormat, ImportFormat
+    from .profiles import Profile
+    from .schema import LayerDef
+    from .web_endpoints import Endpoint
+
+PROJECT = "rallypoint"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def rallypoint_layer_types() -> list["LayerDef | dict[str, Any]"]:
+    """Add layer types to the registry (created in new registry files).
+
+    :returns: layer definitions, as :class:`~rallypoint.schema.LayerDef` or as the parsed
+        TOML of a definition file (a dict with ``layer`` and ``field``). A name that is
+        already defined is an error reported against the plugin.
+    """
+
+
+@hookspec
+def rallypoint_validate_feature(layer: "LayerDef", properties: dict[str, Any],
+                                geometry: "BaseGeometry | None") -> list[tuple[str | None, str]]:
+    """Check one feature beyond its definition, before it is written.
+
+    Called for every feature added, changed or restored, after the definition's own
+    checks passed, with the normalised properties and the geometry in EPSG:4490.
+
+    :param layer: the layer definition.
+    :param properties: the feature's user-editable fields, normalised.
+    :param geometry: the geometry in the storage CRS (``None`` for tables).
+    :returns: a list of ``(field or None, message)`` problems; an empty list when it is fine.
+    """
+
+
+@hookspec
+def rallypoint_analyses() -> list["Analysis"]:
+    """Provide analyses (capacity, coverage …) with their metadata.
+
+    :returns: :class:`~rallypoint.analysis.Analysis` objects: name, titles, typed
+        parameters with defaults, outputs, the layers they need and the function that runs
+        them. They appear in ``rallypoint analyse``, the web API and QGIS Processing.
+    """
+
+
+@hookspec
+def rallypoint_profiles() -> list["Profile"]:
+    """Provide data profiles that analyses use: shelter standards, minimum needs, displacement rates.
+
+    :returns: :class:`~rallypoint.profiles.Profile` objects (``kind``, ``name``, titles
+        and a ``data`` mapping). Analyses look profiles up by kind and name.
+    """
+
+
+@hookspec
+def rallypoint_import_formats() -> list["ImportFormat"]:
+    """Provide formats and mapping profiles that ``rallypoint import`` can read.
+
+    :returns: :class:`~rallypoint.exchange_formats.ImportFormat` objects.
+    """
+
+
+@hookspec
+def rallypoint_export_formats() -> list["ExportFormat"]:
+    """Provide formats that ``rallypoint export`` can write.
+
+    :returns: :class:`~rallypoint.exchange_formats.ExportFormat` objects.
+    """
+
+
+@hookspec
+def rallypoint_cli_commands() -> list["click.Command"]:
+    """Add commands to the ``rallypoint`` command line.
+
+    :returns: click commands or groups; a name already taken is reported and skipped.
+    """
+
+
+@hookspec
+def rallypoint_web_endpoints() -> list["Endpoint"]:
+    """Add endpoints to the HTTP API, independent of the web framework.
+
+    :returns: :class:`~rallypoint.web_endpoints.Endpoint` objects: method, path
+        template and a handler taking a request mapping and returning
+        ``(status, headers, body)``.
+    """
