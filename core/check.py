@@ -22,6 +22,7 @@ from . import geometry as geo
 from .bulk import check_frame
 from .errors import Problem
 from .gpkgfile import HISTORY_TABLE, METADATA_URI, connect, quote
+from .plugins import default_plugin_manager, layer_catalog
 from .schema import LayerDef, builtin_layers
 from .validation import check_feature
 
@@ -219,7 +220,12 @@ def check_registry(path: str | Path, *, progress: Progress | None = None, gdal: 
                             problems.append(Problem("file", str(path), None, f"registry metadata lacks {key!r}"))
                 except ValueError:
                     problems.append(Problem("file", str(path), None, "registry metadata is not JSON"))
-            for layer in builtin_layers().values():
+            present = {r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents")}
+            catalog = layer_catalog(default_plugin_manager())
+            builtin = builtin_layers()
+            for layer in catalog.values():
+                if layer.name not in builtin and layer.name not in present:
+                    continue  # a plugin's layer type this registry was made without
                 structure = _layer_structure(conn, layer)
                 problems.extend(structure)
                 if structure:
