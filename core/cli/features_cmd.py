@@ -103,11 +103,13 @@ def list_features(registry, layer, bbox, crs, adcode, retired, limit, fmt, no_pe
                 w.writerow([f.properties.get(n) for n in fields] + ([f.geometry.wkt] if ldef.has_geometry else []))
             return
         shown = [n for n in ("uuid", "name", "item", "adcode", "status") if n in fields]
-        shown += [f.name for f in ldef.editable_fields
-                  if f.required and f.name not in shown and f.name not in drop and f.name != "source"][:2]
+        if console.width >= 120:  # room for two of the layer's own required fields
+            shown += [f.name for f in ldef.editable_fields
+                      if f.required and f.name not in shown and f.name not in drop and f.name != "source"][:2]
         t = Table(title=f"{ldef.title(lang)} ({layer})")
         for n in shown:  # the UUID is what a user copies into the next command: never cut it
-            t.add_column(ldef.field(n).alias(lang), no_wrap=n in ("uuid", "adcode"), min_width=36 if n == "uuid" else None)
+            t.add_column(ldef.field(n).alias(lang), no_wrap=n in ("uuid", "adcode"),
+                         min_width={"uuid": 36, "name": 14, "item": 14}.get(n))
         n = 0
         for f in feats:
             n += 1
