@@ -16,8 +16,6 @@ from contextlib import closing
 from pathlib import Path
 from typing import Callable
 
-import pyogrio
-
 from . import geometry as geo
 from .bulk import check_frame
 from .errors import Problem
@@ -176,8 +174,12 @@ def _reference_layer(conn: sqlite3.Connection, path: Path, layer: LayerDef, prog
     del blobs
     if bad_blobs:
         return out
-    gdf = pyogrio.read_dataframe(path, layer=layer.name, fid_as_index=True)
-    _, _, found = check_frame(layer, gdf.rename_geometry("geom") if gdf.geometry.name != "geom" else gdf)
+    # Read with Python's own SQLite (Registry.read_frame), never with GDAL's copy in this process.
+    from .registry import Registry
+
+    with Registry(path, readonly=True) as reg:
+        gdf = reg.read_frame(layer.name)
+    _, _, found = check_frame(layer, gdf)
     out.extend(found)
     n_idx = conn.execute(f"SELECT count(*) FROM {quote('rtree_' + layer.name + '_geom')}").fetchone()[0]
     n_geom = conn.execute(f"SELECT count(*) FROM {quote(layer.name)} WHERE geom IS NOT NULL").fetchone()[0]

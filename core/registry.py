@@ -629,24 +629,36 @@ class Registry:
                    bbox=None) -> Any:
         """The whole layer as a (Geo)DataFrame in EPSG:4490, read in bulk (for analyses).
 
-        Retired features are left out unless asked for; booleans come back as bool,
-        division codes and codes as text.
+        Read through the registry's own SQLite connection, never through GDAL: a second
+        copy of SQLite in the same process (GDAL bundles one) would checkpoint and delete
+        the live registry's WAL files under this connection's feet. Retired features are
+        left out unless asked for; booleans come back as pandas booleans; the index is the fid.
         """
-        import pyogrio
+        import geopandas as gpd
+        import pandas as pd
 
         ldef = self.layer(layer)
-        if columns is not None:
-            unknown = [c for c in columns if not ldef.has_field(c)]
-            if unknown:
-                raise ValueError(f"layer {layer} has no field(s) {', '.join(unknown)}")
-        where = "retired_at IS NULL" if ldef.versioned and not include_retired else None
-        frame = pyogrio.read_dataframe(self.path, layer=layer, columns=columns, where=where,
-                                       bbox=tuple(bbox) if bbox is not None else None,
-                                       read_geometry=ldef.has_geometry, fid_as_index=True)
-        for f in ldef.fields:
-            if f.type == "boolean" and f.name in frame.columns:
-                frame[f.name] = frame[f.name].astype("boolean")
-        return frame
+        names = list(columns) if columns is not None else list(ldef.field_names)
+        unknown = [c for c in names if not ldef.has_field(c)]
+        if unknown:
+            raise ValueError(f"layer {layer} has no field(s) {', '.join(unknown)}")
+        where, params = self._where(ldef, bbox, None, None, include_retired)
+        cols = ["fid"] + (["geom"] if ldef.has_geometry else []) + names
+        rows = self._conn.execute(
+            f"SELECT {', '.join(quote(c) for c in cols)} FROM {quote(ldef.name)}{where} ORDER BY fid", params).fetchall()
+        frame = pd.DataFrame.from_records(rows, columns=cols, coerce_float=False).set_index("fid")
+        blobs = frame.pop("geom").to_numpy() if ldef.has_geometry else None
+        for n in names:
+            f = ldef.field(n)
+            if f.type == "boolean":
+                frame[n] = frame[n].astype("boolean")
+            elif f.type == "integer":
+                frame[n] = frame[n].astype("Int64") if frame[n].isna().any() else frame[n].astype("int64")
+            elif f.type == "real":
+                frame[n] = frame[n].astype("float64")
+        if not ldef.has_geometry:
+            return frame
+        return gpd.GeoDataFrame(frame, geometry=geo.decode_many(blobs), crs=geo.STORAGE_CRS)
 
     def history(self, layer: str | None = None, uuid: str | None = None, *, limit: int | None = None,
                 newest_first: bool = False) -> list[Change]:

@@ -140,3 +140,22 @@ def test_create_refuses_to_overwrite_and_leaves_no_temporary_files(tmp_path, reg
     with pytest.raises(RegistryFileError, match="already exists"):
         Registry.create(registry_path, name="x", bureau="y")
     assert sorted(p.name for p in registry_path.parent.iterdir()) == ["county.gpkg"]
+
+
+def test_bulk_reads_see_every_write_and_leave_the_live_files_alone(registry, registry_path):
+    registry.add("shelters", shelter(), HERE, author="a")
+    first = registry.read_frame("shelters")
+    assert len(first) == 1 and first["generator"].dtype == "boolean" and first.crs.to_epsg() == 4490
+    wal = registry_path.with_name(registry_path.name + "-wal")
+    assert wal.exists()
+    registry.add("shelters", shelter(name="第二场所"), Point(104.1, 30.7), author="a")
+    second = registry.read_frame("shelters")
+    assert list(second["name"]) == ["人民公园应急避难场所", "第二场所"]
+    assert second.geometry.iloc[1].equals(Point(104.1, 30.7))
+    assert wal.exists()  # no second SQLite copy checkpointed it away under the open connection
+    other = sqlite3.connect(registry_path)
+    assert other.execute("SELECT count(*) FROM shelters").fetchone() == (2,)
+    other.close()
+    registry.retire("shelters", second.iloc[0]["uuid"], author="a")
+    assert len(registry.read_frame("shelters")) == 1
+    assert len(registry.read_frame("shelters", include_retired=True)) == 2

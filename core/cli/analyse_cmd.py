@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from ..analysis import Analysis, Parameter, analyses, run_analysis, write_result
 from ..plugins import default_plugin_manager
@@ -18,6 +19,8 @@ def _option(p: Parameter) -> click.Option:
     kw: dict = {"default": None, "help": help_text, "show_default": str(p.default) if p.default is not None else None}
     if p.type == "choice":
         kw["type"] = click.Choice(list(p.choices))
+    elif p.type in ("int", "float", "floats"):  # parsed and checked (with limits) by Parameter.parse
+        kw["metavar"] = {"int": "INTEGER", "float": "NUMBER", "floats": "N,N,…"}[p.type]
     elif p.type == "bool":
         return click.Option([f"--{p.name.replace('_', '-')}/--no-{p.name.replace('_', '-')}", p.name], **kw)
     elif p.type == "profile":
@@ -41,7 +44,7 @@ def _command(analysis: Analysis) -> click.Command:
             t.add_row(zh if lang == "zh" else en, f"{value:,}" if isinstance(value, int) else str(value))
         console.print(t)
         for w in result.warnings:
-            console.print(f"[yellow]![/] {w}", markup=True)
+            console.print(Text("! ", style="yellow") + Text(w))
         console.print(f"Result layers: {out_path}")
         if result.report is not None:
             console.print(f"Report: {report_path}")

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import RallypointError, ValidationError
 from ..registry import Feature, Registry
@@ -33,7 +34,7 @@ class RallypointGroup(click.Group):
                 err_console.print(f"  … and {len(exc.problems) - 50} more")
             ctx.exit(1)
         except RallypointError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", markup=True)
+            err_console.print(Text("Error: ", style="bold red") + Text(str(exc)))
             ctx.exit(1)
 
 

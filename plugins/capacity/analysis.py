@@ -1,0 +1,182 @@
+"""The capacity analysis: its parameters and outputs, and the run that ties the steps together.
+
+Light at import (only :mod:`rallypoint.analysis`), so ``rallypoint plugins`` stays quick;
+pandas, geopandas and matplotlib are loaded when the analysis runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rallypoint.analysis import Analysis, AnalysisContext, AnalysisError, AnalysisResult, Output, Parameter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rallypoint import Registry
+
+PARAMETERS = (
+    Parameter("standard", "profile", "gb51143", "避难场所标准（各类场所人均有效面积）",
+              "Shelter standard (effective area per person by shelter type)", profile_kind="shelter_standard"),
+    Parameter("method", "choice", "share", "需求计算方法：share 按人口比例（15% 规则），hazard 按灾害分级转移率",
+              "Demand: share = a share of the population (the 15 % rule); "
+              "hazard = displacement rates of a hazard class",
+              choices=("share", "hazard")),
+    Parameter("share", "float", 0.15, "需安置人口比例，也是固定避难位置的达标比例（0–1）",
+              "Share of the population to shelter, also the fixed-shelter target (0-1)", min=0.0, max=1.0),
+    Parameter("hazard_class", "choice", "high", "灾害分级（method=hazard 时）",
+              "Hazard class whose rates apply (method=hazard)", choices=("high", "medium", "low")),
+    Parameter("displacement", "profile", "inasafe", "转移率与死亡率方案（method=hazard 时）",
+              "Displacement and fatality rates (method=hazard)", profile_kind="displacement"),
+    Parameter("period", "choice", "night", "人口时段：night 夜间（常住），day 日间",
+              "Population of: night (residents) or day", choices=("night", "day")),
+    Parameter("needs", "profile", "inasafe", "受灾人员最低需求方案", "Minimum needs of the displaced",
+              profile_kind="minimum_needs"),
+    Parameter("depot_reach_km", "float", 30.0, "储备库服务半径（千米，至区域边界）",
+              "Depots within this distance (km) of an area count for it", min=0.0, max=1000.0),
+    Parameter("near_full", "float", 0.9, "接近满员阈值（人数/容量）", "Near full from this share of capacity",
+              min=0.0, max=1.0),
+    Parameter("level", "choice", "township", "汇总到的行政层级", "Administrative level of the areas reported",
+              choices=("township", "county")),
+)
+
+OUTPUTS = (
+    Output("capacity_areas", "layer", "各区域避难容量", "Shelter capacity by area"),
+    Output("capacity_shelters", "layer", "避难场所位置与人数", "Shelter places and occupancy"),
+    Output("capacity_stock", "table", "物资可供天数", "Days of supply by area and need"),
+    Output("capacity_region", "table", "全区合计", "Region totals"),
+)
+
+#: Columns of ``capacity_areas`` whose region total is their sum over the areas.
+ADDITIVE = ("cells", "pop_night", "pop_day", "population", "fatalities", "demand", "shelters", "shelters_closed",
+            "recorded_capacity", "area_places", "places", "over_area", "fixed_places", "shortfall", "surplus",
+            "occupancy", "available", "n_full", "n_near_full", "n_available", "n_province", "n_city", "n_county",
+            "n_township", "n_village", "places_province", "places_city", "places_county", "places_township",
+            "places_village", "teams", "team_members", "hazard_points")
+
+
+def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResult:
+    """Run the capacity analysis on a registry (parameters already parsed and checked)."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+
+    from . import areas as areas_mod
+    from . import demand as demand_mod
+    from . import stock as stock_mod
+    from . import summary, supply, teams
+    from .occupancy import occupancy_state
+    from .standards import m2_per_person, shelter_places
+
+    warnings: list[str] = []
+    standard = ctx.profile("shelter_standard", params["standard"])
+    needs_profile = ctx.profile("minimum_needs", params["needs"])
+    m2_per_person(standard)  # a bad profile fails before any data is read
+    all_needs = stock_mod.needs(needs_profile)
+    assessed = [n for n in all_needs if n.categories]
+    displacement = None
+    rates = (1.0, 0.0)
+    if params["method"] == "hazard":
+        displacement = ctx.profile("displacement", params["displacement"])
+        rates = demand_mod.displacement_rates(displacement, params["hazard_class"])
+
+    steps = 6
+    ctx.progress("areas", 0, steps)
+    areas = areas_mod.read_areas(reg, params["level"])
+    epsg = areas_mod.work_epsg(areas)
+    n = len(areas)
+
+    ctx.progress("population", 1, steps)
+    pop = demand_mod.population_by_area(reg, areas, params["period"], warnings)
+    if pop["cells"].sum() == 0:
+        raise AnalysisError(f"no population cell lies inside the {params['level']} areas: check the population "
+                            f"and admin_areas layers cover the same ground")
+    dem = demand_mod.demand(pop["population"], method=params["method"], share=params["share"], rates=rates)
+
+    ctx.progress("shelters", 2, steps)
+    cols = ["uuid", "name", "adcode", "shelter_type", "level", "status", "effective_area_m2", "capacity_day",
+            "capacity_night", "occupancy", "occupancy_at"]
+    shelters = shelter_places(reg.read_frame("shelters", columns=cols), standard)
+    shelters = occupancy_state(shelters, capacity="places", occupancy="occupancy", near_full=params["near_full"],
+                               closed=~shelters["counted"])
+    shelters["area"] = areas_mod.locate(shelters.geometry, areas)
+    outside = shelters["area"] < 0
+    if outside.any():
+        warnings.append(f"{int(outside.sum())} shelters lie outside every area and are not counted: "
+                        + ", ".join(shelters.loc[outside, "name"].astype(str).head(5)))
+    shelters["area_adcode"] = np.where(outside, None, areas["adcode"].to_numpy()[shelters["area"].clip(lower=0)])
+    sup = supply.supply_by_area(shelters, n)
+
+    ctx.progress("stock", 3, steps)
+    depots, matrix = stock_mod.depot_stock(reg, assessed, warnings)
+    pairs = stock_mod.in_reach(depots, areas, epsg, params["depot_reach_km"])
+    per_area, depots_in_reach, region_stock, region_depots = stock_mod.stock_by_area(matrix, pairs, n)
+
+    ctx.progress("teams", 4, steps)
+    tm = teams.teams_by_area(reg, areas, warnings)
+
+    ctx.progress("results", 5, steps)
+    table = pd.concat([areas[["adcode", "name", "level", "parent_adcode"]], pop, dem, sup, tm], axis=1)
+    table = table.assign(**supply.balance(table["demand"], table["places"], table["fixed_places"],
+                                          table["population"], params["share"]))
+    per10k, per_team = teams.team_ratios(table["team_members"], table["teams"], table["hazard_points"],
+                                         table["population"])
+    table["members_per_10k"], table["hazards_per_team"] = per10k, per_team
+    table["depots_in_reach"] = depots_in_reach
+    for j, need in enumerate(assessed):
+        table[f"stock_{need.key}"] = per_area[:, j]
+        value = stock_mod.supply_days(per_area[:, j], table["demand"], need)
+        table[("days_" if need.consumable else "cover_") + need.key] = value
+    area_layer = gpd.GeoDataFrame(table, geometry=areas.geometry.values, crs=areas.crs)
+
+    region = summary.region_totals(table, ADDITIVE, params["share"])
+    region["depots_in_reach"] = region_depots
+    for j, need in enumerate(assessed):
+        region[f"stock_{need.key}"] = float(region_stock[j])
+        value = stock_mod.supply_days(region_stock[j:j + 1], np.array([region["demand"]]), need)[0]
+        region[("days_" if need.consumable else "cover_") + need.key] = float(value)
+    region_name = reg.info.name
+    stock_table = stock_mod.stock_table(table, per_area, depots_in_reach, region_stock, region_depots,
+                                        int(region["demand"]), assessed, region_name)
+
+    shelter_cols = ["uuid", "name", "adcode", "area_adcode", "shelter_type", "level", "status", "effective_area_m2",
+                    "capacity_day", "m2_per_person", "area_places", "places", "over_area", "counted", "occupancy",
+                    "state", "available", "over_capacity"]
+    shelter_layer = gpd.GeoDataFrame(shelters[shelter_cols], geometry=shelters.geometry.values, crs=shelters.crs)
+    shelter_layer = shelter_layer.reset_index(drop=True)
+
+    rows = summary.summary_rows(region, params, assessed)
+    info = {"registry": reg.info.name, "bureau": reg.info.bureau, "epsg": epsg, "params": dict(params),
+            "standard": standard, "needs": needs_profile, "displacement": displacement,
+            "unassessed": [nd for nd in all_needs if not nd.categories], "assessed": assessed, "rates": rates}
+    ctx.progress("results", steps, steps)
+
+    def report(lang: str) -> str:
+        from .report import render
+
+        return render(area_layer, shelter_layer, stock_table, region, rows, info, list(warnings), lang)
+
+    return AnalysisResult(
+        layers={"capacity_areas": area_layer, "capacity_shelters": shelter_layer},
+        tables={"capacity_stock": stock_table, "capacity_region": pd.DataFrame([region])},
+        summary=rows, report=report, warnings=warnings)
+
+
+CAPACITY = Analysis(
+    name="capacity",
+    title_zh="应急避难场所容量分析",
+    title_en="Shelter capacity",
+    description_zh=("按乡镇（或县）和全区计算：需安置人数（15% 规则或灾害转移率，夜间或日间人口）、"
+                    "按标准核定的避难位置、"
+                    "缺口与富余、固定避难场所是否达到人口的 15%、实时安置人数与剩余空位、服务半径内储备物资可供受灾人员"
+                    "的天数、每万人救援队员数和每支队伍对应的隐患点数；输出 GeoPackage 结果图层和中英文 HTML 报告。"),
+    description_en=("For every township (or county) and the whole region: the people to shelter (the 15 % rule or "
+                    "hazard displacement rates, night or day population), the places shelters offer under a standard, "
+                    "shortfalls and surpluses, whether fixed shelters take 15 % of the population, live occupancy and "
+                    "free places, how many days the stock of depots within reach lasts the displaced, team members "
+                    "per 10,000 people and hazard points per team. Writes result layers to a GeoPackage and an HTML "
+                    "report in Chinese or English."),
+    parameters=PARAMETERS,
+    outputs=OUTPUTS,
+    run=run,
+    requires=("admin_areas", "population", "shelters"),
+    version="1",
+)

@@ -1,0 +1,265 @@
+"""The HTML report: one self-contained page (charts embedded as base64 PNG), in Chinese or English."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .occupancy import STATE_TITLES
+from .texts import PARAM_NAMES, t
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import pandas as pd
+
+MAX_BARS = 30  # areas in the bar chart and heatmap; the table lists them all
+MAX_LIST = 50  # shelters listed by name
+
+CSS = """
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;
+margin:24px auto;max-width:1100px;color:#222;line-height:1.45}
+h1{font-size:24px;margin-bottom:4px}
+h2{font-size:19px;border-bottom:2px solid #2166ac;padding-bottom:3px;margin-top:30px}
+.sub{color:#666}.cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
+.card{border:1px solid #ccc;border-radius:6px;padding:8px 12px;min-width:150px;background:#fafafa}
+.card .v{font-size:22px;font-weight:bold}.card.bad .v{color:#b2182b}.card.good .v{color:#1a9850}
+.card .l{font-size:12px;color:#555}
+table{border-collapse:collapse;font-size:12px;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 6px}
+th{background:#eef3f8}td.nm{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
+tr.total td{font-weight:bold;background:#f3f3f3}.bad{color:#b2182b}.good{color:#1a9850}
+img{max-width:100%;border:1px solid #eee}.note{font-size:12px;color:#444}
+"""
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+
+
+def _n(v: Any, digits: int = 0) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return f"{v:,.{digits}f}" if digits else f"{int(round(float(v))):,}"
+
+
+def _pct(v: Any) -> str:
+    return "—" if v is None or not math.isfinite(float(v)) else f"{100 * float(v):.1f} %"
+
+
+def _charts(areas, shelters, stock, region, info, lang) -> list[str]:
+    """The map and chart sections; a note instead when matplotlib is missing."""
+    try:
+        from . import charts
+    except ImportError:  # pragma: no cover - matplotlib is optional at run time
+        return [f'<p class="note">{t("no_charts", lang)}</p>']
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:  # pragma: no cover
+        return [f'<p class="note">{t("no_charts", lang)}</p>']
+    style = charts.Style(lang)
+    lg = style.lang  # English labels inside charts when no CJK font is installed
+    out = [f"<h2>{t('map', lang)}</h2>",
+           _img(charts.shortfall_map(areas, shelters, info["epsg"], style, t("map_legend", lg),
+                                     t("shelter_points", lg), t("no_shortfall", lg)), t("map", lang))]
+    n = len(areas)
+    top = areas.sort_values(["shortfall", "demand"], ascending=False).head(MAX_BARS)
+    note = f' <span class="sub">{t("top_n", lang, n=len(top), total=n)}</span>' if n > MAX_BARS else ""
+    out += [f"<h2>{t('bars', lang)}{note}</h2>",
+            _img(charts.demand_bars(top, style, (t("demand", lg), t("places", lg), t("people", lg))), t("bars", lang))]
+    consumables = [nd for nd in info["assessed"] if nd.consumable]
+    once = [nd for nd in info["assessed"] if not nd.consumable]
+    if consumables:
+        rows = [t("region", lg)] + [style.area_label(a, c) for a, c in zip(top["name"], top["adcode"], strict=True)]
+        days = np.array([[region[f"days_{nd.key}"] for nd in consumables]]
+                        + [[r[f"days_{nd.key}"] for nd in consumables] for _, r in top.iterrows()])
+        out += [f"<h2>{t('days_chart', lang)}{note}</h2>",
+                _img(charts.days_heatmap(rows, [nd.title(lg) for nd in consumables], days, style),
+                     t("days_chart", lang)),
+                f'<p class="note">{t("days_caption", lang)}</p>']
+    if once:
+        out += [f"<h2>{t('cover_chart', lang)}</h2>",
+                _img(charts.coverage_bars([nd.title(lg) for nd in once], [region[f"cover_{nd.key}"] for nd in once],
+                                          style, t("cover_chart", lg) + " (%)"), t("cover_chart", lang))]
+    return out
+
+
+def _cards(region: dict, info: dict, lang: str) -> str:
+    share = info["params"]["share"]
+    cards = [
+        (t("demand", lang), _n(region["demand"]), ""),
+        (t("places", lang), _n(region["places"]), ""),
+        (t("shortfall", lang), _n(region["shortfall"]), "bad" if region["shortfall"] else "good"),
+        (t("coverage", lang), _pct(region["coverage"]), "bad" if region["coverage"] < 1 else "good"),
+        (t("fixed_ratio", lang), _pct(region["fixed_ratio"]), "good" if region["fixed_ok"] else "bad"),
+        (t("fixed_ok_areas", lang, share=f"{share * 100:g} %"), f"{region['fixed_ok_areas']} / {region['areas']}",
+         "good" if region["fixed_ok_areas"] == region["areas"] else "bad"),
+        (t("full_near", lang), f"{region['n_full']} / {region['n_near_full']}", ""),
+        (t("available", lang), _n(region["available"]), ""),
+    ]
+    for nd in info["assessed"]:
+        if nd.consumable:
+            v = region[f"days_{nd.key}"]
+            cards.append((t("days", lang, need=nd.title(lang) if lang == "zh" else nd.title_en.lower()),
+                          _n(v, 1), "bad" if math.isfinite(v) and v < 3 else ""))
+    body = "".join(f'<div class="card {c}"><div class="v">{html.escape(v)}</div><div class="l">{html.escape(lbl)}'
+                   f"</div></div>" for lbl, v, c in cards)
+    return f'<div class="cards">{body}</div>'
+
+
+def _area_table(areas: "pd.DataFrame", region: dict, info: dict, lang: str) -> str:
+    consumables = [nd for nd in info["assessed"] if nd.consumable]
+    head = [t("name", lang), t("adcode", lang), t("population", lang), t("demand", lang), t("places", lang),
+            t("shortfall", lang).split("（")[0].split(" (")[0], t("surplus", lang).split("（")[0].split(" (")[0],
+            t("coverage", lang), t("fixed_ratio", lang), t("occupancy", lang), t("available", lang),
+            t("full_near", lang), t("members_per_10k", lang), t("hazards_per_team", lang)]
+    head += [t("days", lang, need=nd.title(lang) if lang == "zh" else nd.title_en.lower()) for nd in consumables]
+
+    def row(r, cls="") -> str:
+        ok = bool(r["fixed_ok"])
+        cells = [html.escape(str(r["name"])), html.escape(str(r["adcode"]))]
+        nums = [_n(r["population"]), _n(r["demand"]), _n(r["places"]),
+                f'<span class="{"bad" if r["shortfall"] else ""}">{_n(r["shortfall"])}</span>', _n(r["surplus"]),
+                _pct(r["coverage"]),
+                f'<span class="{"good" if ok else "bad"}">{_pct(r["fixed_ratio"])} '
+                f'{"✓" if ok else "✗"}</span>',
+                _n(r["occupancy"]), _n(r["available"]), f"{int(r['n_full'])} / {int(r['n_near_full'])}",
+                _n(r["members_per_10k"], 1), _n(r["hazards_per_team"], 1)]
+        nums += [_n(r[f"days_{nd.key}"], 1) for nd in consumables]
+        return (f'<tr class="{cls}">' + "".join(f'<td class="nm">{c}</td>' for c in cells)
+                + "".join(f'<td class="n">{c}</td>' for c in nums) + "</tr>")
+
+    body = "".join(row(r) for _, r in areas.iterrows())
+    total = dict(region, name=t("region", lang), adcode="")
+    return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" + body
+            + row(total, "total") + "</table>")
+
+
+def _shelter_lists(shelters: "gpd.GeoDataFrame", lang: str) -> str:
+    out = []
+    over = shelters[shelters["over_area"]].sort_values("capacity_day", ascending=False)
+    busy = shelters[shelters["state"].isin(["full", "near_full"])].sort_values("occupancy", ascending=False)
+    cols_over = [(t("name", lang), "name"), (t("adcode", lang), "area_adcode"),
+                 ({"zh": "登记容量", "en": "Recorded capacity"}[lang], "capacity_day"),
+                 ({"zh": "面积允许", "en": "Area allows"}[lang], "area_places"),
+                 ({"zh": "有效面积（m²）", "en": "Effective area (m²)"}[lang], "effective_area_m2")]
+    cols_busy = [(t("name", lang), "name"), (t("adcode", lang), "area_adcode"), (t("places", lang), "places"),
+                 (t("occupancy", lang), "occupancy"), (t("state", lang), "state")]
+    for title, frame, cols in ((t("over_list", lang), over, cols_over), (t("busy_list", lang), busy, cols_busy)):
+        out.append(f"<h2>{title} ({len(frame)})</h2>")
+        if frame.empty:
+            out.append(f"<p>{t('none', lang)}</p>")
+            continue
+        rows = []
+        for _, r in frame.head(MAX_LIST).iterrows():
+            cells = []
+            for _, c in cols:
+                v = r[c]
+                if c == "state":
+                    v = STATE_TITLES[v][0 if lang == "zh" else 1]
+                number = isinstance(v, (int, float, np.number)) and c != "area_adcode"
+                cells.append(f'<td class="n">{_n(v)}</td>' if number
+                             else f"<td>{html.escape('' if v is None else str(v))}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        more = f"<p class='sub'>… {len(frame) - MAX_LIST} more</p>" if len(frame) > MAX_LIST else ""
+        out.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h, _ in cols) + "</tr>"
+                   + "".join(rows) + "</table>" + more)
+    return "".join(out)
+
+
+def _source(profile, lang: str) -> str:
+    text = (profile.data.get("source_zh") or profile.source) if lang == "zh" else profile.source
+    return f"<b>{html.escape(profile.title(lang))}</b>{'：' if lang == 'zh' else ': '}{html.escape(text)}"
+
+
+def _notes(info: dict, warnings: list[str], lang: str) -> str:
+    zh = lang == "zh"
+    p = info["params"]
+    items = [_source(info["standard"], lang), _source(info["needs"], lang)]
+    if info["displacement"] is not None:
+        d, f = info["rates"]
+        items.append(_source(info["displacement"], lang)
+                     + html.escape(f"（{p['hazard_class']}：转移率 {d:g}，死亡率 {f:g}）" if zh else
+                                   f" ({p['hazard_class']}: displacement rate {d:g}, fatality rate {f:g})"))
+    for nd in info["unassessed"]:
+        items.append(html.escape(f"{nd.title(lang)}{'：' if zh else ': '}{nd.note(lang)}"))
+    items += [
+        "各区域缺口为需安置人数减去区域内（按位置）开放、待命和已满场所的有效位置；全区缺口为各区域缺口之和，"
+        "一个区域的富余不抵另一区域的缺口。有效位置 = min(登记日间容量, 有效面积 ÷ 标准人均面积)。" if zh else
+        "An area's shortfall is its people to shelter less the places of the open, standby and full shelters inside it "
+        "(by location); the region's shortfall is the sum of the areas', a surplus in one area does not cover another. "
+        "Places = min(recorded day capacity, effective area ÷ the standard's area per person).",
+        f"储备库按到区域边界的距离（{p['depot_reach_km']:g} 千米内，EPSG:{info['epsg']} 投影下量算）计入，"
+        "同一储备库可服务多个区域，故各区域物资不可相加；全区天数按每个储备库只计一次。" if zh else
+        f"Depots count for every area within {p['depot_reach_km']:g} km of its boundary "
+        f"(measured in EPSG:{info['epsg']}); "
+        "a depot can serve several areas, so area stock does not add up; the region counts each depot once.",
+        "未填报人数的场所按 0 人计。救援队伍计待命和已出动的；隐患点计在册和监测中的。" if zh else
+        "A shelter with no head count is taken as empty. Teams count when ready or deployed; hazard points when "
+        "active or monitored.",
+    ]
+    out = f"<h2>{t('notes', lang)}</h2><ul class='note'>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+    if warnings:
+        out += (f"<h2>{t('warnings', lang)}</h2><ul class='note'>"
+                + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul>")
+    return out
+
+
+def _params(info: dict, lang: str) -> str:
+    p = dict(info["params"])
+    if p.get("method") != "hazard":
+        p.pop("hazard_class", None)
+        p.pop("displacement", None)
+    titles = {"standard": info["standard"], "needs": info["needs"], "displacement": info["displacement"]}
+    rows = []
+    for k, v in p.items():
+        if k not in PARAM_NAMES:
+            continue
+        shown = f"{v} — {titles[k].title(lang)}" if titles.get(k) is not None else str(v)
+        rows.append(f"<tr><th>{html.escape(PARAM_NAMES[k][0 if lang == 'zh' else 1])}</th>"
+                    f"<td>{html.escape(shown)}</td></tr>")
+    return "".join(rows)
+
+
+def _levels(region: dict, lang: str) -> str:
+    """Shelters and places of the region by shelter level."""
+    from .standards import SHELTER_LEVELS
+
+    names = {"province": ("省级", "Province"), "city": ("市级", "City"), "county": ("县级", "County"),
+             "township": ("乡镇级", "Township"), "village": ("村（社区）级", "Village")}
+    i = 0 if lang == "zh" else 1
+    head = ("场所等级", "计入场所", "有效位置") if lang == "zh" else ("Shelter level", "Shelters", "Places")
+    rows = "".join(f"<tr><td>{names[lv][i]}</td><td class='n'>{_n(region[f'n_{lv}'])}</td>"
+                   f"<td class='n'>{_n(region[f'places_{lv}'])}</td></tr>"
+                   for lv in SHELTER_LEVELS if region[f"n_{lv}"])
+    return "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + rows + "</table>"
+
+
+def render(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", stock: "pd.DataFrame", region: dict,
+           summary: list, info: dict, warnings: list[str], lang: str = "zh") -> str:
+    """The whole report page for ``lang`` ('zh' or 'en')."""
+    lang = "en" if lang == "en" else "zh"
+    params = _params(info, lang)
+    summary_rows = "".join(
+        f"<tr><td>{html.escape(zh if lang == 'zh' else en)}</td>"
+        f"<td class='n'>{_n(v) if isinstance(v, int) else html.escape(str(v))}</td></tr>" for zh, en, v in summary)
+    parts = [
+        f"<!DOCTYPE html><html lang=\"{'zh-CN' if lang == 'zh' else 'en'}\"><head><meta charset=\"utf-8\">",
+        f"<title>{html.escape(t('title', lang))} · {html.escape(info['registry'])}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(t('title', lang))}</h1>",
+        f"<p class='sub'>{t('report_for', lang)}: {html.escape(info['registry'])} · {html.escape(info['bureau'])}"
+        f" · {date.today().isoformat()}</p>",
+        f"<h2>{t('headline', lang)}</h2>", _cards(region, info, lang),
+        f"<table>{summary_rows}</table>", _levels(region, lang),
+        f"<h2>{t('parameters', lang)}</h2><table>{params}</table>",
+        *_charts(areas, shelters, stock, region, info, lang),
+        f"<h2>{t('table', lang)}</h2>", _area_table(areas, region, info, lang),
+        _shelter_lists(shelters, lang),
+        _notes(info, warnings, lang),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
