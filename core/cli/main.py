@@ -12,9 +12,11 @@ from .common import RallypointGroup, err_console
 from .features_cmd import add, edit, list_features, retire, restore, show
 from .history_cmd import history
 from .init_cmd import init
+from .keys_cmd import keys
 from .layers_cmd import layers
 from .plugins_cmd import plugins
 from .sample_cmd import sample
+from .serve_cmd import serve
 from .validate_cmd import validate
 
 
@@ -67,5 +69,5 @@ def cli(trace_hooks: bool) -> None:
 
 
 for command in (init, sample, layers, add, list_features, show, edit, retire, restore, history, validate, plugins,
-                analyse):
+                analyse, serve, keys):
     cli.add_command(command)

@@ -1,0 +1,108 @@
+"""``/collections`` and ``/collections/{id}``: the registry's layers as OGC API collections.
+
+Every layer of the registry is a collection: the resource layers and depot_stock (which has
+no geometry) are writable through Part 4; the reference layers (admin_areas, population,
+roads) are read-only. Extents come from ``gpkg_contents``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..schema import LayerDef
+from . import crs as crsmod
+from . import html, store
+from .auth import sees_personal_data
+from .context import Context
+from .errors import NotFound
+from .etags import not_modified, weak_etag
+from .request import Request, check_params, output_format
+from .responses import GEOJSON, HTML, JSON, Response, json_response, link, self_and_alternates
+
+
+def layer_of(ctx: Context, collection_id: str) -> LayerDef:
+    layer = ctx.registry.layers.get(collection_id)
+    if layer is None:
+        raise NotFound(f"no collection {collection_id!r} (collections: {', '.join(ctx.registry.layers)})")
+    return layer
+
+
+def read_only(layer: LayerDef) -> bool:
+    """Reference layers are bulk data loaded whole, not edited feature by feature."""
+    return not layer.versioned
+
+
+def site_title(ctx: Context) -> str:
+    return ctx.config.title or ctx.registry.info.name
+
+
+def _title(ctx: Context, layer: LayerDef) -> str:
+    return layer.title(ctx.registry.info.language)
+
+
+def collection_doc(ctx: Context, req: Request, layer: LayerDef, row: tuple | None, fmt: str) -> dict[str, Any]:
+    base = f"/collections/{layer.name}"
+    doc: dict[str, Any] = {
+        "id": layer.name,
+        "title": _title(ctx, layer),
+        "description": " / ".join(d for d in (layer.description_zh, layer.description_en) if d),
+        "itemType": "feature",
+        "title_zh": layer.title_zh,
+        "title_en": layer.title_en,
+        "readOnly": read_only(layer),
+        "links": [
+            link(req.url(base, "f=json"), "self" if fmt == "json" else "alternate", JSON, layer.title_en),
+            link(req.url(base, "f=html"), "self" if fmt == "html" else "alternate", HTML, layer.title_en),
+            link(req.url(base + "/items", "f=json"), "items", GEOJSON, f"{layer.title_en} (GeoJSON)"),
+            link(req.url(base + "/items", "f=html"), "items", HTML, f"{layer.title_en} (HTML)"),
+        ],
+    }
+    if layer.has_geometry:
+        doc["crs"] = list(crsmod.URIS)
+        doc["storageCrs"] = crsmod.STORAGE_URI
+        if row and None not in row[:4]:
+            doc["extent"] = {"spatial": {"bbox": [list(row[:4])], "crs": crsmod.CRS84}}
+    return doc
+
+
+def list_collections(ctx: Context, req: Request) -> Response:
+    check_params(req, ("f",))
+    fmt = output_format(req)
+    conn = ctx.conn
+    contents = store.contents(conn)
+    etag = weak_etag("collections", fmt, store.stamp(conn), req.base_url, sees_personal_data(req.principal))
+    if not_modified(req.headers.get("if-none-match"), etag):
+        return 304, {"ETag": etag}, b""
+    docs = [collection_doc(ctx, req, layer, contents.get(name), "json") for name, layer in ctx.registry.layers.items()]
+    doc = {"links": self_and_alternates(req, "/collections", fmt, title="Collections"),
+           "collections": docs, "crs": list(crsmod.URIS)}
+    if fmt == "html":
+        for c in docs:
+            c["html_href"] = req.url(f"/collections/{c['id']}", "f=html")
+            c["items_href"] = req.url(f"/collections/{c['id']}/items", "f=html")
+        return html.render(req, "collections.html", site=site_title(ctx), doc=doc,
+                           crumbs=[(req.url("/"), "首页 Home"), (req.url("/collections"), "数据集 Collections")],
+                           json_href=req.url("/collections", "f=json"), headers={"ETag": etag})
+    return json_response(doc, headers={"ETag": etag})
+
+
+def get_collection(ctx: Context, req: Request) -> Response:
+    check_params(req, ("f",))
+    fmt = output_format(req)
+    layer = layer_of(ctx, req.path_params["collection_id"])
+    conn = ctx.conn
+    row = store.contents(conn).get(layer.name)
+    personal = sees_personal_data(req.principal)
+    etag = weak_etag("collection", layer.name, fmt, row, store.stamp(conn, layer.name), req.base_url, personal)
+    if not_modified(req.headers.get("if-none-match"), etag):
+        return 304, {"ETag": etag}, b""
+    doc = collection_doc(ctx, req, layer, row, fmt)
+    if fmt == "html":
+        fields = [f for f in layer.fields if personal or not f.personal]
+        path = f"/collections/{layer.name}"
+        return html.render(req, "collection.html", site=site_title(ctx), doc=doc, layer=layer, fields=fields,
+                           items_href=req.url(path + "/items", "f=html"),
+                           crumbs=[(req.url("/"), "首页 Home"), (req.url("/collections"), "数据集 Collections"),
+                                   (req.url(path), layer.title_zh)],
+                           json_href=req.url(path, "f=json"), headers={"ETag": etag})
+    return json_response(doc, headers={"ETag": etag})

@@ -1,0 +1,35 @@
+"""The API's settings: page sizes, body limit, where analysis jobs keep their results."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 10_000
+MAX_BODY_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """Settings of one API instance (one registry file).
+
+    ``jobs_dir`` must be the same for every worker process serving the registry, so a
+    job's results are found whichever worker answers: by default it is derived from the
+    registry's path under the system's temporary folder.
+    """
+
+    registry_path: Path
+    default_limit: int = DEFAULT_LIMIT
+    max_limit: int = MAX_LIMIT
+    max_body_bytes: int = MAX_BODY_BYTES
+    jobs_dir: Path | None = None
+    title: str | None = None
+
+    def job_root(self) -> Path:
+        if self.jobs_dir is not None:
+            return Path(self.jobs_dir)
+        digest = hashlib.sha1(str(Path(self.registry_path).resolve()).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"rallypoint-jobs-{digest}"

@@ -1,0 +1,74 @@
+"""GeoJSON Features from the rows of :func:`.store.page` (other CRSs, HTML, single features).
+
+A page of 2D points in CRS84 is written straight from the GeoPackage blobs; any other
+geometry a page at a time by shapely (reprojected when asked); orjson embeds each geometry
+as a ready-made fragment.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+
+from ..schema import LayerDef
+from .crs import Crs
+from .store import columns
+
+_ENVELOPE = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+_POINT = struct.Struct("<dd")
+
+
+def _point_text(blob: bytes) -> str | None:
+    """A 2D little-endian point blob without envelope, straight to GeoJSON text (None if not one)."""
+    if len(blob) == 29 and blob[0:2] == b"GP" and blob[3] == 1 and blob[8] == 1 and blob[9:13] == b"\x01\x00\x00\x00":
+        x, y = _POINT.unpack_from(blob, 13)
+        if not (math.isnan(x) or math.isnan(y)):
+            return f'{{"type":"Point","coordinates":[{x!r},{y!r}]}}'
+    return None
+
+
+def geometries_json(blobs: list[bytes | None], crs: Crs, *, as_text: bool = False) -> list[Any]:
+    """GeoJSON geometries of a page of GeoPackage blobs, as orjson fragments or text (None for NULL)."""
+    texts: list[str | None] | None = None
+    if crs.identity:
+        texts = []
+        for blob in blobs:
+            t = None if blob is None else _point_text(blob)
+            if t is None and blob is not None:
+                texts = None
+                break
+            texts.append(t)
+    if texts is None:
+        wkbs = np.empty(len(blobs), dtype=object)
+        for i, blob in enumerate(blobs):
+            if blob is not None:
+                wkbs[i] = bytes(blob[8 + _ENVELOPE.get((blob[3] >> 1) & 7, 0):])
+        texts = list(shapely.to_geojson(crs.geometry_out(shapely.from_wkb(wkbs))))
+    if as_text:
+        return texts
+    return [None if t is None else orjson.Fragment(t) for t in texts]
+
+
+def to_features(layer: LayerDef, rows: list[tuple], crs: Crs, personal: bool, *,
+                geometry_as_text: bool = False) -> list[dict[str, Any]]:
+    """GeoJSON Features (``id`` is the UUID, or the fid for reference layers) from rows of :func:`page`."""
+    names, booleans, _ = columns(layer, personal)
+    offset = 2 if layer.has_geometry else 1
+    geoms = (geometries_json([r[1] for r in rows], crs, as_text=geometry_as_text) if layer.has_geometry
+             else [None] * len(rows))
+    use_uuid = layer.versioned
+    out = []
+    for row, geom in zip(rows, geoms):
+        props = dict(zip(names, row[offset:]))
+        for i in booleans:
+            v = props[names[i]]
+            if v is not None:
+                props[names[i]] = bool(v)
+        out.append({"type": "Feature", "id": props["uuid"] if use_uuid else row[0], "geometry": geom,
+                    "properties": props})
+    return out

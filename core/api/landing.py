@@ -1,0 +1,61 @@
+"""The landing page (``/``) and ``/conformance``: only classes that really work are declared."""
+
+from __future__ import annotations
+
+from . import html
+from .collections import site_title
+from .context import Context
+from .request import Request, check_params, output_format
+from .responses import HTML, JSON, OPENAPI, Response, json_response, link, self_and_alternates
+
+_F1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
+_F2 = "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/"
+_F4 = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/"
+
+CONFORMANCE = (
+    _F1 + "core",
+    _F1 + "oas30",
+    _F1 + "html",
+    _F1 + "geojson",
+    _F2 + "crs",
+    _F4 + "create-replace-delete",
+    _F4 + "update",
+    _F4 + "features",
+)
+REL_PROCESSES = "http://www.opengis.net/def/rel/ogc/1.0/processes"
+REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
+REL_DATA = "http://www.opengis.net/def/rel/ogc/1.0/data"
+
+
+def landing_page(ctx: Context, req: Request) -> Response:
+    check_params(req, ("f",))
+    fmt = output_format(req)
+    info = ctx.registry.info
+    doc = {
+        "title": site_title(ctx),
+        "description": f"{info.bureau} · 应急资源登记 / emergency resources registry (Rallypoint)",
+        "links": self_and_alternates(req, "/", fmt, title="Landing page") + [
+            link(req.url("/api"), "service-desc", OPENAPI, "API definition (OpenAPI 3.0)"),
+            link(req.url("/api", "f=html"), "service-doc", HTML, "API documentation / 接口说明"),
+            link(req.url("/conformance"), "conformance", JSON, "Conformance classes / 符合性"),
+            link(req.url("/conformance"), REL_CONFORMANCE, JSON, "Conformance classes"),
+            link(req.url("/collections"), "data", JSON, "Collections / 数据集"),
+            link(req.url("/collections"), REL_DATA, JSON, "Collections"),
+            link(req.url("/processes"), REL_PROCESSES, JSON, "Analyses / 分析"),
+        ],
+    }
+    if fmt == "html":
+        return html.render(req, "landing.html", site=site_title(ctx), doc=doc, crumbs=[(req.url("/"), "首页 Home")],
+                           json_href=req.url("/", "f=json"))
+    return json_response(doc)
+
+
+def conformance(ctx: Context, req: Request) -> Response:
+    check_params(req, ("f",))
+    fmt = output_format(req)
+    doc = {"conformsTo": list(CONFORMANCE)}
+    if fmt == "html":
+        return html.render(req, "conformance.html", site=site_title(ctx), doc=doc,
+                           crumbs=[(req.url("/"), "首页 Home"), (req.url("/conformance"), "符合性 Conformance")],
+                           json_href=req.url("/conformance", "f=json"))
+    return json_response(doc)

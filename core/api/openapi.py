@@ -1,0 +1,202 @@
+"""``/api``: the OpenAPI 3.0 document, built from what this server really does.
+
+Per collection paths (so each lists its own property filters, and writes only where they
+are allowed). ``components.parameters.limit.schema`` carries the default and maximum page
+size, which QGIS 3.22 reads as its page size.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .. import __version__
+from ..schema import FieldDef, LayerDef
+from . import crs as crsmod
+from . import html
+from .collections import read_only, site_title
+from .context import Context
+from .query import filterable_fields
+from .request import Request, check_params, output_format
+from .responses import GEOJSON, JSON, OPENAPI, Response, json_response
+
+_SCHEMA_TYPES = {"integer": "integer", "real": "number", "boolean": "boolean"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _resp(description: str, media: str | None = None, schema: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description}
+    if media:
+        out["content"] = {media: {"schema": {"$ref": f"#/components/schemas/{schema}"} if schema else {}}}
+    return out
+
+
+_ERRORS = {"400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}}
+
+
+def _components(ctx: Context) -> dict[str, Any]:
+    query = {"in": "query", "required": False, "style": "form", "explode": False}
+    return {
+        "parameters": {
+            "limit": {"name": "limit", **query, "description": "Features per page (above the maximum: clamped).",
+                      "schema": {"type": "integer", "minimum": 1, "maximum": ctx.config.max_limit,
+                                 "default": ctx.config.default_limit}},
+            "offset": {"name": "offset", **query, "description": "Features to skip (paging).",
+                       "schema": {"type": "integer", "minimum": 0, "default": 0}},
+            "bbox": {"name": "bbox", **query, "description": "minx,miny,maxx,maxy in bbox-crs (default CRS84).",
+                     "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
+            "bbox-crs": {"name": "bbox-crs", **query, "schema": {"type": "string", "format": "uri",
+                                                                  "enum": list(crsmod.URIS)}},
+            "crs": {"name": "crs", **query, "schema": {"type": "string", "format": "uri", "enum": list(crsmod.URIS)}},
+            "datetime": {"name": "datetime", **query,
+                         "description": "An instant or an interval (start/end, '..' for open) on updated_at.",
+                         "schema": {"type": "string"}},
+            "f": {"name": "f", **query, "schema": {"type": "string", "enum": ["json", "html"]}},
+            "featureId": {"name": "featureId", "in": "path", "required": True,
+                          "description": "The feature's UUID (the fid for reference layers).",
+                          "schema": {"type": "string"}},
+            "ifMatch": {"name": "If-Match", "in": "header", "required": False,
+                        "description": "The ETag last read; a stale one is refused with 412.",
+                        "schema": {"type": "string"}},
+        },
+        "schemas": {
+            "exception": {"type": "object", "required": ["code"],
+                          "properties": {"code": {"type": "string"}, "description": {"type": "string"}}},
+            "featureCollectionGeoJSON": {"type": "object", "required": ["type", "features"],
+                                         "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                                                        "features": {"type": "array", "items": {"type": "object"}},
+                                                        "numberMatched": {"type": "integer"},
+                                                        "numberReturned": {"type": "integer"},
+                                                        "links": {"type": "array", "items": {"type": "object"}}}},
+            "featureGeoJSON": {"type": "object", "required": ["type", "geometry", "properties"],
+                               "properties": {"type": {"type": "string", "enum": ["Feature"]},
+                                              "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                                              "geometry": {"nullable": True, "type": "object"},
+                                              "properties": {"type": "object", "nullable": True}}},
+        },
+        "responses": {
+            "BadRequest": _resp("A bad parameter or body; the description says what was wrong.", JSON, "exception"),
+            "NotFound": _resp("No such collection or feature.", JSON, "exception"),
+        },
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "An API key: rallypoint keys add"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        },
+    }
+
+
+def _filter_param(f: FieldDef) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": _SCHEMA_TYPES.get(f.type, "string")}
+    if f.values and f.type != "codes":
+        schema["enum"] = list(f.codes)
+    return {"name": f.name, "in": "query", "required": False, "style": "form", "explode": True,
+            "description": f"{f.alias_zh} / {f.alias_en}: features whose value equals this (repeat for any of several)",
+            "schema": schema}
+
+
+def _collection_paths(layer: LayerDef) -> dict[str, Any]:
+    secured = [{"bearer": []}, {"apiKey": []}]
+    tag = [layer.name]
+    params = [_ref(p) for p in ("limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "f")]
+    if not layer.has_geometry:
+        params = [_ref(p) for p in ("limit", "offset", "crs", "datetime", "f")]
+    if not layer.has_field("updated_at"):
+        params = [p for p in params if p["$ref"] != "#/components/parameters/datetime"]
+    params += [_filter_param(f) for f in filterable_fields(layer, personal=False)]
+    items: dict[str, Any] = {"get": {
+        "summary": f"{layer.title_zh} / {layer.title_en}: features", "operationId": f"get_{layer.name}_items",
+        "tags": tag, "parameters": params,
+        "responses": {"200": _resp("A page of features.", GEOJSON, "featureCollectionGeoJSON"), **_ERRORS}}}
+    one: dict[str, Any] = {"get": {
+        "summary": f"{layer.title_en}: one feature", "operationId": f"get_{layer.name}_item", "tags": tag,
+        "parameters": [_ref("featureId"), _ref("crs"), _ref("f")],
+        "responses": {"200": _resp("The feature, with its ETag.", GEOJSON, "featureGeoJSON"),
+                      "304": {"description": "Not modified (If-None-Match)."}, **_ERRORS}}}
+    if not read_only(layer):
+        body = {"required": True, "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/featureGeoJSON"}},
+                                              JSON: {"schema": {"$ref": "#/components/schemas/featureGeoJSON"}}}}
+        written = {"401": {"description": "No API key."}, "403": {"description": "The key's role is below editor."},
+                   "412": {"description": "If-Match is stale."}, **_ERRORS}
+        items["post"] = {"summary": f"{layer.title_en}: add a feature", "operationId": f"add_{layer.name}_item",
+                         "tags": tag, "security": secured, "requestBody": body,
+                         "responses": {"201": {"description": "Added; Location names it."}, **written}}
+        for method, what in (("put", "replace"), ("patch", "update some properties or the geometry of"),
+                             ("delete", "retire (the registry keeps it in its history)")):
+            one[method] = {"summary": f"{layer.title_en}: {what} a feature", "tags": tag, "security": secured,
+                           "operationId": f"{method}_{layer.name}_item",
+                           "parameters": [_ref("featureId"), _ref("ifMatch")],
+                           "responses": {"204" if method == "delete" else "200": {"description": "Done."}, **written}}
+            if method != "delete":
+                one[method]["requestBody"] = body
+    return {f"/collections/{layer.name}/items": items, f"/collections/{layer.name}/items/{{featureId}}": one}
+
+
+def document(ctx: Context, req: Request) -> dict[str, Any]:
+    from ..analysis import analyses
+
+    simple = {"responses": {"200": {"description": "OK"}}, "parameters": [_ref("f")]}
+    paths: dict[str, Any] = {
+        "/": {"get": {"summary": "Landing page", "operationId": "getLandingPage", **simple}},
+        "/conformance": {"get": {"summary": "Conformance classes", "operationId": "getConformance", **simple}},
+        "/api": {"get": {"summary": "This API definition", "operationId": "getApi", **simple}},
+        "/collections": {"get": {"summary": "The collections", "operationId": "getCollections", **simple}},
+        "/collections/{collectionId}": {"get": {
+            "summary": "One collection", "operationId": "getCollection",
+            "parameters": [{"name": "collectionId", "in": "path", "required": True, "schema": {"type": "string",
+                            "enum": list(ctx.registry.layers)}}, _ref("f")],
+            "responses": {"200": {"description": "OK"}, **_ERRORS}}},
+    }
+    for layer in ctx.registry.layers.values():
+        paths.update(_collection_paths(layer))
+    paths["/processes"] = {"get": {"summary": "The analyses plugins provide", "operationId": "getProcesses",
+                                   **simple}}
+    for name in sorted(analyses(ctx.plugins)):
+        paths[f"/processes/{name}"] = {"get": {"summary": f"Analysis {name}: its inputs", **simple}}
+        paths[f"/processes/{name}/execution"] = {"post": {
+            "summary": f"Run analysis {name} (synchronously)", "security": [{"bearer": []}, {"apiKey": []}],
+            "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object",
+                                                                             "properties": {"inputs": {"type": "object"}}}}}},
+            "responses": {"200": {"description": "Summary and links to the result layers."}, **_ERRORS}}}
+    job = "/processes/{processId}/jobs/{jobId}"
+    job_params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for n in ("processId", "jobId")]
+    paths[job] = {"get": {"summary": "One run: its summary and links", "parameters": job_params,
+                          "responses": {"200": {"description": "OK"}, **_ERRORS}}}
+    paths[job + "/results"] = {"get": {"summary": "The run's results", "parameters": job_params,
+                                       "responses": {"200": {"description": "OK"}, **_ERRORS}}}
+    paths[job + "/results/{output}"] = {"get": {
+        "summary": "One result layer or table (GeoJSON)",
+        "parameters": job_params + [{"name": "output", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": _resp("The result.", GEOJSON, "featureCollectionGeoJSON"), **_ERRORS}}}
+    paths[job + "/report"] = {"get": {"summary": "The run's HTML report", "parameters": job_params,
+                                      "responses": {"200": {"description": "OK"}, **_ERRORS}}}
+    for ep in ctx.plugins.collect("rallypoint_web_endpoints"):
+        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for n in re.findall(r"{(\w+)}", ep.path)]
+        paths.setdefault(ep.path, {})[ep.method.lower()] = {"summary": ep.summary or ep.path, "parameters": params,
+                                                           "responses": {"200": {"description": "OK"}}}
+    return {
+        "openapi": "3.0.2",
+        "info": {"title": site_title(ctx), "version": __version__,
+                 "description": f"{ctx.registry.info.bureau}: OGC API – Features (Parts 1, 2 and 4) of a Rallypoint "
+                                "registry. Anonymous users read everything but personal data; writes need an "
+                                "editor's API key.",
+                 "license": {"name": "Apache-2.0"}},
+        "servers": [{"url": req.base_url or "/"}],
+        "paths": paths,
+        "components": _components(ctx),
+    }
+
+
+def api_document(ctx: Context, req: Request) -> Response:
+    check_params(req, ("f",))
+    fmt = output_format(req)
+    doc = document(ctx, req)
+    if fmt == "html":
+        return html.render(req, "api.html", site=site_title(ctx), doc=doc,
+                           crumbs=[(req.url("/"), "首页 Home"), (req.url("/api", "f=html"), "API")],
+                           json_href=req.url("/api", "f=json"))
+    return json_response(doc, media_type=OPENAPI)

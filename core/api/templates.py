@@ -1,0 +1,128 @@
+"""The HTML pages, server-rendered with Jinja2 (no JavaScript): one template per resource.
+
+Kept as strings in this module so they ship with the package like its code does.
+Labels come in Chinese and English from the layer definitions.
+"""
+
+BASE = """<!doctype html>
+<html lang="zh">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{% block title %}{{ site }}{% endblock %}</title>
+<style>
+body{font-family:"Noto Sans CJK SC","Noto Sans",sans-serif;margin:0;color:#222}
+header{background:#8b1a1a;color:#fff;padding:.6em 1.2em}header a{color:#fff;text-decoration:none}
+nav.crumbs{padding:.4em 1.2em;background:#f3f3f3;font-size:.9em}main{padding:0 1.2em 2em}
+table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;text-align:left}
+th{background:#f7f7f7}.en{color:#666;font-size:.85em}.muted{color:#777}.pager a{margin-right:1em}
+</style>
+</head>
+<body>
+<header><a href="{{ root }}/"><strong>{{ site }}</strong></a></header>
+<nav class="crumbs">{% for href, label in crumbs %}<a href="{{ href }}">{{ label }}</a>{% if not loop.last %} › {% endif %}{% endfor %}
+{% if json_href %} · <a href="{{ json_href }}">JSON</a>{% endif %}</nav>
+<main>{% block main %}{% endblock %}</main>
+</body>
+</html>
+"""
+
+LANDING = """{% extends "base.html" %}
+{% block main %}
+<h1>{{ doc.title }}</h1>
+<p>{{ doc.description }}</p>
+<ul>
+{% for l in doc.links if l.rel != "self" and l.rel != "alternate" %}<li><a href="{{ l.href }}">{{ l.title or l.rel }}</a></li>
+{% endfor %}</ul>
+{% endblock %}
+"""
+
+CONFORMANCE = """{% extends "base.html" %}
+{% block main %}
+<h1>符合性 <span class="en">Conformance</span></h1>
+<ul>{% for c in doc.conformsTo %}<li><a href="{{ c }}">{{ c }}</a></li>{% endfor %}</ul>
+{% endblock %}
+"""
+
+API = """{% extends "base.html" %}
+{% block main %}
+<h1>{{ doc.info.title }} <span class="en">API</span></h1>
+<p>OpenAPI {{ doc.openapi }} · <a href="{{ json_href }}">JSON</a></p>
+<table><tr><th>路径 Path</th><th>操作 Operations</th></tr>
+{% for path, ops in doc.paths.items() %}<tr><td><code>{{ path }}</code></td>
+<td>{% for method, op in ops.items() if method != "parameters" %}<strong>{{ method|upper }}</strong> {{ op.summary }}<br>{% endfor %}</td></tr>
+{% endfor %}</table>
+{% endblock %}
+"""
+
+COLLECTIONS = """{% extends "base.html" %}
+{% block main %}
+<h1>数据集 <span class="en">Collections</span></h1>
+<table><tr><th>标识 Id</th><th>名称 Title</th><th>说明 Description</th><th>要素 Items</th></tr>
+{% for c in doc.collections %}<tr><td><a href="{{ c.html_href }}">{{ c.id }}</a></td>
+<td>{{ c.title_zh }}<br><span class="en">{{ c.title_en }}</span></td><td>{{ c.description }}</td>
+<td><a href="{{ c.items_href }}">浏览 browse</a>{% if c.readOnly %} <span class="muted">(只读 read-only)</span>{% endif %}</td></tr>
+{% endfor %}</table>
+{% endblock %}
+"""
+
+COLLECTION = """{% extends "base.html" %}
+{% block main %}
+<h1>{{ layer.title_zh }} <span class="en">{{ layer.title_en }}</span></h1>
+<p>{{ layer.description_zh }}<br><span class="en">{{ layer.description_en }}</span></p>
+<p><a href="{{ items_href }}">浏览要素 Browse the features</a></p>
+{% if doc.extent %}<p>范围 Extent (CRS84): {{ doc.extent.spatial.bbox[0]|join(", ") }}</p>{% endif %}
+<p>坐标系 CRS: {% for c in doc.crs %}<code>{{ c }}</code> {% endfor %}<br>存储 Storage: <code>{{ doc.storageCrs }}</code></p>
+<table><tr><th>字段 Field</th><th>中文</th><th>English</th><th>类型 Type</th><th>单位 Unit</th><th>可选值 Allowed values</th></tr>
+{% for f in fields %}<tr><td><code>{{ f.name }}</code></td><td>{{ f.alias_zh }}</td><td>{{ f.alias_en }}</td><td>{{ f.type }}</td>
+<td>{{ f.unit or "" }}</td><td>{% for v in f.values %}{{ v.code }} = {{ v.zh }} / {{ v.en }}{% if not loop.last %}<br>{% endif %}{% endfor %}</td></tr>
+{% endfor %}</table>
+{% endblock %}
+"""
+
+ITEMS = """{% extends "base.html" %}
+{% block main %}
+<h1>{{ layer.title_zh }} <span class="en">{{ layer.title_en }}</span></h1>
+<p>共 {{ doc.numberMatched }} 个要素，本页 {{ doc.numberReturned }} 个 · <span class="en">{{ doc.numberMatched }} matched, {{ doc.numberReturned }} on this page</span></p>
+<p class="pager">{% if prev_href %}<a href="{{ prev_href }}">‹ 上一页 previous</a>{% endif %}{% if next_href %}<a href="{{ next_href }}">下一页 next ›</a>{% endif %}</p>
+<table><tr><th>#</th>{% for f in fields %}<th>{{ f.alias_zh }}<br><span class="en">{{ f.alias_en }}</span></th>{% endfor %}{% if layer.has_geometry %}<th>几何 Geometry</th>{% endif %}</tr>
+{% for feat in rows %}<tr><td><a href="{{ feat.href }}">{{ loop.index + offset }}</a></td>{% for v in feat["values"] %}<td>{{ v }}</td>{% endfor %}
+{% if layer.has_geometry %}<td class="muted">{{ feat.geometry }}</td>{% endif %}</tr>
+{% endfor %}</table>
+{% endblock %}
+"""
+
+ITEM = """{% extends "base.html" %}
+{% block main %}
+<h1>{{ title }}</h1>
+<table>{% for f, v in pairs %}<tr><th>{{ f.alias_zh }}<br><span class="en">{{ f.alias_en }}</span></th><td>{{ v }}</td></tr>{% endfor %}
+{% if geometry %}<tr><th>几何<br><span class="en">Geometry</span></th><td class="muted">{{ geometry }}</td></tr>{% endif %}</table>
+{% endblock %}
+"""
+
+PROCESSES = """{% extends "base.html" %}
+{% block main %}
+<h1>分析 <span class="en">Processes (analyses)</span></h1>
+<table><tr><th>标识 Id</th><th>名称 Title</th><th>说明 Description</th></tr>
+{% for p in doc.processes %}<tr><td><a href="{{ p.html_href }}">{{ p.id }}</a></td><td>{{ p.title }}</td><td>{{ p.description }}</td></tr>{% endfor %}
+</table>
+{% endblock %}
+"""
+
+PROCESS = """{% extends "base.html" %}
+{% block main %}
+<h1>{{ doc.title }}</h1>
+<p>{{ doc.description }}</p>
+<p>运行：POST <code>{{ execute_href }}</code>，正文 <code>{"inputs": {...}}</code>（需要 API 密钥）。
+<span class="en">Run it: POST a JSON body {"inputs": {...}} there (needs an API key).</span></p>
+<table><tr><th>参数 Input</th><th>名称 Title</th><th>类型 Schema</th></tr>
+{% for name, i in doc.inputs.items() %}<tr><td><code>{{ name }}</code></td><td>{{ i.title }}</td><td><code>{{ i.schema|tojson }}</code></td></tr>{% endfor %}
+</table>
+{% endblock %}
+"""
+
+PAGES = {
+    "base.html": BASE, "landing.html": LANDING, "conformance.html": CONFORMANCE, "api.html": API,
+    "collections.html": COLLECTIONS, "collection.html": COLLECTION, "items.html": ITEMS, "item.html": ITEM,
+    "processes.html": PROCESSES, "process.html": PROCESS,
+}

@@ -1,0 +1,71 @@
+"""``rallypoint keys``: API keys for the web server (add, list, revoke).
+
+Only a salted scrypt hash of each key is kept, in the registry's ``rp_api_keys`` table;
+the key itself is printed once, when it is made.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+
+import click
+from rich.table import Table
+
+from ..api.auth import ROLES, add_key, list_keys, revoke_key
+from ..gpkgfile import connect
+from .common import console, open_registry, registry_argument
+
+
+def _connect(registry: str):
+    open_registry(registry).close()  # a clear error if it is not a registry
+    return closing(connect(registry))
+
+
+@click.group()
+def keys():
+    """API keys of the web server: each has an owner (the author of their writes) and a role.
+
+    \b
+    Roles: reader (sees personal data, runs analyses), editor (also writes), admin.
+    Anonymous users read everything but personal data.
+      rallypoint keys add county.gpkg zhang.wei --role editor
+      rallypoint keys list county.gpkg
+      rallypoint keys revoke county.gpkg zhang.wei
+    """
+
+
+@keys.command("add")
+@registry_argument
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), default="reader", show_default=True)
+def add(registry, name, role):
+    """Make a key for NAME and print it (only this once)."""
+    with _connect(registry) as conn:
+        key, info = add_key(conn, name, role)
+    console.print(f"API key for [bold]{info.name}[/] ({info.role}, id {info.id}). Keep it: it is not shown again.")
+    click.echo(key)
+
+
+@keys.command("list")
+@registry_argument
+def list_(registry):
+    """List the keys (never the keys themselves)."""
+    with _connect(registry) as conn:
+        found = list_keys(conn)
+    t = Table("id", "name", "role", "created", "revoked")
+    for k in found:
+        t.add_row(k.id, k.name, k.role, k.created_at, k.revoked_at or "")
+    console.print(t if found else "No API keys yet (rallypoint keys add REGISTRY NAME --role editor).")
+
+
+@keys.command("revoke")
+@registry_argument
+@click.argument("which")
+def revoke(registry, which):
+    """Revoke the key(s) with this id or owner name."""
+    with _connect(registry) as conn:
+        found = revoke_key(conn, which)
+    if not found:
+        raise click.ClickException(f"no key in use with id or name {which!r}")
+    for k in found:
+        console.print(f"Revoked key {k.id} of {k.name} ({k.role}).")

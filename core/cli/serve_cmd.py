@@ -1,0 +1,69 @@
+"""``rallypoint serve REGISTRY``: the HTTP API (OGC API – Features) under gunicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import open_registry, registry_argument
+
+
+def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int, access_log: bool) -> dict:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "timeout": timeout,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "preload_app": True,
+        "accesslog": "-" if access_log else None,
+        "errorlog": "-",
+        "loglevel": "info",
+        "control_socket_disable": True,  # gunicorn ≥ 24: no shared control socket, so several servers can run
+    }
+
+
+def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from ..web import create_app
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                if value is not None and key in self.cfg.settings:
+                    self.cfg.set(key, value)
+
+        def load(self):
+            return create_app(registry, config)
+
+    Server().run()
+
+
+@click.command()
+@registry_argument
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads per worker (above 1: gunicorn's gthread workers, with keep-alive).")
+@click.option("--timeout", type=click.IntRange(min=1), default=300, show_default=True,
+              help="Seconds a request may take (analyses run synchronously).")
+@click.option("--access-log", is_flag=True, help="Log every request on standard output.")
+@click.option("--jobs-dir", type=click.Path(file_okay=False), default=None,
+              help="Where analysis runs keep their results (default: a folder under the system's temp folder).")
+def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir):
+    """Serve REGISTRY over HTTP: OGC API – Features (read, and write with an editor's key) and the analyses.
+
+    \b
+      rallypoint serve county.gpkg --port 8000 --workers 2
+      ogrinfo OAPIF:http://127.0.0.1:8000/        # GDAL; QGIS: Layer › Add WFS / OGC API – Features
+    Keys for writing: rallypoint keys add county.gpkg zhang.wei --role editor
+    """
+    open_registry(registry).close()  # fail here, clearly, rather than in every worker
+    config = {"RALLYPOINT_JOBS_DIR": jobs_dir} if jobs_dir else None
+    run_gunicorn(str(Path(registry).resolve()), gunicorn_options(host, port, workers, threads, timeout, access_log),
+                 config)

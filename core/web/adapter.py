@@ -1,0 +1,91 @@
+"""Flask ⇄ API: a Flask request becomes an api :class:`~rallypoint.api.Request`, an api answer a Flask response.
+
+Each request has its own registry connection in ``flask.g``, taken on first use and given
+back in ``teardown_appcontext``; requests that do not need the registry never take one.
+Opening a registry costs about 2 ms (SQLite parses the GeoPackage's schema on every new
+connection, and closing the last one checkpoints the WAL), as much as a whole page of 100
+features: so, unless ``RALLYPOINT_REUSE_CONNECTIONS`` is false, a connection given back
+is kept for the next request *of the same thread* (a connection is never shared across
+threads, and never used by two requests at once). It is closed instead after an error,
+inside an unfinished transaction, or when the registry file was replaced meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, current_app, g, request
+
+from ..api import Context, Headers, QueryArgs, Request
+from ..api.auth import authenticate, key_from_headers
+from ..registry import Registry
+
+
+def state():
+    return current_app.extensions["rallypoint"]
+
+
+def _file_id(path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def get_registry() -> Registry:
+    if "registry" not in g:
+        s = state()
+        kept = getattr(s.local, "registry", None) if s.reuse_connections else None
+        if kept is not None:
+            s.local.registry = None
+            reg, file_id = kept
+            if file_id != _file_id(s.config.registry_path):
+                reg.close()
+                kept = None
+        if kept is None:
+            file_id = _file_id(s.config.registry_path)
+            reg = Registry.open(s.config.registry_path, plugins=s.plugins)
+        g.registry = reg
+        g.registry_file_id = file_id
+    return g.registry
+
+
+def close_registry(exc: BaseException | None = None) -> None:
+    reg = g.pop("registry", None)
+    if reg is None:
+        return
+    s = state()
+    if s.reuse_connections and exc is None and not reg._conn.in_transaction and \
+            getattr(s.local, "registry", None) is None:
+        s.local.registry = (reg, g.pop("registry_file_id"))
+    else:
+        reg.close()
+
+
+def api_request(path_params: dict[str, Any]) -> Request:
+    headers = Headers(request.headers.items())
+    body = b""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        body = request.get_data(cache=False)  # MAX_CONTENT_LENGTH stops an oversize body early (413)
+    key = key_from_headers(headers)
+    principal = authenticate(get_registry()._conn, key) if key is not None else None
+    return Request(method=request.method, path=request.path, path_params={k: str(v) for k, v in path_params.items()},
+                   args=QueryArgs(request.args.items(multi=True)), headers=headers, body=body, principal=principal,
+                   base_url=request.url_root.rstrip("/"))
+
+
+def flask_response(answer: tuple[int, dict[str, str], bytes]) -> Response:
+    status, headers, body = answer
+    resp = Response(body, status=status)
+    for k, v in headers.items():
+        resp.headers[k] = v
+    if "Content-Type" not in headers and not body:
+        resp.headers.pop("Content-Type", None)
+    return resp
+
+
+def handle(fn: Callable[[Context, Request], tuple[int, dict[str, str], bytes]], **path_params: Any) -> Response:
+    """Run one api function for the current Flask request."""
+    req = api_request(path_params)
+    s = state()
+    return flask_response(fn(Context(get_registry(), s.config, s.plugins), req))

@@ -1,0 +1,120 @@
+"""The Flask app factory: ``create_app(registry_path, config=None)``.
+
+Nothing is created at import time. The factory checks that the registry opens, builds
+the plugin manager, registers the blueprints (features, processes, plugins' endpoints;
+more, such as tiles, are added to :data:`BLUEPRINTS`), one error handler for every error,
+gzip compression and CORS. Each request opens its own registry connection (see
+:mod:`.adapter`).
+
+Settings (``config`` keys, all optional): ``RALLYPOINT_DEFAULT_LIMIT`` (100),
+``RALLYPOINT_REUSE_CONNECTIONS`` (True: see :mod:`.adapter`),
+``RALLYPOINT_MAX_LIMIT`` (10000), ``RALLYPOINT_MAX_BODY`` (bytes, 1 MB),
+``RALLYPOINT_JOBS_DIR``, ``RALLYPOINT_TITLE``, ``RALLYPOINT_PLUGINS`` (a plugin manager),
+and any Flask, Flask-Compress or Flask-CORS setting.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask
+from werkzeug.exceptions import HTTPException
+
+from ..api import ApiConfig
+from ..api.config import DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT
+from ..api.errors import error_body
+from ..api.responses import dumps
+from ..errors import RallypointError
+from ..registry import Registry
+from .adapter import close_registry
+from .routes import features_blueprint, plugin_endpoints_blueprint, processes_blueprint
+
+log = logging.getLogger("rallypoint.web")
+
+#: Blueprint factories registered on every app, in order (the plugin endpoints come last).
+BLUEPRINTS: list[Callable[[], Blueprint]] = [features_blueprint, processes_blueprint]
+
+_COMPRESSED = ["application/json", "application/geo+json", "application/vnd.oai.openapi+json;version=3.0",
+               "text/html", "text/plain"]
+
+
+@dataclass(frozen=True)
+class State:
+    config: ApiConfig
+    plugins: Any
+    reuse_connections: bool = True
+    local: threading.local = field(default_factory=threading.local)  # this thread's kept connection
+
+
+def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = None) -> Flask:
+    from flask_compress import Compress
+    from flask_cors import CORS
+
+    from ..plugins import default_plugin_manager
+
+    cfg = dict(config or {})
+    path = Path(registry_path).resolve()
+    plugins = cfg.pop("RALLYPOINT_PLUGINS", None) or default_plugin_manager()
+    with Registry.open(path, plugins=plugins):  # fail now, with a clear message, not on the first request
+        pass
+    api_config = ApiConfig(
+        registry_path=path,
+        default_limit=int(cfg.get("RALLYPOINT_DEFAULT_LIMIT", DEFAULT_LIMIT)),
+        max_limit=int(cfg.get("RALLYPOINT_MAX_LIMIT", MAX_LIMIT)),
+        max_body_bytes=int(cfg.get("RALLYPOINT_MAX_BODY", MAX_BODY_BYTES)),
+        jobs_dir=Path(cfg["RALLYPOINT_JOBS_DIR"]) if cfg.get("RALLYPOINT_JOBS_DIR") else None,
+        title=cfg.get("RALLYPOINT_TITLE"),
+    )
+    app = Flask("rallypoint.web")
+    app.config.update(
+        MAX_CONTENT_LENGTH=api_config.max_body_bytes,
+        JSON_AS_ASCII=False,
+        COMPRESS_ALGORITHM=["gzip"],
+        COMPRESS_LEVEL=5,
+        COMPRESS_MIMETYPES=_COMPRESSED,
+        COMPRESS_EVALUATE_CONDITIONAL_REQUEST=False,  # the api answers 304 itself
+        CORS_EXPOSE_HEADERS=["ETag", "Location", "Content-Crs", "Link"],
+    )
+    app.config.update(cfg)
+    app.url_map.strict_slashes = False
+    app.extensions["rallypoint"] = State(api_config, plugins, bool(cfg.get("RALLYPOINT_REUSE_CONNECTIONS", True)))
+    for factory in BLUEPRINTS:
+        app.register_blueprint(factory())
+    app.register_blueprint(plugin_endpoints_blueprint(plugins.collect("rallypoint_web_endpoints")))
+    app.teardown_appcontext(close_registry)
+    app.register_error_handler(Exception, _error)
+    Compress(app)
+    CORS(app)
+    return app
+
+
+def _error(exc: Exception):
+    from flask import Response
+
+    if isinstance(exc, HTTPException):
+        status = exc.code or 500
+        body = {"code": exc.name.replace(" ", ""), "description": exc.description or exc.name}
+        headers = {}
+        if status == 413:
+            from flask import current_app
+
+            body["code"] = "PayloadTooLarge"
+            body["description"] = (f"the body is larger than the {current_app.config['MAX_CONTENT_LENGTH']:,} bytes "
+                                   "accepted")
+        if status == 405 and getattr(exc, "valid_methods", None):
+            headers["Allow"] = ", ".join(exc.valid_methods)
+    else:
+        status, headers, body = error_body(exc)
+        if status >= 500:
+            log.exception("internal error", exc_info=exc)
+        elif not isinstance(exc, RallypointError):
+            log.warning("unexpected error: %s", exc)
+    resp = Response(dumps(body), status=status, mimetype="application/json")
+    for k, v in headers.items():
+        resp.headers[k] = v
+    return resp

@@ -1,0 +1,77 @@
+"""The blueprints: URL rules mapped onto the api functions, nothing more."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from ..api import collections, endpoints, items, landing, openapi, processes, transactions
+from .adapter import handle
+
+
+def features_blueprint() -> Blueprint:
+    """OGC API – Features Parts 1, 2 and 4: landing page, conformance, API, collections, items."""
+    bp = Blueprint("features", __name__)
+    rules = [
+        ("/", "landing", landing.landing_page, ["GET"]),
+        ("/conformance", "conformance", landing.conformance, ["GET"]),
+        ("/api", "api", openapi.api_document, ["GET"]),
+        ("/collections", "collections", collections.list_collections, ["GET"]),
+        ("/collections/<collection_id>", "collection", collections.get_collection, ["GET"]),
+    ]
+    for rule, name, fn, methods in rules:
+        bp.add_url_rule(rule, name, _view(fn), methods=methods)
+
+    by_method = {"GET": items.get_items, "POST": transactions.create_item,
+                 "OPTIONS": lambda ctx, req: transactions.allowed_methods(ctx, req, item=False)}
+    bp.add_url_rule("/collections/<collection_id>/items", "items", _dispatch(by_method),
+                    methods=list(by_method), provide_automatic_options=False)
+    by_method_item = {"GET": items.get_item, "PUT": transactions.replace_item, "PATCH": transactions.update_item,
+                      "DELETE": transactions.delete_item,
+                      "OPTIONS": lambda ctx, req: transactions.allowed_methods(ctx, req, item=True)}
+    bp.add_url_rule("/collections/<collection_id>/items/<feature_id>", "item", _dispatch(by_method_item),
+                    methods=list(by_method_item), provide_automatic_options=False)
+    return bp
+
+
+def processes_blueprint() -> Blueprint:
+    """The analyses plugins provide, run synchronously, with their results."""
+    bp = Blueprint("processes", __name__)
+    base = "/processes/<process_id>"
+    rules = [
+        ("/processes", "list", processes.list_processes, ["GET"]),
+        (base, "describe", processes.describe_process, ["GET"]),
+        (base + "/execution", "execute", processes.execute, ["POST"]),
+        (base + "/jobs/<job_id>", "job", processes.get_job, ["GET"]),
+        (base + "/jobs/<job_id>/results", "results", processes.get_results, ["GET"]),
+        (base + "/jobs/<job_id>/results/<output>", "result", processes.get_result, ["GET"]),
+        (base + "/jobs/<job_id>/report", "report", processes.get_report, ["GET"]),
+    ]
+    for rule, name, fn, methods in rules:
+        bp.add_url_rule(rule, name, _view(fn), methods=methods)
+    return bp
+
+
+def plugin_endpoints_blueprint(found) -> Blueprint:
+    """Every :class:`~rallypoint.web_endpoints.Endpoint` that plugins provide."""
+    bp = Blueprint("plugin_endpoints", __name__)
+    for i, ep in enumerate(found):
+        bp.add_url_rule(endpoints.flask_rule(ep.path), f"ep{i}",
+                        _view(lambda ctx, req, ep=ep: endpoints.call(ctx, req, ep)), methods=[ep.method.upper()])
+    return bp
+
+
+def _view(fn):
+    def view(**path_params):
+        return handle(fn, **path_params)
+
+    return view
+
+
+def _dispatch(by_method):
+    from flask import request
+
+    def view(**path_params):
+        method = "GET" if request.method == "HEAD" else request.method
+        return handle(by_method[method], **path_params)
+
+    return view

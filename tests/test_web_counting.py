@@ -1,0 +1,65 @@
+"""The read path's counts stay exact: the grid of counts, the per-process caches, and writes in between."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from conftest import helipad
+from web_support import copy_registry
+
+from rallypoint import Registry
+from rallypoint.api import counting
+from rallypoint.web import create_app
+
+
+@pytest.fixture
+def site(county_sample, tmp_path, monkeypatch):
+    monkeypatch.setattr(counting, "MIN_ENTRIES", 100)  # the grid for every layer of the county, not only population
+    path = copy_registry(county_sample, tmp_path / "county.gpkg")
+    return path, create_app(path, {"TESTING": True}).test_client()
+
+
+def boxes(n, seed=7):
+    rnd = random.Random(seed)
+    for _ in range(n):
+        w = rnd.choice([0.002, 0.02, 0.1, 0.4]) * rnd.random()
+        x, y = rnd.uniform(103.55, 103.9), rnd.uniform(30.45, 30.75)
+        yield (x, y, x + w, y + w * rnd.uniform(0.3, 3))
+
+
+def matched(client, layer, box):
+    return client.get(f"/collections/{layer}/items?limit=1&bbox=" + ",".join(map(str, box))).get_json()["numberMatched"]
+
+
+def test_box_counts_equal_the_registrys_for_points_lines_and_polygons(site):
+    path, client = site
+    with Registry.open(path) as reg:
+        for layer in ("population", "hazard_points", "roads", "admin_areas"):
+            for box in boxes(60):
+                assert matched(client, layer, box) == reg.count(layer, bbox=box), (layer, box)
+
+
+def test_counts_follow_writes_retirements_and_moves(site):
+    path, client = site
+    box = (103.60, 30.50, 103.85, 30.70)
+    with Registry.open(path) as reg:
+        before = matched(client, "hazard_points", box)
+        assert before == reg.count("hazard_points", bbox=box)
+        inside = next(reg.features("hazard_points", bbox=box))
+        reg.add("helipads", helipad(), (103.7, 30.6), author="test")  # another layer: caches stay valid
+        assert matched(client, "hazard_points", box) == before
+        reg.retire("hazard_points", inside.uuid, author="test")
+        assert matched(client, "hazard_points", box) == before - 1
+        other = next(reg.features("hazard_points", bbox=box))
+        reg.update("hazard_points", other.uuid, geometry=(104.5, 31.5), author="test")  # moved out of the box
+        assert matched(client, "hazard_points", box) == before - 2 == reg.count("hazard_points", bbox=box)
+        assert matched(client, "hazard_points", (104.4, 31.4, 104.6, 31.6)) == 1
+
+
+def test_an_unfiltered_count_is_cached_and_refreshed(site):
+    path, client = site
+    total = client.get("/collections/teams/items?limit=1").get_json()["numberMatched"]
+    with Registry.open(path) as reg:
+        reg.retire("teams", next(reg.features("teams")).uuid, author="test")
+        assert client.get("/collections/teams/items?limit=1").get_json()["numberMatched"] == total - 1 == reg.count("teams")

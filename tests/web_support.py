@@ -1,0 +1,77 @@
+"""What the web tests share: a private copy of the county sample, API keys, a running server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import closing
+from pathlib import Path
+
+from rallypoint.api.auth import add_key
+from rallypoint.gpkgfile import connect
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
+EPSG3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
+
+
+def copy_registry(src: Path, dst: Path) -> Path:
+    """A copy made with SQLite's backup API (the session's sample is shared and may be open)."""
+    with closing(sqlite3.connect(src)) as a, closing(sqlite3.connect(dst)) as b:
+        a.backup(b)
+    return dst
+
+
+def make_key(path: Path, name: str, role: str) -> str:
+    with closing(connect(path)) as conn:
+        return add_key(conn, name, role)[0]
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``rallypoint serve`` in a subprocess on a free port of 127.0.0.1, stopped by its own process id."""
+
+    def __init__(self, registry: Path, workers: int = 2, threads: int = 1):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-c", "from rallypoint.cli.main import cli; cli()", "serve", str(registry),
+               "--port", str(self.port), "--workers", str(workers), "--threads", str(threads)]
+        self.log = open(Path(registry).with_suffix(f".{self.port}.log"), "w")  # noqa: SIM115 (open while it runs)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        end = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited ({self.proc.returncode}); see {self.log.name}")
+            try:
+                with urllib.request.urlopen(self.url + "/conformance", timeout=2):
+                    return
+            except OSError:
+                if time.monotonic() > end:
+                    self.stop()
+                    raise RuntimeError(f"no answer from {self.url} within 60 s")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
