@@ -1,0 +1,119 @@
+"""Capacity-constrained assignment of people to shelters: a transportation problem solved with HiGHS.
+
+People are grouped into *units*: the cells of one network node and one area that can reach the same shelters
+(a cell reaches a prefix of its node's shelters ordered by time, because its own walk to the node is added to
+every time). Each unit may use at most its ``k`` nearest shelters within the time limit. Two linear programs
+(:func:`scipy.optimize.linprog`, HiGHS, sparse constraints): first the most people placed, then, with that
+many placed, the fewest person-minutes. People with a shelter in reach whose shelters are all full are the
+*overflow*; people with none in reach are *unassigned*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rallypoint.analysis import AnalysisError
+
+
+@dataclass
+class Assignment:
+    unit_area: np.ndarray  # area position per unit (-1 outside every area)
+    unit_dpos: np.ndarray  # demand node position per unit
+    unit_demand: np.ndarray
+    unit_assigned: np.ndarray
+    flow_unit: np.ndarray  # (unit, shelter, people, minutes) of every flow > 0
+    flow_shelter: np.ndarray
+    flow_people: np.ndarray
+    flow_minutes: np.ndarray
+    cell_unit: np.ndarray  # unit per cell, -1 when no shelter in reach
+    shelter_assigned: np.ndarray
+    person_minutes: float
+
+    @property
+    def overflow(self) -> np.ndarray:
+        return self.unit_demand - self.unit_assigned
+
+
+def candidates(pairs, n_dnodes: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per demand node, its shelters by time (at most ``k``; 0 = all), as padded (nodes × k) arrays."""
+    s, dpos, t = pairs
+    order = np.lexsort((s, t, dpos))
+    s, dpos, t = s[order], dpos[order], t[order]
+    start = np.searchsorted(dpos, np.arange(n_dnodes))
+    rank = np.arange(len(dpos)) - start[dpos]
+    width = int(rank.max()) + 1 if len(rank) else 1
+    if k > 0:
+        width = min(width, k)
+    keep = rank < width
+    shel = np.full((n_dnodes, width), -1, dtype=np.int64)
+    mins = np.full((n_dnodes, width), np.inf)
+    shel[dpos[keep], rank[keep]] = s[keep]
+    mins[dpos[keep], rank[keep]] = t[keep]
+    return shel, mins
+
+
+def assign(demand: np.ndarray, cell_dpos: np.ndarray, cell_snap_min: np.ndarray, cell_area: np.ndarray,
+           cand_shelter: np.ndarray, cand_min: np.ndarray, capacity: np.ndarray, limit: float) -> Assignment:
+    """Place ``demand`` (people per cell) in shelters of ``capacity`` within ``limit`` minutes."""
+    import scipy.sparse as sp
+    from scipy.optimize import linprog
+
+    nc = len(demand)
+    on = cell_dpos >= 0
+    reach = np.zeros(nc, dtype=np.int64)
+    if on.any():
+        total = cand_min[cell_dpos[on]] + cell_snap_min[on, None]
+        reach[on] = (total <= limit + 1e-9).sum(axis=1)
+    use = (reach > 0) & (demand > 0)
+    # units: (node, reach, area)
+    key = np.column_stack([cell_dpos[use], reach[use], cell_area[use]])
+    ukeys, inv = np.unique(key, axis=0, return_inverse=True) if use.any() else (np.zeros((0, 3), int), np.zeros(0, int))
+    inv = inv.ravel()
+    nu = len(ukeys)
+    d_u = np.bincount(inv, demand[use], nu)
+    snap_u = np.bincount(inv, demand[use] * cell_snap_min[use], nu) / np.where(d_u > 0, d_u, 1)
+    cell_unit = np.full(nc, -1, dtype=np.int64)
+    cell_unit[use] = inv
+    # variables: unit u may use the first reach[u] candidates of its node
+    m_u = ukeys[:, 1]
+    var_u = np.repeat(np.arange(nu), m_u)
+    col = np.arange(m_u.sum()) - np.repeat(np.cumsum(m_u) - m_u, m_u)
+    var_s = cand_shelter[ukeys[var_u, 0], col]
+    var_c = cand_min[ukeys[var_u, 0], col] + snap_u[var_u]
+    nv, ns = len(var_u), len(capacity)
+    x = np.zeros(nv)
+    if nv:
+        rows = np.concatenate([var_u, nu + var_s])
+        a = sp.csr_matrix((np.ones(2 * nv), (rows, np.tile(np.arange(nv), 2))), shape=(nu + ns, nv))
+        b = np.concatenate([d_u, capacity.astype(float)])
+        first = linprog(-np.ones(nv), A_ub=a, b_ub=b, bounds=(0, None), method="highs")
+        if first.status != 0:
+            raise AnalysisError(f"the assignment could not be solved (most people placed): {first.message}")
+        placed = -first.fun
+        a2 = sp.vstack([a, sp.csr_matrix(-np.ones((1, nv)))]).tocsr()
+        # second solve: keep (almost exactly: a relative 1e-9 slack for the solver) the most people placed
+        b2 = np.concatenate([b, [-placed * (1 - 1e-9)]])
+        second = linprog(var_c, A_ub=a2, b_ub=b2, bounds=(0, None), method="highs")
+        if second.status != 0:
+            raise AnalysisError(f"the assignment could not be solved (fewest person-minutes): {second.message}")
+        x = np.clip(second.x, 0, None)
+    unit_assigned = np.minimum(np.bincount(var_u, x, nu), d_u)
+    flow = x > 1e-6
+    return Assignment(unit_area=ukeys[:, 2], unit_dpos=ukeys[:, 0], unit_demand=d_u, unit_assigned=unit_assigned,
+                      flow_unit=var_u[flow], flow_shelter=var_s[flow], flow_people=x[flow],
+                      flow_minutes=var_c[flow], cell_unit=cell_unit,
+                      shelter_assigned=np.bincount(var_s, x, ns), person_minutes=float(var_c @ x))
+
+
+def by_area(asg: Assignment, demand: np.ndarray, cell_area: np.ndarray, n_areas: int) -> dict[str, np.ndarray]:
+    """Demand, assigned, overflow and unassigned people per area (areas add up to the region)."""
+    inside = cell_area >= 0
+    dem = np.bincount(cell_area[inside], demand[inside], n_areas)
+    no_reach = inside & (asg.cell_unit < 0)
+    unassigned = np.bincount(cell_area[no_reach], demand[no_reach], n_areas)
+    ua = asg.unit_area >= 0
+    assigned = np.bincount(asg.unit_area[ua], asg.unit_assigned[ua], n_areas)
+    overflow = np.bincount(asg.unit_area[ua], asg.overflow[ua], n_areas)
+    return {"demand": dem, "assigned": assigned, "overflow": overflow, "unassigned": unassigned}

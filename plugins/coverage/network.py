@@ -1,0 +1,188 @@
+"""The road network as a sparse graph, points snapped to it, and shortest travel times from many sources at once.
+
+Nodes are the exact end coordinates of the road lines (as stored, EPSG:4490); an edge's length is the length
+of its line in metres in a projected CRS (the Gauss–Krüger zone of the region). Walking uses ``walk`` roads in
+both directions at one walking speed; driving uses ``drive`` roads at their ``speed_kmh``, one way where
+``oneway`` is set. Times are in minutes. Shortest paths come from :func:`scipy.sparse.csgraph.dijkstra`, all
+sources in one call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rallypoint.analysis import AnalysisError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import scipy.sparse as sp
+
+#: Travel times are never exactly zero on an edge (csgraph would read an explicit zero as no edge).
+MIN_EDGE_MIN = 1e-9
+
+
+@dataclass
+class Network:
+    """Nodes (projected x, y) and a travel-time graph (CSR, minutes) over them."""
+
+    xy: np.ndarray  # (n, 2) metres in the work CRS
+    graph: "sp.csr_matrix"  # minutes, directed (walking: both directions present)
+    on_network: np.ndarray  # bool (n,): the node touches at least one usable edge
+    mode: str  # "walk" or "drive"
+    speed_kmh: float | None  # walking speed (drive: None, speeds per edge)
+
+    @property
+    def n(self) -> int:
+        return len(self.xy)
+
+
+def read_roads(reg, epsg: int) -> "gpd.GeoDataFrame":
+    """The registry's roads, projected; a clear message when there are none."""
+    if "roads" not in reg.layers or reg.count("roads") == 0:
+        raise AnalysisError("the registry has no road network (layer 'roads' is empty): load one with "
+                            "`rallypoint import` or Registry.load_reference('roads', …) before a coverage analysis")
+    roads = reg.read_frame("roads", columns=["road_class", "walk", "drive", "speed_kmh", "oneway"])
+    roads = roads[~roads.geometry.isna() & ~roads.geometry.is_empty]
+    return roads
+
+
+def build(roads: "gpd.GeoDataFrame", epsg: int, mode: str, walk_kmh: float = 4.5) -> Network:
+    """The walking or driving network of ``roads`` (in EPSG:4490), measured in EPSG ``epsg``."""
+    import scipy.sparse as sp
+    import shapely
+
+    geoms = np.asarray(roads.geometry.values, dtype=object)
+    geoms = np.array([g.geoms[0] if g.geom_type == "MultiLineString" else g for g in geoms], dtype=object)
+    first = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    last = shapely.get_coordinates(shapely.get_point(geoms, -1))
+    ends = np.vstack([first, last])
+    keys, node_of = np.unique(ends, axis=0, return_inverse=True)
+    node_of = node_of.ravel()
+    m = len(geoms)
+    u, v = node_of[:m], node_of[m:]
+    projected = roads.geometry.to_crs(epsg)
+    length = shapely.length(np.asarray(projected.values, dtype=object))
+    import pyproj
+
+    tx = pyproj.Transformer.from_crs(4490, epsg, always_xy=True)
+    px, py = tx.transform(keys[:, 0], keys[:, 1])
+    xy = np.column_stack([px, py])
+
+    if mode == "walk":
+        use = roads["walk"].fillna(False).to_numpy(dtype=bool)
+        minutes = length / (walk_kmh * 1000.0 / 60.0)
+        both = np.ones(m, dtype=bool)
+        speed = walk_kmh
+    else:
+        kmh = roads["speed_kmh"].to_numpy(dtype=float)
+        use = roads["drive"].fillna(False).to_numpy(dtype=bool) & np.isfinite(kmh) & (kmh > 0)
+        minutes = length / (np.where(use, kmh, 1.0) * 1000.0 / 60.0)
+        both = ~roads["oneway"].fillna(False).to_numpy(dtype=bool)
+        speed = None
+    use &= u != v  # a closed loop leads nowhere
+    minutes = np.maximum(minutes, MIN_EDGE_MIN)
+    src = np.concatenate([u[use], v[use & both]])
+    dst = np.concatenate([v[use], u[use & both]])
+    w = np.concatenate([minutes[use], minutes[use & both]])
+    # parallel roads between the same two nodes: keep the fastest (a sparse matrix would add them up)
+    order = np.lexsort((w, dst, src))
+    src, dst, w = src[order], dst[order], w[order]
+    keep = np.ones(len(src), dtype=bool)
+    keep[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
+    n = len(keys)
+    graph = sp.csr_matrix((w[keep], (src[keep], dst[keep])), shape=(n, n))
+    on = np.zeros(n, dtype=bool)
+    on[src] = True
+    on[dst] = True
+    return Network(xy=xy, graph=graph, on_network=on, mode=mode, speed_kmh=speed)
+
+
+@dataclass
+class Snap:
+    """Points snapped to their nearest network node: the node, the distance and whether it is within reach."""
+
+    node: np.ndarray  # int (k,), -1 where off the network
+    dist_m: np.ndarray  # float (k,), metres to the nearest node (inf when the network has no node)
+    ok: np.ndarray  # bool (k,)
+
+
+def snap(net: Network, xy: np.ndarray, max_snap_m: float) -> Snap:
+    """Snap points (projected x, y) to the nearest node of ``net`` that touches a usable edge."""
+    from scipy.spatial import cKDTree
+
+    usable = np.flatnonzero(net.on_network)
+    k = len(xy)
+    if not len(usable) or not k:
+        return Snap(np.full(k, -1, dtype=np.int64), np.full(k, np.inf), np.zeros(k, dtype=bool))
+    tree = cKDTree(net.xy[usable])
+    d, i = tree.query(xy, k=1)
+    ok = d <= max_snap_m
+    node = np.where(ok, usable[i], -1)
+    return Snap(node.astype(np.int64), d, ok)
+
+
+def with_sources(net: Network, nodes: np.ndarray, offsets_min: np.ndarray) -> tuple["sp.csr_matrix", np.ndarray]:
+    """The graph with one extra node per source, joined to its snapped node by its snapping time.
+
+    Sources at the same node, or snapped from different distances, keep apart: a search from the extra nodes
+    tells which source is nearest, with the time from the source's own location. Returns the graph and the
+    indices of the extra nodes.
+    """
+    import scipy.sparse as sp
+
+    n, s = net.n, len(nodes)
+    extra = np.arange(n, n + s)
+    g = net.graph.tocoo()
+    # the walk from the source to its node: outgoing (source → node) and back (node → source) for searches
+    # towards the sources on a directed graph
+    rows = np.concatenate([g.row, extra, nodes])
+    cols = np.concatenate([g.col, nodes, extra])
+    data = np.concatenate([g.data, np.maximum(offsets_min, MIN_EDGE_MIN), np.maximum(offsets_min, MIN_EDGE_MIN)])
+    return sp.csr_matrix((data, (rows, cols)), shape=(n + s, n + s)), extra
+
+
+def nearest_source(net: Network, nodes: np.ndarray, offsets_min: np.ndarray, limit: float,
+                   reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """For every node, the time (minutes) from the nearest source within ``limit``, and which source (-1: none).
+
+    One multi-source search (``min_only=True``). With ``reverse`` the times are towards the sources
+    (for a directed graph: how long from each node to reach a source).
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    if not len(nodes):
+        return np.full(net.n, np.inf), np.full(net.n, -1, dtype=np.int64)
+    g, extra = with_sources(net, nodes, offsets_min)
+    if reverse:
+        g = g.T.tocsr()
+    dist, _, src = dijkstra(g, directed=True, indices=extra, limit=limit, min_only=True,
+                            return_predecessors=True)
+    which = np.where(src >= net.n, src - net.n, -1)
+    dist = dist[:net.n]
+    which = which[:net.n]
+    which[~np.isfinite(dist)] = -1
+    return dist, which.astype(np.int64)
+
+
+def times_from_each(net: Network, nodes: np.ndarray, offsets_min: np.ndarray, targets: np.ndarray,
+                    limit: float, batch: int = 64, reverse: bool = False):
+    """Times from each source to the ``targets`` nodes within ``limit``, as sparse triples.
+
+    Sources are searched in batches (each search stops at ``limit``), so memory stays at ``batch`` × nodes.
+    Yields ``(source, target position, minutes)`` arrays per batch.
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    if not len(nodes) or not len(targets):
+        return
+    g, extra = with_sources(net, nodes, offsets_min)
+    if reverse:
+        g = g.T.tocsr()
+    for start in range(0, len(nodes), batch):
+        idx = extra[start:start + batch]
+        d = dijkstra(g, directed=True, indices=idx, limit=limit)[:, targets]
+        s, t = np.nonzero(np.isfinite(d))
+        yield (s + start).astype(np.int32), t.astype(np.int32), d[s, t].astype(np.float64)

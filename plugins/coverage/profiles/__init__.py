@@ -1,0 +1,1 @@
+"""Built-in profiles of the coverage plugin (TOML files)."""
