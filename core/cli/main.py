@@ -9,11 +9,15 @@ import click
 from .. import __version__
 from .analyse_cmd import analyse
 from .common import RallypointGroup, err_console
+from .diff_cmd import diff
+from .export_cmd import export, verify
 from .features_cmd import add, edit, list_features, retire, restore, show
 from .history_cmd import history
+from .import_cmd import import_
 from .init_cmd import init
 from .keys_cmd import keys
 from .layers_cmd import layers
+from .merge_cmd import merge
 from .plugins_cmd import plugins
 from .sample_cmd import sample
 from .serve_cmd import serve
@@ -69,5 +73,5 @@ def cli(trace_hooks: bool) -> None:
 
 
 for command in (init, sample, layers, add, list_features, show, edit, retire, restore, history, validate, plugins,
-                analyse, serve, keys):
+                analyse, serve, keys, export, verify, import_, diff, merge):
     cli.add_command(command)

@@ -1,0 +1,28 @@
+"""The exchange profiles plugin: mapping profiles for ``rallypoint import``, as data.
+
+Registered under the entry-point group ``rallypoint`` as ``exchange_profiles``, exactly as
+an outside plugin would be. The profiles are TOML files in ``profiles/`` (kind
+``import_mapping``); the text parsers they name live in :mod:`.parsers`. They are a plugin,
+not part of the core, because they describe other people's data: the core knows how to
+apply a mapping, never what a Japanese field means.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.resources import files
+
+from rallypoint.hookspecs import hookimpl
+from rallypoint.profiles import Profile
+
+
+@lru_cache(maxsize=1)
+def builtin_profiles() -> tuple[Profile, ...]:
+    folder = files("rallypoint_plugins.exchange_profiles.profiles")
+    found = sorted((p for p in folder.iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
+    return tuple(Profile.from_toml(p.read_text(encoding="utf-8"), where=f"exchange profile {p.name}") for p in found)
+
+
+@hookimpl
+def rallypoint_profiles():
+    return list(builtin_profiles())

@@ -1,0 +1,182 @@
+"""rallypoint diff and merge: changes keyed on UUID, round trips, and a merge of two bureaus' edits that keeps
+every edit and reports every conflict."""
+
+import json
+import shutil
+import sqlite3
+from contextlib import closing
+
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import Point
+
+from rallypoint import Registry
+from rallypoint.check import check_registry
+from rallypoint.cli.main import cli
+from rallypoint.exchange.apply import apply_import
+from rallypoint.exchange.diff import diff_registries
+from rallypoint.exchange.export import export_registry
+from rallypoint.exchange.importer import plan_import
+from rallypoint.exchange.merge import CONFLICTS_TABLE, merge_registries, unresolved_conflicts
+from rallypoint.geometry import register_functions
+
+from conftest import StepClock
+
+ENV = {"RALLYPOINT_AUTHOR": "cli", "COLUMNS": "200"}
+
+
+def import_into_new(source, path, name, bureau):
+    Registry.create(path, name=name, bureau=bureau).close()
+    with Registry.open(path, clock=StepClock()) as reg:
+        result = apply_import(reg, plan_import(reg, source), author=bureau)
+    assert result.applied and not result.refused
+    return path
+
+
+@pytest.fixture(scope="module")
+def round_trip(county_sample, tmp_path_factory):
+    """The county exported with everything, and imported into an empty registry of another bureau."""
+    d = tmp_path_factory.mktemp("roundtrip")
+    export = d / "county-all.gpkg"
+    export_registry(county_sample, export, include_personal=True)
+    return export, import_into_new(export, d / "received.gpkg", "市局资源", "示例市应急管理局")
+
+
+def test_export_then_import_into_an_empty_registry_then_diff_shows_no_change(county_sample, round_trip):
+    export, received = round_trip
+    for a, b in ((export, received), (county_sample, received)):
+        d = diff_registries(a, b)
+        assert d.empty, d.changes[:3]
+        assert set(d.layers) == {"shelters", "depots", "depot_stock", "teams", "hazard_points", "helipads"}
+    with Registry.open(received) as reg:
+        assert reg.info.bureau == "示例市应急管理局"  # a registry of its own: its own stamps and history
+        assert len(reg.history()) >= 1743
+
+
+def test_diff_lists_inserts_updates_field_by_field_and_retirements(round_trip, tmp_path):
+    _, received = round_trip
+    b = tmp_path / "b.gpkg"
+    shutil.copyfile(received, b)
+    with Registry.open(b, clock=StepClock()) as reg:
+        s1, s2 = list(reg.features("shelters", limit=2))
+        reg.update("shelters", s1.uuid, {"occupancy": 321, "status": "open"}, Point(103.7, 30.6), author="wang")
+        reg.retire("shelters", s2.uuid, author="wang", reason="拆除")
+        pad = next(reg.features("helipads")).properties
+        new = reg.add("helipads", {k: pad[k] for k in ("adcode", "source", "surface", "pad_length_m", "pad_width_m",
+                                                       "status")} | {"name": "新起降点"}, Point(103.71, 30.61),
+                      author="wang").uuid
+    d = diff_registries(received, b)
+    got = {(c.op, c.uuid): c for c in d.changes}
+    assert d.counts() == {"insert": 1, "update": 1, "retire": 1, "restore": 0, "absent": 0}
+    assert set(got[("update", s1.uuid)].fields) == {"occupancy", "status", "geometry"}
+    assert got[("update", s1.uuid)].fields["status"] == ("standby", "open")
+    assert got[("insert", new)].name == "新起降点"
+    assert ("retire", s2.uuid) in got
+    stamped = diff_registries(received, b, stamps=True)
+    assert "version" in {f for c in stamped.changes for f in c.fields}
+
+
+def test_geodiff_finds_the_same_changes_when_fids_are_shared_and_is_not_trusted_when_they_are_not(
+        county_sample, round_trip, tmp_path):
+    export, received = round_trip
+    edited = tmp_path / "edited.gpkg"
+    shutil.copyfile(export, edited)
+    with Registry.open(edited, clock=StepClock()) as reg:
+        t = next(reg.features("teams"))
+        reg.update("teams", t.uuid, {"members": 7}, author="li")
+    same = diff_registries(export, edited, engine="geodiff")
+    assert same.engine == "geodiff" and [(c.op, c.uuid) for c in same.changes] == [("update", t.uuid)]
+    assert same.changes[0].fields == {"members": (t.properties["members"], 7)}
+    renumbered = tmp_path / "renumbered.gpkg"  # the import renumbered fids: geodiff would pair the wrong rows
+    shutil.copyfile(received, renumbered)
+    with closing(sqlite3.connect(renumbered)) as c:  # two features swap fids, as a rewrite of the layer may do
+        register_functions(c)
+        c.execute("UPDATE teams SET fid = -1 WHERE fid = 1")
+        c.execute("UPDATE teams SET fid = 1 WHERE fid = 2")
+        c.execute("UPDATE teams SET fid = 2 WHERE fid = -1")
+        c.commit()
+    fallback = diff_registries(export, renumbered, engine="geodiff")
+    assert fallback.engine.startswith("uuid") and fallback.empty
+    assert any("geodiff" in n for n in fallback.notes)
+
+
+@pytest.fixture
+def two_bureaus(county_sample, tmp_path):
+    """Ours (the county registry), the base export both start from, theirs (the city's registry) and its export."""
+    ours = tmp_path / "ours.gpkg"
+    shutil.copyfile(county_sample, ours)
+    base = tmp_path / "base.gpkg"
+    export_registry(ours, base, include_personal=True)
+    theirs = import_into_new(base, tmp_path / "theirs.gpkg", "市局", "示例市应急管理局")
+    with Registry.open(theirs, clock=StepClock()) as reg:
+        s = list(reg.features("shelters", limit=4))
+        hp, team = next(reg.features("helipads")), next(reg.features("teams"))
+        reg.update("shelters", s[0].uuid, {"occupancy": 111}, author="them")        # both: conflict
+        reg.update("shelters", s[1].uuid, {"status": "open"}, author="them")        # both, other fields
+        reg.update("shelters", s[2].uuid, {"capacity_night": 9}, author="them")     # both, same value
+        reg.retire("shelters", s[3].uuid, author="them", reason="拆除")              # retired by them, edited by us
+        reg.retire("helipads", hp.uuid, author="them", reason="征用")                # only them
+        editable = {f.name for f in reg.layer("teams").editable_fields}
+        new_team = reg.add("teams", {k: v for k, v in team.properties.items() if k in editable} | {"name": "新组建队"},
+                           team.geometry, author="them").uuid
+    with Registry.open(ours, clock=StepClock()) as reg:
+        reg.update("shelters", s[0].uuid, {"occupancy": 222}, author="us")
+        reg.update("shelters", s[1].uuid, {"capacity_day": 555}, author="us")
+        reg.update("shelters", s[2].uuid, {"capacity_night": 9}, author="us")
+        reg.update("shelters", s[3].uuid, {"occupancy": 3}, author="us")
+        only_ours = list(reg.features("teams", limit=2))[1].uuid
+        reg.update("teams", only_ours, {"members": 12}, author="us")
+    their_export = tmp_path / "theirs-export.gpkg"
+    export_registry(theirs, their_export, include_personal=True)
+    return {"ours": ours, "base": base, "theirs": their_export, "s": [x.uuid for x in s], "helipad": hp.uuid,
+            "new_team": new_team, "only_ours": only_ours}
+
+
+def test_a_merge_keeps_every_edit_and_reports_every_conflict(two_bureaus):
+    b = two_bureaus
+    s = b["s"]
+    dry = merge_registries(b["ours"], b["theirs"], b["base"], author="us", dry_run=True)
+    assert unresolved_conflicts(b["ours"]) == []
+    result = merge_registries(b["ours"], b["theirs"], b["base"], author="us")
+    assert dry.counts() == result.counts()
+    conflicts = {c.uuid: c for c in result.conflicts}
+    assert set(conflicts) == {s[0], s[3]}
+    assert conflicts[s[0]].kind == "edit/edit" and conflicts[s[0]].fields["occupancy"] == (0, 222, 111)
+    assert conflicts[s[3]].kind == "retired-by-them/edited-by-us"
+    applied = {(c.op, c.uuid) for c in result.applied}
+    assert applied == {("update", s[1]), ("retire", b["helipad"]), ("insert", b["new_team"])}
+    with Registry.open(b["ours"]) as reg:
+        assert reg.get("shelters", s[0]).properties["occupancy"] == 222             # ours stays in the layer
+        assert reg.get("shelters", s[1]).properties["status"] == "open"             # their edit …
+        assert reg.get("shelters", s[1]).properties["capacity_day"] == 555          # … and ours, both kept
+        assert reg.get("shelters", s[2]).properties["capacity_night"] == 9
+        assert not reg.get("shelters", s[3]).retired and reg.get("shelters", s[3]).properties["occupancy"] == 3
+        assert reg.get("helipads", b["helipad"]).retired
+        assert reg.get("teams", b["new_team"]).properties["name"] == "新组建队"
+        assert reg.get("teams", b["only_ours"]).properties["members"] == 12
+        assert reg.history("shelters", s[1])[-1].note.startswith("merge:")
+    stored = {r["uuid"]: r for r in unresolved_conflicts(b["ours"])}  # theirs is kept, whole
+    assert set(stored) == {s[0], s[3]}
+    theirs = json.loads(stored[s[0]]["theirs"])
+    assert theirs["properties"]["occupancy"] == 111 and theirs["geometry"]
+    assert json.loads(stored[s[3]]["theirs"])["properties"]["retired_at"]
+    assert json.loads(stored[s[0]]["ours"])["properties"]["occupancy"] == 222
+    assert check_registry(b["ours"]) == []  # still a sound registry, GDAL's validator included
+    again = merge_registries(b["ours"], b["theirs"], b["base"], author="us")
+    assert again.applied == [] and all(not c.recorded for c in again.conflicts)
+    assert len(unresolved_conflicts(b["ours"])) == 2
+    with closing(sqlite3.connect(b["ours"])) as c:
+        assert c.execute("SELECT data_type FROM gpkg_contents WHERE table_name = ?", (CONFLICTS_TABLE,)).fetchone() \
+            == ("attributes",)
+
+
+def test_diff_and_merge_from_the_command_line(two_bureaus):
+    b = two_bureaus
+    out = CliRunner().invoke(cli, ["diff", str(b["base"]), str(b["theirs"]), "--exit-code"], env=ENV)
+    assert out.exit_code == 1 and "retire" in out.output and "status: 'standby' → 'open'" in out.output
+    out = CliRunner().invoke(cli, ["diff", str(b["base"]), str(b["theirs"]), "--json"], env=ENV)
+    assert json.loads(out.output)["counts"]["insert"] == 1
+    out = CliRunner().invoke(cli, ["merge", str(b["ours"]), str(b["theirs"]), "--base", str(b["base"]),
+                                   "--dry-run"], env=ENV)
+    assert out.exit_code == 0 and "CONFLICT edit/edit" in out.output and "Dry run" in out.output
+    assert unresolved_conflicts(b["ours"]) == []
