@@ -45,6 +45,15 @@ class Profile:
         return cls(d["kind"], d["name"], d["title_zh"], d["title_en"], d.get("source", ""), d["data"])
 
 
+def package_profiles(package: str) -> tuple[Profile, ...]:
+    """Every ``*.toml`` profile in a plugin's data package (e.g. ``rallypoint_plugins.capacity.profiles``)."""
+    from importlib.resources import files
+
+    folder = files(package)
+    found = sorted((p for p in folder.iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
+    return tuple(Profile.from_toml(p.read_text(encoding="utf-8"), where=f"{package} {p.name}") for p in found)
+
+
 def find_profile(profiles: Iterable[Profile], kind: str, name: str) -> Profile:
     found = [p for p in profiles if p.kind == kind]
     for p in found:

@@ -41,9 +41,9 @@ from ..gpkgfile import quote
 from ..plugins import default_plugin_manager, layer_catalog
 from ..schema import LayerDef
 from .gpkg_strict import open_geopackage
+from .matching import _same_geometry, _short
 
 STAMPS = ("version", "created_at", "created_by", "updated_at", "updated_by")
-TOLERANCE = 1e-9
 
 
 @dataclass
@@ -91,19 +91,6 @@ def _same(a: Any, b: Any) -> bool:
 
 def _geom(blob: Any):
     return geo.decode(blob) if blob is not None else None
-
-
-def _same_geom(x: Any, y: Any) -> bool:
-    if x is None or y is None:
-        return x is None and y is None
-    return x.geom_type == y.geom_type and bool(shapely.equals_exact(x, y, tolerance=TOLERANCE))
-
-
-def _wkt(g: Any) -> str | None:
-    if g is None:
-        return None
-    t = g.wkt
-    return t if len(t) <= 120 else t[:117] + "…"
 
 
 def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[str]:
@@ -172,8 +159,8 @@ def _diff_layer(conn: sqlite3.Connection, ldef: LayerDef, stamps: bool, notes: l
         changed = {f: (va[f], vb[f]) for f in fields if not _same(va[f], vb[f])}
         if geom:
             ga, gb = _geom(va["geom"]), _geom(vb["geom"])
-            if not _same_geom(ga, gb):
-                changed["geometry"] = (_wkt(ga), _wkt(gb))
+            if not _same_geometry(ga, gb):
+                changed["geometry"] = (_short(ga), _short(gb))
         was, now = bool(va["retired_at"]), bool(vb["retired_at"])
         op = "retire" if now and not was else "restore" if was and not now else "update"
         if op != "update" or changed:
@@ -183,7 +170,7 @@ def _diff_layer(conn: sqlite3.Connection, ldef: LayerDef, stamps: bool, notes: l
         vb = dict(zip(cols, new[uid]))
         flds = {f: (None, vb[f]) for f in fields if vb[f] is not None}
         if geom:
-            flds["geometry"] = (None, _wkt(_geom(vb["geom"])))
+            flds["geometry"] = (None, _short(_geom(vb["geom"])))
         if vb["retired_at"]:
             flds["retired_at"] = (None, vb["retired_at"])
         out.append(FeatureChange(ldef.name, uid, "insert", vb.get(name_col) if name_col else None, flds))

@@ -10,17 +10,14 @@ apply a mapping, never what a Japanese field means.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib.resources import files
 
 from rallypoint.hookspecs import hookimpl
-from rallypoint.profiles import Profile
+from rallypoint.profiles import Profile, package_profiles
 
 
 @lru_cache(maxsize=1)
 def builtin_profiles() -> tuple[Profile, ...]:
-    folder = files("rallypoint_plugins.exchange_profiles.profiles")
-    found = sorted((p for p in folder.iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
-    return tuple(Profile.from_toml(p.read_text(encoding="utf-8"), where=f"exchange profile {p.name}") for p in found)
+    return package_profiles("rallypoint_plugins.exchange_profiles.profiles")
 
 
 @hookimpl
