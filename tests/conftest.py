@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,6 +14,9 @@ from shapely.geometry import Point
 from rallypoint import Registry
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# shared/ sits beside the project's checkout (as CI lays it out); RALLYPOINT_SHARED overrides.
+SHARED = Path(os.environ.get("RALLYPOINT_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+REAL_FIXTURES = SHARED / "fixtures" / "real"
 BUREAU = "示例县应急管理局"
 
 

@@ -13,7 +13,7 @@ import pyogrio
 import pytest
 import shapely
 from click.testing import CliRunner
-from conftest import depot, hazard, shelter, stock, team
+from conftest import REAL_FIXTURES, depot, hazard, shelter, stock, team
 
 from rallypoint.analysis import run_analysis
 from rallypoint.cli.main import cli
@@ -21,7 +21,7 @@ from rallypoint.hookspecs import hookimpl
 from rallypoint.plugins import default_plugin_manager, get_plugin_manager
 from rallypoint.profiles import Profile
 
-NANAO = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real" / "noto-nanao" / "history"
+NANAO = REAL_FIXTURES / "noto-nanao" / "history"
 AUTHOR = "test"
 
 # The tiny region, in CGCS2000 / 3-degree GK CM 105E (EPSG:4544) metres: two 4 km squares side by side,

@@ -25,6 +25,8 @@ from rallypoint.hookspecs import hookimpl
 from rallypoint.plugins import get_plugin_manager
 from rallypoint.profiles import Profile
 
+from conftest import REAL_FIXTURES
+
 BUREAU = "示例县应急管理局"
 
 
@@ -315,7 +317,7 @@ def test_a_profile_from_a_plugin_maps_converts_and_keeps_stable_uuids(tmp_path, 
 
 
 def test_a_foreign_file_needs_a_division_code_from_the_receiving_bureau(registry, tmp_path):
-    src = "/work/shared/fixtures/real/jp-gsi/emergency_131016.json"
+    src = str(REAL_FIXTURES / "jp-gsi" / "emergency_131016.json")
     with pytest.raises(ImportRefused, match="needs --adcode"):
         plan_import(registry, src)
     res = run_import(registry, src, options={"adcode": "519921"})

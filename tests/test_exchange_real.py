@@ -13,7 +13,9 @@ from rallypoint import RallypointError, Registry
 from rallypoint.exchange.apply import apply_import
 from rallypoint.exchange.importer import plan_import
 
-REAL = Path("/work/shared/fixtures/real")
+from conftest import REAL_FIXTURES
+
+REAL = REAL_FIXTURES
 FILES = sorted(p for folder in ("gpkg-ogc", "gpkg-nga", "jp-gsi", "noto-nanao", "noto-nanao/latest")
                for p in (REAL / folder).iterdir() if p.is_file() and p.suffix in (".gpkg", ".json", ".csv", ".geojson"))
 HISTORY = sorted((REAL / "noto-nanao" / "history").glob("*.csv"))  # the names sort by date and time
