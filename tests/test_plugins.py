@@ -289,3 +289,29 @@ def test_hook_rallypoint_web_endpoints():
     assert [(e.method, e.path) for e in endpoints] == [("GET", "/plugins/echo/{word}")]
     status, headers, body = endpoints[0].handler({"path_params": {"word": "避难"}})
     assert status == 200 and body == {"echo": "避难"}
+
+
+def test_an_outside_plugins_analysis_is_listed_and_run_by_the_web_api(install, county_sample, tmp_path):
+    import sqlite3
+
+    from rallypoint.web import create_app
+
+    install("rp_demo_analysis", DEMO_ANALYSIS)
+    path = tmp_path / "served.gpkg"
+    src, dst = sqlite3.connect(county_sample), sqlite3.connect(path)
+    src.backup(dst)
+    src.close(), dst.close()
+    app = create_app(path, {"TESTING": True, "RALLYPOINT_JOBS_DIR": str(tmp_path / "jobs")})
+    client = app.test_client()
+    assert "demo" in [p["id"] for p in client.get("/processes").get_json()["processes"]]
+    from contextlib import closing
+
+    from rallypoint.api.auth import add_key
+    from rallypoint.gpkgfile import connect
+
+    with closing(connect(path)) as conn:
+        key, _ = add_key(conn, "planner", "reader")
+    headers = {"Authorization": f"Bearer {key}"}
+    ran = client.post("/processes/demo/execution", json={"inputs": {"factor": 2}}, headers=headers)
+    assert ran.status_code in (200, 201), ran.get_data(as_text=True)
+    assert "shelters" in ran.get_data(as_text=True)
