@@ -21,19 +21,31 @@ def grid_sites(cell_xy: np.ndarray, weights: np.ndarray, spacing_m: float) -> np
 
 
 def greedy_max_cover(cover, weights: np.ndarray, k: int) -> list[int]:
-    """Pick up to ``k`` sites, each time the one covering the most still-uncovered weight (``cover``: sites × cells)."""
+    """Pick up to ``k`` sites, each time the one covering the most still-uncovered weight (``cover``: sites × cells).
+
+    Lazy greedy (CELF): a site's gain can only shrink as others are chosen, so gains are kept in a heap and
+    only the site on top is recomputed, instead of one pass over the whole matrix per pick.
+    """
+    import heapq
+
     w = weights.astype(float).copy()
-    chosen: list[int] = []
     cover = cover.tocsr()
-    for _ in range(k):
-        gain = cover @ w
-        if chosen:
-            gain[chosen] = -1
-        j = int(np.argmax(gain)) if len(gain) else -1
-        if j < 0 or gain[j] <= 0:
-            break
+    gains = cover @ w
+    heap = [(-float(g), j) for j, g in enumerate(gains) if g > 0]
+    heapq.heapify(heap)
+    chosen: list[int] = []
+    while heap and len(chosen) < k:
+        _, j = heapq.heappop(heap)
+        start, end = cover.indptr[j], cover.indptr[j + 1]
+        cells = cover.indices[start:end]
+        gain = float(cover.data[start:end] @ w[cells])
+        if gain <= 0:
+            continue
+        if heap and gain < -heap[0][0]:
+            heapq.heappush(heap, (-gain, j))  # stale: someone else may now gain more
+            continue
         chosen.append(j)
-        w[cover[j].indices] = 0
+        w[cells] = 0
     return chosen
 
 
