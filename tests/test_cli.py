@@ -15,6 +15,14 @@ from rallypoint.geometry import register_functions
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch):
+    """Tables are checked for their content: give them room whatever terminal runs the tests."""
+    from rallypoint.cli.common import console
+
+    monkeypatch.setattr(console, "_width", 200)
+
+
 def run(*args, ok=True):
     result = CliRunner().invoke(cli, [str(a) for a in args], env={"RALLYPOINT_AUTHOR": "cli-user", "COLUMNS": "200"})
     if ok:

@@ -60,6 +60,8 @@ def collection_doc(ctx: Context, req: Request, layer: LayerDef, row: tuple | Non
     if layer.has_geometry:
         doc["crs"] = list(crsmod.URIS)
         doc["storageCrs"] = crsmod.STORAGE_URI
+        doc["links"].append(link(req.url(base + "/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                                 JSON, f"{layer.title_en} (vector tiles)"))
         if row and None not in row[:4]:
             doc["extent"] = {"spatial": {"bbox": [list(row[:4])], "crs": crsmod.CRS84}}
     return doc

@@ -11,6 +11,7 @@ from .responses import HTML, JSON, OPENAPI, Response, json_response, link, self_
 _F1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
 _F2 = "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/"
 _F4 = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/"
+_T1 = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/"
 
 CONFORMANCE = (
     _F1 + "core",
@@ -21,10 +22,19 @@ CONFORMANCE = (
     _F4 + "create-replace-delete",
     _F4 + "update",
     _F4 + "features",
+    _T1 + "core",
+    _T1 + "tileset",
+    _T1 + "tilesets-list",
+    _T1 + "geodata-tilesets",
+    _T1 + "dataset-tilesets",
+    _T1 + "mvt",
+    _T1 + "oas30",
 )
 REL_PROCESSES = "http://www.opengis.net/def/rel/ogc/1.0/processes"
 REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
 REL_DATA = "http://www.opengis.net/def/rel/ogc/1.0/data"
+REL_TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+REL_TMS = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
 
 
 def landing_page(ctx: Context, req: Request) -> Response:
@@ -42,6 +52,8 @@ def landing_page(ctx: Context, req: Request) -> Response:
             link(req.url("/collections"), "data", JSON, "Collections / 数据集"),
             link(req.url("/collections"), REL_DATA, JSON, "Collections"),
             link(req.url("/processes"), REL_PROCESSES, JSON, "Analyses / 分析"),
+            link(req.url("/tiles"), REL_TILESETS_VECTOR, JSON, "Vector tiles of every layer / 矢量瓦片"),
+            link(req.url("/tileMatrixSets"), REL_TMS, JSON, "Tile matrix sets"),
         ],
     }
     if fmt == "html":

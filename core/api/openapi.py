@@ -134,6 +134,43 @@ def _collection_paths(layer: LayerDef) -> dict[str, Any]:
     return {f"/collections/{layer.name}/items": items, f"/collections/{layer.name}/items/{{featureId}}": one}
 
 
+def _tile_paths(ctx: Context) -> dict[str, Any]:
+    """OGC API – Tiles: tile matrix sets, tilesets, tiles (row before column) and TileJSON."""
+    from .tiles import MVT, TMS_ID
+
+    simple = {"responses": {"200": {"description": "OK"}}}
+    tiled = [n for n, lay in ctx.registry.layers.items() if lay.has_geometry]
+    cid = {"name": "collectionId", "in": "path", "required": True, "schema": {"type": "string", "enum": tiled}}
+    tms = {"name": "tileMatrixSetId", "in": "path", "required": True, "schema": {"type": "string", "enum": [TMS_ID]}}
+    cell = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}, "description": d}
+            for n, d in (("tileMatrix", "zoom level, 0 to 24"), ("tileRow", "row, from the top"),
+                         ("tileCol", "column, from the left"))]
+    tile = {"200": {"description": "A Mapbox vector tile.", "content": {MVT: {"schema": {"type": "string",
+                                                                                          "format": "binary"}}}},
+            "204": {"description": "No feature in this tile."},
+            "304": {"description": "Not modified (If-None-Match)."}, **_ERRORS}
+    paths: dict[str, Any] = {
+        "/tileMatrixSets": {"get": {"summary": "Tile matrix sets", "operationId": "getTileMatrixSetsList", **simple}},
+        "/tileMatrixSets/{tileMatrixSetId}": {"get": {"summary": "A tile matrix set's definition",
+                                                      "operationId": "getTileMatrixSet", "parameters": [tms],
+                                                      "responses": {"200": {"description": "OK"}, **_ERRORS}}},
+    }
+    for base, params, what, op in (("/tiles", [], "every geometry layer", "Dataset"),
+                                   ("/collections/{collectionId}/tiles", [cid], "one collection", "Collection")):
+        paths[base] = {"get": {"summary": f"Vector tilesets of {what}", "operationId": f"get{op}VectorTileSetsList",
+                               "parameters": params, "responses": {"200": {"description": "OK"}, **_ERRORS}}}
+        paths[base + "/{tileMatrixSetId}"] = {"get": {
+            "summary": f"Vector tileset of {what}: metadata and link template", "parameters": params + [tms],
+            "operationId": f"get{op}VectorTileSet", "responses": {"200": {"description": "OK"}, **_ERRORS}}}
+        paths[base + "/{tileMatrixSetId}/tilejson.json"] = {"get": {
+            "summary": f"TileJSON 3.0 of {what}", "parameters": params + [tms],
+            "operationId": f"get{op}TileJSON", "responses": {"200": {"description": "OK"}, **_ERRORS}}}
+        paths[base + "/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}"] = {"get": {
+            "summary": f"A vector tile of {what}", "parameters": params + [tms] + cell,
+            "operationId": f"get{op}VectorTile", "responses": tile}}
+    return paths
+
+
 def document(ctx: Context, req: Request) -> dict[str, Any]:
     from ..analysis import analyses
 
@@ -173,6 +210,7 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
         "responses": {"200": _resp("The result.", GEOJSON, "featureCollectionGeoJSON"), **_ERRORS}}}
     paths[job + "/report"] = {"get": {"summary": "The run's HTML report", "parameters": job_params,
                                       "responses": {"200": {"description": "OK"}, **_ERRORS}}}
+    paths.update(_tile_paths(ctx))
     for ep in ctx.plugins.collect("rallypoint_web_endpoints"):
         params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                   for n in re.findall(r"{(\w+)}", ep.path)]

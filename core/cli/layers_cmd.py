@@ -24,8 +24,9 @@ def layers(layer: str | None, lang: str) -> None:
     if layer not in defs:
         raise click.BadParameter(f"no layer {layer!r} (layers: {', '.join(defs)})", param_hint="LAYER")
     d = defs[layer]
-    t = Table("field", "type", "alias", "required", "unit / range", "allowed values", "personal",
-              title=f"{d.name}: {d.title(lang)}")
+    t = Table(title=f"{d.name}: {d.title(lang)}")
+    for i, head in enumerate(("field", "type", "alias", "required", "unit / range", "allowed values", "personal")):
+        t.add_column(head, no_wrap=i in (0, 2))  # names and aliases are what people look up: never cut them
     for f in d.fields:
         rng = " ".join(x for x in [f.unit or "", "" if f.min is None and f.max is None else f"[{f.min}, {f.max}]"] if x)
         t.add_row(f.name, f.type + (" (set by registry)" if f.system else ""), f.alias(lang),

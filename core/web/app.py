@@ -32,12 +32,12 @@ from ..api.responses import dumps
 from ..errors import RallypointError
 from ..registry import Registry
 from .adapter import close_registry
-from .routes import features_blueprint, plugin_endpoints_blueprint, processes_blueprint
+from .routes import features_blueprint, plugin_endpoints_blueprint, processes_blueprint, tiles_blueprint
 
 log = logging.getLogger("rallypoint.web")
 
 #: Blueprint factories registered on every app, in order (the plugin endpoints come last).
-BLUEPRINTS: list[Callable[[], Blueprint]] = [features_blueprint, processes_blueprint]
+BLUEPRINTS: list[Callable[[], Blueprint]] = [features_blueprint, processes_blueprint, tiles_blueprint]
 
 _COMPRESSED = ["application/json", "application/geo+json", "application/vnd.oai.openapi+json;version=3.0",
                "text/html", "text/plain"]

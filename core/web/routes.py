@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ..api import collections, endpoints, items, landing, openapi, processes, transactions
+from ..api import collections, endpoints, items, landing, openapi, processes, tiles, transactions
 from .adapter import handle
 
 
@@ -48,6 +48,25 @@ def processes_blueprint() -> Blueprint:
     ]
     for rule, name, fn, methods in rules:
         bp.add_url_rule(rule, name, _view(fn), methods=methods)
+    return bp
+
+
+def tiles_blueprint() -> Blueprint:
+    """OGC API – Tiles: vector tiles of the geometry layers on WebMercatorQuad, and TileJSON."""
+    bp = Blueprint("tiles", __name__)
+    rules = [
+        ("/tileMatrixSets", "tms_list", tiles.list_tile_matrix_sets),
+        ("/tileMatrixSets/<tms_id>", "tms", tiles.get_tile_matrix_set),
+    ]
+    for base, prefix in (("/collections/<collection_id>/tiles", "collection_"), ("/tiles", "dataset_")):
+        rules += [
+            (base, prefix + "tilesets", tiles.list_tilesets),
+            (base + "/<tms_id>", prefix + "tileset", tiles.get_tileset),
+            (base + "/<tms_id>/tilejson.json", prefix + "tilejson", tiles.tilejson),
+            (base + "/<tms_id>/<z>/<y>/<x>", prefix + "tile", tiles.get_tile),
+        ]
+    for rule, name, fn in rules:
+        bp.add_url_rule(rule, name, _view(fn), methods=["GET"])
     return bp
 
 

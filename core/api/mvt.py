@@ -1,0 +1,185 @@
+"""Mapbox Vector Tiles of the registry's layers on the WebMercatorQuad grid, encoded by ``mapbox-vector-tile``.
+
+A tile's features come from the layer's R-tree (the tile's box in EPSG:4490), through the
+request's own SQLite connection (never GDAL: see :mod:`.store`). Geometries are projected to
+EPSG:3857 in one vectorised call, clipped to the tile box grown by :data:`BUFFER` units
+(points: only those inside the tile), and quantised to the 4096 extent here, vectorised
+(shapely's ``set_precision`` on the integer grid, which keeps rings valid); the library
+orients rings and writes the protobuf.
+
+Tiles stay small at low zoom: a point layer with more than :data:`MAX_POINTS` points in a
+tile (or any number below zoom :data:`FULL_DETAIL_ZOOM`) keeps one point (the lowest fid)
+per cell of a grid over the tile, the grid coarsened from 256×256 (one cell a pixel) until
+the tile is under the limit (deterministic and spatially even); lines
+and polygons smaller than a pixel (of a 256-pixel tile) are dropped, the rest simplified
+at one extent unit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mapbox_vector_tile
+import numpy as np
+import shapely
+
+from ..gpkgfile import quote
+from ..schema import LayerDef
+from .crs import _projector
+from .geojson import _ENVELOPE
+from .store import columns
+
+EXTENT = 4096
+BUFFER = 64  # extent units kept around the tile for lines and polygons
+MAX_POINTS = 2000  # points of one layer in one tile, beyond which they are thinned
+FULL_DETAIL_ZOOM = 12  # from this zoom on, points are thinned only beyond MAX_POINTS
+MAX_ZOOM = 24
+ORIGIN = 20037508.342789244  # half the side of the WebMercatorQuad square, in metres
+MAX_LAT = 85.0511287798066
+
+_to_3857 = _projector(4490, 3857)
+
+
+def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """The tile's box in EPSG:3857 (row ``y`` counted from the top)."""
+    size = 2 * ORIGIN / (1 << z)
+    minx = -ORIGIN + x * size
+    maxy = ORIGIN - y * size
+    return minx, maxy - size, minx + size, maxy
+
+
+def _lon(x: float) -> float:
+    return x / ORIGIN * 180.0
+
+
+def _lat(y: float) -> float:
+    return math.degrees(2 * math.atan(math.exp(y / ORIGIN * math.pi)) - math.pi / 2)
+
+
+def lonlat_bounds(bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """A box of EPSG:3857 in longitude/latitude (exact: the projection keeps axes apart).
+
+    The tiles of the top and bottom rows reach the poles, beyond the projection's edge.
+    """
+    minx, miny, maxx, maxy = bounds
+    lo = -90.0 if miny <= -ORIGIN + 1e-6 else _lat(miny)
+    hi = 90.0 if maxy >= ORIGIN - 1e-6 else _lat(maxy)
+    return _lon(minx), lo, _lon(maxx), hi
+
+
+def _geometries(blobs: list[bytes]) -> np.ndarray:
+    wkbs = np.empty(len(blobs), dtype=object)
+    for i, blob in enumerate(blobs):
+        if blob is not None:
+            wkbs[i] = bytes(blob[8 + _ENVELOPE.get((blob[3] >> 1) & 7, 0):])
+    return shapely.from_wkb(wkbs)
+
+
+def _project(geoms: np.ndarray) -> np.ndarray:
+    def fn(xy: np.ndarray) -> np.ndarray:
+        xy = xy.copy()
+        xy[:, 1] = np.clip(xy[:, 1], -MAX_LAT, MAX_LAT)
+        return _to_3857(xy)
+
+    return shapely.transform(geoms, fn)
+
+
+def _rows(conn, layer: LayerDef, personal: bool, box: tuple[float, float, float, float]) -> list[tuple]:
+    _, _, select = columns(layer, personal)
+    minx, miny, maxx, maxy = box
+    where = "r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?"
+    if layer.versioned:
+        where += " AND t.retired_at IS NULL"
+    sql = (f"SELECT {select} FROM {quote(f'rtree_{layer.name}_geom')} r JOIN {quote(layer.name)} t "
+           f"ON t.fid = r.id WHERE {where} ORDER BY t.fid")
+    return conn.execute(sql, (maxx, minx, maxy, miny)).fetchall()
+
+
+def thin_points(xy: np.ndarray, bounds: tuple[float, float, float, float], limit: int = MAX_POINTS,
+                always: bool = False) -> np.ndarray:
+    """Indices (ascending) of points to keep: all up to ``limit`` (unless ``always``), else the first of each cell.
+
+    The points come in fid order, so the first of a cell is its lowest fid: the same answer
+    every time. The grid starts at 256×256 cells and halves until at most ``limit`` remain.
+    """
+    n = len(xy)
+    if n <= limit and not always:
+        return np.arange(n)
+    minx, miny, maxx, maxy = bounds
+    cells = 256
+    while True:
+        col = np.clip(((xy[:, 0] - minx) / (maxx - minx) * cells).astype(np.int64), 0, cells - 1)
+        row = np.clip(((xy[:, 1] - miny) / (maxy - miny) * cells).astype(np.int64), 0, cells - 1)
+        _, first = np.unique(row * cells + col, return_index=True)
+        if len(first) <= limit or cells == 1:
+            return np.sort(first)
+        cells //= 2
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return None
+    return v
+
+
+def layer_features(conn, layer: LayerDef, personal: bool, z: int, x: int, y: int) -> list[dict[str, Any]]:
+    """The features of one layer in one tile, ready for :func:`encode` (3857 geometries)."""
+    bounds = tile_bounds(z, x, y)
+    minx, miny, maxx, maxy = bounds
+    size = maxx - minx
+    point = "Point" in layer.geometry and "Multi" not in layer.geometry
+    grow = 0.0 if point else size * BUFFER / EXTENT
+    query = lonlat_bounds((minx - grow, miny - grow, maxx + grow, maxy + grow))
+    rows = _rows(conn, layer, personal, query)
+    if not rows:
+        return []
+    names, booleans, _ = columns(layer, personal)
+    keep_rows = [r for r in rows if r[1] is not None]
+    geoms = _project(_geometries([r[1] for r in keep_rows]))
+    if point:
+        xy = shapely.get_coordinates(geoms)
+        if len(xy) == len(geoms):  # one coordinate each: thin on them
+            idx = thin_points(xy, bounds, always=z < FULL_DETAIL_ZOOM)
+            geoms, keep_rows = geoms[idx], [keep_rows[i] for i in idx]
+    else:
+        pixel = size / 256
+        b = shapely.bounds(geoms)
+        big = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= pixel
+        idx = np.nonzero(big)[0]
+        geoms = shapely.clip_by_rect(geoms[idx], minx - grow, miny - grow, maxx + grow, maxy + grow)
+        geoms = shapely.simplify(geoms, size / EXTENT, preserve_topology="Polygon" in layer.geometry)
+        ok = ~shapely.is_empty(geoms)
+        geoms, keep_rows = geoms[ok], [keep_rows[i] for i in idx[ok]]
+    out = []
+    for row, geom in zip(keep_rows, geoms):
+        props = {}
+        for i, (name, v) in enumerate(zip(names, row[2:])):
+            if v is None:
+                continue
+            props[name] = bool(v) if i in booleans else _value(v)
+        out.append({"geometry": geom, "properties": {k: v for k, v in props.items() if v is not None},
+                    "id": int(row[0])})
+    return out
+
+
+def encode(layers: list[tuple[str, list[dict[str, Any]]]], z: int, x: int, y: int) -> bytes:
+    """One tile: an MVT layer per ``(name, features)`` with features (empty layers left out); b"" if none."""
+    wanted = [{"name": name, "features": feats} for name, feats in layers if feats]
+    if not wanted:
+        return b""
+    minx, miny, maxx, maxy = tile_bounds(z, x, y)
+    scale = EXTENT / (maxx - minx)
+    for layer in wanted:  # quantise here, vectorised (the library would transform feature by feature)
+        geoms = np.array([f["geometry"] for f in layer["features"]], dtype=object)
+        geoms = shapely.transform(geoms, lambda xy: np.round((xy - (minx, miny)) * scale))
+        lines = shapely.get_type_id(geoms) > 0
+        geoms[lines] = shapely.set_precision(geoms[lines], 1.0)  # drops repeated points, keeps rings valid
+        for f, g in zip(layer["features"], geoms):
+            f["geometry"] = g
+        layer["features"] = [f for f in layer["features"] if not f["geometry"].is_empty]
+    wanted = [layer for layer in wanted if layer["features"]]
+    if not wanted:
+        return b""
+    options = {"quantize_bounds": None, "extents": EXTENT, "y_coord_down": False, "check_winding_order": True}
+    return mapbox_vector_tile.encode(wanted, default_options=options)
