@@ -1,5 +1,5 @@
 # Rallypoint: set-up, the main job and the tests.
-#   make run    install what is needed, write the sample county registry and tour it
+#   make run    install what is needed, write the sample county registry (once), check it and serve it
 #   make test   install what is needed and run the whole test suite
 
 SHELL := /bin/bash
@@ -31,9 +31,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
-	$(VENV)/bin/rallypoint sample county.gpkg --size county --force
+	test -f county.gpkg || $(VENV)/bin/rallypoint sample county.gpkg --size county
 	$(VENV)/bin/rallypoint validate county.gpkg
-	$(VENV)/bin/rallypoint list county.gpkg shelters --limit 10
+	$(VENV)/bin/rallypoint list county.gpkg shelters --limit 5
+	@echo "Serving county.gpkg at http://127.0.0.1:8000/ (Ctrl-C stops it)"
+	$(VENV)/bin/rallypoint serve county.gpkg --host 127.0.0.1 --port 8000
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
