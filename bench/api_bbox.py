@@ -65,22 +65,9 @@ def hello_app():
 
 
 def serve_hello(port: int, workers: int, threads: int) -> None:
-    from gunicorn.app.base import BaseApplication
+    from rallypoint.cli.serve_cmd import gunicorn_options, run_gunicorn_app
 
-    from rallypoint.cli.serve_cmd import gunicorn_options
-
-    options = gunicorn_options("127.0.0.1", port, workers, threads, 30, False)
-
-    class Server(BaseApplication):
-        def load_config(self):
-            for key, value in options.items():
-                if value is not None and key in self.cfg.settings:
-                    self.cfg.set(key, value)
-
-        def load(self):
-            return hello_app()
-
-    Server().run()
+    run_gunicorn_app(hello_app, gunicorn_options("127.0.0.1", port, workers, threads, 30, False))
 
 
 def start(cmd: list[str], url: str) -> subprocess.Popen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 
@@ -26,10 +27,9 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
     }
 
 
-def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None) -> None:
+def run_gunicorn_app(load_app: Callable[[], Any], options: dict) -> None:
+    """Run the WSGI app that ``load_app()`` returns under gunicorn with ``options`` (from :func:`gunicorn_options`)."""
     from gunicorn.app.base import BaseApplication
-
-    from ..web import create_app
 
     class Server(BaseApplication):
         def load_config(self):
@@ -38,9 +38,15 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
                     self.cfg.set(key, value)
 
         def load(self):
-            return create_app(registry, config)
+            return load_app()
 
     Server().run()
+
+
+def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None) -> None:
+    from ..web import create_app
+
+    run_gunicorn_app(lambda: create_app(registry, config), options)
 
 
 @click.command()
