@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 
@@ -220,6 +221,44 @@ def test_etag_304_and_cache_control(client, site):
     assert again.status_code == 304 and again.data == b""
     keyed = client.get(url, headers=auth(site["reader"]))
     assert keyed.headers["ETag"] != r.headers["ETag"] and keyed.headers["Cache-Control"].startswith("private")
+
+
+def test_gzip_is_a_variant_with_its_own_etag(client, site):
+    lon, lat = first_point(site["path"], "hazard_points")
+    url = tile_url(None, *tile_of(lon, lat, 12))
+    plain = client.get(url)
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip, deflate"})
+    assert plain.status_code == zipped.status_code == 200
+    assert "Content-Encoding" not in plain.headers and zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == plain.data and len(zipped.data) < len(plain.data)
+    assert zipped.headers["ETag"] != plain.headers["ETag"] and "Accept-Encoding" in zipped.headers["Vary"]
+    assert client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]}).status_code == 304
+    # the identity ETag does not validate the gzip variant, nor the other way round
+    assert client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": plain.headers["ETag"]}).status_code == 200
+    assert client.get(url, headers={"If-None-Match": zipped.headers["ETag"]}).status_code == 200
+    refused = client.get(url, headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers and refused.data == plain.data
+
+
+def test_the_tile_cache_keeps_under_its_byte_cap(client, site, monkeypatch):
+    from rallypoint.api import tiles
+
+    tiles.clear_cache()
+    monkeypatch.setattr(tiles, "CACHE_BYTES", 40_000)
+    lon, lat = first_point(site["path"], "hazard_points")
+    z, x0, y0 = tile_of(lon, lat, 13)
+    sizes = []
+    for dx in range(-2, 3):
+        for dy in range(-2, 3):
+            r = client.get(tile_url(None, z, x0 + dx, y0 + dy))
+            sizes.append(len(r.data))
+            held, used = tiles.cache_usage()
+            assert used <= 40_000 or held == 1
+    assert sum(sizes) > 40_000  # the cap was reached, so tiles were dropped
+    held, used = tiles.cache_usage()
+    assert 0 < held < 25
+    tiles.clear_cache()
+    assert tiles.cache_usage() == (0, 0)
 
 
 def test_a_write_shows_in_the_next_tile(client, site):

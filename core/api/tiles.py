@@ -13,11 +13,15 @@ any tile matrix set but WebMercatorQuad are 400, an unknown collection 404; a ti
 feature is answered ``204 No Content``. Encoded tiles are kept per worker in an LRU cache,
 keyed by (registry, layer, z, x, y, personal) and checked against the layer's
 :func:`.store.stamp` (so any write to the layer drops them); tiles carry a strong ETag (a
-digest of their bytes, answered 304 on ``If-None-Match``) and ``Cache-Control``.
+digest of their bytes, answered 304 on ``If-None-Match``) and ``Cache-Control``. Each tile is
+gzipped once, when it is encoded, and the cached gzip is sent to clients that accept it (MVT is
+protobuf with repeated keys and values: gzip typically halves it); the cache holds at most
+:data:`CACHE_SIZE` tiles and :data:`CACHE_BYTES` bytes.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 from collections import OrderedDict
@@ -41,10 +45,14 @@ REL_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
 REL_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 TILEJSON_MAXZOOM = 18  # clients overzoom beyond; tiles are served up to mvt.MAX_ZOOM
 CACHE_SIZE = 2048
+CACHE_BYTES = 64 * 1024 * 1024  # per worker, raw and gzipped bytes together
+GZIP_LEVEL = 6
 CACHE_ANONYMOUS = "public, max-age=30, must-revalidate"
 CACHE_PERSONAL = "private, no-cache"
 
-_cache: OrderedDict[tuple, tuple[tuple, str, bytes]] = OrderedDict()  # key -> (stamp, etag, tile)
+# key -> (stamp, etag, tile, gzipped tile)
+_cache: OrderedDict[tuple, tuple[tuple, str, bytes, bytes]] = OrderedDict()
+_cache_bytes = 0
 _lock = threading.Lock()
 _DIMENSION = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1, "Polygon": 2, "MultiPolygon": 2}
 _MVT_TYPES = {"integer": "Number", "real": "Number", "boolean": "Boolean"}
@@ -205,33 +213,56 @@ def tilejson(ctx: Context, req: Request) -> Response:
 
 # -- tiles ---------------------------------------------------------------------------------------
 
-def _cached(key: tuple, current: tuple, changed) -> tuple[str, bytes] | None:
+def _cached(key: tuple, current: tuple, changed) -> tuple[str, bytes, bytes] | None:
+    global _cache_bytes
     with _lock:
         hit = _cache.get(key)
         if hit is None:
             return None
-        stamp, etag, data = hit
+        stamp, etag, data, gz = hit
         if stamp != current:
             if not changed(stamp, current):
-                _cache[key] = (current, etag, data)
+                _cache[key] = (current, etag, data, gz)
             else:
                 del _cache[key]
+                _cache_bytes -= len(data) + len(gz)
                 return None
         _cache.move_to_end(key)
-        return etag, data
+        return etag, data, gz
 
 
-def _remember(key: tuple, current: tuple, etag: str, data: bytes) -> None:
+def _remember(key: tuple, current: tuple, etag: str, data: bytes, gz: bytes) -> None:
+    global _cache_bytes
     with _lock:
-        _cache[key] = (current, etag, data)
-        _cache.move_to_end(key)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+        old = _cache.pop(key, None)
+        if old is not None:
+            _cache_bytes -= len(old[2]) + len(old[3])
+        _cache[key] = (current, etag, data, gz)
+        _cache_bytes += len(data) + len(gz)
+        while len(_cache) > CACHE_SIZE or (_cache_bytes > CACHE_BYTES and len(_cache) > 1):
+            _, (_, _, d, g) = _cache.popitem(last=False)
+            _cache_bytes -= len(d) + len(g)
+
+
+def cache_usage() -> tuple[int, int]:
+    """(tiles, bytes) in this worker's tile cache."""
+    with _lock:
+        return len(_cache), _cache_bytes
 
 
 def clear_cache() -> None:
+    global _cache_bytes
     with _lock:
         _cache.clear()
+        _cache_bytes = 0
+
+
+def _accepts_gzip(req: Request) -> bool:
+    for part in (req.headers.get("accept-encoding") or "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
 
 
 def get_tile(ctx: Context, req: Request) -> Response:
@@ -258,12 +289,19 @@ def get_tile(ctx: Context, req: Request) -> Response:
     if hit is None:
         data = mvt.encode([(lay.name, mvt.layer_features(conn, lay, personal, z, x, y)) for lay in layers], z, x, y)
         etag = '"' + hashlib.blake2b(data + repr(key[1:]).encode(), digest_size=12).hexdigest() + '"'
-        _remember(key, current, etag, data)
+        gz = gzip.compress(data, GZIP_LEVEL, mtime=0) if data else b""
+        _remember(key, current, etag, data, gz)
     else:
-        etag, data = hit
-    headers = {"ETag": etag, "Cache-Control": CACHE_PERSONAL if personal else CACHE_ANONYMOUS, "Vary": VARY}
+        etag, data, gz = hit
+    gzipped = bool(data) and _accepts_gzip(req)
+    if gzipped:  # another representation (RFC 9110 8.8.3): its own strong ETag
+        etag = etag[:-1] + '-gz"'
+    headers = {"ETag": etag, "Cache-Control": CACHE_PERSONAL if personal else CACHE_ANONYMOUS,
+               "Vary": VARY + ", Accept-Encoding"}
     if not_modified(req.headers.get("if-none-match"), etag):
         return 304, headers, b""
     if not data:
         return 204, headers, b""
+    if gzipped:
+        return 200, {"Content-Type": MVT, "Content-Encoding": "gzip", **headers}, gz
     return 200, {"Content-Type": MVT, **headers}, data
