@@ -115,6 +115,55 @@ def test_bad_inputs_are_400(site, client, body, status, words):
     assert r.status_code == status and words in r.get_json()["description"]
 
 
+def _run(site, client, key="reader"):
+    r = client.post("/processes/bigshelters/execution", data=json.dumps({"inputs": {"min_capacity": 500}}),
+                    content_type="application/json", headers=auth(site["keys"][key]))
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["jobID"]
+
+
+def test_a_run_is_dismissed_by_its_author_or_an_admin_only(site, client):
+    job = _run(site, client, "reader")
+    url = f"/processes/bigshelters/jobs/{job}"
+    assert client.delete(url).status_code == 401
+    other = client.delete(url, headers=auth(site["keys"]["editor"]))
+    assert other.status_code == 403 and "li.na" in other.get_json()["description"]
+    assert (site["jobs"] / job / "job.json").is_file()
+    r = client.delete(url, headers=auth(site["keys"]["reader"]))
+    assert r.status_code == 200 and r.get_json()["status"] == "dismissed"
+    assert not (site["jobs"] / job).exists() and client.get(url).status_code == 404
+    admin = make_key(site["path"], "root", "admin")
+    job = _run(site, client, "editor")
+    assert client.delete(f"/processes/bigshelters/jobs/{job}", headers=auth(admin)).status_code == 200
+    assert "delete" in client.get("/api").get_json()["paths"]["/processes/{processId}/jobs/{jobId}"]
+
+
+def test_old_and_unfinished_runs_are_swept(site, client):
+    import os
+    import time
+
+    from rallypoint.api.processes import sweep_jobs
+
+    old, fresh = _run(site, client), _run(site, client)
+    week_ago = time.time() - 8 * 24 * 3600
+    os.utime(site["jobs"] / old / "job.json", (week_ago, week_ago))
+    dead = site["jobs"] / ("d" * 32)
+    dead.mkdir()
+    (dead / "result.gpkg").write_bytes(b"half written")
+    os.utime(dead, (time.time() - 7200, time.time() - 7200))
+    running = site["jobs"] / ("e" * 32)
+    running.mkdir()  # no manifest yet, but young: a run still going
+    stranger = site["jobs"] / "notes"
+    stranger.mkdir()  # not a job folder: never touched
+    newest = _run(site, client)  # every run sweeps first
+    left = {p.name for p in site["jobs"].iterdir()}
+    assert old not in left and dead.name not in left
+    assert {fresh, newest, running.name, "notes"} <= left
+    finished = {p.name for p in site["jobs"].iterdir() if (p / "job.json").is_file()}
+    assert set(sweep_jobs(site["jobs"], 0.0, now=time.time() + 1)) == finished  # a zero TTL: every finished run
+    assert {p.name for p in site["jobs"].iterdir()} == {running.name, "notes"}
+
+
 def test_unknown_jobs_and_results_are_404(client):
     assert client.get("/processes/bigshelters/jobs/../../etc").status_code == 404
     assert client.get("/processes/bigshelters/jobs/" + "0" * 32).status_code == 404

@@ -10,6 +10,7 @@ from pathlib import Path
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 MAX_BODY_BYTES = 1_000_000
+JOB_TTL_HOURS = 7 * 24.0
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class ApiConfig:
     max_body_bytes: int = MAX_BODY_BYTES
     jobs_dir: Path | None = None
     title: str | None = None
+    job_ttl_hours: float = JOB_TTL_HOURS  # finished runs older than this are removed
 
     def job_root(self) -> Path:
         if self.jobs_dir is not None:

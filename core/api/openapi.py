@@ -201,7 +201,10 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
     job_params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                   for n in ("processId", "jobId")]
     paths[job] = {"get": {"summary": "One run: its summary and links", "parameters": job_params,
-                          "responses": {"200": {"description": "OK"}, **_ERRORS}}}
+                          "responses": {"200": {"description": "OK"}, **_ERRORS}},
+                  "delete": {"summary": "Dismiss a run: remove it and its results (its author or an admin)",
+                             "parameters": job_params, "security": [{"bearer": []}, {"apiKey": []}],
+                             "responses": {"200": {"description": "Dismissed."}, **_ERRORS}}}
     paths[job + "/results"] = {"get": {"summary": "The run's results", "parameters": job_params,
                                        "responses": {"200": {"description": "OK"}, **_ERRORS}}}
     paths[job + "/results/{output}"] = {"get": {

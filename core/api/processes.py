@@ -6,12 +6,21 @@ one's inputs (from its typed parameters), ``POST /processes/{name}/execution`` w
 its summary and links to its results. Each run keeps its results in a folder of its own
 (GeoPackage, HTML report, one GeoJSON per result layer or table) under the configured
 jobs folder, served back under ``/processes/{name}/jobs/{job}/results/{output}``.
+
+Runs do not pile up: ``DELETE /processes/{name}/jobs/{job}`` dismisses one (its author or an
+admin), and every new run first removes runs older than the configured time to live
+(``RALLYPOINT_JOB_TTL_HOURS``, a week by default) and folders of runs that never finished
+(the manifest ``job.json`` is written last, atomically, so a folder without it is a run that
+died or is still going; those are removed after an hour).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import time
 import uuid as uuidlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,13 +33,35 @@ from . import html
 from .auth import require
 from .collections import site_title
 from .context import Context
-from .errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 from .request import Request, check_params, output_format
 from .responses import GEOJSON, HTML, JSON, Response, json_response, link
 
 _TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}, "str": {"type": "string"},
           "bool": {"type": "boolean"}, "floats": {"type": "array", "items": {"type": "number"}}}
 _JOB = re.compile(r"[0-9a-f]{32}")
+UNFINISHED_GRACE_S = 3600  # a run without its manifest after this long died
+
+
+def sweep_jobs(root: Path, ttl_hours: float, now: float | None = None) -> list[str]:
+    """Remove runs older than ``ttl_hours`` and unfinished runs older than an hour; the jobs removed."""
+    now = time.time() if now is None else now
+    removed = []
+    if not root.is_dir():
+        return removed
+    for folder in root.iterdir():
+        if not (folder.is_dir() and _JOB.fullmatch(folder.name)):
+            continue
+        manifest = folder / "job.json"
+        try:
+            age = now - (manifest.stat().st_mtime if manifest.exists() else folder.stat().st_mtime)
+        except FileNotFoundError:  # another worker removed it meanwhile
+            continue
+        limit = ttl_hours * 3600 if manifest.exists() else UNFINISHED_GRACE_S
+        if age > limit:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
 
 
 def _analysis(ctx: Context, name: str) -> Analysis:
@@ -132,6 +163,7 @@ def execute(ctx: Context, req: Request) -> Response:
     lang = ctx.registry.info.language
     inputs = body.get("inputs", {})
     result = run_analysis(ctx.registry, ctx.plugins, a.name, inputs, lang=lang)
+    sweep_jobs(ctx.config.job_root(), ctx.config.job_ttl_hours)
     job = uuidlib.uuid4().hex
     folder = ctx.config.job_root() / job
     folder.mkdir(parents=True)
@@ -145,7 +177,9 @@ def execute(ctx: Context, req: Request) -> Response:
     manifest = {"jobID": job, "processID": a.name, "status": "successful", "inputs": inputs, "author": principal.name,
                 "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "summary": summary,
                 "warnings": list(result.warnings), "outputs": outputs, "report": result.report is not None}
-    (folder / "job.json").write_text(json.dumps(manifest, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp = folder / "job.json.tmp"
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, folder / "job.json")  # last and atomic: a folder with job.json is a finished run
     return json_response(_job_doc(req, manifest))
 
 
@@ -175,6 +209,21 @@ def get_job(ctx: Context, req: Request) -> Response:
     check_params(req, ("f",))
     _, manifest = _job_folder(ctx, req)
     return json_response(_job_doc(req, manifest))
+
+
+def dismiss_job(ctx: Context, req: Request) -> Response:
+    """Remove a run and its results: its author, or an admin."""
+    check_params(req, ())
+    folder, manifest = _job_folder(ctx, req)
+    principal = require(req.principal, "reader", f"dismissing job {manifest['jobID']}")
+    if principal.name != manifest.get("author") and not principal.has("admin"):
+        raise Forbidden(f"job {manifest['jobID']} was run by {manifest.get('author')}; only they or an admin "
+                        "may dismiss it")
+    shutil.rmtree(folder)
+    doc = {"jobID": manifest["jobID"], "processID": manifest["processID"], "status": "dismissed",
+           "message": "the run and its results were removed",
+           "links": [link(req.url(f"/processes/{manifest['processID']}"), "up", JSON, "The process")]}
+    return json_response(doc)
 
 
 def get_results(ctx: Context, req: Request) -> Response:

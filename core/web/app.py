@@ -9,7 +9,7 @@ gzip compression and CORS. Each request opens its own registry connection (see
 Settings (``config`` keys, all optional): ``RALLYPOINT_DEFAULT_LIMIT`` (100),
 ``RALLYPOINT_REUSE_CONNECTIONS`` (True: see :mod:`.adapter`),
 ``RALLYPOINT_MAX_LIMIT`` (10000), ``RALLYPOINT_MAX_BODY`` (bytes, 1 MB),
-``RALLYPOINT_JOBS_DIR``, ``RALLYPOINT_TITLE``, ``RALLYPOINT_PLUGINS`` (a plugin manager),
+``RALLYPOINT_JOBS_DIR``, ``RALLYPOINT_JOB_TTL_HOURS`` (a week), ``RALLYPOINT_TITLE``, ``RALLYPOINT_PLUGINS`` (a plugin manager),
 and any Flask, Flask-Compress or Flask-CORS setting.
 """
 
@@ -26,7 +26,7 @@ from flask import Blueprint, Flask
 from werkzeug.exceptions import HTTPException
 
 from ..api import ApiConfig
-from ..api.config import DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT
+from ..api.config import DEFAULT_LIMIT, JOB_TTL_HOURS, MAX_BODY_BYTES, MAX_LIMIT
 from ..api.errors import error_body
 from ..api.responses import dumps
 from ..errors import RallypointError
@@ -68,6 +68,7 @@ def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = Non
         max_limit=int(cfg.get("RALLYPOINT_MAX_LIMIT", MAX_LIMIT)),
         max_body_bytes=int(cfg.get("RALLYPOINT_MAX_BODY", MAX_BODY_BYTES)),
         jobs_dir=Path(cfg["RALLYPOINT_JOBS_DIR"]) if cfg.get("RALLYPOINT_JOBS_DIR") else None,
+        job_ttl_hours=float(cfg.get("RALLYPOINT_JOB_TTL_HOURS", JOB_TTL_HOURS)),
         title=cfg.get("RALLYPOINT_TITLE"),
     )
     app = Flask("rallypoint.web")

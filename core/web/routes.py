@@ -42,6 +42,7 @@ def processes_blueprint() -> Blueprint:
         (base, "describe", processes.describe_process, ["GET"]),
         (base + "/execution", "execute", processes.execute, ["POST"]),
         (base + "/jobs/<job_id>", "job", processes.get_job, ["GET"]),
+        (base + "/jobs/<job_id>", "dismiss", processes.dismiss_job, ["DELETE"]),
         (base + "/jobs/<job_id>/results", "results", processes.get_results, ["GET"]),
         (base + "/jobs/<job_id>/results/<output>", "result", processes.get_result, ["GET"]),
         (base + "/jobs/<job_id>/report", "report", processes.get_report, ["GET"]),
