@@ -41,8 +41,66 @@ _FIELD_KEYS = {
 }
 _LAYER_KEYS = {
     "name", "kind", "geometry", "title_zh", "title_en", "description_zh", "description_en", "style",
-    "parent", "parent_field",
+    "parent", "parent_field", "tiles",
 }
+_TILE_KEYS = {"min_zoom", "detail_zoom", "fields", "class_field", "class_min_zoom"}
+
+
+@dataclass(frozen=True)
+class TileRules:
+    """How a layer is thinned in vector tiles (``[layer.tiles]`` of its definition).
+
+    Below ``min_zoom`` the layer is left out; below ``detail_zoom`` a feature carries only
+    ``fields`` (and its id), from it on every field it may show; a feature whose
+    ``class_field`` value is listed in ``class_min_zoom`` appears from that zoom on (classes
+    not listed appear from ``min_zoom``). Without the table: every feature and field at every zoom.
+    """
+
+    min_zoom: int = 0
+    detail_zoom: int = 0
+    fields: tuple[str, ...] = ()
+    class_field: str | None = None
+    class_min_zoom: tuple[tuple[str, int], ...] = ()  # (class, zoom) pairs: hashable, like the definition
+
+    def classes_hidden_at(self, z: int) -> tuple[str, ...]:
+        """The classes left out at zoom ``z``."""
+        return tuple(c for c, v in self.class_min_zoom if v > z)
+
+    def fields_at(self, z: int) -> tuple[str, ...] | None:
+        """The fields carried at zoom ``z``, or None for all of them."""
+        return None if z >= self.detail_zoom else self.fields
+
+
+def _tiles_from_dict(where: str, d: Any, fields: list["FieldDef"]) -> TileRules:
+    if d is None:
+        return TileRules()
+    where = f"{where} [layer.tiles]"
+    if not isinstance(d, dict):
+        raise DefinitionError(f"{where}: must be a table")
+    _check_keys(where, d, _TILE_KEYS)
+    by_name = {f.name: f for f in fields}
+    zooms = {k: d[k] for k in ("min_zoom", "detail_zoom") if k in d}
+    zooms.update({f"class_min_zoom.{k}": v for k, v in d.get("class_min_zoom", {}).items()})
+    for k, v in zooms.items():
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 24:
+            raise DefinitionError(f"{where}: {k} must be a zoom level from 0 to 24, not {v!r}")
+    names = d.get("fields", [])
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise DefinitionError(f"{where}: fields {', '.join(map(repr, unknown))} are not fields of the layer")
+    cf = d.get("class_field")
+    if cf is not None:
+        if cf not in by_name or not by_name[cf].values:
+            raise DefinitionError(f"{where}: class_field {cf!r} must be a field of the layer with allowed values")
+        codes = {v.code for v in by_name[cf].values}
+        bad = sorted(set(d.get("class_min_zoom", {})) - codes)
+        if bad:
+            raise DefinitionError(f"{where}: {', '.join(bad)} are not allowed values of {cf}")
+    elif d.get("class_min_zoom"):
+        raise DefinitionError(f"{where}: class_min_zoom needs class_field")
+    return TileRules(min_zoom=d.get("min_zoom", 0), detail_zoom=d.get("detail_zoom", 0), fields=tuple(names),
+                     class_field=cf, class_min_zoom=tuple(d.get("class_min_zoom", {}).items()))
+
 
 
 @dataclass(frozen=True)
@@ -119,6 +177,7 @@ class LayerDef:
     style: str | None = None
     parent: str | None = None
     parent_field: str | None = None
+    tiles: TileRules = field(default_factory=TileRules)
     _index: Mapping[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -266,6 +325,7 @@ def layer_from_dict(where: str, data: dict[str, Any], common: Iterable[FieldDef]
         parent=meta.get("parent"),
         parent_field=meta.get("parent_field"),
         fields=tuple(fields),
+        tiles=_tiles_from_dict(where, meta.get("tiles"), fields),
     )
 
 

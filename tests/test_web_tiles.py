@@ -12,7 +12,7 @@ import pytest
 from conftest import shelter
 from web_support import auth, copy_registry, make_key
 
-from rallypoint import Registry
+from rallypoint import Registry, builtin_layers
 from rallypoint.api import mvt
 from rallypoint.web import create_app
 
@@ -54,6 +54,7 @@ def decode(body: bytes) -> dict:
 def first_point(path, layer: str) -> tuple[float, float]:
     with Registry.open(path) as reg:
         geom = next(reg.features(layer)).geometry
+    geom = geom.representative_point() if geom.geom_type != "Point" else geom
     return geom.x, geom.y
 
 
@@ -181,7 +182,7 @@ def test_low_zoom_point_tiles_are_thinned_under_the_limit(client, site):
     with Registry.open(site["path"]) as reg:
         total = reg.count("population")
     assert total > mvt.MAX_POINTS
-    for z in (8, 10, 11):
+    for z in (11, 12):
         tz, x, y = tile_of(lon, lat, z)
         body = client.get(tile_url("population", tz, x, y)).data
         feats = decode(body)["population"]["features"]
@@ -189,6 +190,54 @@ def test_low_zoom_point_tiles_are_thinned_under_the_limit(client, site):
         assert client.get(tile_url("population", tz, x, y)).data == body  # deterministic (and cached)
     every = decode(client.get(tile_url(None, *tile_of(lon, lat, 9))).data)
     assert all(len(layer["features"]) <= mvt.MAX_POINTS for layer in every.values())
+
+
+def test_layer_tile_rules_leave_out_layers_classes_and_fields_at_low_zoom(client, site):
+    rules = {name: layer.tiles for name, layer in builtin_layers().items()}
+    lon, lat = first_point(site["path"], "population")
+    assert rules["population"].min_zoom == 11
+    for z in (8, 10):
+        assert client.get(tile_url("population", *tile_of(lon, lat, z))).status_code == 204
+        assert "population" not in decode(client.get(tile_url(None, *tile_of(lon, lat, z))).data)
+    # roads: minor classes only as the map zooms in
+    lon, lat = first_point(site["path"], "roads")
+    seen = {}
+    for z in (9, 11, 14):
+        seen[z] = {f["properties"]["road_class"]
+                   for f in decode(client.get(tile_url("roads", *tile_of(lon, lat, z))).data)
+                   .get("roads", {}).get("features", [])}
+        hidden = set(rules["roads"].classes_hidden_at(z))
+        assert not seen[z] & hidden, (z, seen[z] & hidden)
+    assert seen[14] & set(rules["roads"].classes_hidden_at(11))  # minor roads there, left out at z11
+    # hazard points: the styling fields below the detail zoom, everything from it on
+    lon, lat = first_point(site["path"], "hazard_points")
+    low = decode(client.get(tile_url("hazard_points", *tile_of(lon, lat, 12))).data)["hazard_points"]["features"]
+    high = decode(client.get(tile_url("hazard_points", *tile_of(lon, lat, 14))).data)["hazard_points"]["features"]
+    assert set().union(*(f["properties"] for f in low)) <= set(rules["hazard_points"].fields)
+    assert {"danger_grade", "uuid"} <= set(low[0]["properties"])
+    assert {"name", "threatened_people", "danger_grade"} <= set().union(*(f["properties"] for f in high))
+
+
+@pytest.mark.parametrize("tiles, words", [
+    ({"min_zoom": 30}, "min_zoom"),
+    ({"detail_zoom": "high"}, "detail_zoom"),
+    ({"fields": ["nope"]}, "nope"),
+    ({"class_field": "name"}, "allowed values"),
+    ({"class_field": "road_class", "class_min_zoom": {"alley": 12}}, "alley"),
+    ({"class_min_zoom": {"path": 12}}, "class_field"),
+    ({"max_zoom": 3}, "max_zoom"),
+])
+def test_bad_tile_rules_in_a_definition_are_refused(tiles, words):
+    import tomllib
+    from importlib.resources import files
+
+    from rallypoint.errors import DefinitionError
+    from rallypoint.schema import layer_from_dict
+
+    data = tomllib.loads(files("rallypoint_layers").joinpath("definitions", "roads.toml").read_text(encoding="utf-8"))
+    data["layer"]["tiles"] = tiles
+    with pytest.raises(DefinitionError, match=words):
+        layer_from_dict("roads.toml", data)
 
 
 def test_thinning_keeps_an_even_deterministic_sample():

@@ -12,7 +12,10 @@ tile (or any number below zoom :data:`FULL_DETAIL_ZOOM`) keeps one point (the lo
 per cell of a grid over the tile, the grid coarsened from 256×256 (one cell a pixel) until
 the tile is under the limit (deterministic and spatially even); lines
 and polygons smaller than a pixel (of a 256-pixel tile) are dropped, the rest simplified
-at one extent unit.
+at one extent unit. Each layer's definition may thin further (``[layer.tiles]``, see
+:class:`~rallypoint.schema.TileRules`): a zoom below which it is left out, classes (minor
+roads) that appear only from some zoom, and the few fields carried below its detail zoom
+(a map styles on them; a pop-up wanting more asks for the feature).
 """
 
 from __future__ import annotations
@@ -85,15 +88,30 @@ def _project(geoms: np.ndarray) -> np.ndarray:
     return shapely.transform(geoms, fn)
 
 
-def _rows(conn, layer: LayerDef, personal: bool, box: tuple[float, float, float, float]) -> list[tuple]:
-    _, _, select = columns(layer, personal)
+def _fields(layer: LayerDef, personal: bool, z: int) -> tuple[tuple[str, ...], tuple[int, ...], str]:
+    """Like :func:`.store.columns`, with only the fields the layer's tile rules carry at zoom ``z``."""
+    names, booleans, select = columns(layer, personal)
+    wanted = layer.tiles.fields_at(z)
+    if wanted is None:
+        return names, booleans, select
+    names = tuple(n for n in names if n in wanted)
+    booleans = tuple(i for i, n in enumerate(names) if layer.field(n).type == "boolean")
+    return names, booleans, ", ".join(["t.fid", "t.geom"] + ["t." + quote(n) for n in names])
+
+
+def _rows(conn, layer: LayerDef, select: str, box: tuple[float, float, float, float], z: int) -> list[tuple]:
     minx, miny, maxx, maxy = box
     where = "r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?"
+    params: list[Any] = [maxx, minx, maxy, miny]
     if layer.versioned:
         where += " AND t.retired_at IS NULL"
+    hidden = layer.tiles.classes_hidden_at(z)
+    if hidden:
+        where += f" AND t.{quote(layer.tiles.class_field)} NOT IN ({', '.join('?' * len(hidden))})"
+        params.extend(hidden)
     sql = (f"SELECT {select} FROM {quote(f'rtree_{layer.name}_geom')} r JOIN {quote(layer.name)} t "
            f"ON t.fid = r.id WHERE {where} ORDER BY t.fid")
-    return conn.execute(sql, (maxx, minx, maxy, miny)).fetchall()
+    return conn.execute(sql, params).fetchall()
 
 
 def thin_points(xy: np.ndarray, bounds: tuple[float, float, float, float], limit: int = MAX_POINTS,
@@ -123,26 +141,49 @@ def _value(v: Any) -> Any:
     return v
 
 
+def _thinned_point_rows(conn, layer: LayerDef, select: str, query: tuple, bounds: tuple, z: int) -> list[tuple]:
+    """The rows of the points a tile keeps, thinned on the R-tree's coordinates before any row is read.
+
+    A zoom-10 tile of the city's hazard points covers tens of thousands of points and keeps a
+    few thousand: reading and decoding every row first cost most of the tile's time. The
+    R-tree's boxes (32-bit floats, rounded outwards by under a metre) place each point in
+    the thinning grid's cell; the rows of the kept points are then read by fid.
+    """
+    index = _rows(conn, layer, "t.fid, r.minx, r.miny", query, z)
+    if not index:
+        return []
+    if z >= FULL_DETAIL_ZOOM and len(index) <= MAX_POINTS:
+        return _rows(conn, layer, select, query, z)
+    arr = np.array(index, dtype=np.float64)
+    lonlat = arr[:, 1:3].copy()
+    lonlat[:, 1] = np.clip(lonlat[:, 1], -MAX_LAT, MAX_LAT)
+    keep = thin_points(_to_3857(lonlat), bounds, always=z < FULL_DETAIL_ZOOM)
+    fids = "[" + ",".join(str(int(f)) for f in arr[keep, 0]) + "]"
+    sql = (f"SELECT {select} FROM {quote(layer.name)} t WHERE t.fid IN (SELECT value FROM json_each(?)) "
+           "ORDER BY t.fid")
+    return conn.execute(sql, (fids,)).fetchall()
+
+
 def layer_features(conn, layer: LayerDef, personal: bool, z: int, x: int, y: int) -> list[dict[str, Any]]:
     """The features of one layer in one tile, ready for :func:`encode` (3857 geometries)."""
+    if z < layer.tiles.min_zoom:
+        return []
     bounds = tile_bounds(z, x, y)
     minx, miny, maxx, maxy = bounds
     size = maxx - minx
     point = "Point" in layer.geometry and "Multi" not in layer.geometry
     grow = 0.0 if point else size * BUFFER / EXTENT
     query = lonlat_bounds((minx - grow, miny - grow, maxx + grow, maxy + grow))
-    rows = _rows(conn, layer, personal, query)
+    names, booleans, select = _fields(layer, personal, z)
+    if point:
+        rows = _thinned_point_rows(conn, layer, select, query, bounds, z)
+    else:
+        rows = _rows(conn, layer, select, query, z)
     if not rows:
         return []
-    names, booleans, _ = columns(layer, personal)
     keep_rows = [r for r in rows if r[1] is not None]
     geoms = _project(_geometries([r[1] for r in keep_rows]))
-    if point:
-        xy = shapely.get_coordinates(geoms)
-        if len(xy) == len(geoms):  # one coordinate each: thin on them
-            idx = thin_points(xy, bounds, always=z < FULL_DETAIL_ZOOM)
-            geoms, keep_rows = geoms[idx], [keep_rows[i] for i in idx]
-    else:
+    if not point:
         pixel = size / 256
         b = shapely.bounds(geoms)
         big = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= pixel
