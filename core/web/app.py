@@ -76,7 +76,9 @@ def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = Non
         MAX_CONTENT_LENGTH=api_config.max_body_bytes,
         JSON_AS_ASCII=False,
         COMPRESS_ALGORITHM=["gzip"],
-        COMPRESS_LEVEL=5,
+        # zlib level 1: a page of 100 features (78 KB) compresses to 10.3 KB in 0.39 ms; level 5 gives
+        # 9.0 KB in 0.78 ms, which was a third of a request's whole time. Override with COMPRESS_LEVEL.
+        COMPRESS_LEVEL=1,
         COMPRESS_MIMETYPES=_COMPRESSED,
         COMPRESS_EVALUATE_CONDITIONAL_REQUEST=False,  # the api answers 304 itself
         CORS_EXPOSE_HEADERS=["ETag", "Location", "Content-Crs", "Link"],
