@@ -184,6 +184,8 @@ def parse_items_query(req: Request, layer: LayerDef, *, personal: bool, default_
     if raw_filter is not None:
         from .cql import parse_filter
 
+        if req.args.single("filter-crs") is not None and not layer.has_geometry:
+            raise BadRequest(f"collection {layer.name} has no geometry; filter-crs cannot be used")
         cql = parse_filter(layer, raw_filter, personal=personal, lang=req.args.single("filter-lang"),
                            filter_crs=req.args.single("filter-crs"))
         q.filters.append((cql.sql, cql.params))
