@@ -306,7 +306,7 @@ def test_openapi_matches_the_routes_and_the_parameters_the_server_takes(site, cl
             accepted -= {"bbox", "bbox-crs", "filter-crs"}
         assert names == accepted
         assert "get" in paths[f"/collections/{layer_name}/queryables"]
-    assert comp["filter-lang"]["schema"]["enum"] == ["cql2-text", "cql2-json"]
+    assert comp["filter-lang"]["schema"]["enum"] == ["cql2-text", "cql2-json", "cql-text"]
 
 
 # -- bad filters ---------------------------------------------------------------------------------------
@@ -426,3 +426,17 @@ def test_a_corpus_of_mangled_filters_never_gives_500(client):
                     if r.status_code == 400:
                         assert r.get_json()["description"].startswith(("filter", "unknown"))
     assert tried > 500
+
+
+def test_the_drafts_cql_text_reads_what_gdal_36_writes(site, client):
+    d = site["frames"]["hazard_points"]
+    early = when(d.updated_at) < ts(EARLY)
+    want = set(d[early & d.name.str.contains("村", regex=False)].uuid)
+    gdal_style = f"(updated_at < '{EARLY}') AND (name ILIKE '%村%')"
+    got, _ = all_ids(client, "hazard_points", filter=gdal_style, filter_lang="cql-text")
+    assert got == want and want
+    # in CQL2 proper a quoted string is text, not a time, and ILIKE is not an operator
+    r = client.get("/collections/hazard_points/items?" + urlencode({"filter": f"updated_at < '{EARLY}'"}))
+    assert r.status_code == 400 and "cannot be compared" in r.get_json()["description"]
+    r = client.get("/collections/hazard_points/items?" + urlencode({"filter": "name ILIKE 'x'"}))
+    assert r.status_code == 400

@@ -36,7 +36,12 @@ from . import crs as crsmod
 from .errors import BadRequest
 
 FILTER_PARAMS = ("filter", "filter-lang", "filter-crs")
-LANGS = ("cql2-text", "cql2-json")
+LANGS = ("cql2-text", "cql2-json", "cql-text")
+# "cql-text" is the draft's name for the text encoding, which GDAL 3.6's OAPIF driver sends (and only when the
+# OpenAPI document offers it) for `ogr2ogr/ogrinfo -where`. Read as CQL2 text, with the two habits of GDAL's
+# writer: ILIKE, and date-times as quoted strings ('2026-05-01T08:00:00Z') rather than TIMESTAMP(...).
+LEGACY = "cql-text"
+_ILIKE = re.compile(r"""("[^"]+"|[A-Za-z_][A-Za-z0-9_]*)\s+ILIKE\s+('(?:[^']|'')*')""", re.IGNORECASE)
 GEOMETRY = "geometry"  # the queryable naming the layer's geometry (the column is geom)
 MAX_FILTER_CHARS = 100_000
 MAX_DEPTH = 60
@@ -145,7 +150,9 @@ def parse_filter(layer: LayerDef, text: str, *, personal: bool, lang: str | None
     if len(text) > MAX_FILTER_CHARS:
         raise BadRequest(f"filter is {len(text):,} characters long; at most {MAX_FILTER_CHARS:,}")
     cql2 = _cql2()
-    if lang == "cql2-text":
+    if lang in ("cql2-text", LEGACY):
+        if lang == LEGACY:
+            text = _ILIKE.sub(r"CASEI(\1) LIKE CASEI(\2)", text)
         try:
             tree = cql2.parse_text(text).to_json()
         except (cql2.ParseError, ValueError) as exc:
@@ -344,6 +351,15 @@ class _Translator:
         return format_datetime(dt)
 
     # -- predicates
+    def legacy_time(self, f: FieldDef | None, lit: _Expr, path: str) -> _Expr:
+        """GDAL 3.6 (cql-text) writes a date or date-time as a quoted string: read it as one."""
+        if self.lang != LEGACY or f is None or lit.kind != "text" or lit.sql != "?" or \
+                _KIND[f.type] not in ("date", "timestamp"):
+            return lit
+        if _KIND[f.type] == "date":
+            return self.scalar({"date": lit.value[:10]}, path)
+        return self.scalar({"timestamp": lit.value}, path)
+
     def coded(self, f: FieldDef | None, lit: _Expr, path: str) -> _Expr:
         """A text literal compared with a coded field: a label becomes its code; an unknown code is an error."""
         if f is None or not f.values or f.type == "codes" or lit.kind != "text" or lit.value is None or \
@@ -358,6 +374,7 @@ class _Translator:
     def pair(self, op: str, args: list, path: str) -> tuple[_Expr, _Expr]:
         a = self.scalar(args[0], f"{path}.args[0]")
         b = self.scalar(args[1], f"{path}.args[1]")
+        a, b = self.legacy_time(b.field, a, f"{path}.args[0]"), self.legacy_time(a.field, b, f"{path}.args[1]")
         self.same_kind(op, a, b, path)
         return self.coded(b.field, a, f"{path}.args[0]"), self.coded(a.field, b, f"{path}.args[1]")
 

@@ -59,8 +59,10 @@ def _components(ctx: Context) -> dict[str, Any]:
                        "description": "A CQL2 filter (Part 3) over the collection's queryables, e.g. "
                                       "status = 'open' AND S_INTERSECTS(geometry, BBOX(103.6,30.5,104.2,31.0)).",
                        "schema": {"type": "string"}},
-            "filter-lang": {"name": "filter-lang", **query, "description": "The encoding of filter.",
-                            "schema": {"type": "string", "enum": ["cql2-text", "cql2-json"],
+            "filter-lang": {"name": "filter-lang", **query,
+                            "description": "The encoding of filter. cql-text is the draft's name of cql2-text, "
+                                           "which GDAL 3.6 sends (date-times may be quoted strings, ILIKE allowed).",
+                            "schema": {"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text"],
                                        "default": "cql2-text"}},
             "filter-crs": {"name": "filter-crs", **query,
                            "description": "The CRS of the filter's geometry literals (default CRS84).",
