@@ -46,11 +46,13 @@ def free_port() -> int:
 class Server:
     """``rallypoint serve`` in a subprocess on a free port of 127.0.0.1, stopped by its own process id."""
 
-    def __init__(self, registry: Path, workers: int = 2, threads: int = 1):
+    def __init__(self, registry: Path, workers: int = 2, threads: int = 1, access_log: bool = False):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-c", "from rallypoint.cli.main import cli; cli()", "serve", str(registry),
                "--port", str(self.port), "--workers", str(workers), "--threads", str(threads)]
+        if access_log:  # every request line goes to the log file (see read_log)
+            cmd.append("--access-log")
         self.log = open(Path(registry).with_suffix(f".{self.port}.log"), "w")  # noqa: SIM115 (open while it runs)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         end = time.monotonic() + 60
@@ -65,6 +67,10 @@ class Server:
                     self.stop()
                     raise RuntimeError(f"no answer from {self.url} within 60 s")
                 time.sleep(0.2)
+
+    def read_log(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

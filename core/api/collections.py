@@ -20,6 +20,10 @@ from .request import Request, check_params, output_format
 from .responses import GEOJSON, HTML, JSON, Response, json_response, link, self_and_alternates
 
 
+REL_QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+SCHEMA_JSON = "application/schema+json"
+
+
 def layer_of(ctx: Context, collection_id: str) -> LayerDef:
     layer = ctx.registry.layers.get(collection_id)
     if layer is None:
@@ -55,6 +59,7 @@ def collection_doc(ctx: Context, req: Request, layer: LayerDef, row: tuple | Non
             link(req.url(base, "f=html"), "self" if fmt == "html" else "alternate", HTML, layer.title_en),
             link(req.url(base + "/items", "f=json"), "items", GEOJSON, f"{layer.title_en} (GeoJSON)"),
             link(req.url(base + "/items", "f=html"), "items", HTML, f"{layer.title_en} (HTML)"),
+            link(req.url(base + "/queryables"), REL_QUERYABLES, SCHEMA_JSON, f"{layer.title_en}: queryables"),
         ],
     }
     if layer.has_geometry:
@@ -108,3 +113,27 @@ def get_collection(ctx: Context, req: Request) -> Response:
                                    (req.url(path), layer.title_zh)],
                            json_href=req.url(path, "f=json"), headers={"ETag": etag})
     return json_response(doc, headers={"ETag": etag})
+
+
+def get_queryables(ctx: Context, req: Request) -> Response:
+    """``/collections/{id}/queryables``: what a CQL2 filter may name (Part 3), as JSON Schema or HTML."""
+    from .cql import queryables_schema
+
+    check_params(req, ("f",))
+    fmt = output_format(req)
+    layer = layer_of(ctx, req.path_params["collection_id"])
+    personal = sees_personal_data(req.principal)
+    path = f"/collections/{layer.name}/queryables"
+    doc = queryables_schema(layer, personal, req.url(path))
+    etag = weak_etag("queryables", layer.name, fmt, personal, req.base_url)
+    if not_modified(req.headers.get("if-none-match"), etag):
+        return 304, {"ETag": etag}, b""
+    if fmt == "html":
+        base = f"/collections/{layer.name}"
+        return html.render(req, "queryables.html", site=site_title(ctx), doc=doc, layer=layer,
+                           items_href=req.url(base + "/items", "f=html"),
+                           crumbs=[(req.url("/"), "首页 Home"), (req.url("/collections"), "数据集 Collections"),
+                                   (req.url(base), layer.title_zh),
+                                   (req.url(path, "f=html"), "可查询字段 Queryables")],
+                           json_href=req.url(path, "f=json"), headers={"ETag": etag})
+    return json_response(doc, media_type=SCHEMA_JSON, headers={"ETag": etag})

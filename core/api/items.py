@@ -39,6 +39,10 @@ def get_items(ctx: Context, req: Request) -> Response:
                           max_limit=ctx.config.max_limit)
     fmt = output_format(req)
     conn = ctx.conn
+    if q.cql:
+        from .cql import register
+
+        register(conn)
     current = store.stamp(conn, layer.name)
     etag = weak_etag("items", current, q.key(), fmt, req.base_url)
     headers = {"ETag": etag, "Content-Crs": q.crs.header}

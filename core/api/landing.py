@@ -10,6 +10,8 @@ from .responses import HTML, JSON, OPENAPI, Response, json_response, link, self_
 
 _F1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
 _F2 = "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/"
+_F3 = "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/"
+_CQL2 = "http://www.opengis.net/spec/cql2/1.0/conf/"
 _F4 = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/"
 _T1 = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/"
 
@@ -19,6 +21,18 @@ CONFORMANCE = (
     _F1 + "html",
     _F1 + "geojson",
     _F2 + "crs",
+    _F3 + "queryables",
+    _F3 + "filter",
+    _F3 + "features-filter",
+    _CQL2 + "cql2-text",
+    _CQL2 + "cql2-json",
+    _CQL2 + "basic-cql2",
+    _CQL2 + "advanced-comparison-operators",
+    _CQL2 + "case-insensitive-comparison",
+    _CQL2 + "accent-insensitive-comparison",
+    _CQL2 + "basic-spatial-functions",
+    _CQL2 + "basic-spatial-functions-plus",
+    _CQL2 + "spatial-functions",
     _F4 + "create-replace-delete",
     _F4 + "update",
     _F4 + "features",

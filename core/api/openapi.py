@@ -55,6 +55,19 @@ def _components(ctx: Context) -> dict[str, Any]:
                          "description": "An instant or an interval (start/end, '..' for open) on updated_at.",
                          "schema": {"type": "string"}},
             "f": {"name": "f", **query, "schema": {"type": "string", "enum": ["json", "html"]}},
+            "filter": {"name": "filter", **query,
+                       "description": "A CQL2 filter (Part 3) over the collection's queryables, e.g. "
+                                      "status = 'open' AND S_INTERSECTS(geometry, BBOX(103.6,30.5,104.2,31.0)).",
+                       "schema": {"type": "string"}},
+            "filter-lang": {"name": "filter-lang", **query,
+                            "description": "The encoding of filter. cql-text is the draft's name of cql2-text, "
+                                           "which GDAL 3.6 sends (date-times may be quoted strings, ILIKE allowed).",
+                            "schema": {"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text"],
+                                       "default": "cql2-text"}},
+            "filter-crs": {"name": "filter-crs", **query,
+                           "description": "The CRS of the filter's geometry literals (default CRS84).",
+                           "schema": {"type": "string", "format": "uri", "enum": list(crsmod.URIS),
+                                      "default": crsmod.CRS84}},
             "featureId": {"name": "featureId", "in": "path", "required": True,
                           "description": "The feature's UUID (the fid for reference layers).",
                           "schema": {"type": "string"}},
@@ -80,6 +93,8 @@ def _components(ctx: Context) -> dict[str, Any]:
         "responses": {
             "BadRequest": _resp("A bad parameter or body; the description says what was wrong.", JSON, "exception"),
             "NotFound": _resp("No such collection or feature.", JSON, "exception"),
+            "Queryables": {"description": "The queryables of the collection, as JSON Schema (HTML with f=html).",
+                           "content": {"application/schema+json": {"schema": {"type": "object"}}}},
         },
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "description": "An API key: rallypoint keys add"},
@@ -100,9 +115,10 @@ def _filter_param(f: FieldDef) -> dict[str, Any]:
 def _collection_paths(layer: LayerDef) -> dict[str, Any]:
     secured = [{"bearer": []}, {"apiKey": []}]
     tag = [layer.name]
-    params = [_ref(p) for p in ("limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "f")]
+    params = [_ref(p) for p in ("limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter", "filter-lang",
+                                "filter-crs", "f")]
     if not layer.has_geometry:
-        params = [_ref(p) for p in ("limit", "offset", "crs", "datetime", "f")]
+        params = [_ref(p) for p in ("limit", "offset", "crs", "datetime", "filter", "filter-lang", "f")]
     if not layer.has_field("updated_at"):
         params = [p for p in params if p["$ref"] != "#/components/parameters/datetime"]
     params += [_filter_param(f) for f in filterable_fields(layer, personal=False)]
@@ -131,7 +147,12 @@ def _collection_paths(layer: LayerDef) -> dict[str, Any]:
                            "responses": {"204" if method == "delete" else "200": {"description": "Done."}, **written}}
             if method != "delete":
                 one[method]["requestBody"] = body
-    return {f"/collections/{layer.name}/items": items, f"/collections/{layer.name}/items/{{featureId}}": one}
+    queryables = {"get": {
+        "summary": f"{layer.title_zh} / {layer.title_en}: queryables (what a filter may name)",
+        "operationId": f"get_{layer.name}_queryables", "tags": tag, "parameters": [_ref("f")],
+        "responses": {"200": {"$ref": "#/components/responses/Queryables"}, **_ERRORS}}}
+    return {f"/collections/{layer.name}/items": items, f"/collections/{layer.name}/items/{{featureId}}": one,
+            f"/collections/{layer.name}/queryables": queryables}
 
 
 def _tile_paths(ctx: Context) -> dict[str, Any]:
@@ -222,7 +243,8 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
     return {
         "openapi": "3.0.2",
         "info": {"title": site_title(ctx), "version": __version__,
-                 "description": f"{ctx.registry.info.bureau}: OGC API – Features (Parts 1, 2 and 4) of a Rallypoint "
+                 "description": f"{ctx.registry.info.bureau}: OGC API – Features (Parts 1, 2, 3 and 4) of a "
+                                "Rallypoint "
                                 "registry. Anonymous users read everything but personal data; writes need an "
                                 "editor's API key.",
                  "license": {"name": "Apache-2.0"}},

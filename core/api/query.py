@@ -18,7 +18,8 @@ from . import crs as crsmod
 from .errors import BadRequest
 from .request import Request, check_params
 
-ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime")
+ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter", "filter-lang",
+                "filter-crs")
 TIME_FIELD = "updated_at"
 NOT_FILTERABLE = ("retired_at",)
 
@@ -33,6 +34,7 @@ class ItemsQuery:
     filters: list[tuple[str, list[Any]]] = field(default_factory=list)  # SQL fragment, values
     crs: crsmod.Crs = crsmod.DEFAULT
     personal: bool = False
+    cql: bool = False  # a CQL2 filter is among the filters: its SQL functions must be on the connection
 
     def key(self) -> tuple:
         """What identifies the result (for ETags)."""
@@ -178,4 +180,18 @@ def parse_items_query(req: Request, layer: LayerDef, *, personal: bool, default_
         values = req.args.getlist(name)
         if values:
             q.filters.append(_filter(f, values))
+    raw_filter = req.args.single("filter")
+    if raw_filter is not None:
+        from .cql import parse_filter
+
+        if req.args.single("filter-crs") is not None and not layer.has_geometry:
+            raise BadRequest(f"collection {layer.name} has no geometry; filter-crs cannot be used")
+        cql = parse_filter(layer, raw_filter, personal=personal, lang=req.args.single("filter-lang"),
+                           filter_crs=req.args.single("filter-crs"))
+        q.filters.append((cql.sql, cql.params))
+        q.cql = True
+    else:
+        for name in ("filter-lang", "filter-crs"):
+            if req.args.single(name) is not None:
+                raise BadRequest(f"{name} is given without filter")
     return q

@@ -121,8 +121,27 @@ PROCESS = """{% extends "base.html" %}
 {% endblock %}
 """
 
+QUERYABLES = """{% extends "base.html" %}
+{% block main %}
+<h1>{{ layer.title_zh }} · 可查询字段 <span class="en">{{ layer.title_en }} · Queryables</span></h1>
+<p>筛选：在要素请求中加 <code>filter</code>（CQL2 文本或 JSON）。
+<span class="en">Filter the items with <code>filter</code> (CQL2 text, or CQL2 JSON with <code>filter-lang=cql2-json</code>),
+e.g. <code>status = 'open' AND S_INTERSECTS(geometry, BBOX(103.6, 30.5, 104.2, 31.0))</code>.</span></p>
+<form method="get" action="{{ items_href.split('?')[0] }}">
+<input type="hidden" name="f" value="html">
+<label>filter (CQL2) <input type="text" name="filter" size="80"></label>
+<button type="submit">查询 Search</button>
+</form>
+<table><tr><th>名称 Name</th><th>标题 Title</th><th>类型 Type</th><th>可选值 Allowed values</th></tr>
+{% for name, p in doc.properties.items() %}<tr><td><code>{{ name }}</code></td><td>{{ p.title }}</td>
+<td>{{ p.type or "" }}{% if p.format %} ({{ p.format }}){% endif %}{% if p["x-ogc-role"] %} · {{ p["x-ogc-role"] }}{% endif %}</td>
+<td>{% for code in p.enum or [] %}<code>{{ code }}</code> {{ p["x-enum-titles"][code] }}{% if not loop.last %}<br>{% endif %}{% endfor %}</td></tr>
+{% endfor %}</table>
+{% endblock %}
+"""
+
 PAGES = {
     "base.html": BASE, "landing.html": LANDING, "conformance.html": CONFORMANCE, "api.html": API,
     "collections.html": COLLECTIONS, "collection.html": COLLECTION, "items.html": ITEMS, "item.html": ITEM,
-    "processes.html": PROCESSES, "process.html": PROCESS,
+    "processes.html": PROCESSES, "process.html": PROCESS, "queryables.html": QUERYABLES,
 }

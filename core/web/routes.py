@@ -9,7 +9,7 @@ from .adapter import handle
 
 
 def features_blueprint() -> Blueprint:
-    """OGC API – Features Parts 1, 2 and 4: landing page, conformance, API, collections, items."""
+    """OGC API – Features Parts 1, 2, 3 and 4: landing page, conformance, API, collections, items."""
     bp = Blueprint("features", __name__)
     rules = [
         ("/", "landing", landing.landing_page, ["GET"]),
@@ -17,6 +17,7 @@ def features_blueprint() -> Blueprint:
         ("/api", "api", openapi.api_document, ["GET"]),
         ("/collections", "collections", collections.list_collections, ["GET"]),
         ("/collections/<collection_id>", "collection", collections.get_collection, ["GET"]),
+        ("/collections/<collection_id>/queryables", "queryables", collections.get_queryables, ["GET"]),
     ]
     for rule, name, fn, methods in rules:
         bp.add_url_rule(rule, name, _view(fn), methods=methods)

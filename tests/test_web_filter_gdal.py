@@ -1,0 +1,99 @@
+"""A real client filtering through the server: GDAL 3.6's OAPIF driver (ogrinfo -where / -spat) against `rallypoint serve`.
+
+GDAL 3.6 turns an attribute filter into a server-side filter when the OpenAPI document offers
+``filter-lang=cql-text`` (the draft's name of CQL2 text) and the fields are query parameters of
+the items path; it sends ``filter=...&filter-lang=cql-text`` and still checks every feature it
+receives on its own side. So the counts must agree with the registry, and the server's access
+log must show the filter: otherwise GDAL filtered everything itself after reading the whole layer.
+In CI (CI=true) a missing ogrinfo fails these tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from urllib.parse import parse_qs, unquote_plus, urlsplit
+
+import pytest
+import shapely
+from conftest import StepClock
+from test_web_clients import require_tool
+from web_support import Server, copy_registry
+
+from rallypoint import Registry
+
+BOX = (103.66, 30.57, 103.74, 30.64)
+
+
+@pytest.fixture(scope="module")
+def served(county_sample, tmp_path_factory):
+    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_filter_gdal") / "county.gpkg")
+    with Registry.open(path, clock=StepClock()) as reg:  # a clock in May 2026: these ten are updated early
+        hazards = list(reg.features("hazard_points"))
+        reg.retire("hazard_points", hazards[0].uuid, author="test")
+        for f in hazards[1:11]:
+            reg.update("hazard_points", f.uuid, {"status": "monitoring"}, author="test")
+        frame = reg.read_frame("hazard_points")
+    server = Server(path, workers=1, access_log=True)
+    try:
+        yield {"url": server.url, "server": server, "frame": frame}
+    finally:
+        server.stop()
+
+
+def ogrinfo_count(served, *args: str) -> int:
+    ogrinfo = require_tool("ogrinfo", "Debian's gdal-bin 3.6")
+    out = subprocess.run([ogrinfo, "-ro", "-so", "-oo", "PAGE_SIZE=1000", f"OAPIF:{served['url']}/", "hazard_points",
+                          *args], capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0 and "ERROR" not in out.stderr, out.stderr
+    return int(re.search(r"^Feature Count: (\d+)", out.stdout, re.MULTILINE).group(1))
+
+
+def filters_sent(served) -> list[dict[str, list[str]]]:
+    """The query of every items request the server logged that carried a filter."""
+    found = []
+    for line in served["server"].read_log().splitlines():
+        m = re.search(r'"GET (/collections/hazard_points/items\?\S+) HTTP', line)
+        if m:
+            query = parse_qs(urlsplit(m.group(1)).query)
+            if "filter" in query:
+                found.append(query)
+    return found
+
+
+def test_ogrinfo_where_is_answered_by_the_server_with_the_registrys_count(served):
+    d = served["frame"]
+    want = int(((d.hazard_type == "fire_risk") & (d.threatened_people > 10)).sum())
+    assert 0 < want < len(d)
+    before = len(filters_sent(served))
+    assert ogrinfo_count(served, "-where", "hazard_type = 'fire_risk' AND threatened_people > 10") == want
+    sent = filters_sent(served)[before:]
+    assert sent, "GDAL did not send the filter to the server"
+    assert all(q["filter-lang"] == ["cql-text"] for q in sent)
+    assert unquote_plus(sent[0]["filter"][0]) == "(hazard_type = 'fire_risk') AND (threatened_people > 10)"
+
+
+def test_ogrinfo_where_with_like_or_and_a_box(served):
+    d = served["frame"]
+    inside = d.intersects(shapely.box(*BOX))
+    sel = inside & ((d.name.str.contains("村", regex=False)) | (d.threatened_households >= 20))
+    want = int(sel.sum())
+    assert 0 < want < int(inside.sum())
+    before = len(filters_sent(served))
+    got = ogrinfo_count(served, "-spat", *map(str, BOX), "-where", "name LIKE '%村%' OR threatened_households >= 20")
+    assert got == want
+    sent = filters_sent(served)[before:]
+    assert sent and all("bbox" in q for q in sent)
+
+
+def test_ogrinfo_where_on_a_date_time_sends_a_quoted_timestamp_the_server_reads(served):
+    import pandas as pd
+
+    d = served["frame"]
+    stamp = "2026-06-01T00:00:00Z"
+    sel = (pd.to_datetime(d.updated_at, utc=True) < pd.Timestamp(stamp)) & (d.status == "monitoring")
+    assert int(sel.sum()) == 10
+    before = len(filters_sent(served))
+    assert ogrinfo_count(served, "-where", f"updated_at < '{stamp}' AND status = 'monitoring'") == 10
+    sent = filters_sent(served)[before:]
+    assert sent and "updated_at < '2026" in unquote_plus(sent[0]["filter"][0])
