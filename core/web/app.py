@@ -32,15 +32,15 @@ from ..api.responses import dumps
 from ..errors import RallypointError
 from ..registry import Registry
 from .adapter import close_registry
-from .routes import features_blueprint, plugin_endpoints_blueprint, processes_blueprint, tiles_blueprint
+from .routes import features_blueprint, map_blueprint, plugin_endpoints_blueprint, processes_blueprint, tiles_blueprint
 
 log = logging.getLogger("rallypoint.web")
 
 #: Blueprint factories registered on every app, in order (the plugin endpoints come last).
-BLUEPRINTS: list[Callable[[], Blueprint]] = [features_blueprint, processes_blueprint, tiles_blueprint]
+BLUEPRINTS: list[Callable[[], Blueprint]] = [features_blueprint, processes_blueprint, tiles_blueprint, map_blueprint]
 
 _COMPRESSED = ["application/json", "application/geo+json", "application/vnd.oai.openapi+json;version=3.0",
-               "text/html", "text/plain"]
+               "text/html", "text/plain", "text/javascript", "application/javascript", "text/css"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,8 @@ def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = Non
         jobs_dir=Path(cfg["RALLYPOINT_JOBS_DIR"]) if cfg.get("RALLYPOINT_JOBS_DIR") else None,
         title=cfg.get("RALLYPOINT_TITLE"),
     )
-    app = Flask("rallypoint.web")
+    # static/: the map page's script, and MapLibre GL JS that `make setup` copies in from npm (static/vendor/)
+    app = Flask("rallypoint.web", static_folder="static", static_url_path="/static")
     app.config.update(
         MAX_CONTENT_LENGTH=api_config.max_body_bytes,
         JSON_AS_ASCII=False,
