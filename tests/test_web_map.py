@@ -75,8 +75,8 @@ def test_style_draws_resource_layers_on_top_with_qgis_colours_and_no_remote_reso
     assert {sl["type"] for sl in style["layers"]} <= {"background", "circle", "line", "fill"}
     shelters = style["layers"][-1]
     colour = shelters["paint"]["circle-color"]
-    assert colour[:2] == ["match", ["to-string", ["coalesce", ["get", "status"], ""]]]
-    assert dict(zip(colour[2:-1:2], colour[3:-1:2]))["open"] == "rgb(47, 158, 68)"
+    assert colour[:2] == ["match", ["get", "status"]]
+    assert dict(zip((label for [label] in colour[2:-1:2]), colour[3:-1:2]))["open"] == "rgb(47, 158, 68)"
     visibility = {sl["id"]: sl["layout"]["visibility"] for sl in style["layers"] if "layout" in sl}
     assert visibility["population"] == "none" and visibility["roads"] == visibility["shelters"] == "visible"
     assert style["sources"]["rallypoint"] == {"type": "vector", "url": "/tiles/WebMercatorQuad/tilejson.json"}
@@ -121,6 +121,16 @@ def test_anonymous_pages_carry_no_personal_field_and_an_editors_do(site):
         assert personal and not personal & shown, name
         assert personal <= {f["name"] for f in editor[name]["fields"]}, name
         assert "uuid" not in shown  # registry bookkeeping is not shown
+
+
+def test_style_document_for_other_clients_names_the_tilejson_absolutely(site):
+    r = site["client"].get("/map/style.json")
+    assert r.status_code == 200 and r.content_type == "application/json"
+    style = r.get_json()
+    assert style["version"] == 8
+    assert style["sources"]["rallypoint"]["url"] == "http://localhost/tiles/WebMercatorQuad/tilejson.json"
+    assert site["client"].get(style["sources"]["rallypoint"]["url"]).status_code == 200
+    assert site["client"].get("/map/style.json?lang=en").status_code == 400  # the style has no language
 
 
 def test_bad_map_parameters_are_400_naming_them(site):

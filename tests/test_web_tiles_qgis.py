@@ -2,7 +2,8 @@
 headless, in a subprocess with Debian's interpreter (tests/qgis_scripts/read_vector_tiles.py).
 
 What QGIS decodes in each tile is compared with the same tile decoded by ``mapbox-vector-tile`` and, for the
-point layers (whole at this zoom), with the registry's own features inside the tile.
+point layers (whole at this zoom), with the registry's own features inside the tile. QGIS also reads the web
+map's MapLibre style (``/map/style.json``) through ``styleUrl``.
 In CI (CI=true) a missing QGIS fails this test instead of skipping it.
 """
 
@@ -100,3 +101,12 @@ def test_qgis_vector_tile_layer_decodes_what_the_server_encoded(served, tmp_path
             total[name] = total.get(name, 0) + n
     assert {"shelters", "roads", "admin_areas", "hazard_points"} <= {k for k, v in total.items() if v > 0}, total
     assert report["default_renderer"] == "basic" and report["drawn_pixels"] > 1000  # QGIS drew them, too
+    # QGIS 3.22 converts the web map's style: a style per registry layer, with the QGIS styles' colours
+    # (its converter reads a categorized colour of lines, not of circles: those keep the default colour)
+    assert report["style_loaded"], report["messages"]
+    styles = report["styles"]
+    assert {s["layer"] for name, s in styles.items() if name != "background"} == set(served["names"])
+    assert styles["depots"]["color"] == "#b35806"  # rgb(179, 88, 6): depots.qml's single symbol
+    assert styles["helipads"]["color"] == "#7048e8"  # rgb(112, 72, 232): helipads.qml's
+    roads = styles["roads"]["color_expression"]  # categorized on road_class as in roads.qml
+    assert "\"road_class\" IN ('motorway') THEN '#d9480f'" in roads and "IN ('primary') THEN '#f76707'" in roads

@@ -21,7 +21,7 @@ from .collections import site_title
 from .context import Context
 from .errors import BadRequest
 from .request import Request, check_params
-from .responses import Response
+from .responses import Response, json_response
 from .tiles import TMS_ID, _bounds
 
 LANGS = ("zh", "en")
@@ -83,6 +83,13 @@ def map_config(ctx: Context, req: Request, lang: str) -> dict[str, Any]:
         entries.append(entry)
     return {"lang": lang, "bounds": _bounds(ctx, layers), "style": style, "layers": entries,
             "texts": TEXTS[lang]}
+
+
+def style_document(ctx: Context, req: Request) -> Response:
+    """``/map/style.json``: the map's MapLibre style alone, its source an absolute URL (for other clients)."""
+    check_params(req, ())
+    layers = [lay for lay in ctx.registry.layers.values() if lay.has_geometry]
+    return json_response(mapstyle.map_style(layers, req.url(f"/tiles/{TMS_ID}/tilejson.json")))
 
 
 def map_page(ctx: Context, req: Request) -> Response:

@@ -139,13 +139,15 @@ def _paint_value(s: Symbology, pick, default: Any) -> Any:
     if s.kind == "single" or len(set(map(repr, values))) == 1:
         return values[0] if values and values[0] is not None else default
     if s.kind == "categorized":
-        expr: list[Any] = ["match", ["to-string", ["coalesce", ["get", s.attr], ""]]]
+        # a plain ["get", attr] (the categories are codes of text fields) and each label as a one-item list
+        # (both valid MapLibre): the forms QGIS 3.22's style converter reads for line layers
+        expr: list[Any] = ["match", ["get", s.attr]]
         fallback = default
         for c, v in zip(s.classes, values):
             if c.value in (None, ""):  # QGIS's empty category: every other value
                 fallback = v if v is not None else default
             else:
-                expr += [c.value, v if v is not None else default]
+                expr += [[c.value], v if v is not None else default]
         return expr + [fallback] if len(expr) > 2 else fallback
     # graduated: QGIS classes are lower < x <= upper (the first includes its lower bound)
     expr = ["case"]

@@ -217,6 +217,9 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
                         "schema": {"type": "string", "enum": ["zh", "en"], "default": "zh"}}],
         "responses": {"200": {"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}},
                       **_ERRORS}}}
+    paths["/map/style.json"] = {"get": {
+        "summary": "The web map's MapLibre style (made from the layers' QGIS styles)", "operationId": "getMapStyle",
+        "responses": {"200": {"description": "OK", "content": {JSON: {"schema": {"type": "object"}}}}, **_ERRORS}}}
     for ep in ctx.plugins.collect("rallypoint_web_endpoints"):
         params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                   for n in re.findall(r"{(\w+)}", ep.path)]

@@ -74,6 +74,7 @@ def map_blueprint() -> Blueprint:
     """The web map page; its script and MapLibre GL JS are the app's static files (``static/``)."""
     bp = Blueprint("map", __name__)
     bp.add_url_rule("/map", "map", _view(mappage.map_page), methods=["GET"])
+    bp.add_url_rule("/map/style.json", "style", _view(mappage.style_document), methods=["GET"])
     return bp
 
 

@@ -7,7 +7,8 @@ The layer is ``QgsVectorTileLayer("type=xyz&url=…/tiles/WebMercatorQuad/{z}/{y
 bindings do not expose its tile loader nor its MVT decoder, so the tiles are fetched and decoded by QGIS's
 map renderer: a renderer written here receives every decoded tile (QgsVectorTileRendererData) and notes the
 features of each MVT layer in each tile. The box (EPSG:3857) is rendered once so, and once with QGIS's basic
-renderer into ``picture.png``, whose non-white pixels are counted.
+renderer into ``picture.png``, whose non-white pixels are counted. Last, the web map's MapLibre style
+(``/map/style.json``) is given to QGIS as ``styleUrl`` and what its converter made of it is reported.
 """
 
 import json
@@ -17,7 +18,7 @@ import sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsMapRendererCustomPainterJob,
-                       QgsMapSettings, QgsRectangle, QgsVectorTileLayer,
+                       QgsMapSettings, QgsRectangle, QgsSymbolLayer, QgsVectorTileLayer,
                        QgsVectorTileRenderer)
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor, QImage, QPainter
@@ -94,6 +95,19 @@ if layer.isValid():
     white = QColor("white").rgb()
     report["drawn_pixels"] = sum(1 for y in range(0, image.height(), 2) for x in range(0, image.width(), 2)
                                  if image.pixel(x, y) != white)
+    # the web map's MapLibre style, read by QGIS's own converter (styleUrl, applied by loadDefaultStyle)
+    styled = QgsVectorTileLayer(source + f"&styleUrl={url}/map/style.json", "rallypoint styled")
+    report["style_loaded"] = styled.loadDefaultStyle()[1]
+    report["styles"] = {}
+    for style in getattr(styled.renderer(), "styles", lambda: [])():
+        symbol = style.symbol()
+        entry = {"layer": style.layerName(), "geometry": int(style.geometryType())}
+        if symbol is not None:
+            entry["color"] = symbol.color().name()
+            colour = symbol.symbolLayer(0).dataDefinedProperties().property(QgsSymbolLayer.PropertyFillColor)
+            if colour.isActive():
+                entry["color_expression"] = colour.asExpression()
+        report["styles"][style.styleName()] = entry
 report["messages"] = messages
 print(json.dumps(report, ensure_ascii=False), flush=True)
 app.exitQgis()
