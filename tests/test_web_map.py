@@ -66,6 +66,24 @@ def test_symbology_is_read_from_the_layers_qgis_styles():
         mapstyle.qml_symbology("<qgis></qgis>")
 
 
+def test_a_layer_whose_style_cannot_be_drawn_is_grey_not_an_error(caplog):
+    import dataclasses
+
+    odd = dataclasses.replace(builtin_layers()["depots"], style="no_such_style.qml")
+    s = mapstyle.layer_symbology(odd)
+    assert s.kind == "single" and s.classes[0].symbol.fill == "#555555"
+    assert "no_such_style.qml" in caplog.text
+
+
+def test_an_empty_registry_has_a_map_without_extent(registry_path):
+    client = create_app(registry_path, {"TESTING": True}).test_client()
+    r = client.get("/map?lang=en")
+    assert r.status_code == 200
+    cfg = page_config(r.get_data(as_text=True))
+    assert cfg["bounds"] is None and cfg["lang"] == "en"
+    assert {lay["id"] for lay in cfg["layers"]} >= set(RESOURCES)
+
+
 def test_style_draws_resource_layers_on_top_with_qgis_colours_and_no_remote_resources():
     layers = [lay for lay in builtin_layers().values() if lay.has_geometry]
     style = mapstyle.map_style(layers, "/tiles/WebMercatorQuad/tilejson.json")

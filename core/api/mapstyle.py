@@ -18,11 +18,15 @@ here are read with ElementTree.
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..schema import LayerDef, style_text
+
+log = logging.getLogger("rallypoint.web")
 
 MM_TO_PX = 96 / 25.4  # QGIS sizes symbols in millimetres; the browser's CSS pixel is 1/96 inch
 SOURCE = "rallypoint"
@@ -121,10 +125,20 @@ def _geometry_kind(layer: LayerDef) -> str:
     return g if g in _FALLBACK else "Point"
 
 
+@lru_cache(maxsize=64)
+def _style_symbology(filename: str) -> Symbology | None:
+    try:
+        return qml_symbology(style_text(filename))
+    except (ValueError, ET.ParseError, OSError) as exc:  # one odd style must not take the whole map down
+        log.warning("style %s is drawn in grey on the web map: %s", filename, exc)
+        return None
+
+
 def layer_symbology(layer: LayerDef) -> Symbology:
-    """The layer's QML symbology, or one grey symbol for a layer without a style."""
-    if layer.style:
-        return qml_symbology(style_text(layer.style))
+    """The layer's QML symbology, or one grey symbol for a layer without a style (or with one not drawable)."""
+    found = _style_symbology(layer.style) if layer.style else None
+    if found is not None:
+        return found
     kind = _geometry_kind(layer)
     size = 8.0 if kind == "Point" else 1.5
     return Symbology("single", None, (SymbolClass(None, None, None, "", Symbol(_FALLBACK[kind], "#ffffff", size,
