@@ -10,6 +10,7 @@ In CI (CI=true) a missing chromium or playwright fails these tests instead of sk
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import shutil
@@ -175,6 +176,11 @@ def test_the_script_and_maplibre_are_served_by_the_app(site):
             pytest.skip("MapLibre GL JS is not installed: run make setup")
         assert r.status_code == 200, path
     assert b"maplibregl" in client.get("/static/vendor/maplibre-gl.js").data
+    zipped = client.get("/static/vendor/maplibre-gl.js", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip" and b"maplibregl" in gzip.decompress(zipped.data)
+    again = client.get("/static/vendor/maplibre-gl.js",
+                       headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]})
+    assert again.status_code == 304  # the browser's copy is still good
 
 
 # -- the page in headless Chromium ------------------------------------------------------------------
