@@ -47,7 +47,7 @@ run: setup
 	test -f county.gpkg || $(VENV)/bin/rallypoint sample county.gpkg --size county
 	$(VENV)/bin/rallypoint validate county.gpkg
 	$(VENV)/bin/rallypoint list county.gpkg shelters --limit 5
-	@echo "Serving county.gpkg at http://127.0.0.1:8000/ (Ctrl-C stops it)"
+	@echo "Serving county.gpkg at http://127.0.0.1:8000/ (its map: http://127.0.0.1:8000/map; Ctrl-C stops it)"
 	$(VENV)/bin/rallypoint serve county.gpkg --host 127.0.0.1 --port 8000
 
 test: setup

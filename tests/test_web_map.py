@@ -122,7 +122,10 @@ def test_map_page_in_chinese_and_english_with_legend_labels_and_field_aliases(si
     assert not layers["population"]["visible"] and layers["roads"]["visible"]
     west, south, east, north = cfg["bounds"]
     assert 100 < west < east < 110 and 25 < south < north < 35
-    en = page_config(client.get("/map?lang=en").get_data(as_text=True))
+    assert 'id="lang-switch" href="/map?lang=en"' in html
+    en_html = client.get("/map?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in en_html and 'id="lang-switch" href="/map?lang=zh"' in en_html
+    en = page_config(en_html)
     shelters_en = {lay["id"]: lay for lay in en["layers"]}["shelters"]
     assert shelters_en["title"] == "Emergency shelters" and shelters_en["legend"][0]["label"] == "Open"
     fields_en = {f["name"]: f for f in shelters_en["fields"]}
