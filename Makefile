@@ -7,15 +7,21 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Debian's interpreter, so QGIS's Python bindings (python3-qgis) load in the same process.
 SYSTEM_PYTHON := /usr/bin/python3
-DEBIAN_PACKAGES := python3-venv python3-qgis qgis-providers python3-gdal gdal-bin fonts-noto-cjk
+DEBIAN_PACKAGES := python3-venv python3-qgis qgis-providers python3-gdal gdal-bin fonts-noto-cjk chromium
+# command:package, installed only when the command is missing (NodeSource's nodejs brings its own npm,
+# which Debian's npm package would conflict with)
+DEBIAN_COMMANDS := node:nodejs npm:npm
+# MapLibre GL JS for the map page, from package-lock.json, copied into the rallypoint.web package
+VENDOR := core/web/static/vendor
 PYTEST_ARGS ?=
 
 .PHONY: setup system-packages run test clean
 
-setup: system-packages $(VENV)/.installed
+setup: system-packages $(VENV)/.installed $(VENDOR)/.installed
 
 system-packages:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done; \
+	  for cp in $(DEBIAN_COMMANDS); do command -v $${cp%%:*} >/dev/null || echo $${cp#*:}; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages: $$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -30,15 +36,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --no-deps 'gdal-utils>=3.8'
 	touch $@
 
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp node_modules/maplibre-gl/dist/maplibre-gl.js node_modules/maplibre-gl/dist/maplibre-gl.css $(VENDOR)/
+	cp node_modules/maplibre-gl/LICENSE.txt $(VENDOR)/maplibre-gl.LICENSE.txt
+	touch $@
+
 run: setup
 	test -f county.gpkg || $(VENV)/bin/rallypoint sample county.gpkg --size county
 	$(VENV)/bin/rallypoint validate county.gpkg
 	$(VENV)/bin/rallypoint list county.gpkg shelters --limit 5
-	@echo "Serving county.gpkg at http://127.0.0.1:8000/ (Ctrl-C stops it)"
+	@echo "Serving county.gpkg at http://127.0.0.1:8000/ (its map: http://127.0.0.1:8000/map; Ctrl-C stops it)"
 	$(VENV)/bin/rallypoint serve county.gpkg --host 127.0.0.1 --port 8000
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) artifacts county.gpkg county.gpkg-wal county.gpkg-shm
+	rm -rf $(VENV) node_modules $(VENDOR) artifacts county.gpkg county.gpkg-wal county.gpkg-shm

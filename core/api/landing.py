@@ -68,6 +68,7 @@ def landing_page(ctx: Context, req: Request) -> Response:
             link(req.url("/processes"), REL_PROCESSES, JSON, "Analyses / 分析"),
             link(req.url("/tiles"), REL_TILESETS_VECTOR, JSON, "Vector tiles of every layer / 矢量瓦片"),
             link(req.url("/tileMatrixSets"), REL_TMS, JSON, "Tile matrix sets"),
+            link(req.url("/map"), "related", HTML, "Map / 地图"),
         ],
     }
     if fmt == "html":

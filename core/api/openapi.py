@@ -235,6 +235,15 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
     paths[job + "/report"] = {"get": {"summary": "The run's HTML report", "parameters": job_params,
                                       "responses": {"200": {"description": "OK"}, **_ERRORS}}}
     paths.update(_tile_paths(ctx))
+    paths["/map"] = {"get": {
+        "summary": "Web map of every layer (HTML, MapLibre over the vector tiles)", "operationId": "getMap",
+        "parameters": [{"name": "lang", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["zh", "en"], "default": "zh"}}],
+        "responses": {"200": {"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}},
+                      **_ERRORS}}}
+    paths["/map/style.json"] = {"get": {
+        "summary": "The web map's MapLibre style (made from the layers' QGIS styles)", "operationId": "getMapStyle",
+        "responses": {"200": {"description": "OK", "content": {JSON: {"schema": {"type": "object"}}}}, **_ERRORS}}}
     for ep in ctx.plugins.collect("rallypoint_web_endpoints"):
         params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                   for n in re.findall(r"{(\w+)}", ep.path)]

@@ -1,4 +1,4 @@
-"""The HTML pages, server-rendered with Jinja2 (no JavaScript): one template per resource.
+"""The HTML pages, server-rendered with Jinja2: one template per resource (only the map page has a script).
 
 Kept as strings in this module so they ship with the package like its code does.
 Labels come in Chinese and English from the layer definitions.
@@ -140,8 +140,46 @@ e.g. <code>status = 'open' AND S_INTERSECTS(geometry, BBOX(103.6, 30.5, 104.2, 3
 {% endblock %}
 """
 
+MAP = """<!doctype html>
+<html lang="{{ lang }}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ texts.title }} · {{ site }}</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{{ static }}/vendor/maplibre-gl.css">
+<style>
+html,body{height:100%;margin:0;font-family:"Noto Sans CJK SC","Noto Sans",sans-serif;color:#222}
+header{position:absolute;top:0;left:0;right:0;height:2.4em;background:#8b1a1a;color:#fff;display:flex;align-items:center;
+ gap:1em;padding:0 1em;z-index:4}header a{color:#fff}header h1{font-size:1.05em;margin:0;font-weight:600}
+#map{position:absolute;top:2.4em;bottom:0;left:0;right:0}
+#legend{position:absolute;top:3.2em;left:.8em;z-index:1;background:rgba(255,255,255,.94);border-radius:4px;
+ box-shadow:0 1px 4px rgba(0,0,0,.3);padding:.5em .8em;font-size:13px;max-height:calc(100% - 5em);overflow:auto;min-width:12em}
+#legend h2{font-size:13px;margin:.4em 0 .2em;color:#555}#legend label{display:flex;align-items:center;gap:.4em;font-weight:600;margin-top:.3em}
+#legend ul{list-style:none;margin:0 0 0 1.6em;padding:0}#legend li{display:flex;align-items:center;gap:.4em;font-size:12px}
+.swatch{display:inline-block;flex:none;box-sizing:border-box}
+.maplibregl-popup{z-index:3}.maplibregl-popup-content{font-family:inherit;font-size:12px}
+.maplibregl-popup-content .fields{max-height:17em;overflow-y:auto}
+.maplibregl-popup-content h3{font-size:14px;margin:0 0 .3em}.maplibregl-popup-content .layer{color:#777;font-size:11px}
+.maplibregl-popup-content table{border-collapse:collapse}.maplibregl-popup-content th{text-align:left;color:#555;font-weight:normal;padding:1px .6em 1px 0;vertical-align:top}
+#message{position:absolute;top:4em;left:50%;transform:translateX(-50%);background:#fff3cd;padding:.6em 1em;z-index:3;display:none}
+</style>
+</head>
+<body>
+<header><h1>{{ texts.title }} · {{ site }}</h1><a href="{{ home_href }}">{{ texts.home }}</a>
+<a id="lang-switch" href="{{ switch_href }}" lang="{{ 'en' if lang == 'zh' else 'zh' }}">{{ texts.switch }}</a></header>
+<div id="map"></div>
+<div id="legend" aria-label="{{ texts.resources }}"></div>
+<div id="message" role="alert"></div>
+<script type="application/json" id="map-config">{{ config|tojson }}</script>
+<script src="{{ static }}/vendor/maplibre-gl.js"></script>
+<script src="{{ static }}/map.js"></script>
+</body>
+</html>
+"""
+
 PAGES = {
     "base.html": BASE, "landing.html": LANDING, "conformance.html": CONFORMANCE, "api.html": API,
     "collections.html": COLLECTIONS, "collection.html": COLLECTION, "items.html": ITEMS, "item.html": ITEM,
-    "processes.html": PROCESSES, "process.html": PROCESS, "queryables.html": QUERYABLES,
+    "processes.html": PROCESSES, "process.html": PROCESS, "queryables.html": QUERYABLES, "map.html": MAP,
 }

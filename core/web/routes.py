@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ..api import collections, endpoints, items, landing, openapi, processes, tiles, transactions
+from ..api import collections, endpoints, items, landing, mappage, openapi, processes, tiles, transactions
 from .adapter import handle
 
 
@@ -69,6 +69,14 @@ def tiles_blueprint() -> Blueprint:
         ]
     for rule, name, fn in rules:
         bp.add_url_rule(rule, name, _view(fn), methods=["GET"])
+    return bp
+
+
+def map_blueprint() -> Blueprint:
+    """The web map page; its script and MapLibre GL JS are the app's static files (``static/``)."""
+    bp = Blueprint("map", __name__)
+    bp.add_url_rule("/map", "map", _view(mappage.map_page), methods=["GET"])
+    bp.add_url_rule("/map/style.json", "style", _view(mappage.style_document), methods=["GET"])
     return bp
 
 

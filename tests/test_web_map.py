@@ -1,0 +1,378 @@
+"""The map page (/map): its style and configuration through Flask's test client, then the page itself in real
+headless Chromium (Debian's, driven by Playwright) against a real server on the county sample.
+
+The browser tests prove features are drawn, not only that the page loaded: they wait until MapLibre has
+rendered every tile, ask it which features of each layer are on screen, read pixel colours of the
+screenshot, toggle layers, click features and read the pop-ups, and check that no request left the
+server (the page is offline: no CDN, fonts, glyphs or sprites). Screenshots are kept in artifacts/.
+In CI (CI=true) a missing chromium or playwright fails these tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from conftest import IN_CI, require
+from web_support import Server, auth, copy_registry, make_key
+
+from rallypoint import Registry
+from rallypoint.api import mapstyle
+from rallypoint.schema import builtin_layers, style_text
+from rallypoint.web import create_app
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+RESOURCES = ("shelters", "depots", "teams", "hazard_points", "helipads")
+CHROMIUM = "/usr/bin/chromium"
+# Flags that work on a closed network: no sandbox (root), no GPU (WebGL on SwiftShader), nothing phoning home.
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+# -- the style, the page and its configuration (Flask test client) ---------------------------------
+
+@pytest.fixture(scope="module")
+def site(county_sample, tmp_path_factory):
+    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_map") / "county.gpkg")
+    editor = make_key(path, "zhang.wei", "editor")
+    return {"client": create_app(path, {"TESTING": True}).test_client(), "path": path, "editor": editor}
+
+
+def page_config(html: str) -> dict:
+    start = html.index('<script type="application/json" id="map-config">') + len(
+        '<script type="application/json" id="map-config">')
+    return json.loads(html[start:html.index("</script>", start)])
+
+
+def test_symbology_is_read_from_the_layers_qgis_styles():
+    layers = builtin_layers()
+    shelters = mapstyle.layer_symbology(layers["shelters"])
+    assert (shelters.kind, shelters.attr) == ("categorized", "status")
+    qml = style_text("shelters.qml")
+    for c in shelters.classes:  # each category's colour is the one written in its QML symbol
+        r, g, b = (int(v) for v in c.symbol.fill.removeprefix("rgb(").removesuffix(")").split(","))
+        assert f'value="{r},{g},{b},255"' in qml
+    assert [c.value for c in shelters.classes] == ["open", "standby", "full", "closed"]
+    population = mapstyle.layer_symbology(layers["population"])
+    assert population.kind == "graduated" and population.classes[0].upper == 10
+    assert mapstyle.layer_symbology(layers["depots"]).kind == "single"
+    with pytest.raises(ValueError, match="renderer-v2"):
+        mapstyle.qml_symbology("<qgis></qgis>")
+
+
+def test_a_layer_whose_style_cannot_be_drawn_is_grey_not_an_error(caplog):
+    import dataclasses
+
+    odd = dataclasses.replace(builtin_layers()["depots"], style="no_such_style.qml")
+    s = mapstyle.layer_symbology(odd)
+    assert s.kind == "single" and s.classes[0].symbol.fill == "#555555"
+    assert "no_such_style.qml" in caplog.text
+
+
+def test_an_empty_registry_has_a_map_without_extent(registry_path):
+    client = create_app(registry_path, {"TESTING": True}).test_client()
+    r = client.get("/map?lang=en")
+    assert r.status_code == 200
+    cfg = page_config(r.get_data(as_text=True))
+    assert cfg["bounds"] is None and cfg["lang"] == "en"
+    assert {lay["id"] for lay in cfg["layers"]} >= set(RESOURCES)
+
+
+def test_style_draws_resource_layers_on_top_with_qgis_colours_and_no_remote_resources():
+    layers = [lay for lay in builtin_layers().values() if lay.has_geometry]
+    style = mapstyle.map_style(layers, "/tiles/WebMercatorQuad/tilejson.json")
+    assert "glyphs" not in style and "sprite" not in style  # both would be fetched from elsewhere
+    ids = [sl["id"] for sl in style["layers"]]
+    assert ids[-1] == "shelters" and ids.index("admin_areas") < ids.index("roads") < ids.index("hazard_points")
+    assert {sl["type"] for sl in style["layers"]} <= {"background", "circle", "line", "fill"}
+    shelters = style["layers"][-1]
+    colour = shelters["paint"]["circle-color"]
+    assert colour[:2] == ["match", ["get", "status"]]
+    assert dict(zip((label for [label] in colour[2:-1:2]), colour[3:-1:2]))["open"] == "rgb(47, 158, 68)"
+    visibility = {sl["id"]: sl["layout"]["visibility"] for sl in style["layers"] if "layout" in sl}
+    assert visibility["population"] == "none" and visibility["roads"] == visibility["shelters"] == "visible"
+    assert style["sources"]["rallypoint"] == {"type": "vector", "url": "/tiles/WebMercatorQuad/tilejson.json"}
+
+
+def test_map_page_in_chinese_and_english_with_legend_labels_and_field_aliases(site):
+    client = site["client"]
+    zh = client.get("/map")
+    assert zh.status_code == 200 and zh.content_type.startswith("text/html")
+    html = zh.get_data(as_text=True)
+    assert '<html lang="zh">' in html and "/static/vendor/maplibre-gl.js" in html and "/static/map.js" in html
+    assert "http" not in html.replace("http://localhost/", "")  # nothing from another host
+    cfg = page_config(html)
+    layers = {lay["id"]: lay for lay in cfg["layers"]}
+    assert set(RESOURCES) <= set(layers) and "depot_stock" not in layers  # no geometry, no map layer
+    assert layers["shelters"]["title"] == "应急避难场所"
+    assert [e["label"] for e in layers["shelters"]["legend"]] == ["开放", "待命", "已满", "关闭"]
+    fields = {f["name"]: f for f in layers["shelters"]["fields"]}
+    assert list(fields)[:2] == ["name", "adcode"]  # the definition's order
+    assert fields["shelter_type"]["alias"] == "场所类型"
+    assert fields["shelter_type"]["values"]["fixed_short"] == "短期固定避难场所"
+    assert layers["shelters"]["styleLayers"] == ["shelters"] and layers["admin_areas"]["styleLayers"] == [
+        "admin_areas", "admin_areas:outline"]
+    assert not layers["population"]["visible"] and layers["roads"]["visible"]
+    west, south, east, north = cfg["bounds"]
+    assert 100 < west < east < 110 and 25 < south < north < 35
+    assert 'id="lang-switch" href="/map?lang=en"' in html
+    en_html = client.get("/map?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in en_html and 'id="lang-switch" href="/map?lang=zh"' in en_html
+    en = page_config(en_html)
+    shelters_en = {lay["id"]: lay for lay in en["layers"]}["shelters"]
+    assert shelters_en["title"] == "Emergency shelters" and shelters_en["legend"][0]["label"] == "Open"
+    fields_en = {f["name"]: f for f in shelters_en["fields"]}
+    assert fields_en["shelter_type"]["values"]["fixed_short"] == "Fixed shelter, short term"
+
+
+def test_anonymous_pages_carry_no_personal_field_and_an_editors_do(site):
+    client = site["client"]
+    anonymous = {lay["id"]: lay for lay in page_config(client.get("/map").get_data(as_text=True))["layers"]}
+    editor = {lay["id"]: lay for lay in page_config(
+        client.get("/map", headers=auth(site["editor"])).get_data(as_text=True))["layers"]}
+    for name in RESOURCES:
+        personal = set(builtin_layers()[name].personal_fields)
+        shown = {f["name"] for f in anonymous[name]["fields"]}
+        assert personal and not personal & shown, name
+        assert personal <= {f["name"] for f in editor[name]["fields"]}, name
+        assert "uuid" not in shown  # registry bookkeeping is not shown
+
+
+def test_style_document_for_other_clients_names_the_tilejson_absolutely(site):
+    r = site["client"].get("/map/style.json")
+    assert r.status_code == 200 and r.content_type == "application/json"
+    style = r.get_json()
+    assert style["version"] == 8
+    assert style["sources"]["rallypoint"]["url"] == "http://localhost/tiles/WebMercatorQuad/tilejson.json"
+    assert site["client"].get(style["sources"]["rallypoint"]["url"]).status_code == 200
+    assert site["client"].get("/map/style.json?lang=en").status_code == 400  # the style has no language
+
+
+def test_bad_map_parameters_are_400_naming_them(site):
+    client = site["client"]
+    r = client.get("/map?lang=fr")
+    assert r.status_code == 400 and "lang='fr'" in r.get_json()["description"]
+    r = client.get("/map?zoom=3")
+    assert r.status_code == 400 and "zoom" in r.get_json()["description"]
+
+
+def test_landing_page_and_api_document_link_the_map(site):
+    client = site["client"]
+    links = [lnk for lnk in client.get("/").get_json()["links"] if lnk["href"].endswith("/map")]
+    assert links and links[0]["type"] == "text/html"
+    assert "/map" in client.get("/?f=html").get_data(as_text=True)
+    assert "/map" in client.get("/api").get_json()["paths"]
+
+
+def test_the_script_and_maplibre_are_served_by_the_app(site):
+    client = site["client"]
+    for path in ("/static/map.js", "/static/vendor/maplibre-gl.js", "/static/vendor/maplibre-gl.css"):
+        r = client.get(path)
+        if r.status_code == 404 and "vendor" in path and not IN_CI:
+            pytest.skip("MapLibre GL JS is not installed: run make setup")
+        assert r.status_code == 200, path
+    assert b"maplibregl" in client.get("/static/vendor/maplibre-gl.js").data
+    zipped = client.get("/static/vendor/maplibre-gl.js", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip" and b"maplibregl" in gzip.decompress(zipped.data)
+    again = client.get("/static/vendor/maplibre-gl.js",
+                       headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]})
+    assert again.status_code == 304  # the browser's copy is still good
+
+
+# -- the page in headless Chromium ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def served(county_sample, tmp_path_factory):
+    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_map_browser") / "county.gpkg")
+    with Registry.open(path) as reg:
+        uuids = {name: {f.uuid for f in reg.features(name)} for name in RESOURCES}
+    server = Server(path, workers=2)
+    try:
+        yield {"url": server.url, "path": path, "uuids": uuids}
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require("playwright", "PyPI's playwright drives the browser")
+    if shutil.which(CHROMIUM) is None:
+        msg = f"{CHROMIUM} is missing (Debian's chromium)"
+        if IN_CI:
+            pytest.fail(msg + ": CI must run this test, not skip it")
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
+    with sync_playwright() as p:
+        # Debian's chromium, never a browser that playwright downloads; a new empty profile
+        context = p.chromium.launch_persistent_context(profile.name, executable_path=CHROMIUM, headless=True,
+                                                       args=FLAGS, viewport=VIEWPORT)
+        try:
+            yield context
+        finally:
+            context.close()
+            profile.cleanup()
+
+
+class MapPage:
+    """One /map page opened in the browser, with every request and error it caused."""
+
+    def __init__(self, context, url: str):
+        self.page = context.new_page()
+        self.requests: list[str] = []
+        self.failures: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("requestfailed", lambda r: self.failures.append(f"{r.url}: {r.failure}"))
+        self.page.on("response", lambda r: r.status >= 400 and self.failures.append(f"{r.url}: {r.status}"))
+        self.page.on("pageerror", lambda e: self.failures.append(f"script error: {e}"))
+        self.page.goto(url)
+        self.idle()
+
+    def idle(self) -> None:
+        """Wait until MapLibre has loaded the style and every tile and drawn them."""
+        self.page.wait_for_function("() => window.rallypointMap !== undefined", timeout=30_000)
+        self.page.evaluate("""() => new Promise(done => {
+            const map = window.rallypointMap;
+            if (map.loaded() && map.areTilesLoaded() && !map.isMoving()) { map.once('render', done); map.triggerRepaint(); }
+            else map.once('idle', done);
+        })""")
+
+    def rendered(self) -> dict[str, list[dict]]:
+        """The features of each registry layer drawn on screen now (properties only)."""
+        return self.page.evaluate("""() => {
+            const map = window.rallypointMap, out = {};
+            for (const l of map.getStyle().layers) {
+                const name = l.metadata && l.metadata['rallypoint:layer'];
+                if (!name || l.id.endsWith(':outline')) continue;
+                out[name] = map.queryRenderedFeatures({layers: [l.id]}).map(f => f.properties);
+            }
+            return out;
+        }""")
+
+    def close(self) -> None:
+        self.page.close()
+
+
+def shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path))
+    return path
+
+
+def isolated_feature(page, layer: str) -> dict | None:
+    """A feature of ``layer`` drawn on top where it is, away from the legend: its point, properties, colour."""
+    return page.evaluate("""(layer) => {
+        const map = window.rallypointMap, canvas = map.getCanvas().getBoundingClientRect();
+        const ids = map.getStyle().layers.filter(l => l.metadata && l.layout.visibility !== 'none' &&
+                                                     !l.id.endsWith(':outline')).map(l => l.id);
+        for (const f of map.queryRenderedFeatures({layers: [layer]})) {
+            const p = map.project(f.geometry.coordinates);
+            const x = canvas.left + p.x, y = canvas.top + p.y;
+            if (x < 260 || x > canvas.right - 60 || y < canvas.top + 60 || y > canvas.bottom - 40) continue;
+            const box = [[p.x - 10, p.y - 10], [p.x + 10, p.y + 10]];
+            const near = map.queryRenderedFeatures(box, {layers: ids}).filter(g => !g.layer.id.startsWith('admin_areas') &&
+                                                                                   g.layer.id !== 'roads');
+            if (near.length === 1 && document.elementFromPoint(x, y) === map.getCanvas())
+                return {x, y, properties: f.properties, color: map.getPaintProperty(layer, 'circle-color')};
+        }
+        return null;
+    }""", layer)
+
+
+def test_chromium_draws_every_resource_layer_from_this_server_only(served, browser):
+    m = MapPage(browser, served["url"] + "/map")
+    try:
+        rendered = m.rendered()
+        for name in RESOURCES + ("admin_areas", "roads"):
+            assert rendered[name], f"no feature of {name} drawn"
+        assert rendered["population"] == []  # off by default
+        for name in RESOURCES:  # real features of the registry, with no personal field
+            drawn = {p["uuid"] for p in rendered[name]}
+            assert drawn <= served["uuids"][name], name
+            personal = set(builtin_layers()[name].personal_fields)
+            assert not any(personal & set(p) for p in rendered[name]), name
+        legend = m.page.inner_text("#legend")
+        for name in RESOURCES:
+            assert builtin_layers()[name].title_zh in legend
+        assert "开放" in legend and "高速公路" in legend
+        path = shot(m.page, "map-zh.png")
+        # the drawn pixels: an isolated open shelter is the green of the QGIS style
+        from PIL import Image
+
+        spot = isolated_feature(m.page, "shelters")
+        assert spot is not None
+        status = spot["properties"]["status"]
+        expected = next(c.symbol.fill for c in mapstyle.layer_symbology(builtin_layers()["shelters"]).classes
+                        if c.value == status)
+        want = tuple(int(v) for v in expected.removeprefix("rgb(").removesuffix(")").split(","))
+        got = Image.open(path).convert("RGB").getpixel((round(spot["x"]), round(spot["y"])))
+        assert max(abs(a - b) for a, b in zip(got, want)) <= 12, (status, got, want)
+        origin = served["url"] + "/"
+        outside = [u for u in m.requests if not u.startswith((origin, "blob:", "data:"))]
+        assert outside == [], outside
+        assert any(re.search(r"/tiles/WebMercatorQuad/\d+/\d+/\d+$", u) for u in m.requests)  # from its worker
+        assert m.failures == [], m.failures
+    finally:
+        m.close()
+
+
+def test_a_layer_switched_off_is_no_longer_drawn_and_comes_back(served, browser):
+    m = MapPage(browser, served["url"] + "/map")
+    try:
+        before = {k: len(v) for k, v in m.rendered().items()}
+        m.page.uncheck('#legend input[data-layer="shelters"]')
+        m.idle()
+        during = {k: len(v) for k, v in m.rendered().items()}
+        assert before["shelters"] > 0 and during["shelters"] == 0
+        assert during["teams"] == before["teams"] > 0 and during["roads"] == before["roads"] > 0
+        shot(m.page, "map-toggled.png")
+        m.page.check('#legend input[data-layer="shelters"]')
+        m.idle()
+        assert len(m.rendered()["shelters"]) == before["shelters"]
+    finally:
+        m.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_clicking_a_feature_opens_a_popup_with_labels_in_the_pages_language(served, browser, lang):
+    m = MapPage(browser, served["url"] + f"/map?lang={lang}")
+    try:
+        layer = builtin_layers()["shelters"]
+        spot = isolated_feature(m.page, "shelters")
+        assert spot is not None, "no shelter drawn apart from the others"
+        m.page.mouse.click(spot["x"], spot["y"])
+        popup = m.page.wait_for_selector(".maplibregl-popup-content", timeout=10_000)
+        text = popup.inner_text()
+        props = spot["properties"]
+        assert layer.title(lang) in text and props["name"] in text
+        def cell(name: str) -> str:
+            return popup.query_selector(f'tr[data-field="{name}"] td').inner_text()
+
+        def row_title(name: str) -> str:
+            return popup.query_selector(f'tr[data-field="{name}"] th').inner_text()
+
+        for name in ("shelter_type", "level", "status"):  # allowed values shown as labels, not codes
+            field = layer.field(name)
+            assert row_title(name) == field.alias(lang)
+            assert cell(name) == field.value(props[name]).label(lang)
+        if props.get("hazards"):
+            sep = "、" if lang == "zh" else ", "
+            assert cell("hazards") == sep.join(layer.field("hazards").value(c).label(lang)
+                                               for c in props["hazards"].split(","))
+        for f in layer.fields:
+            if f.personal:
+                assert f.alias(lang) not in text
+        assert m.page.get_attribute("html", "lang") == lang
+        shot(m.page, f"map-popup-{lang}.png")
+        assert m.failures == [], m.failures
+    finally:
+        m.close()
