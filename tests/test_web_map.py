@@ -368,6 +368,13 @@ def test_clicking_a_feature_opens_a_popup_with_labels_in_the_pages_language(serv
             sep = "、" if lang == "zh" else ", "
             assert cell("hazards") == sep.join(layer.field("hazards").value(c).label(lang)
                                                for c in props["hazards"].split(","))
+        # below the detail zoom the tile carries a few fields; the pop-up then fetches the whole feature
+        assert m.page.evaluate("window.rallypointMap.getZoom()") < layer.tiles.detail_zoom
+        assert "effective_area_m2" not in props
+        m.page.wait_for_selector('.maplibregl-popup-content tr[data-field="effective_area_m2"]', timeout=10_000)
+        text = popup.inner_text()
+        assert cell("effective_area_m2").endswith("m²")
+        assert cell("capacity_day").endswith("人" if lang == "zh" else "people")
         for f in layer.fields:
             if f.personal:
                 assert f.alias(lang) not in text

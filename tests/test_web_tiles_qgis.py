@@ -56,16 +56,11 @@ def server_tile(url: str, z: int, y: int, x: int) -> dict[str, int]:
     return {name: len(layer["features"]) for name, layer in (mapbox_vector_tile.decode(body) if body else {}).items()}
 
 
-# The server finds a tile's points through the layer's R-tree, whose boxes are float32 (rounded outwards by
-# up to ~8e-6 degrees at these longitudes): a point that close outside a tile's edge may be in the tile too.
-R_TREE_SLACK = 1e-5
-
-
-def in_tile(frame, z: int, x: int, y: int, grow: float = 0.0) -> int:
-    """The registry's points inside the tile's box in longitude/latitude (edges included), grown by ``grow``."""
+def in_tile(frame, z: int, x: int, y: int) -> int:
+    """The registry's points inside the tile's box in longitude/latitude (a point exactly on an edge: unlikely)."""
     west, south, east, north = mvt.lonlat_bounds(mvt.tile_bounds(z, x, y))
     xs, ys = frame.geometry.x, frame.geometry.y
-    return int(((xs >= west - grow) & (xs <= east + grow) & (ys >= south - grow) & (ys <= north + grow)).sum())
+    return int(((xs >= west) & (xs <= east) & (ys >= south) & (ys <= north)).sum())
 
 
 def test_qgis_vector_tile_layer_decodes_what_the_server_encoded(served, tmp_path):
@@ -93,8 +88,7 @@ def test_qgis_vector_tile_layer_decodes_what_the_server_encoded(served, tmp_path
         assert decoded == server_tile(served["url"], z, row, col), key
         for name in POINTS:
             frame = served["frames"][name]
-            assert in_tile(frame, z, col, row) <= decoded.get(name, 0) <= in_tile(frame, z, col, row, R_TREE_SLACK), \
-                (key, name)
+            assert decoded.get(name, 0) == in_tile(frame, z, col, row), (key, name)
     total = {}
     for decoded in tiles.values():
         for name, n in decoded.items():

@@ -36,10 +36,14 @@ TEXTS = {
 }
 
 
+# The definitions write units as a Chinese form reads them; SI symbols read the same in English.
+UNITS_EN = {"人": "people", "户": "households", "辆": "vehicles", "万元": "× 10,000 yuan"}
+
+
 def _field(f: FieldDef, lang: str) -> dict[str, Any]:
     out: dict[str, Any] = {"name": f.name, "alias": f.alias(lang), "type": f.type}
     if f.unit:
-        out["unit"] = f.unit
+        out["unit"] = UNITS_EN.get(f.unit, f.unit) if lang == "en" else f.unit
     if f.values:
         out["values"] = {v.code: v.label(lang) for v in f.values}
     return out

@@ -183,7 +183,15 @@ def layer_features(conn, layer: LayerDef, personal: bool, z: int, x: int, y: int
         return []
     keep_rows = [r for r in rows if r[1] is not None]
     geoms = _project(_geometries([r[1] for r in keep_rows]))
-    if not point:
+    if point:
+        # The R-tree's float32 boxes reach up to a metre past the tile: keep the points of this
+        # tile only, half-open, so a point on an edge is in exactly one tile.
+        xy = shapely.get_coordinates(geoms)
+        if len(xy) == len(geoms):
+            inside = np.nonzero((xy[:, 0] >= minx) & (xy[:, 0] < maxx) & (xy[:, 1] > miny) & (xy[:, 1] <= maxy))[0]
+            if len(inside) < len(geoms):
+                geoms, keep_rows = geoms[inside], [keep_rows[i] for i in inside]
+    else:
         pixel = size / 256
         b = shapely.bounds(geoms)
         big = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= pixel

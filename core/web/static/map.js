@@ -81,8 +81,7 @@
     return field.unit ? value + " " + field.unit : String(value);
   }
 
-  function popupContent(layer, feature) {
-    var props = feature.properties;
+  function popupContent(layer, props) {
     var rows = layer.fields.map(function (field) {
       var text = field.name === "name" ? null : shown(field, props[field.name]);
       return text === null ? null : el("tr", {"data-field": field.name},
@@ -111,7 +110,7 @@
   var byStyleLayer = {};
   cfg.layers.forEach(function (l) { l.styleLayers.forEach(function (id) { byStyleLayer[id] = l; }); });
   var clickable = Object.keys(byStyleLayer).filter(function (id) { return !/:outline$/.test(id); });
-  var popup = new maplibregl.Popup({maxWidth: "360px"});
+  var popup = new maplibregl.Popup({maxWidth: "360px"}), clicks = 0;
   function hit(point) {
     var box = [[point.x - 4, point.y - 4], [point.x + 4, point.y + 4]];
     return map.queryRenderedFeatures(box, {layers: clickable.filter(function (id) {
@@ -121,8 +120,20 @@
   map.on("click", function (e) {
     var found = hit(e.point);
     if (!found.length) { popup.remove(); return; }
-    var f = found[0];
-    popup.setLngLat(e.lngLat).setDOMContent(popupContent(byStyleLayer[f.layer.id], f)).addTo(map);
+    var f = found[0], layer = byStyleLayer[f.layer.id], token = ++clicks;
+    popup.setLngLat(e.lngLat).setDOMContent(popupContent(layer, f.properties)).addTo(map);
+    // Below a layer's detail zoom its tiles carry only the fields the map styles on: the pop-up
+    // then asks the API for the whole feature (relative URL: the page may be served under a prefix).
+    if (!f.properties.uuid || !window.fetch) return;
+    var url = new URL("collections/" + encodeURIComponent(layer.id) + "/items/" +
+                      encodeURIComponent(f.properties.uuid) + "?f=json", document.baseURI);
+    fetch(url, {headers: {Accept: "application/geo+json"}}).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (full) {
+      if (full && full.properties && token === clicks && popup.isOpen()) {
+        popup.setDOMContent(popupContent(layer, full.properties));
+      }
+    }).catch(function () { /* the tile's fields stay shown */ });
   });
   map.on("mousemove", function (e) { map.getCanvas().style.cursor = hit(e.point).length ? "pointer" : ""; });
   map.on("error", function (e) { if (window.console) console.warn("map:", e.error && e.error.message); });
