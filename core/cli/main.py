@@ -21,6 +21,7 @@ from .merge_cmd import merge
 from .plugins_cmd import plugins
 from .sample_cmd import sample
 from .serve_cmd import serve
+from .sync_cmd import checkout, pull, push
 from .validate_cmd import validate
 
 
@@ -73,5 +74,5 @@ def cli(trace_hooks: bool) -> None:
 
 
 for command in (init, sample, layers, add, list_features, show, edit, retire, restore, history, validate, plugins,
-                analyse, serve, keys, export, verify, import_, diff, merge):
+                analyse, serve, keys, export, verify, import_, diff, merge, checkout, push, pull):
     cli.add_command(command)
