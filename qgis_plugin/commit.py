@@ -79,12 +79,16 @@ class EditGuard:
             self._remember_versions()
 
     def disconnect(self) -> None:
-        for signal, slot in ((self.layer.editingStarted, self._remember_versions),
-                             (self.layer.beforeCommitChanges, self._before_commit),
-                             (self.layer.afterCommitChanges, self._after_commit)):
+        try:
+            pairs = ((self.layer.editingStarted, self._remember_versions),
+                     (self.layer.beforeCommitChanges, self._before_commit),
+                     (self.layer.afterCommitChanges, self._after_commit))
+        except RuntimeError:  # the layer is gone, and its connections with it
+            return
+        for signal, slot in pairs:
             try:
                 signal.disconnect(slot)
-            except (TypeError, RuntimeError):  # already gone with the layer
+            except (TypeError, RuntimeError):  # already disconnected
                 pass
 
     # -- the buffer as plain values ----------------------------------------------

@@ -53,10 +53,13 @@ class LoadedRegistry:
         project = project or QgsProject.instance()
         for g in self.guards.values():
             g.disconnect()
+        self.guards.clear()
         for rel in self.relations:
             project.relationManager().removeRelation(rel)
         for lyr in self.layers.values():
             project.removeMapLayer(lyr.id())
+        self.layers.clear()
+        self.relations.clear()
         parent = self.group.parent()
         if parent is not None:
             parent.removeChildNode(self.group)

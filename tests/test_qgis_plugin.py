@@ -177,3 +177,25 @@ def test_an_edit_of_a_feature_changed_meanwhile_is_a_conflict(loaded, county_cop
     with Registry.open(county_copy) as reg:
         assert reg.get("shelters", feat["uuid"]).properties["capacity_day"] == 999
     assert shelters.isEditable()
+
+
+def test_the_plugin_starts_opens_a_registry_and_unloads(qgis_app, qgis_iface, county_copy):
+    import rallypoint_qgis
+
+    plugin = rallypoint_qgis.classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        assert set(plugin.actions) == {"open", "checkout", "push", "pull", "personal", "english"}
+        assert QgsApplication.processingRegistry().providerById("rallypoint") is not None
+        reg = plugin.open_registry(path=str(county_copy))
+        assert reg is not None and reg.layers["shelters"].featureCount() > 0
+        idx = reg.layers["shelters"].fields().indexOf("manager_name")
+        assert reg.layers["shelters"].editorWidgetSetup(idx).type() == "Hidden"
+        plugin.actions["personal"].setChecked(True)
+        assert reg.layers["shelters"].editorWidgetSetup(idx).type() != "Hidden"
+        plugin.actions["personal"].setChecked(False)
+        assert plugin.open_registry(path=str(county_copy.with_name("missing.gpkg"))) is None
+        reg.unload()
+    finally:
+        plugin.unload()
+    assert QgsApplication.processingRegistry().providerById("rallypoint") is None
