@@ -37,6 +37,8 @@ from .commit import EditGuard
 #: The order of the layers in the group, top to bottom (points above areas).
 ORDER = ("helipads", "teams", "depots", "shelters", "hazard_points", "depot_stock")
 REFERENCE_GROUP = {"zh": "参考数据", "en": "Reference data"}
+#: Reference layers top to bottom: roads, then the division outlines, the population grid at the bottom.
+REFERENCE_ORDER = ("roads", "admin_areas", "population")
 
 
 @dataclass
@@ -131,6 +133,7 @@ def load_registry(path: str, *, project: QgsProject | None = None, lang: str | N
     names = [n for n in ORDER if n in tables and n in catalog]
     names += [n for n in tables if n in catalog and n not in names and catalog[n].kind != "reference"]
     reference = [n for n in tables if n in catalog and catalog[n].kind == "reference"]
+    reference.sort(key=lambda n: (REFERENCE_ORDER.index(n) if n in REFERENCE_ORDER else -1, n))
     author = author or (lambda: "qgis")
     ref_group = None
     for name in names + reference:
