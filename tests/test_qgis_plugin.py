@@ -199,3 +199,42 @@ def test_the_plugin_starts_opens_a_registry_and_unloads(qgis_app, qgis_iface, co
     finally:
         plugin.unload()
     assert QgsApplication.processingRegistry().providerById("rallypoint") is None
+
+
+def test_field_cycle_check_out_edit_in_qgis_push_and_pull(qgis_app, county_sample, tmp_path):
+    from web_support import Server, copy_registry, make_key
+
+    from rallypoint.sync import checkout, pull, push
+
+    served = copy_registry(county_sample, tmp_path / "served.gpkg")
+    key = make_key(served, "zhao.field", "editor")
+    srv = Server(served, workers=1, threads=2)
+    try:
+        local = tmp_path / "field.gpkg"
+        checkout(srv.url, local, key=key, author="zhao.field")
+        project = QgsProject()
+        reg = load_registry(str(local), project=project, author=lambda: "zhao.field")
+        try:
+            teams = reg.layers["teams"]
+            feat = _first(teams)
+            assert teams.startEditing()
+            teams.changeAttributeValue(feat.id(), teams.fields().indexOf("members"), 88)
+            assert teams.commitChanges()
+            assert reg.guards["teams"].last_error is None
+            report = push(local, key=key)
+            assert report.ok and report.updated == 1
+            with Registry.open(served, readonly=True) as server_reg:
+                on_server = server_reg.get("teams", feat["uuid"])
+                assert on_server.properties["members"] == 88
+                assert server_reg.history("teams", feat["uuid"])[-1].author == "zhao.field"
+                other = list(server_reg.features("teams"))[5].uuid
+            with Registry.open(served) as server_reg:  # the office changes another team meanwhile
+                server_reg.update("teams", other, {"members": 12}, author="wang.office")
+            assert pull(local, key=key).updated == 1
+            teams.dataProvider().reloadData()
+            members = {f["uuid"]: f["members"] for f in teams.getFeatures()}
+            assert members[other] == 12 and members[feat["uuid"]] == 88
+        finally:
+            reg.unload(project)
+    finally:
+        srv.stop()
