@@ -84,6 +84,12 @@ assert qgis.utils.loadPlugin("rallypoint_qgis") and qgis.utils.startPlugin("rall
 plugin = qgis.utils.plugins["rallypoint_qgis"]
 reg = plugin.open_registry(path=registry)
 assert reg is not None, "the plugin did not open the registry"
+# one save through the registry, so the module check below covers the commit path too
+shelters = reg.layers["shelters"]
+first = next(shelters.getFeatures())
+shelters.startEditing()
+shelters.changeAttributeValue(first.id(), shelters.fields().indexOf("capacity_night"), 321)
+assert shelters.commitChanges() and reg.guards["shelters"].last_error is None, reg.guards["shelters"].last_error
 window.show()
 canvas.setDestinationCrs(reg.layers["admin_areas"].crs())
 extent = reg.layers["admin_areas"].extent()
@@ -98,7 +104,8 @@ for _ in range(20):
     app.processEvents()
 shot = window.grab()
 ok = shot.save(out, "png")
-print(json.dumps({"saved": ok, "platform": app.platformName(), "size": [shot.width(), shot.height()],
+bundled = sorted({m.split(".")[0] for m in sys.modules} & {"fiona", "pyogrio"})
+print(json.dumps({"saved": ok, "bundled_gdal_modules": bundled, "platform": app.platformName(), "size": [shot.width(), shot.height()],
                   "layers": sorted(reg.layers), "canvas_layers": len(canvas.layers())}), flush=True)
 reg.unload()
 plugin.unload()
