@@ -10,9 +10,16 @@ A new analysis needs no code here.
 
 from __future__ import annotations
 
+import json
+import tempfile
 from pathlib import Path
 
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransformContext,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+    QgsWkbTypes,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
@@ -27,13 +34,53 @@ from qgis.core import (
 )
 
 from rallypoint import Registry, RallypointError
-from rallypoint.analysis import Analysis, Parameter, analyses, run_analysis, write_result
+from rallypoint.analysis import Analysis, AnalysisResult, Parameter, analyses, run_analysis
 from rallypoint.plugins import default_plugin_manager
 
 REGISTRY = "REGISTRY"
 OUTPUT = "OUTPUT"
 REPORT = "REPORT"
 SUMMARY = "SUMMARY"
+
+
+def write_result_with_qgis(result: AnalysisResult, out: str, report: str | None, lang: str) -> list[str]:
+    """Write the result layers and tables to a GeoPackage with QGIS's own GDAL, and the report.
+
+    The core's ``write_result`` uses pyogrio, whose wheel bundles a second GDAL and SQLite;
+    inside QGIS, where the registry is open, only QGIS's GDAL may be loaded. Each frame goes
+    through a temporary GeoJSON file (geopandas writes that without GDAL) into
+    ``QgsVectorFileWriter``.
+    """
+    import geopandas as gpd
+
+    written = []
+    frames = {**result.layers, **result.tables}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, frame) in enumerate(frames.items()):
+            is_table = not isinstance(frame, gpd.GeoDataFrame)
+            gdf = gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=[None] * len(frame)) if is_table else frame
+            src = Path(tmp) / f"{name}.geojson"
+            src.write_text(gdf.to_json(na="null", drop_id=True, default=str), encoding="utf-8")
+            layer = QgsVectorLayer(str(src), name, "ogr")
+            if not layer.isValid():
+                raise QgsProcessingException(f"result {name}: QGIS cannot read it back")
+            if not is_table and frame.crs is not None:
+                layer.setCrs(QgsCoordinateReferenceSystem(frame.crs.to_string()))
+            opts = QgsVectorFileWriter.SaveVectorOptions()
+            opts.driverName = "GPKG"
+            opts.layerName = name
+            opts.fileEncoding = "UTF-8"
+            opts.actionOnExistingFile = (QgsVectorFileWriter.CreateOrOverwriteFile if i == 0
+                                         else QgsVectorFileWriter.CreateOrOverwriteLayer)
+            if is_table:
+                opts.overrideGeometryType = QgsWkbTypes.NoGeometry
+            err, msg, *_ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, out, QgsCoordinateTransformContext(), opts)
+            if err != QgsVectorFileWriter.NoError:
+                raise QgsProcessingException(f"result {name}: cannot write {out}: {msg}")
+            written.append(name)
+    if report and result.report is not None:
+        Path(report).write_text(result.report(lang), encoding="utf-8")
+    return written
 
 
 def _lang() -> str:
@@ -139,8 +186,7 @@ class AnalysisAlgorithm(QgsProcessingAlgorithm):
             with Registry.open(registry, readonly=True) as reg:
                 result = run_analysis(reg, default_plugin_manager(), self.analysis.name, self._raw(parameters, context),
                                       lang=lang, progress=progress)
-            # write_result uses pyogrio on the (new) output file only, never on the registry.
-            write_result(result, out, report, lang)
+            write_result_with_qgis(result, out, report, lang)
         except RallypointError as exc:
             raise QgsProcessingException(str(exc)) from exc
         for w in result.warnings:

@@ -74,6 +74,32 @@ def test_each_analysis_runs_through_processing_and_its_layers_load(provider, nam
     for uri in to_load:
         lyr = QgsVectorLayer(uri, "r", "ogr")
         assert lyr.isValid() and lyr.featureCount() > 0, uri
+        assert not lyr.isSpatial() or lyr.crs().authid() == "EPSG:4490", uri
+
+
+def test_results_are_written_with_qgis_own_gdal_only(provider, county_sample, tmp_path):
+    """pyogrio's wheel bundles a second GDAL and SQLite: QGIS's process must not load it (the registry is open)."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys, json; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+            "from qgis.core import QgsApplication; app = QgsApplication([], False); app.initQgis()\n"
+            "from rallypoint import Registry; from rallypoint.analysis import run_analysis\n"
+            "from rallypoint.plugins import default_plugin_manager\n"
+            "from rallypoint_qgis.processing_provider import write_result_with_qgis\n"
+            "reg = Registry.open(sys.argv[1], readonly=True)\n"
+            "res = run_analysis(reg, default_plugin_manager(), 'capacity', {})\n"
+            "names = write_result_with_qgis(res, sys.argv[2], None, 'zh')\n"
+            "print(json.dumps({'names': names, 'rows': {n: len(f) for n, f in {**res.layers, **res.tables}.items()},"
+            " 'bundled': sorted({m.split('.')[0] for m in sys.modules} & {'fiona', 'pyogrio'})}))\n")
+    out = tmp_path / "capacity.gpkg"
+    proc = subprocess.run([sys.executable, "-c", code, str(county_sample), str(out)], capture_output=True, text=True,
+                          timeout=300, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = __import__("json").loads(proc.stdout.strip().splitlines()[-1])
+    assert report["bundled"] == []
+    for name in report["names"]:
+        assert QgsVectorLayer(f"{out}|layername={name}", name, "ogr").featureCount() == report["rows"][name], name
 
 
 def test_a_bad_parameter_is_a_processing_error_naming_it(provider, county_sample, tmp_path):
