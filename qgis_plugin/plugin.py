@@ -6,6 +6,10 @@ and the core's :mod:`rallypoint.sync`; this module only wires them to QGIS's int
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from qgis.core import Qgis, QgsApplication, QgsProject, QgsSettings
@@ -40,6 +44,31 @@ def install_translator(locale: str | None = None) -> QTranslator | None:
                 QCoreApplication.installTranslator(translator)
                 return translator
     return None
+
+
+def python_executable() -> str:
+    """The Python that runs QGIS's plugins (inside QGIS ``sys.executable`` is QGIS itself)."""
+    if Path(sys.executable).name.startswith("python"):
+        return sys.executable
+    return shutil.which("python3") or "python3"
+
+
+def checkout_in_subprocess(url: str, out: str, *, key: str | None, author: str, timeout: float = 600) -> str:
+    """``rallypoint checkout`` in a child process; returns its summary, raises RuntimeError with its message.
+
+    Creating a registry file goes through fiona (GDAL's table DDL), and fiona's wheel bundles
+    a second GDAL and SQLite that must never be loaded in QGIS's process. The key travels in
+    the environment, not on the command line, so other users cannot read it in ``ps``.
+    """
+    env = dict(os.environ, RALLYPOINT_AUTHOR=author)
+    env.pop("RALLYPOINT_KEY", None)
+    if key:
+        env["RALLYPOINT_KEY"] = key
+    cmd = [python_executable(), "-c", "from rallypoint.cli.main import cli; cli()", "checkout", url, out, "--force"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError((proc.stderr or proc.stdout).strip() or f"checkout failed ({proc.returncode})")
+    return proc.stdout
 
 
 class RallypointPlugin:
@@ -151,8 +180,6 @@ class RallypointPlugin:
         return key.strip() or None if ok else None
 
     def checkout(self, checked=False):
-        from rallypoint.sync import checkout
-
         url, ok = QInputDialog.getText(self.iface.mainWindow(), "Rallypoint", tr("Server address"))
         if not ok or not url:
             return
@@ -161,11 +188,11 @@ class RallypointPlugin:
         if not out:
             return
         try:
-            report = checkout(url, out, key=self._key(), author=self.author(), overwrite=True)
+            checkout_in_subprocess(url, out, key=self._key(), author=self.author())
         except Exception as exc:
             self.notify("critical", str(exc))
             return
-        self.notify("success", tr("Checked out {0} features").format(report.created))
+        self.notify("success", tr("Checked out {0}").format(url))
         self.open_registry(path=out)
 
     def _sync(self, which: str):

@@ -204,14 +204,17 @@ def test_the_plugin_starts_opens_a_registry_and_unloads(qgis_app, qgis_iface, co
 def test_field_cycle_check_out_edit_in_qgis_push_and_pull(qgis_app, county_sample, tmp_path):
     from web_support import Server, copy_registry, make_key
 
-    from rallypoint.sync import checkout, pull, push
+    from rallypoint.sync import pull, push
+    from rallypoint_qgis.plugin import checkout_in_subprocess
 
     served = copy_registry(county_sample, tmp_path / "served.gpkg")
     key = make_key(served, "zhao.field", "editor")
     srv = Server(served, workers=1, threads=2)
     try:
         local = tmp_path / "field.gpkg"
-        checkout(srv.url, local, key=key, author="zhao.field")
+        checkout_in_subprocess(srv.url, str(local), key=key, author="zhao.field")
+        with pytest.raises(RuntimeError, match="refused the key"):
+            checkout_in_subprocess(srv.url, str(tmp_path / "bad.gpkg"), key="not-a-key", author="x")
         project = QgsProject()
         reg = load_registry(str(local), project=project, author=lambda: "zhao.field")
         try:

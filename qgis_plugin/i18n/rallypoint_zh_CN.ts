@@ -48,8 +48,8 @@
         <translation>无法打开登记库：{0}</translation>
     </message>
     <message>
-        <source>Checked out {0} features</source>
-        <translation>已签出 {0} 个要素</translation>
+        <source>Checked out {0}</source>
+        <translation>已签出 {0}</translation>
     </message>
     <message>
         <source>Conflicts (kept locally):</source>
