@@ -76,3 +76,12 @@ def test_in_english_the_menu_is_english(tmp_path):
     _, report = _load_installed(tmp_path, "en_US")
     assert report["menu"] == "&Rallypoint"
     assert report["actions"]["open"] == "Open registry…"
+
+
+def test_without_lrelease_the_build_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no Qt tools on this PATH
+    out = tmp_path / "p.zip"
+    r = CliRunner().invoke(cli, ["qgis-plugin", "build", str(out)])
+    assert r.exit_code == 1
+    assert "lrelease" in r.output and "qttools5-dev-tools" in r.output
+    assert not out.exists()
