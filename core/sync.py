@@ -209,9 +209,30 @@ def _geometry(feature: dict[str, Any]) -> Any:
 
 
 # -- check-out, pull, push -------------------------------------------------------------
+def _load_reference_layers(reg: Registry, client: Client, collections: set[str], author: str) -> int:
+    """Copy the server's reference layers (areas, population, roads) whole, so analyses run offline."""
+    import geopandas as gpd
+
+    n = 0
+    for name, ldef in reg.layers.items():
+        if ldef.versioned or name not in collections:
+            continue
+        feats = list(client.items(name))
+        if not feats:
+            continue
+        frame = gpd.GeoDataFrame.from_features(feats, crs="EPSG:4490")  # CRS84 answers are the stored lon/lat
+        frame = frame[[f for f in ldef.field_names if f in frame.columns] + ["geometry"]]
+        n += reg.load_reference(name, frame, author=author, note=f"checked out from {client.url}")
+    return n
+
+
 def checkout(url: str, out: str | Path, *, key: str | None = None, author: str = "sync",
-             overwrite: bool = False) -> SyncReport:
-    """Copy the features in use of every registry layer the server has into a new local file."""
+             overwrite: bool = False, with_reference: bool = False) -> SyncReport:
+    """Copy the features in use of every registry layer the server has into a new local file.
+
+    ``with_reference`` also copies the reference layers (administrative areas, population,
+    roads), which the analyses need; they are read-only data and are not pushed back.
+    """
     client = Client(url, key)
     landing = client.get("/")
     collections = {c["id"] for c in client.get("/collections").get("collections", [])}
@@ -233,6 +254,8 @@ def checkout(url: str, out: str | Path, *, key: str | None = None, author: str =
         for layer, feats in fetched.items():
             for f in feats:
                 base.set(layer, f["id"], f["properties"]["version"], _state(reg, reg.get(layer, f["id"])))
+        if with_reference:
+            report.created += _load_reference_layers(reg, client, collections, author)
         return report
     finally:
         reg.close()

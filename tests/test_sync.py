@@ -122,6 +122,22 @@ def test_a_feature_changed_on_both_sides_is_a_conflict_and_no_work_is_lost(serve
     assert r.exit_code == 1 and uid in r.output
 
 
+def test_a_checkout_with_reference_data_runs_the_analyses_offline(server, tmp_path, county_counts):
+    from rallypoint.analysis import run_analysis
+    from rallypoint.plugins import default_plugin_manager
+
+    out = tmp_path / "with_reference.gpkg"
+    r = CliRunner().invoke(cli, ["checkout", server.url, str(out), "--with-reference"], env={"RALLYPOINT_KEY": None})
+    assert r.exit_code == 0, r.output
+    with Registry.open(out) as local:
+        for layer in ("admin_areas", "population", "roads"):
+            assert local.count(layer) == county_counts[layer], layer
+        result = run_analysis(local, default_plugin_manager(), "capacity", {})
+    with Registry.open(server.path, readonly=True) as served:
+        expected = run_analysis(served, default_plugin_manager(), "capacity", {})
+    assert result.summary == expected.summary
+
+
 def test_push_of_a_file_that_is_not_a_checkout_says_so(registry_path):
     with pytest.raises(SyncError, match="not a check-out"):
         push(registry_path)

@@ -31,10 +31,13 @@ def _show(report: SyncReport, what: str) -> None:
 @click.argument("out", type=click.Path(dir_okay=False))
 @key_option
 @author_option
+@click.option("--with-reference", is_flag=True,
+              help="Also copy the reference layers (areas, population, roads) so analyses run offline.")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
-def checkout(url, out, key, author, force):
+def checkout(url, out, key, author, with_reference, force):
     """Copy the registry served at URL into a new local file OUT, to edit offline."""
-    _show(do_checkout(url, out, key=key, author=author, overwrite=force), f"checked out {url} to {out}")
+    report = do_checkout(url, out, key=key, author=author, overwrite=force, with_reference=with_reference)
+    _show(report, f"checked out {url} to {out}")
 
 
 @click.command()
