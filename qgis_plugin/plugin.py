@@ -81,6 +81,7 @@ class RallypointPlugin:
         self.toolbar = None
         self.provider = None
         self.loaded: list = []
+        self.report_box = None
         self.menu = tr("&Rallypoint")
 
     # -- settings --------------------------------------------------------------------
@@ -195,7 +196,8 @@ class RallypointPlugin:
         self.notify("success", tr("Checked out {0}").format(url))
         self.open_registry(path=out)
 
-    def _sync(self, which: str):
+    def _sync(self, which: str, key: str | None | bool = False):
+        """Push or pull the check-out the active layer belongs to (``key=False``: ask for it)."""
         from rallypoint import sync
 
         layer = self.iface.activeLayer()
@@ -203,7 +205,8 @@ class RallypointPlugin:
         if not path or sync.sync_url(path) is None:
             self.notify("warning", tr("Select a layer of a registry checked out from a server"))
             return None
-        key = self._key()
+        if key is False:
+            key = self._key()
         try:
             report = sync.push(path, key=key) if which == "push" else sync.pull(path, key=key, author=self.author())
         except Exception as exc:
@@ -223,15 +226,19 @@ class RallypointPlugin:
             lines = [tr("Conflicts (kept locally):")] + [f"• {c}" for c in report.conflicts] + \
                     [f"• {e}" for e in report.errors]
             self.notify("warning", text + "; " + tr("{0} conflicts").format(len(report.conflicts)))
-            QMessageBox.warning(self.iface.mainWindow(), "Rallypoint", text + "\n\n" + "\n".join(lines))
+            # Not modal: the user can look at the map and the layers while reading the list.
+            self.report_box = QMessageBox(QMessageBox.Warning, "Rallypoint", text + "\n\n" + "\n".join(lines),
+                                          QMessageBox.Ok, self.iface.mainWindow())
+            self.report_box.setModal(False)
+            self.report_box.show()
         else:
             self.notify("success", text)
 
-    def push(self, checked=False):
-        return self._sync("push")
+    def push(self, checked=False, key: str | None | bool = False):
+        return self._sync("push", key)
 
-    def pull(self, checked=False):
-        return self._sync("pull")
+    def pull(self, checked=False, key: str | None | bool = False):
+        return self._sync("pull", key)
 
     def toggle_personal(self, on: bool):
         from .loader import hide_personal

@@ -201,43 +201,82 @@ def test_the_plugin_starts_opens_a_registry_and_unloads(qgis_app, qgis_iface, co
     assert QgsApplication.processingRegistry().providerById("rallypoint") is None
 
 
-def test_field_cycle_check_out_edit_in_qgis_push_and_pull(qgis_app, county_sample, tmp_path):
+def _http(url, method="GET", body=None, key=None, etag=None):
+    import json
+    import urllib.request
+
+    headers = {"Content-Type": "application/geo+json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    if etag:
+        headers["If-Match"] = etag
+    req = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode(),
+                                 headers=headers)
+    with urllib.request.urlopen(req) as r:
+        return r.status, r.headers.get("ETag"), json.loads(r.read() or b"null")
+
+
+def test_field_cycle_check_out_edit_in_qgis_push_pull_and_see_conflicts(qgis_app, qgis_iface, county_sample,
+                                                                          tmp_path):
+    """Everything on the server side goes through HTTP, as the office works (see the report on direct writes)."""
+    import rallypoint_qgis
     from web_support import Server, copy_registry, make_key
 
-    from rallypoint.sync import pull, push
     from rallypoint_qgis.plugin import checkout_in_subprocess
 
     served = copy_registry(county_sample, tmp_path / "served.gpkg")
     key = make_key(served, "zhao.field", "editor")
+    office = make_key(served, "wang.office", "editor")
     srv = Server(served, workers=1, threads=2)
+    plugin = rallypoint_qgis.classFactory(qgis_iface)
+    plugin.initGui()
+
+    def on_server(uid):
+        return _http(f"{srv.url}/collections/teams/items/{uid}", key=office)
+
+    def office_sets_members(uid, members):
+        _, etag, _ = on_server(uid)
+        status, _, _ = _http(f"{srv.url}/collections/teams/items/{uid}", "PATCH", {"properties": {"members": members}},
+                             office, etag)
+        assert status == 200
+
     try:
         local = tmp_path / "field.gpkg"
         checkout_in_subprocess(srv.url, str(local), key=key, author="zhao.field")
         with pytest.raises(RuntimeError, match="refused the key"):
             checkout_in_subprocess(srv.url, str(tmp_path / "bad.gpkg"), key="not-a-key", author="x")
-        project = QgsProject()
-        reg = load_registry(str(local), project=project, author=lambda: "zhao.field")
-        try:
-            teams = reg.layers["teams"]
-            feat = _first(teams)
+        plugin.set_setting("author", "zhao.field")
+        reg = plugin.open_registry(path=str(local))
+        teams = reg.layers["teams"]
+        qgis_iface.setActiveLayer(teams)
+        feats = list(teams.getFeatures())
+        mine, theirs = feats[0], feats[5]
+
+        def save(feature, members):
             assert teams.startEditing()
-            teams.changeAttributeValue(feat.id(), teams.fields().indexOf("members"), 88)
+            teams.changeAttributeValue(feature.id(), teams.fields().indexOf("members"), members)
             assert teams.commitChanges()
             assert reg.guards["teams"].last_error is None
-            report = push(local, key=key)
-            assert report.ok and report.updated == 1
-            with Registry.open(served, readonly=True) as server_reg:
-                on_server = server_reg.get("teams", feat["uuid"])
-                assert on_server.properties["members"] == 88
-                assert server_reg.history("teams", feat["uuid"])[-1].author == "zhao.field"
-                other = list(server_reg.features("teams"))[5].uuid
-            with Registry.open(served) as server_reg:  # the office changes another team meanwhile
-                server_reg.update("teams", other, {"members": 12}, author="wang.office")
-            assert pull(local, key=key).updated == 1
-            teams.dataProvider().reloadData()
-            members = {f["uuid"]: f["members"] for f in teams.getFeatures()}
-            assert members[other] == 12 and members[feat["uuid"]] == 88
-        finally:
-            reg.unload(project)
+
+        save(mine, 88)
+        report = plugin.push(key=key)
+        assert report.ok and report.updated == 1
+        props = on_server(mine["uuid"])[2]["properties"]
+        assert props["members"] == 88 and props["updated_by"] == "zhao.field"
+        office_sets_members(theirs["uuid"], 12)
+        assert plugin.pull(key=key).updated == 1
+        members = {f["uuid"]: f["members"] for f in teams.getFeatures()}  # the plugin reloaded the layer
+        assert members[theirs["uuid"]] == 12 and members[mine["uuid"]] == 88
+        # both sides change the same team: a conflict, shown, and neither change lost
+        office_sets_members(mine["uuid"], 70)
+        save(next(f for f in teams.getFeatures() if f["uuid"] == mine["uuid"]), 90)
+        report = plugin.push(key=key)
+        assert [c.uuid for c in report.conflicts] == [mine["uuid"]], report
+        assert plugin.report_box.isVisible() and mine["uuid"] in plugin.report_box.text()
+        assert on_server(mine["uuid"])[2]["properties"]["members"] == 70
+        assert {f["uuid"]: f["members"] for f in teams.getFeatures()}[mine["uuid"]] == 90
+        reg.unload()
     finally:
+        plugin.set_setting("author", "")
+        plugin.unload()
         srv.stop()
