@@ -1,6 +1,7 @@
 # Rallypoint: set-up, the main job and the tests.
 #   make run    install what is needed, write the sample county registry (once), check it and serve it
 #   make test   install what is needed and run the whole test suite
+#   make qgis-plugin  build the QGIS plugin zip (dist/rallypoint_qgis.zip)
 
 SHELL := /bin/bash
 VENV := .venv
@@ -8,6 +9,8 @@ PY := $(VENV)/bin/python
 # Debian's interpreter, so QGIS's Python bindings (python3-qgis) load in the same process.
 SYSTEM_PYTHON := /usr/bin/python3
 DEBIAN_PACKAGES := python3-venv python3-qgis qgis-providers python3-gdal gdal-bin fonts-noto-cjk chromium
+# lrelease compiles the QGIS plugin's translations; Xvfb runs QGIS's window for the plugin screenshot test
+DEBIAN_PACKAGES += qttools5-dev-tools xvfb xauth
 # command:package, installed only when the command is missing (NodeSource's nodejs brings its own npm,
 # which Debian's npm package would conflict with)
 DEBIAN_COMMANDS := node:nodejs npm:npm
@@ -15,7 +18,7 @@ DEBIAN_COMMANDS := node:nodejs npm:npm
 VENDOR := core/web/static/vendor
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages run test clean
+.PHONY: setup system-packages run test clean qgis-plugin
 
 setup: system-packages $(VENV)/.installed $(VENDOR)/.installed
 
@@ -52,6 +55,10 @@ run: setup
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+qgis-plugin: setup
+	mkdir -p dist
+	$(VENV)/bin/rallypoint qgis-plugin build dist/rallypoint_qgis.zip
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) artifacts county.gpkg county.gpkg-wal county.gpkg-shm

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-import fiona
-from fiona.crs import CRS
-
 from .errors import RegistryFileError
 from .geometry import STORAGE_EPSG, register_functions
 from .schema import LayerDef
@@ -111,6 +108,11 @@ def connect(path: str | os.PathLike, *, readonly: bool = False) -> sqlite3.Conne
 
 
 def _create_tables(path: str, layers: Iterable[LayerDef]) -> None:
+    # Imported here, not at the top: fiona's wheel bundles its own GDAL and SQLite, and a
+    # process that only opens registries (the QGIS plugin, the server) must not load them.
+    import fiona
+    from fiona.crs import CRS
+
     opts = {"driver": "GPKG", "VERSION": "1.2", "FID": "fid"}
     for layer in layers:
         kw = dict(opts, schema=layer.fiona_schema(), layer=layer.name,

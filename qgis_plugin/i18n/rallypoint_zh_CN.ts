@@ -1,0 +1,75 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN">
+<context>
+    <name>Rallypoint</name>
+    <message>
+        <source>&amp;Rallypoint</source>
+        <translation>应急资源登记(&amp;R)</translation>
+    </message>
+    <message>
+        <source>Rallypoint</source>
+        <translation>应急资源登记</translation>
+    </message>
+    <message>
+        <source>Open registry…</source>
+        <translation>打开登记库…</translation>
+    </message>
+    <message>
+        <source>Check out from server…</source>
+        <translation>从服务器签出…</translation>
+    </message>
+    <message>
+        <source>Push local changes</source>
+        <translation>推送本地修改</translation>
+    </message>
+    <message>
+        <source>Pull changes from server</source>
+        <translation>拉取服务器修改</translation>
+    </message>
+    <message>
+        <source>Show personal data</source>
+        <translation>显示个人信息</translation>
+    </message>
+    <message>
+        <source>English labels</source>
+        <translation>英文标签</translation>
+    </message>
+    <message>
+        <source>API key (empty: anonymous)</source>
+        <translation>API 密钥（留空为匿名）</translation>
+    </message>
+    <message>
+        <source>Server address</source>
+        <translation>服务器地址</translation>
+    </message>
+    <message>
+        <source>Cannot open the registry: {0}</source>
+        <translation>无法打开登记库：{0}</translation>
+    </message>
+    <message>
+        <source>Checked out {0}</source>
+        <translation>已签出 {0}</translation>
+    </message>
+    <message>
+        <source>Conflicts (kept locally):</source>
+        <translation>冲突（已保留本地修改）：</translation>
+    </message>
+    <message>
+        <source>{0} conflicts</source>
+        <translation>{0} 处冲突</translation>
+    </message>
+    <message>
+        <source>{0} created, {1} updated, {2} retired</source>
+        <translation>新增 {0} 个，修改 {1} 个，注销 {2} 个</translation>
+    </message>
+    <message>
+        <source>Labels change for registries opened from now on</source>
+        <translation>标签语言将在此后打开的登记库中生效</translation>
+    </message>
+    <message>
+        <source>Select a layer of a registry checked out from a server</source>
+        <translation>请选择一个从服务器签出的登记库中的图层</translation>
+    </message>
+</context>
+</TS>

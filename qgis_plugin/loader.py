@@ -1,0 +1,166 @@
+"""Loading a registry into a QGIS project: layers in a group, styles, forms, relations, guards.
+
+The registry's default styles (in its ``layer_styles`` table) already carry the aliases,
+value maps, check boxes, date pickers, ranges and not-null constraints, and QGIS applies
+them when it opens a layer. What a style cannot hold is added here: the depot → stock
+relation (a relation editor in the depot form, a depot picker in the stock form), the
+hiding of personal fields, English labels when asked for, retired features left out, and
+the :class:`~.commit.EditGuard` that saves edits through the registry.
+
+Only the python ``sqlite3`` module (the system SQLite, the same library QGIS's GDAL uses)
+touches the registry in this process: nothing here may import fiona or pyogrio.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from qgis.core import (
+    QgsEditorWidgetSetup,
+    QgsLayerTreeGroup,
+    QgsProject,
+    QgsRelation,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtXml import QDomDocument
+
+from rallypoint.gpkgfile import connect, read_info
+from rallypoint.plugins import default_plugin_manager, layer_catalog
+from rallypoint.schema import LayerDef
+from rallypoint.styles import render_qml
+
+from .commit import EditGuard
+
+#: The order of the layers in the group, top to bottom (points above areas).
+ORDER = ("helipads", "teams", "depots", "shelters", "hazard_points", "depot_stock")
+REFERENCE_GROUP = {"zh": "参考数据", "en": "Reference data"}
+#: Reference layers top to bottom: roads, then the division outlines, the population grid at the bottom.
+REFERENCE_ORDER = ("roads", "admin_areas", "population")
+
+
+@dataclass
+class LoadedRegistry:
+    """What :func:`load_registry` put into the project."""
+
+    path: str
+    group: QgsLayerTreeGroup
+    layers: dict[str, QgsVectorLayer] = field(default_factory=dict)
+    guards: dict[str, EditGuard] = field(default_factory=dict)
+    relations: list[QgsRelation] = field(default_factory=list)
+
+    def unload(self, project: QgsProject | None = None) -> None:
+        project = project or QgsProject.instance()
+        for g in self.guards.values():
+            g.disconnect()
+        self.guards.clear()
+        for rel in self.relations:
+            project.relationManager().removeRelation(rel)
+        for lyr in self.layers.values():
+            project.removeMapLayer(lyr.id())
+        self.layers.clear()
+        self.relations.clear()
+        parent = self.group.parent()
+        if parent is not None:
+            parent.removeChildNode(self.group)
+
+
+def registry_info(path: str) -> tuple[str, str, list[str]]:
+    """(name, language, layer tables) of a registry, read with the system SQLite (python's sqlite3)."""
+    with closing(connect(path, readonly=True)) as conn:
+        info = read_info(conn)
+        tables = [r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents ORDER BY table_name")]
+    return info.name, info.language, tables
+
+
+def apply_language(layer: QgsVectorLayer, ldef: LayerDef, lang: str) -> None:
+    """Labels (aliases, value maps) in ``lang``: the registry's own style, rendered in that language."""
+    doc = QDomDocument()
+    doc.setContent(render_qml(ldef, lang))
+    layer.importNamedStyle(doc)
+
+
+def hide_personal(layer: QgsVectorLayer, ldef: LayerDef, hidden: bool) -> None:
+    """Hide (or show again) the personal-data fields in forms and the attribute table."""
+    config = layer.attributeTableConfig()
+    columns = config.columns()
+    for name in ldef.personal_fields:
+        idx = layer.fields().indexOf(name)
+        if idx < 0:
+            continue
+        if hidden:
+            layer.setEditorWidgetSetup(idx, QgsEditorWidgetSetup("Hidden", {}))
+        elif layer.editorWidgetSetup(idx).type() == "Hidden":
+            layer.setEditorWidgetSetup(idx, QgsEditorWidgetSetup("TextEdit", {"IsMultiline": False}))
+        for col in columns:
+            if col.name == name:
+                col.hidden = hidden
+    config.setColumns(columns)
+    layer.setAttributeTableConfig(config)
+
+
+def _relation(project: QgsProject, child: QgsVectorLayer, parent: QgsVectorLayer, cdef: LayerDef,
+              lang: str) -> QgsRelation:
+    rel = QgsRelation()
+    rel.setId(f"rallypoint_{cdef.name}_{child.id()}")
+    rel.setName(cdef.title(lang))
+    rel.setReferencingLayer(child.id())
+    rel.setReferencedLayer(parent.id())
+    rel.addFieldPair(cdef.parent_field, "uuid")
+    project.relationManager().addRelation(rel)
+    idx = child.fields().indexOf(cdef.parent_field)
+    child.setEditorWidgetSetup(idx, QgsEditorWidgetSetup("RelationReference", {
+        "Relation": rel.id(), "AllowNULL": False, "ShowForm": False, "MapIdentification": False,
+        "ReadOnly": False, "AllowAddFeatures": False,
+    }))
+    return rel
+
+
+def load_registry(path: str, *, project: QgsProject | None = None, lang: str | None = None,
+                  show_personal: bool = False, author: Callable[[], str] | None = None,
+                  notify: Callable[[str, str], None] | None = None) -> LoadedRegistry:
+    """Add the registry's layers to ``project`` in one group, ready to view and edit."""
+    project = project or QgsProject.instance()
+    path = str(Path(path).resolve())
+    title, reg_lang, tables = registry_info(path)
+    lang = lang or reg_lang
+    catalog = layer_catalog(default_plugin_manager())
+    root = project.layerTreeRoot()
+    group = root.insertGroup(0, title)
+    loaded = LoadedRegistry(path, group)
+    names = [n for n in ORDER if n in tables and n in catalog]
+    names += [n for n in tables if n in catalog and n not in names and catalog[n].kind != "reference"]
+    reference = [n for n in tables if n in catalog and catalog[n].kind == "reference"]
+    reference.sort(key=lambda n: (REFERENCE_ORDER.index(n) if n in REFERENCE_ORDER else -1, n))
+    author = author or (lambda: "qgis")
+    ref_group = None
+    for name in names + reference:
+        ldef = catalog[name]
+        uri = f"{path}|layername={name}"
+        if ldef.versioned:
+            # Retired features stay in the file but not on the map. The filter goes into the URI:
+            # setSubsetString() on a second layer of the same GeoPackage makes QGIS 3.22's OGR
+            # provider fail with "unable to open database file".
+            uri += '|subset="retired_at" IS NULL'
+        layer = QgsVectorLayer(uri, ldef.title(lang), "ogr")
+        if not layer.isValid():
+            raise RuntimeError(f"{path}: QGIS cannot open the layer {name}")
+        if lang != "zh":
+            apply_language(layer, ldef, lang)
+        hide_personal(layer, ldef, not show_personal)
+        project.addMapLayer(layer, False)
+        if ldef.kind == "reference" and ref_group is None:
+            ref_group = group.addGroup(REFERENCE_GROUP.get(lang, REFERENCE_GROUP["en"]))
+        (ref_group if ldef.kind == "reference" else group).addLayer(layer)
+        loaded.layers[name] = layer
+        if ldef.versioned:
+            loaded.guards[name] = EditGuard(layer, path, name, author=author, notify=notify)
+    for name, ldef in catalog.items():
+        if ldef.parent and name in loaded.layers and ldef.parent in loaded.layers:
+            loaded.relations.append(_relation(project, loaded.layers[name], loaded.layers[ldef.parent], ldef, lang))
+    if ref_group is not None:
+        ref_group.setExpanded(False)
+        ref_group.setItemVisibilityChecked(True)
+    return loaded
