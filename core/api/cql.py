@@ -44,7 +44,8 @@ LEGACY = "cql-text"
 _ILIKE = re.compile(r"""("[^"]+"|[A-Za-z_][A-Za-z0-9_]*)\s+ILIKE\s+('(?:[^']|'')*')""", re.IGNORECASE)
 GEOMETRY = "geometry"  # the queryable naming the layer's geometry (the column is geom)
 MAX_FILTER_CHARS = 100_000
-MAX_DEPTH = 60
+MAX_DEPTH = 30  # levels of and/or/not: SQLite's parser takes about 100 nested parentheses
+MAX_VALUES = 20_000  # bound values (SQLite allows 32,766 in one statement, and the query adds its own)
 
 _KIND = {"text": "text", "uuid": "text", "adcode": "text", "phone": "text", "codes": "text",
          "integer": "number", "real": "number", "boolean": "boolean", "date": "date", "datetime": "timestamp"}
@@ -139,6 +140,63 @@ def _parse_error(lang: str, exc: Exception) -> BadRequest:
     return BadRequest(f"filter ({lang}) does not parse{where}: {detail}")
 
 
+MAX_NESTING = 100  # the parser recurses per level: thousands of levels overflow its stack and kill the process
+
+
+def _too_deep(text: str) -> str | None:
+    """Why a CQL2 text nests too deeply for the parser to be given it, or None (a lexical check, quotes blanked)."""
+    s = re.sub(r"'(?:[^']|'')*'|\"[^\"]*\"", "''", text)
+    depth = deepest = 0
+    for ch in s:
+        if ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        return f"parentheses nest {deepest} deep; at most {MAX_NESTING}"
+    if len(re.findall(r"\bNOT\b", s, re.IGNORECASE)) > MAX_NESTING:
+        return f"more than {MAX_NESTING} NOTs"
+    minus = max((m.count("-") for m in re.findall(r"-[-\s(]*", s)), default=0)
+    if minus > 20:
+        return f"{minus} minus signs in a row"
+    return None
+
+
+BIG_STACK = 256 * 1024 * 1024
+SMALL_TEXT = 2000  # below this, no text nests deep enough to trouble the default 8 MB stack
+
+
+def _parse_text(text: str) -> Any:
+    """CQL2 text → CQL2 JSON. The parser recurses once per level of an expression (``a + 1 + 1 …`` too),
+    so a long text is parsed on a thread with a large stack (reserved, not used) rather than risk the process."""
+    cql2 = _cql2()
+    if len(text) < SMALL_TEXT:
+        return cql2.parse_text(text).to_json()
+    out: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            out["tree"] = cql2.parse_text(text).to_json()
+        except Exception as exc:  # handed back to the caller's thread
+            out["error"] = exc
+
+    with _stack_lock:
+        old = threading.stack_size(BIG_STACK)
+        try:
+            worker = threading.Thread(target=work, name="cql2-parse")
+            worker.start()
+        finally:
+            threading.stack_size(old)
+    worker.join()
+    if "error" in out:
+        raise out["error"]
+    return out["tree"]
+
+
+_stack_lock = threading.Lock()
+
+
 def parse_filter(layer: LayerDef, text: str, *, personal: bool, lang: str | None = None,
                  filter_crs: str | None = None) -> Filter:
     """A filter in ``cql2-text`` (default) or ``cql2-json``, checked and translated; BadRequest otherwise."""
@@ -153,29 +211,36 @@ def parse_filter(layer: LayerDef, text: str, *, personal: bool, lang: str | None
     if lang in ("cql2-text", LEGACY):
         if lang == LEGACY:
             text = _ILIKE.sub(r"CASEI(\1) LIKE CASEI(\2)", text)
+        deep = _too_deep(text)
+        if deep:
+            raise BadRequest(f"filter ({lang}) nests too deeply: {deep}")
         try:
-            tree = cql2.parse_text(text).to_json()
+            tree = _parse_text(text)
         except (cql2.ParseError, ValueError) as exc:
             raise _parse_error(lang, exc) from None
     else:
         try:
             raw = json.loads(text)
+        except RecursionError:
+            raise BadRequest("filter (cql2-json) nests too deeply") from None
         except ValueError as exc:
             raise BadRequest(f"filter (cql2-json) is not valid JSON: {exc}") from None
         if not isinstance(raw, dict):
             raise BadRequest("filter (cql2-json) must be a JSON object such as "
                              '{"op": "=", "args": [{"property": "status"}, "open"]}')
+        # The library's JSON-schema validate() is not used: on an invalid document its time grows
+        # exponentially with nesting (4 nested "not"s took 95 s). Its parser checks the shape; the
+        # translator checks the rest (arity, types, properties) and says where.
         try:
-            expr = cql2.parse_json(text)
-            expr.validate()
-        except cql2.ValidationError as exc:
-            raise BadRequest(f"filter (cql2-json) is not valid CQL2 JSON: {str(exc)[:500]}") from None
+            cql2.parse_json(text)
         except (cql2.ParseError, ValueError) as exc:
             raise BadRequest(f"filter (cql2-json) is not CQL2 JSON: {str(exc)[:500]}") from None
         tree = raw  # our own walk reports paths into what the client sent
     crs = crsmod.find(filter_crs, "filter-crs")
     t = _Translator(layer, personal, crs, lang, text)
     e = t.boolean(tree, "filter")
+    if len(e.params) > MAX_VALUES:
+        raise BadRequest(f"filter has {len(e.params):,} values; at most {MAX_VALUES:,}")
     return Filter(e.sql, e.params)
 
 
@@ -232,8 +297,7 @@ class _Translator:
             if len(args) < 2:
                 raise self.bad(f"{low} needs at least two conditions", path, low)
             parts = [self.boolean(a, f"{path}.args[{i}]", depth + 1) for i, a in enumerate(args)]
-            return _Expr("(" + f" {low.upper()} ".join(p.sql for p in parts) + ")",
-                         [v for p in parts for v in p.params], "predicate")
+            return _balanced(low.upper(), parts)
         if low == "not":
             self.arity(op, args, 1, path)
             inner = self.boolean(args[0], f"{path}.args[0]", depth + 1)
@@ -270,7 +334,10 @@ class _Translator:
 
     @staticmethod
     def show(node: Any) -> str:
-        text = json.dumps(node, ensure_ascii=False)
+        try:
+            text = json.dumps(node, ensure_ascii=False)
+        except (RecursionError, ValueError, TypeError):
+            return "(an expression too deep to show)"
         return text if len(text) <= 80 else text[:77] + "..."
 
     # -- scalar expressions: properties, literals, casei/accenti
@@ -282,7 +349,10 @@ class _Translator:
         if isinstance(node, (int, float)):
             if not math.isfinite(node):
                 raise self.bad(f"{node} is not a finite number", path)
-            v = int(node) if float(node).is_integer() and abs(node) < 2**53 else float(node)
+            try:
+                v = int(node) if float(node).is_integer() and abs(node) < 2**53 else float(node)
+            except OverflowError:
+                raise self.bad(f"{node} is too large a number", path) from None
             return _Expr("?", [v], "number", value=v)
         if isinstance(node, str):
             return _Expr("?", [node], "text", value=node)
@@ -303,6 +373,8 @@ class _Translator:
                 if not isinstance(args, list):
                     args = [args]
                 self.arity(fn, args, 1, path)
+                if _nested_fold(args[0]) > 1:
+                    raise self.bad(f"{fn}: casei and accenti nest at most two deep", path, fn)
                 inner = self.scalar(args[0], f"{path}.args[0]")
                 if inner.kind != "text":
                     raise self.bad(f"{fn} takes text, got a {inner.kind}", path, fn)
@@ -311,6 +383,8 @@ class _Translator:
             if "op" in node and str(node["op"]).upper() in _WKT_TYPES:
                 raise self.bad(f"{node['op']}{tuple(node.get('args') or ())} is not a valid WKT geometry", path,
                                str(node["op"]))
+            if "op" in node and str(node["op"]) in ("+", "-", "*", "/", "%", "^", "div"):
+                raise self.bad(f"arithmetic ({node['op']}) is not supported", path, str(node["op"]))
             if "op" in node:
                 raise self.bad(f"the function {node['op']!r} is not supported here (only casei and accenti)",
                                path, str(node["op"]))
@@ -571,9 +645,28 @@ class _Translator:
         return out[0], out[1]
 
 
+def _balanced(word: str, parts: list[_Expr]) -> _Expr:
+    """``(a AND b AND …)`` as a balanced tree: SQLite's parser takes a long flat chain as 1,000 levels deep."""
+    if len(parts) <= 8:
+        return _Expr("(" + f" {word} ".join(p.sql for p in parts) + ")", [v for p in parts for v in p.params],
+                     "predicate")
+    mid = len(parts) // 2
+    return _balanced(word, [_balanced(word, parts[:mid]), _balanced(word, parts[mid:])])
+
+
 def _article(kind: str) -> str:
     return {"text": "text", "number": "a number", "boolean": "a true/false value", "date": "a date",
             "timestamp": "a timestamp", "geometry": "a geometry", "interval": "an interval"}.get(kind, kind)
+
+
+def _nested_fold(node: Any) -> int:
+    """How many casei/accenti calls are nested in ``node`` (counted without recursion)."""
+    n = 0
+    while isinstance(node, dict) and str(node.get("op", "")).lower() in ("casei", "accenti"):
+        n += 1
+        args = node.get("args")
+        node = args[0] if isinstance(args, list) and args else args
+    return n
 
 
 def _describe(e: _Expr) -> str:
