@@ -564,6 +564,12 @@ class _Translator:
         minx, miny, maxx, maxy = lit.bounds
         rtree = quote(f"rtree_{self.layer.name}_geom")
         pre = f"t.fid IN (SELECT id FROM {rtree} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"
+        if op == "s_intersects" and lit.equals(shapely.box(*lit.bounds)):
+            # a box: a feature whose R-tree box (rounded outwards) lies inside it intersects it for certain,
+            # so GEOS only looks at the few features near its edges (SQLite's OR stops at the first true)
+            inside = f"t.fid IN (SELECT id FROM {rtree} WHERE minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?)"
+            return _Expr(f"({pre} AND ({inside} OR {exact}))",
+                         [maxx, minx, maxy, miny, minx, maxx, miny, maxy, op, wkb], "predicate")
         return _Expr(f"({pre} AND {exact})", [maxx, minx, maxy, miny, op, wkb], "predicate")
 
     # -- temporal: instants and intervals against a date or date-time property
