@@ -257,6 +257,7 @@ def test_queryables_are_a_json_schema_linked_from_the_collection(client):
     page = client.get("/collections/shelters/queryables?f=html")
     assert page.status_code == 200 and "capacity_day" in page.get_data(as_text=True)
     assert "<form" in page.get_data(as_text=True)
+    assert "/collections/shelters/queryables?f=html" in client.get("/collections/shelters?f=html").get_data(as_text=True)
 
 
 def test_every_queryable_can_be_named_in_a_filter(client):
