@@ -364,11 +364,11 @@ BAD_JSON = [
     ("[1, 2]", "must be a JSON object"),
     ('{"op": "=", "args": [{"property": "status"}]}', "filter at filter: = takes 2 argument(s), got 1"),
     ('{"op": "=", "args": [{"property": "nosuch"}, 1]}', "filter at filter.args[0]: property 'nosuch'"),
-    ('{"op": "and", "args": [{"op": "=", "args": [{"property": "status"}, "open"]}, '
-     '{"op": ">", "args": [{"property": "capacity_day"}, "x"]}]}', "filter at filter.args[1]"),
+    (('{"op": "and", "args": [{"op": "=", "args": [{"property": "status"}, "open"]}, '
+      '{"op": ">", "args": [{"property": "capacity_day"}, "x"]}]}'), "filter at filter.args[1]"),
     ('{"op": "s_intersects", "args": [{"property": "geometry"}, {"type": "Point", "coordinates": [1]}]}', "CQL2"),
-    ('{"op": "s_intersects", "args": [{"property": "geometry"}, {"type": "Polygon", "coordinates": '
-     '[[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}]}', "not valid"),
+    (('{"op": "s_intersects", "args": [{"property": "geometry"}, {"type": "Polygon", "coordinates": '
+      '[[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}]}'), "not valid"),
     ('{"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [2, 2, 1, 1]}]}', "lower corner"),
     ('{"op": "t_before", "args": [{"property": "updated_at"}, {"timestamp": "yesterday"}]}', "'yesterday' is not an RFC 3339"),
     ('{"op": "between", "args": [{"property": "capacity_day"}, 1]}', "between takes 3 argument(s)"),

@@ -19,7 +19,6 @@ from .etags import not_modified, weak_etag
 from .request import Request, check_params, output_format
 from .responses import GEOJSON, HTML, JSON, Response, json_response, link, self_and_alternates
 
-
 REL_QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 SCHEMA_JSON = "application/schema+json"
 

@@ -11,7 +11,7 @@ R-tree to pre-filter before an exact GEOS test (:func:`register`).
 
 >>> layer = __import__("rallypoint").builtin_layers()["shelters"]
 >>> parse_filter(layer, "status = 'open' AND capacity_day > 100", personal=False).sql
-"((t.\\"status\\" = ?) AND (t.\\"capacity_day\\" > ?))"
+'((t."status" = ?) AND (t."capacity_day" > ?))'
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def _parse_error(lang: str, exc: Exception) -> BadRequest:
     text = str(exc).strip()
     m = re.search(r"-->\s*(\d+):(\d+)", text)
     where = f" at line {m.group(1)}, column {m.group(2)}" if m else ""
-    expected = re.search(r"=\s*(expected .*)$", text, re.S)
+    expected = re.search(r"=\s*(expected .*)$", text, re.DOTALL)
     detail = expected.group(1).strip() if expected else text.splitlines()[-1] if text else "cannot be parsed"
     return BadRequest(f"filter ({lang}) does not parse{where}: {detail}")
 
@@ -178,7 +178,7 @@ def _parse_text(text: str) -> Any:
     def work() -> None:
         try:
             out["tree"] = cql2.parse_text(text).to_json()
-        except Exception as exc:  # handed back to the caller's thread
+        except Exception as exc:  # noqa: BLE001 (handed back to the caller's thread, raised there)
             out["error"] = exc
 
     with _stack_lock:
@@ -527,7 +527,7 @@ class _Translator:
                            str(node.get("type", "bbox")))
         try:
             geom = self.crs.geometry_in(geom)
-        except Exception as exc:  # a projection failure is the caller's coordinates' fault
+        except Exception as exc:  # noqa: BLE001 (a projection failure is the caller's coordinates' fault)
             raise self.bad(f"the geometry cannot be put in CGCS2000 from {self.crs.uri}: {exc}", path) from None
         minx, miny, maxx, maxy = geom.bounds
         if not all(math.isfinite(v) for v in geom.bounds) or minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
