@@ -7,7 +7,7 @@ parsed and checked against the standard's JSON schema. One translator then walks
 decide: property names are checked against the layer's queryables (identifiers come from
 the layer definition only), every literal is bound, never written into the SQL, values are
 checked against the field's type and allowed codes, and spatial predicates use the layer's
-R-tree to pre-filter before an exact GEOS test (:func:`register`).
+R-tree to pre-filter before one vectorised GEOS test per request (:func:`resolve`).
 
 >>> layer = __import__("rallypoint").builtin_layers()["shelters"]
 >>> parse_filter(layer, "status = 'open' AND capacity_day > 100", personal=False).sql
@@ -16,19 +16,21 @@ R-tree to pre-filter before an exact GEOS test (:func:`register`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 import sqlite3
-import struct
 import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import shapely
 
+from ..geometry import decode_many
 from ..gpkgfile import quote
 from ..schema import FieldDef, LayerDef
 from ..validation import _Bad, format_datetime, normalise_value
@@ -557,20 +559,10 @@ class _Translator:
         # feature-first form: op(geometry, literal); a literal-first call is the mirrored one
         if prop_side == 1:
             op = _FLIPPED.get(op, op)
-        wkb = shapely.to_wkb(lit)
-        exact = "rp_cql_spatial(?, t.geom, ?)"
-        if op == "s_disjoint":
-            return _Expr(f"({exact})", [op, wkb], "predicate")
-        minx, miny, maxx, maxy = lit.bounds
-        rtree = quote(f"rtree_{self.layer.name}_geom")
-        pre = f"t.fid IN (SELECT id FROM {rtree} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"
-        if op == "s_intersects" and lit.equals(shapely.box(*lit.bounds)):
-            # a box: a feature whose R-tree box (rounded outwards) lies inside it intersects it for certain,
-            # so GEOS only looks at the few features near its edges (SQLite's OR stops at the first true)
-            inside = f"t.fid IN (SELECT id FROM {rtree} WHERE minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?)"
-            return _Expr(f"({pre} AND ({inside} OR {exact}))",
-                         [maxx, minx, maxy, miny, minx, maxx, miny, maxy, op, wkb], "predicate")
-        return _Expr(f"({pre} AND {exact})", [maxx, minx, maxy, miny, op, wkb], "predicate")
+        # the matching fids are computed once per request (and kept while the layer is unchanged) by
+        # resolve(): R-tree candidates, then one vectorised GEOS test; SQL gets them as one bound value
+        return _Expr("(t.fid IN (SELECT value FROM json_each(?)))", [Spatial(self.layer.name, op, shapely.to_wkb(lit))],
+                     "predicate")
 
     # -- temporal: instants and intervals against a date or date-time property
     def temporal(self, op: str, args: list, path: str) -> _Expr:
@@ -714,46 +706,75 @@ def _fold(fn: str, value: str | None) -> str | None:
 
 # -- SQL functions the fragments call --------------------------------------------------------------------
 
-_POINT = struct.Struct("<dd")
-_ENVELOPE = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
-_literals: dict[bytes, Any] = {}
-_lock = threading.Lock()
+@dataclass(frozen=True)
+class Spatial:
+    """A spatial predicate waiting for its matching fids (:func:`resolve`); its repr keys ETags."""
+
+    layer: str
+    op: str
+    wkb: bytes
+
+    def __repr__(self) -> str:
+        return f"Spatial({self.layer}, {self.op}, {hashlib.blake2b(self.wkb, digest_size=12).hexdigest()})"
+
+
 _TESTS = {"s_intersects": shapely.intersects, "s_disjoint": shapely.disjoint, "s_equals": shapely.equals,
           "s_touches": shapely.touches, "s_crosses": shapely.crosses, "s_overlaps": shapely.overlaps,
           # literal first (prepared): the feature within the literal is the literal containing the feature
           "s_within": shapely.contains, "s_contains": shapely.within}
+_matches: dict[tuple, str] = {}
+_lock = threading.Lock()
+MAX_CACHED = 32
 
 
-def _literal(wkb: bytes):
-    geom = _literals.get(wkb)
-    if geom is None:
-        geom = shapely.from_wkb(wkb)
-        shapely.prepare(geom)
-        with _lock:
-            if len(_literals) > 256:
-                _literals.clear()
-            _literals[wkb] = geom
-    return geom
+def _match(conn: sqlite3.Connection, sp: Spatial) -> str:
+    """The fids (a JSON array) of the layer's features whose geometry stands in ``sp.op`` to the literal."""
+    lit = shapely.from_wkb(sp.wkb)
+    shapely.prepare(lit)
+    table = quote(sp.layer)
+    if sp.op == "s_disjoint":  # every geometry is a candidate
+        rows = conn.execute(f"SELECT fid, geom FROM {table} WHERE geom IS NOT NULL").fetchall()
+    else:
+        minx, miny, maxx, maxy = lit.bounds
+        rtree = quote(f"rtree_{sp.layer}_geom")
+        rows = conn.execute(f"SELECT t.fid, t.geom FROM {table} t WHERE t.fid IN (SELECT id FROM {rtree} "
+                            "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)",
+                            (maxx, minx, maxy, miny)).fetchall()
+    if not rows:
+        return "[]"
+    fids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    geoms = decode_many([r[1] for r in rows])
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    hit = present & _TESTS[sp.op](lit, geoms)
+    return "[" + ",".join(map(str, fids[hit].tolist())) + "]"
 
 
-def _feature(blob: bytes):
-    if len(blob) == 29 and blob[3] == 1 and blob[8] == 1 and blob[9:13] == b"\x01\x00\x00\x00":
-        return shapely.Point(_POINT.unpack_from(blob, 13))
-    return shapely.from_wkb(bytes(blob[8 + _ENVELOPE.get((blob[3] >> 1) & 7, 0):]))
-
-
-def _spatial(op: str, blob: bytes | None, wkb: bytes) -> int | None:
-    if blob is None:
-        return None
-    geom = _feature(blob)
-    if geom is None or geom.is_empty:
-        return None
-    return int(bool(_TESTS[op](_literal(wkb), geom)))
+def resolve(conn: sqlite3.Connection, filters: list[tuple[str, list[Any]]], path: str,
+            stamp: tuple) -> list[tuple[str, list[Any]]]:
+    """``filters`` with every :class:`Spatial` value replaced by its matching fids (cached per layer state)."""
+    out = []
+    for sql, values in filters:
+        if any(isinstance(v, Spatial) for v in values):
+            done = []
+            for v in values:
+                if isinstance(v, Spatial):
+                    key = (path, stamp, v)
+                    found = _matches.get(key)
+                    if found is None:
+                        found = _match(conn, v)
+                        with _lock:
+                            if len(_matches) >= MAX_CACHED:
+                                _matches.clear()
+                            _matches[key] = found
+                    v = found
+                done.append(v)
+            values = done
+        out.append((sql, values))
+    return out
 
 
 def register(conn: sqlite3.Connection) -> None:
     """The functions a translated filter calls, on a connection that will run it."""
-    conn.create_function("rp_cql_spatial", 3, _spatial, deterministic=True)
     conn.create_function("rp_cql_casei", 1, lambda v: _fold("casei", v) if isinstance(v, str) else v,
                          deterministic=True)
     conn.create_function("rp_cql_accenti", 1, lambda v: _fold("accenti", v) if isinstance(v, str) else v,
