@@ -97,3 +97,22 @@ def test_ogrinfo_where_on_a_date_time_sends_a_quoted_timestamp_the_server_reads(
     assert ogrinfo_count(served, "-where", f"updated_at < '{stamp}' AND status = 'monitoring'") == 10
     sent = filters_sent(served)[before:]
     assert sent and "updated_at < '2026" in unquote_plus(sent[0]["filter"][0])
+
+
+def test_a_filter_that_would_overflow_the_parsers_stack_is_a_400_and_the_worker_lives(served):
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlencode
+
+    base = served["url"] + "/collections/hazard_points/items?"
+    # gunicorn takes request lines up to 4 KB: these are as deep as fits (the first is parsed on the big stack)
+    for text in ("capacity_day" + "+1" * 850 + ">3", "(" * 600 + "status='x'" + ")" * 600):
+        assert len(urlencode({"filter": text})) < 4000
+        try:
+            urllib.request.urlopen(base + urlencode({"filter": text}), timeout=60)
+            raise AssertionError("accepted")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 400
+    with urllib.request.urlopen(base + urlencode({"filter": "threatened_people > 10", "limit": 1}), timeout=30) as r:
+        assert r.status == 200
+    assert served["server"].read_log().count("Booting worker") == 1  # the one worker never died and came back
