@@ -97,3 +97,36 @@ def test_ogrinfo_where_on_a_date_time_sends_a_quoted_timestamp_the_server_reads(
     assert ogrinfo_count(served, "-where", f"updated_at < '{stamp}' AND status = 'monitoring'") == 10
     sent = filters_sent(served)[before:]
     assert sent and "updated_at < '2026" in unquote_plus(sent[0]["filter"][0])
+
+
+def test_a_filter_that_would_overflow_the_parsers_stack_is_a_400_and_the_worker_lives(served):
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlencode
+
+    base = served["url"] + "/collections/hazard_points/items?"
+    # gunicorn takes request lines up to 8 KB: these are as deep as fits (the first is parsed on the big stack)
+    for text in ("capacity_day" + "+1" * 1900 + ">3", "(" * 1300 + "status='x'" + ")" * 1300):
+        assert 4100 < len(urlencode({"filter": text})) < 8000
+        try:
+            urllib.request.urlopen(base + urlencode({"filter": text}), timeout=60)
+            raise AssertionError("accepted")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 400
+    with urllib.request.urlopen(base + urlencode({"filter": "threatened_people > 10", "limit": 1}), timeout=30) as r:
+        assert r.status == 200
+    assert served["server"].read_log().count("Booting worker") == 1  # the one worker never died and came back
+
+
+def test_a_polygon_of_200_vertices_fits_in_the_url(served):
+    import json
+    import urllib.request
+    from urllib.parse import urlencode
+
+    ring = shapely.Point(103.7, 30.6).buffer(0.05, quad_segs=50)  # 201 vertices
+    text = f"S_INTERSECTS(geometry, {shapely.to_wkt(ring, rounding_precision=6)})"
+    query = urlencode({"filter": text, "limit": 1})
+    assert len(query) > 4096  # past gunicorn's default request line
+    with urllib.request.urlopen(served["url"] + "/collections/hazard_points/items?" + query, timeout=30) as r:
+        matched = json.loads(r.read())["numberMatched"]
+    assert matched == int(served["frame"].intersects(ring).sum()) > 0

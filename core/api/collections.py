@@ -19,7 +19,6 @@ from .etags import not_modified, weak_etag
 from .request import Request, check_params, output_format
 from .responses import GEOJSON, HTML, JSON, Response, json_response, link, self_and_alternates
 
-
 REL_QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 SCHEMA_JSON = "application/schema+json"
 
@@ -109,6 +108,7 @@ def get_collection(ctx: Context, req: Request) -> Response:
         path = f"/collections/{layer.name}"
         return html.render(req, "collection.html", site=site_title(ctx), doc=doc, layer=layer, fields=fields,
                            items_href=req.url(path + "/items", "f=html"),
+                           queryables_href=req.url(path + "/queryables", "f=html"),
                            crumbs=[(req.url("/"), "首页 Home"), (req.url("/collections"), "数据集 Collections"),
                                    (req.url(path), layer.title_zh)],
                            json_href=req.url(path, "f=json"), headers={"ETag": etag})

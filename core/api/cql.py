@@ -7,28 +7,30 @@ parsed and checked against the standard's JSON schema. One translator then walks
 decide: property names are checked against the layer's queryables (identifiers come from
 the layer definition only), every literal is bound, never written into the SQL, values are
 checked against the field's type and allowed codes, and spatial predicates use the layer's
-R-tree to pre-filter before an exact GEOS test (:func:`register`).
+R-tree to pre-filter before one vectorised GEOS test per request (:func:`resolve`).
 
 >>> layer = __import__("rallypoint").builtin_layers()["shelters"]
 >>> parse_filter(layer, "status = 'open' AND capacity_day > 100", personal=False).sql
-"((t.\\"status\\" = ?) AND (t.\\"capacity_day\\" > ?))"
+'((t."status" = ?) AND (t."capacity_day" > ?))'
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 import sqlite3
-import struct
 import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import shapely
 
+from ..geometry import decode_many
 from ..gpkgfile import quote
 from ..schema import FieldDef, LayerDef
 from ..validation import _Bad, format_datetime, normalise_value
@@ -44,7 +46,8 @@ LEGACY = "cql-text"
 _ILIKE = re.compile(r"""("[^"]+"|[A-Za-z_][A-Za-z0-9_]*)\s+ILIKE\s+('(?:[^']|'')*')""", re.IGNORECASE)
 GEOMETRY = "geometry"  # the queryable naming the layer's geometry (the column is geom)
 MAX_FILTER_CHARS = 100_000
-MAX_DEPTH = 60
+MAX_DEPTH = 30  # levels of and/or/not: SQLite's parser takes about 100 nested parentheses
+MAX_VALUES = 20_000  # bound values (SQLite allows 32,766 in one statement, and the query adds its own)
 
 _KIND = {"text": "text", "uuid": "text", "adcode": "text", "phone": "text", "codes": "text",
          "integer": "number", "real": "number", "boolean": "boolean", "date": "date", "datetime": "timestamp"}
@@ -134,9 +137,66 @@ def _parse_error(lang: str, exc: Exception) -> BadRequest:
     text = str(exc).strip()
     m = re.search(r"-->\s*(\d+):(\d+)", text)
     where = f" at line {m.group(1)}, column {m.group(2)}" if m else ""
-    expected = re.search(r"=\s*(expected .*)$", text, re.S)
+    expected = re.search(r"=\s*(expected .*)$", text, re.DOTALL)
     detail = expected.group(1).strip() if expected else text.splitlines()[-1] if text else "cannot be parsed"
     return BadRequest(f"filter ({lang}) does not parse{where}: {detail}")
+
+
+MAX_NESTING = 100  # the parser recurses per level: thousands of levels overflow its stack and kill the process
+
+
+def _too_deep(text: str) -> str | None:
+    """Why a CQL2 text nests too deeply for the parser to be given it, or None (a lexical check, quotes blanked)."""
+    s = re.sub(r"'(?:[^']|'')*'|\"[^\"]*\"", "''", text)
+    depth = deepest = 0
+    for ch in s:
+        if ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        return f"parentheses nest {deepest} deep; at most {MAX_NESTING}"
+    if len(re.findall(r"\bNOT\b", s, re.IGNORECASE)) > MAX_NESTING:
+        return f"more than {MAX_NESTING} NOTs"
+    minus = max((m.count("-") for m in re.findall(r"-[-\s(]*", s)), default=0)
+    if minus > 20:
+        return f"{minus} minus signs in a row"
+    return None
+
+
+BIG_STACK = 256 * 1024 * 1024
+SMALL_TEXT = 2000  # below this, no text nests deep enough to trouble the default 8 MB stack
+
+
+def _parse_text(text: str) -> Any:
+    """CQL2 text → CQL2 JSON. The parser recurses once per level of an expression (``a + 1 + 1 …`` too),
+    so a long text is parsed on a thread with a large stack (reserved, not used) rather than risk the process."""
+    cql2 = _cql2()
+    if len(text) < SMALL_TEXT:
+        return cql2.parse_text(text).to_json()
+    out: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            out["tree"] = cql2.parse_text(text).to_json()
+        except Exception as exc:  # noqa: BLE001 (handed back to the caller's thread, raised there)
+            out["error"] = exc
+
+    with _stack_lock:
+        old = threading.stack_size(BIG_STACK)
+        try:
+            worker = threading.Thread(target=work, name="cql2-parse")
+            worker.start()
+        finally:
+            threading.stack_size(old)
+    worker.join()
+    if "error" in out:
+        raise out["error"]
+    return out["tree"]
+
+
+_stack_lock = threading.Lock()
 
 
 def parse_filter(layer: LayerDef, text: str, *, personal: bool, lang: str | None = None,
@@ -153,29 +213,36 @@ def parse_filter(layer: LayerDef, text: str, *, personal: bool, lang: str | None
     if lang in ("cql2-text", LEGACY):
         if lang == LEGACY:
             text = _ILIKE.sub(r"CASEI(\1) LIKE CASEI(\2)", text)
+        deep = _too_deep(text)
+        if deep:
+            raise BadRequest(f"filter ({lang}) nests too deeply: {deep}")
         try:
-            tree = cql2.parse_text(text).to_json()
+            tree = _parse_text(text)
         except (cql2.ParseError, ValueError) as exc:
             raise _parse_error(lang, exc) from None
     else:
         try:
             raw = json.loads(text)
+        except RecursionError:
+            raise BadRequest("filter (cql2-json) nests too deeply") from None
         except ValueError as exc:
             raise BadRequest(f"filter (cql2-json) is not valid JSON: {exc}") from None
         if not isinstance(raw, dict):
             raise BadRequest("filter (cql2-json) must be a JSON object such as "
                              '{"op": "=", "args": [{"property": "status"}, "open"]}')
+        # The library's JSON-schema validate() is not used: on an invalid document its time grows
+        # exponentially with nesting (4 nested "not"s took 95 s). Its parser checks the shape; the
+        # translator checks the rest (arity, types, properties) and says where.
         try:
-            expr = cql2.parse_json(text)
-            expr.validate()
-        except cql2.ValidationError as exc:
-            raise BadRequest(f"filter (cql2-json) is not valid CQL2 JSON: {str(exc)[:500]}") from None
+            cql2.parse_json(text)
         except (cql2.ParseError, ValueError) as exc:
             raise BadRequest(f"filter (cql2-json) is not CQL2 JSON: {str(exc)[:500]}") from None
         tree = raw  # our own walk reports paths into what the client sent
     crs = crsmod.find(filter_crs, "filter-crs")
     t = _Translator(layer, personal, crs, lang, text)
     e = t.boolean(tree, "filter")
+    if len(e.params) > MAX_VALUES:
+        raise BadRequest(f"filter has {len(e.params):,} values; at most {MAX_VALUES:,}")
     return Filter(e.sql, e.params)
 
 
@@ -232,8 +299,7 @@ class _Translator:
             if len(args) < 2:
                 raise self.bad(f"{low} needs at least two conditions", path, low)
             parts = [self.boolean(a, f"{path}.args[{i}]", depth + 1) for i, a in enumerate(args)]
-            return _Expr("(" + f" {low.upper()} ".join(p.sql for p in parts) + ")",
-                         [v for p in parts for v in p.params], "predicate")
+            return _balanced(low.upper(), parts)
         if low == "not":
             self.arity(op, args, 1, path)
             inner = self.boolean(args[0], f"{path}.args[0]", depth + 1)
@@ -270,7 +336,10 @@ class _Translator:
 
     @staticmethod
     def show(node: Any) -> str:
-        text = json.dumps(node, ensure_ascii=False)
+        try:
+            text = json.dumps(node, ensure_ascii=False)
+        except (RecursionError, ValueError, TypeError):
+            return "(an expression too deep to show)"
         return text if len(text) <= 80 else text[:77] + "..."
 
     # -- scalar expressions: properties, literals, casei/accenti
@@ -282,7 +351,10 @@ class _Translator:
         if isinstance(node, (int, float)):
             if not math.isfinite(node):
                 raise self.bad(f"{node} is not a finite number", path)
-            v = int(node) if float(node).is_integer() and abs(node) < 2**53 else float(node)
+            try:
+                v = int(node) if float(node).is_integer() and abs(node) < 2**53 else float(node)
+            except OverflowError:
+                raise self.bad(f"{node} is too large a number", path) from None
             return _Expr("?", [v], "number", value=v)
         if isinstance(node, str):
             return _Expr("?", [node], "text", value=node)
@@ -303,6 +375,8 @@ class _Translator:
                 if not isinstance(args, list):
                     args = [args]
                 self.arity(fn, args, 1, path)
+                if _nested_fold(args[0]) > 1:
+                    raise self.bad(f"{fn}: casei and accenti nest at most two deep", path, fn)
                 inner = self.scalar(args[0], f"{path}.args[0]")
                 if inner.kind != "text":
                     raise self.bad(f"{fn} takes text, got a {inner.kind}", path, fn)
@@ -311,6 +385,8 @@ class _Translator:
             if "op" in node and str(node["op"]).upper() in _WKT_TYPES:
                 raise self.bad(f"{node['op']}{tuple(node.get('args') or ())} is not a valid WKT geometry", path,
                                str(node["op"]))
+            if "op" in node and str(node["op"]) in ("+", "-", "*", "/", "%", "^", "div"):
+                raise self.bad(f"arithmetic ({node['op']}) is not supported", path, str(node["op"]))
             if "op" in node:
                 raise self.bad(f"the function {node['op']!r} is not supported here (only casei and accenti)",
                                path, str(node["op"]))
@@ -453,7 +529,7 @@ class _Translator:
                            str(node.get("type", "bbox")))
         try:
             geom = self.crs.geometry_in(geom)
-        except Exception as exc:  # a projection failure is the caller's coordinates' fault
+        except Exception as exc:  # noqa: BLE001 (a projection failure is the caller's coordinates' fault)
             raise self.bad(f"the geometry cannot be put in CGCS2000 from {self.crs.uri}: {exc}", path) from None
         minx, miny, maxx, maxy = geom.bounds
         if not all(math.isfinite(v) for v in geom.bounds) or minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
@@ -483,14 +559,10 @@ class _Translator:
         # feature-first form: op(geometry, literal); a literal-first call is the mirrored one
         if prop_side == 1:
             op = _FLIPPED.get(op, op)
-        wkb = shapely.to_wkb(lit)
-        exact = "rp_cql_spatial(?, t.geom, ?)"
-        if op == "s_disjoint":
-            return _Expr(f"({exact})", [op, wkb], "predicate")
-        minx, miny, maxx, maxy = lit.bounds
-        rtree = quote(f"rtree_{self.layer.name}_geom")
-        pre = f"t.fid IN (SELECT id FROM {rtree} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"
-        return _Expr(f"({pre} AND {exact})", [maxx, minx, maxy, miny, op, wkb], "predicate")
+        # the matching fids are computed once per request (and kept while the layer is unchanged) by
+        # resolve(): R-tree candidates, then one vectorised GEOS test; SQL gets them as one bound value
+        return _Expr("(t.fid IN (SELECT value FROM json_each(?)))", [Spatial(self.layer.name, op, shapely.to_wkb(lit))],
+                     "predicate")
 
     # -- temporal: instants and intervals against a date or date-time property
     def temporal(self, op: str, args: list, path: str) -> _Expr:
@@ -571,9 +643,28 @@ class _Translator:
         return out[0], out[1]
 
 
+def _balanced(word: str, parts: list[_Expr]) -> _Expr:
+    """``(a AND b AND …)`` as a balanced tree: SQLite's parser takes a long flat chain as 1,000 levels deep."""
+    if len(parts) <= 8:
+        return _Expr("(" + f" {word} ".join(p.sql for p in parts) + ")", [v for p in parts for v in p.params],
+                     "predicate")
+    mid = len(parts) // 2
+    return _balanced(word, [_balanced(word, parts[:mid]), _balanced(word, parts[mid:])])
+
+
 def _article(kind: str) -> str:
     return {"text": "text", "number": "a number", "boolean": "a true/false value", "date": "a date",
             "timestamp": "a timestamp", "geometry": "a geometry", "interval": "an interval"}.get(kind, kind)
+
+
+def _nested_fold(node: Any) -> int:
+    """How many casei/accenti calls are nested in ``node`` (counted without recursion)."""
+    n = 0
+    while isinstance(node, dict) and str(node.get("op", "")).lower() in ("casei", "accenti"):
+        n += 1
+        args = node.get("args")
+        node = args[0] if isinstance(args, list) and args else args
+    return n
 
 
 def _describe(e: _Expr) -> str:
@@ -615,46 +706,75 @@ def _fold(fn: str, value: str | None) -> str | None:
 
 # -- SQL functions the fragments call --------------------------------------------------------------------
 
-_POINT = struct.Struct("<dd")
-_ENVELOPE = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
-_literals: dict[bytes, Any] = {}
-_lock = threading.Lock()
+@dataclass(frozen=True)
+class Spatial:
+    """A spatial predicate waiting for its matching fids (:func:`resolve`); its repr keys ETags."""
+
+    layer: str
+    op: str
+    wkb: bytes
+
+    def __repr__(self) -> str:
+        return f"Spatial({self.layer}, {self.op}, {hashlib.blake2b(self.wkb, digest_size=12).hexdigest()})"
+
+
 _TESTS = {"s_intersects": shapely.intersects, "s_disjoint": shapely.disjoint, "s_equals": shapely.equals,
           "s_touches": shapely.touches, "s_crosses": shapely.crosses, "s_overlaps": shapely.overlaps,
           # literal first (prepared): the feature within the literal is the literal containing the feature
           "s_within": shapely.contains, "s_contains": shapely.within}
+_matches: dict[tuple, str] = {}
+_lock = threading.Lock()
+MAX_CACHED = 32
 
 
-def _literal(wkb: bytes):
-    geom = _literals.get(wkb)
-    if geom is None:
-        geom = shapely.from_wkb(wkb)
-        shapely.prepare(geom)
-        with _lock:
-            if len(_literals) > 256:
-                _literals.clear()
-            _literals[wkb] = geom
-    return geom
+def _match(conn: sqlite3.Connection, sp: Spatial) -> str:
+    """The fids (a JSON array) of the layer's features whose geometry stands in ``sp.op`` to the literal."""
+    lit = shapely.from_wkb(sp.wkb)
+    shapely.prepare(lit)
+    table = quote(sp.layer)
+    if sp.op == "s_disjoint":  # every geometry is a candidate
+        rows = conn.execute(f"SELECT fid, geom FROM {table} WHERE geom IS NOT NULL").fetchall()
+    else:
+        minx, miny, maxx, maxy = lit.bounds
+        rtree = quote(f"rtree_{sp.layer}_geom")
+        rows = conn.execute(f"SELECT t.fid, t.geom FROM {table} t WHERE t.fid IN (SELECT id FROM {rtree} "
+                            "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)",
+                            (maxx, minx, maxy, miny)).fetchall()
+    if not rows:
+        return "[]"
+    fids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    geoms = decode_many([r[1] for r in rows])
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    hit = present & _TESTS[sp.op](lit, geoms)
+    return "[" + ",".join(map(str, fids[hit].tolist())) + "]"
 
 
-def _feature(blob: bytes):
-    if len(blob) == 29 and blob[3] == 1 and blob[8] == 1 and blob[9:13] == b"\x01\x00\x00\x00":
-        return shapely.Point(_POINT.unpack_from(blob, 13))
-    return shapely.from_wkb(bytes(blob[8 + _ENVELOPE.get((blob[3] >> 1) & 7, 0):]))
-
-
-def _spatial(op: str, blob: bytes | None, wkb: bytes) -> int | None:
-    if blob is None:
-        return None
-    geom = _feature(blob)
-    if geom is None or geom.is_empty:
-        return None
-    return int(bool(_TESTS[op](_literal(wkb), geom)))
+def resolve(conn: sqlite3.Connection, filters: list[tuple[str, list[Any]]], path: str,
+            stamp: tuple) -> list[tuple[str, list[Any]]]:
+    """``filters`` with every :class:`Spatial` value replaced by its matching fids (cached per layer state)."""
+    out = []
+    for sql, values in filters:
+        if any(isinstance(v, Spatial) for v in values):
+            done = []
+            for v in values:
+                if isinstance(v, Spatial):
+                    key = (path, stamp, v)
+                    found = _matches.get(key)
+                    if found is None:
+                        found = _match(conn, v)
+                        with _lock:
+                            if len(_matches) >= MAX_CACHED:
+                                _matches.clear()
+                            _matches[key] = found
+                    v = found
+                done.append(v)
+            values = done
+        out.append((sql, values))
+    return out
 
 
 def register(conn: sqlite3.Connection) -> None:
     """The functions a translated filter calls, on a connection that will run it."""
-    conn.create_function("rp_cql_spatial", 3, _spatial, deterministic=True)
     conn.create_function("rp_cql_casei", 1, lambda v: _fold("casei", v) if isinstance(v, str) else v,
                          deterministic=True)
     conn.create_function("rp_cql_accenti", 1, lambda v: _fold("accenti", v) if isinstance(v, str) else v,

@@ -48,6 +48,10 @@ def get_items(ctx: Context, req: Request) -> Response:
     headers = {"ETag": etag, "Content-Crs": q.crs.header}
     if not_modified(req.headers.get("if-none-match"), etag):
         return 304, headers, b""
+    if q.cql:  # spatial predicates: their matching fids, once per layer state
+        from .cql import resolve
+
+        q.filters = resolve(conn, q.filters, str(ctx.config.registry_path), current)
     fast = fmt == "json" and q.crs.identity
     state = store.layer_state(conn, str(ctx.config.registry_path), layer, current)
     rows = store.page_json(conn, q, state) if fast else store.page(conn, q)

@@ -70,7 +70,8 @@ COLLECTION = """{% extends "base.html" %}
 {% block main %}
 <h1>{{ layer.title_zh }} <span class="en">{{ layer.title_en }}</span></h1>
 <p>{{ layer.description_zh }}<br><span class="en">{{ layer.description_en }}</span></p>
-<p><a href="{{ items_href }}">浏览要素 Browse the features</a></p>
+<p><a href="{{ items_href }}">浏览要素 Browse the features</a>{% if queryables_href %} ·
+<a href="{{ queryables_href }}">可查询字段与筛选 Queryables and filters</a>{% endif %}</p>
 {% if doc.extent %}<p>范围 Extent (CRS84): {{ doc.extent.spatial.bbox[0]|join(", ") }}</p>{% endif %}
 <p>坐标系 CRS: {% for c in doc.crs %}<code>{{ c }}</code> {% endfor %}<br>存储 Storage: <code>{{ doc.storageCrs }}</code></p>
 <table><tr><th>字段 Field</th><th>中文</th><th>English</th><th>类型 Type</th><th>单位 Unit</th><th>可选值 Allowed values</th></tr>

@@ -19,6 +19,8 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
         "timeout": timeout,
         "graceful_timeout": 10,
         "keepalive": 5,
+        # CQL2 filters travel in the URL, polygons and all: gunicorn's largest request line, not its 4 KB default
+        "limit_request_line": 8190,
         "preload_app": True,
         "accesslog": "-" if access_log else None,
         "errorlog": "-",
