@@ -34,10 +34,17 @@ Progress = Callable[[str, int, int], None]
 
 
 def _file_problems(path: Path) -> list[Problem]:
-    with open(path, "rb") as fh:
-        head = fh.read(100)
-    if not head.startswith(b"SQLite format 3\x00"):
+    # Asked of SQLite, not read with open(): closing a descriptor of the file would drop the
+    # POSIX locks of any connection this process has on it (see Registry.__init__).
+    if path.stat().st_size == 0:
+        return [Problem("file", str(path), None, "an empty file, not a GeoPackage")]
+    conn = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro", uri=True)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError:
         return [Problem("file", str(path), None, "not an SQLite database, so not a GeoPackage")]
+    finally:
+        conn.close()
     return []
 
 

@@ -392,16 +392,23 @@ class Registry:
         self.plugins = plugins or default_plugin_manager()
         if not self.path.is_file():
             raise RegistryFileError(f"{self.path}: no such registry file")
-        with open(self.path, "rb") as fh:
-            head = fh.read(100)
-        if not head.startswith(b"SQLite format 3\x00"):
-            raise RegistryFileError(f"{self.path}: not a GeoPackage (not an SQLite database)")
+        # The file is never opened and closed with open() to look at its header: closing any
+        # descriptor of a file drops every POSIX lock this process holds on it, SQLite's among
+        # them, and another connection of this process (a server's other thread) then reads
+        # a WAL that other processes believe unused (stale rows, torn reads). SQLite says it.
+        if self.path.stat().st_size == 0:
+            raise RegistryFileError(f"{self.path}: an empty file, not a GeoPackage")
         self._clock = clock or _utc_now
+        self._conn = None
         try:
             self._conn = connect(self.path, readonly=readonly)
             self.info: RegistryInfo = read_info(self._conn)
             tables = {r[0] for r in self._conn.execute("SELECT table_name FROM gpkg_contents")}
         except sqlite3.DatabaseError as exc:
+            if self._conn is not None:
+                self._conn.close()
+            if "file is not a database" in str(exc):
+                raise RegistryFileError(f"{self.path}: not a GeoPackage (not an SQLite database)") from None
             raise RegistryFileError(f"{self.path}: cannot be read as a registry: {exc}") from exc
         if self.info.schema_version > SCHEMA_VERSION:
             raise RegistryFileError(f"{self.path}: registry schema {self.info.schema_version} is newer than this "
