@@ -18,10 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from qgis.core import QgsFeatureRequest, QgsGeometry, QgsVectorLayer
-from qgis.PyQt.QtCore import QDate, QDateTime, Qt, QTime, QTimer, QVariant
+from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime, QTimer, QVariant
 
 from rallypoint import ConflictError, Registry, ValidationError
 from rallypoint.edits import ChangedFeature, LayerEdits, apply_edits
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("Rallypoint", text)  # the plugin's one context (plugin.CONTEXT)
 
 
 def python_value(value: Any) -> Any:
@@ -167,13 +171,14 @@ class EditGuard:
             self.notify("critical", f"{self.layer.name()}: {exc}")
         except Exception as exc:  # a broken file, a locked database: still nothing may reach the file
             self.last_error = exc
-            self.notify("critical", f"{self.layer.name()}: could not save: {exc}")
+            self.notify("critical", _tr("{layer}: could not save: {error}").format(layer=self.layer.name(), error=exc))
         else:
             self._stash = None
             self._saved = True
             res = self.last_result
-            self.notify("success", f"{self.layer.name()}: saved {len(res.added.get(self.name, []))} new, "
-                                   f"{res.updated} changed, {res.retired} retired")
+            self.notify("success", _tr("{layer}: saved {new} new, {changed} changed, {retired} retired").format(
+                layer=self.layer.name(), new=len(res.added.get(self.name, [])), changed=res.updated,
+                retired=res.retired))
         # QGIS's own commit must write nothing: the registry did the writing, or refused it.
         buf.rollBack()
 

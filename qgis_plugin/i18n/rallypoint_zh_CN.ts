@@ -12,6 +12,14 @@
         <translation>应急资源登记</translation>
     </message>
     <message>
+        <source>{layer}: saved {new} new, {changed} changed, {retired} retired</source>
+        <translation>{layer}：已保存，新增 {new} 个、修改 {changed} 个、停用 {retired} 个</translation>
+    </message>
+    <message>
+        <source>{layer}: could not save: {error}</source>
+        <translation>{layer}：未能保存：{error}</translation>
+    </message>
+    <message>
         <source>Open registry…</source>
         <translation>打开登记库…</translation>
     </message>

@@ -74,7 +74,7 @@ bridge = QgsLayerTreeMapCanvasBridge(project.layerTreeRoot(), canvas)
 split.addWidget(tree)
 split.addWidget(canvas)
 split.setSizes([330, 1070])
-layout.addWidget(split)
+layout.addWidget(split, 1)  # the map takes the height; the message bar only its own
 window.setCentralWidget(central)
 window.resize(QSize(1400, 950))
 
