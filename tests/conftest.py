@@ -29,6 +29,17 @@ def require(module: str, why: str) -> None:
         pytest.skip(msg)
 
 
+def require_program(name: str, why: str) -> str:
+    """The path of program ``name``; skip without it on a developer's machine, fail in CI (as :func:`require`)."""
+    path = shutil.which(name)
+    if path is None:
+        msg = f"{name} is not installed ({why})"
+        if IN_CI:
+            pytest.fail(msg + ": CI must run this test, not skip it")
+        pytest.skip(msg)
+    return path
+
+
 class StepClock:
     """A clock that moves one second per call, so history order is certain."""
 

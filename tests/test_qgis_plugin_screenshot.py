@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import IN_CI, require
+from conftest import require, require_program
 from web_support import copy_registry
 
 from rallypoint.cli.main import cli
@@ -21,17 +20,6 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 SCRIPT = Path(__file__).parent / "qgis_scripts" / "plugin_screenshot.py"
 
 pytestmark = [pytest.mark.qgis, pytest.mark.slow]
-
-
-def require_program(name: str, why: str) -> str:
-    """The path of ``name``; skip without it on a developer's machine, fail in CI (as ``require``)."""
-    path = shutil.which(name)
-    if path is None:
-        msg = f"{name} is not installed ({why})"
-        if IN_CI:
-            pytest.fail(msg + ": CI must run this test, not skip it")
-        pytest.skip(msg)
-    return path
 
 
 def test_qgis_under_xvfb_shows_the_registry_styled_with_the_plugin(county_sample, tmp_path):

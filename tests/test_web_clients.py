@@ -9,7 +9,6 @@ import gzip
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -17,22 +16,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, helipad, require
+from conftest import helipad, require, require_program
 from web_support import EPSG4490, Server, auth, copy_registry, make_key
 
 from rallypoint import Registry
 
 SCRIPT = Path(__file__).parent / "qgis_scripts" / "read_oapif.py"
-
-
-def require_tool(name: str, why: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        msg = f"{name} is not installed ({why})"
-        if IN_CI:
-            pytest.fail(msg + ": CI must run this test, not skip it")
-        pytest.skip(msg)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +50,7 @@ def get(url: str, headers: dict | None = None):
 # -- GDAL -------------------------------------------------------------------------------------------
 
 def test_ogrinfo_sees_every_collection_with_the_registrys_counts(served):
-    ogrinfo = require_tool("ogrinfo", "Debian's gdal-bin 3.6")
+    ogrinfo = require_program("ogrinfo", "Debian's gdal-bin 3.6")
     out = subprocess.run([ogrinfo, "-ro", "-al", "-so", f"OAPIF:{served['url']}/"], capture_output=True, text=True,
                          timeout=300, check=False)
     assert out.returncode == 0, out.stderr
@@ -71,7 +60,7 @@ def test_ogrinfo_sees_every_collection_with_the_registrys_counts(served):
 
 
 def test_ogrinfo_reads_every_collection_completely_through_paging(served, tmp_path):
-    ogrinfo = require_tool("ogrinfo", "Debian's gdal-bin 3.6")
+    ogrinfo = require_program("ogrinfo", "Debian's gdal-bin 3.6")
     dump = tmp_path / "dump.txt"
     with open(dump, "w") as fh:
         out = subprocess.run([ogrinfo, "-ro", "-al", "-geom=NO", "-fields=NO", "-oo", "PAGE_SIZE=1000",

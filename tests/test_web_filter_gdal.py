@@ -16,8 +16,7 @@ from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import pytest
 import shapely
-from conftest import StepClock
-from test_web_clients import require_tool
+from conftest import StepClock, require_program
 from web_support import Server, copy_registry
 
 from rallypoint import Registry
@@ -42,7 +41,7 @@ def served(county_sample, tmp_path_factory):
 
 
 def ogrinfo_count(served, *args: str) -> int:
-    ogrinfo = require_tool("ogrinfo", "Debian's gdal-bin 3.6")
+    ogrinfo = require_program("ogrinfo", "Debian's gdal-bin 3.6")
     out = subprocess.run([ogrinfo, "-ro", "-so", "-oo", "PAGE_SIZE=1000", f"OAPIF:{served['url']}/", "hazard_points",
                           *args], capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0 and "ERROR" not in out.stderr, out.stderr

@@ -10,8 +10,6 @@ import sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from qgis.core import QgsApplication, QgsSettings  # noqa: E402
-from qgis.gui import QgsMapCanvas  # noqa: E402
-from qgis.PyQt.QtWidgets import QMainWindow  # noqa: E402
 
 plugins_dir, locale = sys.argv[1], sys.argv[2]
 app = QgsApplication([], True)
@@ -20,41 +18,8 @@ app.initQgis()
 QgsSettings().setValue("locale/userLocale", locale)
 
 import qgis.utils  # noqa: E402
-from qgis.gui import QgsMessageBar  # noqa: E402
+from iface_stub import Iface  # noqa: E402  (beside this script)
 from qgis.PyQt.QtWidgets import QToolBar  # noqa: E402
-
-
-class Iface:
-    """The part of QgisInterface a plugin's initGui/unload uses, with real Qt widgets.
-
-    (pytest-qgis's stub cannot be built outside its pytest plugin in QGIS 3.22.)"""
-
-    def __init__(self):
-        self.window = QMainWindow()
-        self.canvas = QgsMapCanvas(self.window)
-        self.bar = QgsMessageBar(self.window)
-        self.menus = {}
-
-    def mainWindow(self):  # noqa: N802
-        return self.window
-
-    def mapCanvas(self):  # noqa: N802
-        return self.canvas
-
-    def messageBar(self):  # noqa: N802
-        return self.bar
-
-    def addToolBar(self, name):  # noqa: N802
-        return self.window.addToolBar(name)
-
-    def addPluginToMenu(self, menu, action):  # noqa: N802
-        self.menus.setdefault(menu, []).append(action)
-
-    def removePluginMenu(self, menu, action):  # noqa: N802
-        self.menus.get(menu, []).remove(action)
-
-    def activeLayer(self):  # noqa: N802
-        return None
 
 
 qgis.utils.iface = iface = Iface()

@@ -24,36 +24,7 @@ app.initQgis()
 QgsSettings().setValue("locale/userLocale", "zh_CN")
 
 import qgis.utils  # noqa: E402
-
-
-class Iface:
-    """What the plugin asks of QgisInterface, backed by this window's widgets."""
-
-    def __init__(self, window, canvas, bar):
-        self.window, self.canvas, self.bar, self.active = window, canvas, bar, None
-
-    def mainWindow(self):  # noqa: N802
-        return self.window
-
-    def mapCanvas(self):  # noqa: N802
-        return self.canvas
-
-    def messageBar(self):  # noqa: N802
-        return self.bar
-
-    def addToolBar(self, name):  # noqa: N802
-        return self.window.addToolBar(name)
-
-    def addPluginToMenu(self, menu, action):  # noqa: N802
-        self.window.menuBar().addMenu(menu) if not hasattr(self, "_menu") else None
-        self._menu = getattr(self, "_menu", None) or self.window.menuBar().actions()[-1].menu()
-        self._menu.addAction(action)
-
-    def removePluginMenu(self, menu, action):  # noqa: N802
-        self._menu.removeAction(action)
-
-    def activeLayer(self):  # noqa: N802
-        return self.active
+from iface_stub import Iface  # noqa: E402  (beside this script)
 
 
 window = QMainWindow()
