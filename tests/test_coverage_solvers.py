@@ -73,3 +73,59 @@ def test_assignment_equals_two_linear_programs(seed):
                           limit)
     placed_f, _, _ = lp_reference(demand * 0.37, cell_dpos, cell_snap_min, cand_shelter, cand_min, capacity, limit)
     assert frac.unit_assigned.sum() == pytest.approx(placed_f, abs=1e-3 * len(demand))
+
+
+def random_cover(seed, n_sites=9, n_cells=40):
+    rng = np.random.default_rng(seed)
+    dense = rng.random((n_sites, n_cells)) < 0.2
+    dense[:, :3] = dense[:1, :3]  # identical columns are merged by the reduction
+    weights = rng.integers(0, 10, n_cells).astype(float)
+    return sp.csr_matrix(dense.astype(float)), weights, dense
+
+
+def brute_max_cover(dense, weights, k):
+    best = 0.0
+    for combo in itertools.combinations(range(dense.shape[0]), k):
+        best = max(best, weights[dense[list(combo)].any(axis=0)].sum())
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_max_cover_equals_enumeration_of_every_k_subset(seed, k):
+    cover, weights, dense = random_cover(seed)
+    best = brute_max_cover(dense, weights, k)
+    chosen, how = siting.max_cover(cover, weights, k)
+    assert len(chosen) <= k and how == "optimal"
+    assert siting.covered(cover, weights, chosen) == pytest.approx(best)
+    # the large-problem path: greedy with swaps, and a bound that never falls below the true optimum
+    heur, bound = siting.greedy_swap(cover, weights, k)
+    assert len(heur) <= k and bound >= best - 1e-9
+    assert siting.covered(cover, weights, heur) <= best + 1e-9
+    chosen, how = siting.max_cover(cover, weights, k, exact_max_pairs=0)
+    assert siting.covered(cover, weights, chosen) == pytest.approx(siting.covered(cover, weights, heur))
+    assert how == "optimal" or "below the optimum" in how
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_set_cover_equals_enumeration(seed):
+    cover, weights, dense = random_cover(seed, n_sites=8, n_cells=25)
+    need = (weights > 0) & dense.any(axis=0)
+    fewest = next(r for r in range(dense.shape[0] + 1) for combo in itertools.combinations(range(dense.shape[0]), r)
+                  if dense[list(combo)].any(axis=0)[need].all())
+    for exact in (siting.EXACT_MAX_PAIRS, 0):
+        chosen, how = siting.set_cover(cover, weights, exact_max_pairs=exact)
+        assert dense[chosen].any(axis=0)[need].all()
+        if exact:
+            assert len(chosen) == fewest and how == "optimal"
+        else:
+            assert len(chosen) >= fewest
+
+
+def test_reduction_keeps_every_coverage():
+    cover, weights, dense = random_cover(3)
+    sites, reduced, w = siting.reduce(cover, weights)
+    assert w.sum() == pytest.approx(weights[(weights > 0) & dense.any(axis=0)].sum())
+    for combo in itertools.combinations(range(len(sites)), 2):
+        assert siting.covered(reduced, w, list(combo)) == pytest.approx(
+            siting.covered(cover, weights, [int(sites[j]) for j in combo]))

@@ -113,6 +113,8 @@ def build_layers(*, areas, table, cells, pop, demand, cell_xy, times, why, strai
     region["new_sites"] = len(sites["max"])
     region["new_sites_cover"] = float(sites["covered_max"])
     region["set_cover_sites"] = len(sites["set"])
+    region["new_sites_how"] = sites["max_how"]
+    region["set_cover_how"] = sites["set_how"]
     tables = {"coverage_region": pd.DataFrame([region])}
 
     rows = [("人口", "Population", round(total))]
