@@ -129,3 +129,20 @@ def test_reduction_keeps_every_coverage():
     for combo in itertools.combinations(range(len(sites)), 2):
         assert siting.covered(reduced, w, list(combo)) == pytest.approx(
             siting.covered(cover, weights, [int(sites[j]) for j in combo]))
+
+
+def test_thinned_convex_hulls_equal_shapely_hulls():
+    import shapely
+
+    from rallypoint_plugins.coverage.results import convex_hulls
+
+    rng = np.random.default_rng(5)
+    group = np.sort(rng.integers(0, 30, 5000))
+    group = np.searchsorted(np.unique(group), group)
+    pts = rng.normal(size=(len(group), 2)) * (1 + group[:, None]) * 100 + group[:, None] * 1000
+    pts[:3] = pts[0]  # repeated points
+    got = convex_hulls(pts, group, group.max() + 1, shapely)
+    want = shapely.convex_hull(shapely.multipoints(pts, indices=group))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.equals(w) and g.area == pytest.approx(w.area)
