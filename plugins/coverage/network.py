@@ -9,6 +9,7 @@ sources in one call.
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -209,3 +210,15 @@ def times_from_each(net: Network, nodes: np.ndarray, offsets_min: np.ndarray, ta
         d = np.take(dijkstra(g, directed=True, indices=idx, limit=limit), targets, axis=1).ravel()
         flat = np.flatnonzero(d <= limit)  # beyond the limit the search leaves inf
         yield (flat // nt + start).astype(np.int32), (flat % nt).astype(np.int32), d[flat]
+
+
+#: Who runs the one-to-many searches of :func:`many_to_many`: None for this process, or a function with the
+#: signature of :func:`times_from_each` (see :mod:`.distributed`, which spreads them over a Dask cluster).
+SEARCH: contextvars.ContextVar = contextvars.ContextVar("rallypoint_coverage_search", default=None)
+
+
+def many_to_many(net: Network, nodes: np.ndarray, offsets_min: np.ndarray, targets: np.ndarray, limit: float,
+                 batch: int = 16, reverse: bool = False):
+    """:func:`times_from_each`, or the searcher set in :data:`SEARCH` (the same triples, in the same order)."""
+    search = SEARCH.get() or times_from_each
+    return search(net, nodes, offsets_min, targets, limit, batch=batch, reverse=reverse)

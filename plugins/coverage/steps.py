@@ -145,7 +145,7 @@ def _siting(walk, csnap, cell_xy, weights, params, tmax, speed, max_snap, siting
     dnodes, dpos = np.unique(sub[sub >= 0], return_inverse=True)
     cell_dpos = np.full(len(weights), -1, dtype=np.int64)
     cell_dpos[sub >= 0] = dpos.ravel()
-    parts = list(nw.times_from_each(walk, snap.node[snap.ok], snap.dist_m[snap.ok] / speed, dnodes, tmax))
+    parts = list(nw.many_to_many(walk, snap.node[snap.ok], snap.dist_m[snap.ok] / speed, dnodes, tmax))
     pairs = tuple(np.concatenate(x) for x in zip(*parts)) if parts else (np.zeros(0, int),) * 3
     rows, cols = cov.expand(pairs, cell_dpos, np.where(csnap.ok, csnap.dist_m / speed, np.inf), tmax)
     cover = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(cand), len(weights)))
