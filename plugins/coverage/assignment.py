@@ -72,8 +72,17 @@ def assign(demand: np.ndarray, cell_dpos: np.ndarray, cell_snap_min: np.ndarray,
         reach[on] = (total <= limit + 1e-9).sum(axis=1)
     use = (reach > 0) & (demand > 0)
     # units: (node, reach, area)
-    key = np.column_stack([cell_dpos[use], reach[use], cell_area[use]])
-    ukeys, inv = np.unique(key, axis=0, return_inverse=True) if use.any() else (np.zeros((0, 3), int), np.zeros(0, int))
+    key = np.column_stack([cell_dpos[use], reach[use], cell_area[use]]).astype(np.int64)
+    if use.any():
+        # one int64 per (node, reach, area), ordered as the rows would be: np.unique on rows is several times
+        # slower on a million cells
+        span = key.max(axis=0) - key.min(axis=0) + 1
+        code = ((key[:, 0] - key[:, 0].min()) * span[1] + key[:, 1] - key[:, 1].min()) * span[2] \
+            + key[:, 2] - key[:, 2].min()
+        _, first, inv = np.unique(code, return_index=True, return_inverse=True)
+        ukeys = key[first]
+    else:
+        ukeys, inv = np.zeros((0, 3), np.int64), np.zeros(0, np.int64)
     inv = inv.ravel()
     nu = len(ukeys)
     d_u = np.bincount(inv, demand[use], nu)

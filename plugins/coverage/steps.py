@@ -50,7 +50,7 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
 
     ctx.progress("population", 1, steps)
     popcol = "population" if params["period"] == "night" else "population_day"
-    cells = reg.read_frame("population", columns=["cell_m", "population", "population_day"])
+    cells = reg.read_frame("population", columns=["population", "population_day"])
     pop = cells[popcol].astype("Float64").fillna(0).to_numpy(dtype=float)
     cells_proj = cells.geometry.to_crs(epsg)  # once, for positions and areas
     cell_xy = np.column_stack([cells_proj.x.to_numpy(), cells_proj.y.to_numpy()]) if len(cells) else np.zeros((0, 2))
