@@ -112,3 +112,24 @@ def test_import_a_file_that_is_not_osm_is_a_clear_error(registry_path, tmp_path)
     assert res.exit_code != 0 and "not a readable OpenStreetMap extract" in res.output
     with Registry.open(registry_path) as reg:
         assert reg.count("roads") == 0
+
+
+def test_import_a_line_layer_with_the_roads_fields(registry_path, tmp_path):
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    lines = [shapely.LineString([(X0, Y0), (X0 + STEP, Y0)]), shapely.LineString([(X0 + STEP, Y0), (X0 + STEP, Y0 + STEP)])]
+    good = tmp_path / "roads.gpkg"
+    pyogrio.write_dataframe(gpd.GeoDataFrame({"road_class": ["primary", "path"], "walk": [True, True],
+                                              "drive": [True, False], "speed_kmh": [60.0, None]},
+                                             geometry=lines, crs=4326), good)
+    bad = tmp_path / "lines.gpkg"
+    pyogrio.write_dataframe(gpd.GeoDataFrame({"kind": ["a", "b"]}, geometry=lines, crs=4326), bad)
+    res = CliRunner().invoke(cli, ["roads", "import", str(registry_path), str(bad), "--author", "test"])
+    assert res.exit_code != 0 and "missing: drive, road_class, walk" in res.output
+    res = CliRunner().invoke(cli, ["roads", "import", str(registry_path), str(good), "--author", "test"])
+    assert res.exit_code == 0, res.output
+    with Registry.open(registry_path) as reg:
+        roads = reg.read_frame("roads", columns=["road_class", "drive"])
+    assert sorted(roads["road_class"]) == ["path", "primary"] and roads["drive"].sum() == 1
