@@ -146,3 +146,14 @@ def test_thinned_convex_hulls_equal_shapely_hulls():
     assert len(got) == len(want)
     for g, w in zip(got, want):
         assert g.equals(w) and g.area == pytest.approx(w.area)
+
+
+def test_candidates_sorted_like_a_lexsort():
+    rng = np.random.default_rng(2)
+    s = np.sort(rng.integers(0, 20, 500)).astype(np.int32)
+    dpos = rng.integers(0, 30, 500).astype(np.int32)
+    t = rng.integers(0, 5, 500).astype(float)  # many equal times: ties go to the lower source
+    fast = asg_mod.candidates((s, dpos, t), 30, 4)
+    shuffled = rng.permutation(500)  # not by source: the lexsort path
+    slow = asg_mod.candidates((s[shuffled], dpos[shuffled], t[shuffled]), 30, 4)
+    assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1])

@@ -46,7 +46,13 @@ class Assignment:
 def candidates(pairs, n_dnodes: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per demand node, its shelters by time (at most ``k``; 0 = all), as padded (nodes × k) arrays."""
     s, dpos, t = pairs
-    order = np.lexsort((s, t, dpos))
+    if len(s) and (np.diff(s) >= 0).all():
+        # the searches give pairs by source already: two stable sorts keep that order among equal times and are
+        # several times faster than a three-key lexsort on millions of pairs (same order)
+        by_t = np.argsort(t, kind="stable")
+        order = by_t[np.argsort(dpos[by_t], kind="stable")]
+    else:
+        order = np.lexsort((s, t, dpos))
     s, dpos, t = s[order], dpos[order], t[order]
     start = np.searchsorted(dpos, np.arange(n_dnodes))
     rank = np.arange(len(dpos)) - start[dpos]

@@ -69,7 +69,9 @@ def road_geometry(roads: "gpd.GeoDataFrame", epsg: int) -> RoadGeometry:
     import shapely
 
     geoms = np.asarray(roads.geometry.values, dtype=object)
-    geoms = np.array([g.geoms[0] if g.geom_type == "MultiLineString" else g for g in geoms], dtype=object)
+    multi = shapely.get_type_id(geoms) == 5  # a MultiLineString: its first part joins the network
+    geoms = geoms.copy()
+    geoms[multi] = shapely.get_geometry(geoms[multi], 0)
     first = shapely.get_coordinates(shapely.get_point(geoms, 0))
     last = shapely.get_coordinates(shapely.get_point(geoms, -1))
     ends = np.vstack([first, last])
