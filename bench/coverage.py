@@ -223,8 +223,8 @@ def main() -> None:
         total, steps, region = whole_analysis(args.registry, Path(d))
         cpu, peak = cpu_s() - cpu0, peak_mb()
         print(f"whole coverage analysis ({HAZARD}, {', '.join(f'{m:g}' for m in MINUTES)} min, assignment, siting, "
-              f"teams, layers + report written): {total:.1f} s ({cpu:.1f} s of CPU: on a shared machine the "
-              f"difference is waiting), peak memory {peak:.0f} MB")
+              f"teams, layers + report written): {total:.1f} s wall, {cpu:.1f} s CPU (this process; its solvers "
+              f"may use several threads), peak memory {peak:.0f} MB")
         for name, sec in steps[1:]:
             print(f"  {name:22s} {sec:6.1f} s")
         print(f"  (before the first step: {steps[0][1]:.1f} s)")
