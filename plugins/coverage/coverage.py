@@ -87,7 +87,7 @@ def label(t: float) -> str:
 
 
 def service_areas(net: nw.Network, cells_snap: nw.Snap, pop: np.ndarray, shelter_nodes: np.ndarray,
-                  shelter_snap_min: np.ndarray, thresholds: tuple[float, ...], limit: float, batch: int = 64):
+                  shelter_snap_min: np.ndarray, thresholds: tuple[float, ...], limit: float, batch: int = 16):
     """Per shelter and threshold, the cells and people within reach; and every (shelter, node, minutes) pair.
 
     Returns ``(people, cells, pairs, dnodes, cell_dpos)``: ``people`` and ``cells`` are (shelters × thresholds) arrays;
@@ -108,7 +108,7 @@ def service_areas(net: nw.Network, cells_snap: nw.Snap, pop: np.ndarray, shelter
     people = np.zeros((ns, nt))
     ncells = np.zeros((ns, nt), dtype=np.int64)
     parts = []
-    for s, t, d in nw.times_from_each(net, shelter_nodes, shelter_snap_min, dnodes, limit, batch=batch):
+    for s, t, d in nw.many_to_many(net, shelter_nodes, shelter_snap_min, dnodes, limit, batch=batch):
         parts.append((s, t, d))
         # expand (shelter, node) pairs to the node's cells
         rep = counts[t]

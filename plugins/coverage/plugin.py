@@ -28,3 +28,10 @@ def rallypoint_analyses():
 @hookimpl
 def rallypoint_profiles():
     return list(builtin_profiles())
+
+
+@hookimpl
+def rallypoint_cli_commands():
+    from .cli import roads
+
+    return [roads]

@@ -13,30 +13,35 @@ def _map_png(layers, lang: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 7), dpi=90)
-    areas = layers["coverage_areas"]
-    areas.boundary.plot(ax=ax, color="#888", linewidth=0.6)
-    sa = layers["coverage_service_areas"]
-    if len(sa):
-        biggest = sa[sa["minutes"] == sa["minutes"].max()]
-        biggest.plot(ax=ax, color="#9ecae1", alpha=0.35, edgecolor="none")
-    unc = layers["coverage_uncovered"]
-    if len(unc):
-        unc.plot(ax=ax, markersize=1, color="#d62728", alpha=0.5)
-    s = layers["coverage_shelters"]
-    s[s["eligible"]].plot(ax=ax, markersize=18, color="#08519c", marker="^")
-    s[~s["eligible"]].plot(ax=ax, markersize=10, color="#999", marker="x")
-    sites = layers["coverage_sites"]
-    mc = sites[sites["problem"] == "maximal_covering"] if len(sites) else sites
-    if len(mc):
-        mc.plot(ax=ax, markersize=40, color="#2ca02c", marker="*")
-    ax.set_title("服务范围、未覆盖人口与建议场址" if lang == "zh" else
-                 "Service areas, uncovered people (red), usable shelters (blue), proposed sites (green)",
-                 fontsize=9)
-    ax.set_axis_off()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
+    from rallypoint_plugins.capacity.charts import cjk_font
+
+    font = cjk_font()
+    with plt.rc_context({"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"]}):
+        fig, ax = plt.subplots(figsize=(8, 7), dpi=90)
+        areas = layers["coverage_areas"]
+        areas.boundary.plot(ax=ax, color="#888", linewidth=0.6)
+        sa = layers["coverage_service_areas"]
+        if len(sa):
+            biggest = sa[sa["minutes"] == sa["minutes"].max()]
+            biggest.plot(ax=ax, color="#9ecae1", alpha=0.35, edgecolor="none")
+        unc = layers["coverage_uncovered"]
+        if len(unc):  # one raster scatter: ~10^5 cells on a city, slow as separate vector markers
+            ax.scatter(unc.geometry.x, unc.geometry.y, s=1, color="#d62728", alpha=0.5, linewidths=0,
+                       rasterized=True)
+        s = layers["coverage_shelters"]
+        s[s["eligible"]].plot(ax=ax, markersize=18, color="#08519c", marker="^")
+        s[~s["eligible"]].plot(ax=ax, markersize=10, color="#999", marker="x")
+        sites = layers["coverage_sites"]
+        mc = sites[sites["problem"] == "maximal_covering"] if len(sites) else sites
+        if len(mc):
+            mc.plot(ax=ax, markersize=40, color="#2ca02c", marker="*")
+        ax.set_title("服务范围、未覆盖人口与建议场址" if lang == "zh" and font else
+                     "Service areas, uncovered people (red), usable shelters (blue), proposed sites (green)",
+                     fontsize=9)
+        ax.set_axis_off()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
 
 

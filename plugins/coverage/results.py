@@ -11,6 +11,35 @@ from .coverage import label
 STORAGE = 4490
 
 
+#: Directions of the octagon of extreme points (counter-clockwise) that thins points before their hulls.
+_DIRS = np.array([(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)], dtype=float)
+
+
+def convex_hulls(pts: np.ndarray, group: np.ndarray, n: int, shapely) -> np.ndarray:
+    """The convex hull of each group's points (``group``: 0..n-1, sorted), as shapely geometries.
+
+    Points strictly inside the octagon of the group's extreme points in eight directions cannot be hull
+    vertices and are dropped first (Akl–Toussaint), so shapely builds hulls of a few points per group instead
+    of every network node within reach (millions on a city); the hulls are the same.
+    """
+    starts = np.searchsorted(group, np.arange(n))
+    proj = pts @ _DIRS.T  # (points, 8)
+    best = np.maximum.reduceat(proj, starts, axis=0)  # (groups, 8)
+    ext = np.zeros((n, 8), dtype=np.int64)
+    for j in range(8):  # a point of each group reaching each direction's maximum (any one will do)
+        at = np.flatnonzero(proj[:, j] == best[group, j])
+        ext[group[at], j] = at
+    corner = pts[ext]  # (groups, 8, 2), counter-clockwise
+    inside = np.ones(len(pts), dtype=bool)
+    for j in range(8):  # strictly left of every edge of the octagon (a degenerate edge keeps the point)
+        a, b = corner[:, j], corner[:, (j + 1) % 8]
+        e1, e2 = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
+        c = e2 * a[:, 0] - e1 * a[:, 1]
+        inside &= e1[group] * pts[:, 1] - e2[group] * pts[:, 0] + c[group] > 0
+    keep = ~inside
+    return shapely.convex_hull(shapely.multipoints(pts[keep], indices=group[keep]))
+
+
 def build_layers(*, areas, table, cells, pop, demand, cell_xy, times, why, straight, nearest, off, shelters, use_idx,
                  people, ncells, pairs, dnodes, walk, asg, sites, resp, epsg, ths, info, warnings, hp, gpd, pd,
                  shapely) -> AnalysisResult:
@@ -46,8 +75,7 @@ def build_layers(*, areas, table, cells, pop, demand, cell_xy, times, why, strai
         grp = ps[m][order]
         pts = walk.xy[dnodes[pt[m][order]]]
         ids, first = np.unique(grp, return_index=True)
-        multi = shapely.multipoints(pts, indices=np.searchsorted(ids, grp))
-        hulls = shapely.convex_hull(multi)
+        hulls = convex_hulls(pts, np.searchsorted(ids, grp), len(ids), shapely)
         for i, h in zip(ids, hulls):
             k = use_idx[i]
             sa_rows.append({"shelter_uuid": s["uuid"].iloc[k], "name": s["name"].iloc[k], "minutes": t,
@@ -113,6 +141,8 @@ def build_layers(*, areas, table, cells, pop, demand, cell_xy, times, why, strai
     region["new_sites"] = len(sites["max"])
     region["new_sites_cover"] = float(sites["covered_max"])
     region["set_cover_sites"] = len(sites["set"])
+    region["new_sites_how"] = sites["max_how"]
+    region["set_cover_how"] = sites["set_how"]
     tables = {"coverage_region": pd.DataFrame([region])}
 
     rows = [("人口", "Population", round(total))]

@@ -43,16 +43,19 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
     areas = areas_mod.read_areas(reg, params["level"])
     epsg = areas_mod.work_epsg(areas)
     roads = nw.read_roads(reg, epsg)
-    walk = nw.build(roads, epsg, "walk", walk_kmh)
+    road_geom = nw.road_geometry(roads, epsg)
+    walk = nw.build(roads, epsg, "walk", walk_kmh, road_geom)
     if not walk.graph.nnz:
         raise AnalysisError("the road network has no road open to walking (walk = true): no walking times")
 
     ctx.progress("population", 1, steps)
     popcol = "population" if params["period"] == "night" else "population_day"
-    cells = reg.read_frame("population", columns=["cell_m", "population", "population_day"])
+    cells = reg.read_frame("population", columns=["population", "population_day"])
     pop = cells[popcol].astype("Float64").fillna(0).to_numpy(dtype=float)
-    cell_xy = _xy(cells.geometry, epsg)
-    cell_area = areas_mod.locate(cells.to_crs(epsg).geometry, areas.to_crs(epsg))
+    cells_proj = cells.geometry.to_crs(epsg)  # once, for positions and areas
+    cell_xy = np.column_stack([cells_proj.x.to_numpy(), cells_proj.y.to_numpy()]) if len(cells) else np.zeros((0, 2))
+    cell_area = areas_mod.locate(cells_proj, areas.to_crs(epsg))
+    del cells_proj
     csnap = nw.snap(walk, cell_xy, max_snap)
     cell_snap_min = np.where(csnap.ok, csnap.dist_m / speed, np.inf)
     off = ~csnap.ok
@@ -112,7 +115,7 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
     sites = _siting(walk, csnap, cell_xy, uncovered_w, params, tmax, speed, max_snap, siting, sp, warnings)
 
     ctx.progress("response", 6, steps)
-    resp = _response(reg, roads, epsg, hp, params, max_snap, walk_kmh, response, warnings)
+    resp = _response(reg, roads, road_geom, epsg, hp, params, max_snap, walk_kmh, response, warnings)
 
     why = np.where(off, "off_network", np.where(unreach, "no_shelter_on_network_part", "beyond"))
     info = {"registry": reg.info.name, "epsg": epsg, "params": dict(params), "thresholds": ths}
@@ -142,7 +145,7 @@ def _siting(walk, csnap, cell_xy, weights, params, tmax, speed, max_snap, siting
     dnodes, dpos = np.unique(sub[sub >= 0], return_inverse=True)
     cell_dpos = np.full(len(weights), -1, dtype=np.int64)
     cell_dpos[sub >= 0] = dpos.ravel()
-    parts = list(nw.times_from_each(walk, snap.node[snap.ok], snap.dist_m[snap.ok] / speed, dnodes, tmax))
+    parts = list(nw.many_to_many(walk, snap.node[snap.ok], snap.dist_m[snap.ok] / speed, dnodes, tmax))
     pairs = tuple(np.concatenate(x) for x in zip(*parts)) if parts else (np.zeros(0, int),) * 3
     rows, cols = cov.expand(pairs, cell_dpos, np.where(csnap.ok, csnap.dist_m / speed, np.inf), tmax)
     cover = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(cand), len(weights)))
@@ -156,7 +159,7 @@ def _siting(walk, csnap, cell_xy, weights, params, tmax, speed, max_snap, siting
             "covered_max": siting.covered(cover, weights, chosen), "coverable": coverable, "cover": cover}
 
 
-def _response(reg, roads, epsg, hp, params, max_snap, walk_kmh, response, warnings):
+def _response(reg, roads, road_geom, epsg, hp, params, max_snap, walk_kmh, response, warnings):
     if hp is None or hp.empty:
         return None
     pts = _xy(hp.geometry, epsg)
@@ -165,7 +168,7 @@ def _response(reg, roads, epsg, hp, params, max_snap, walk_kmh, response, warnin
     if "teams" in reg.layers and reg.count("teams"):
         teams = reg.read_frame("teams", columns=["name", "status", "readiness_min"])
         teams = teams[teams["status"] == "ready"]
-        drive = nw.build(roads, epsg, "drive")
+        drive = nw.build(roads, epsg, "drive", geometry=road_geom)
         if not drive.graph.nnz:
             warnings.append("no road is open to driving: team arrival times are not computed")
         elif len(teams):
