@@ -404,3 +404,23 @@ def test_every_reference_in_the_openapi_document_resolves(client):
         for name in re.findall(r"{(\w+)}", path):
             assert name in declared or path == "/collections/{collectionId}" or \
                 any(p.get("$ref", "").endswith(name) for op in ops.values() for p in op.get("parameters", [])), path
+
+
+def test_the_feature_cache_keeps_under_its_byte_cap_and_pages_stay_right(site, client, monkeypatch):
+    from rallypoint.api import geojson_sql
+
+    urls = [f"/collections/hazard_points/items?limit=100&offset={o}" for o in range(0, 1000, 100)]
+    geojson_sql.clear_cache()
+    before = geojson_sql.cache_usage()[1]
+    first = [client.get(u).get_json()["features"] for u in urls]  # anonymous: with room to spare
+    one_pass = geojson_sql.cache_usage()[1] - before
+    assert one_pass > 0
+    cap = before + one_pass // 3
+    monkeypatch.setattr(geojson_sql, "CACHE_BYTES", cap)
+    keyed = auth(site["reader"])  # another cache entry (personal fields in): every page a miss, evicting
+    second = [client.get(u, headers=keyed).get_json()["features"] for u in urls]
+    assert geojson_sql.cache_usage()[1] <= cap
+    again = [client.get(u).get_json()["features"] for u in urls]  # what was evicted is written again, the same
+    assert again == first and geojson_sql.cache_usage()[1] <= cap
+    assert [[f["id"] for f in page] for page in second] == [[f["id"] for f in page] for page in first]
+    assert "manager_phone" in str(second) or "monitor_phone" in str(second)
