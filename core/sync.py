@@ -18,7 +18,9 @@ need another dependency, and the module stays importable inside QGIS's Python.
 
 from __future__ import annotations
 
+import http.client
 import json
+import sqlite3
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -113,6 +115,8 @@ class Client:
             raw, status, rh = exc.read(), exc.code, dict(exc.headers)
         except urllib.error.URLError as exc:
             raise SyncError(f"{url}: cannot reach the server ({exc.reason})") from None
+        except (OSError, http.client.HTTPException) as exc:  # timeouts, resets, truncated answers
+            raise SyncError(f"{method} {url}: the connection failed ({exc.__class__.__name__}: {exc})") from None
         try:
             parsed = json.loads(raw) if raw else None
         except ValueError:
@@ -125,6 +129,8 @@ class Client:
         r = self.request("GET", path)
         if r.status != 200:
             raise SyncError(f"GET {path}: {r.status} {_message(r.body)}")
+        if not isinstance(r.body, dict):
+            raise SyncError(f"GET {path}: the answer is not a JSON object (is {self.url} a Rallypoint server?)")
         return r.body
 
     def items(self, layer: str) -> Iterator[dict[str, Any]]:
@@ -171,9 +177,10 @@ def _editable(reg: Registry, layer: str, props: dict[str, Any]) -> dict[str, Any
 
 
 class _Base:
-    def __init__(self, reg: Registry):
+    def __init__(self, reg: Registry, create: bool = False):
         self.conn = reg._conn  # the registry's own connection: one SQLite, one transaction discipline
-        self.conn.executescript(_DDL)
+        if create:
+            self.conn.executescript(_DDL)
 
     def meta(self, key: str) -> str | None:
         row = self.conn.execute(f"SELECT value FROM {META_TABLE} WHERE key = ?", (key,)).fetchone()
@@ -195,17 +202,23 @@ class _Base:
 
 
 def _open_checkout(path: str | Path) -> tuple[Registry, _Base, str]:
+    """Open a check-out, reading only: an ordinary registry is refused unchanged."""
     reg = Registry.open(path)
     base = _Base(reg)
-    url = base.meta("url")
+    try:
+        url = base.meta("url")
+    except sqlite3.OperationalError:  # no sync tables
+        url = None
     if not url:
         reg.close()
         raise SyncError(f"{path}: not a check-out of a Rallypoint server (rallypoint checkout URL FILE makes one)")
     return reg, base, url
 
 
-def _geometry(feature: dict[str, Any]) -> Any:
-    return feature.get("geometry")
+def _layers(reg: Registry, base: _Base) -> list[str]:
+    """The layers the check-out took from its server (older check-outs: every versioned layer)."""
+    saved = base.meta("layers")
+    return _sync_layers(reg, set(json.loads(saved)) if saved else None)
 
 
 # -- check-out, pull, push -------------------------------------------------------------
@@ -239,32 +252,42 @@ def checkout(url: str, out: str | Path, *, key: str | None = None, author: str =
     title = landing.get("title") or url
     bureau = (landing.get("description") or "").split(" · ")[0].strip() or url
     reg = Registry.create(out, name=title, bureau=bureau, overwrite=overwrite)
+    done = False
     try:
-        base = _Base(reg)
-        base.set_meta("url", client.url)
+        base = _Base(reg, create=True)
         report = SyncReport()
-        fetched = {layer: list(client.items(layer)) for layer in _sync_layers(reg, collections)}
+        layers = _sync_layers(reg, collections)
+        fetched = {layer: list(client.items(layer)) for layer in layers}
+        # One transaction: the features, what the server had of each, and where they came from;
+        # a check-out stopped half-way is no check-out at all.
         with reg.batch(author=author, note=f"checked out from {client.url}") as b:
             for layer, feats in fetched.items():
                 for f in feats:
                     props = _editable(reg, layer, f["properties"])
                     props["uuid"] = f["id"]
-                    b.add(layer, props, _geometry(f))
+                    b.add(layer, props, f.get("geometry"))
                     report.created += 1
-        for layer, feats in fetched.items():
-            for f in feats:
-                base.set(layer, f["id"], f["properties"]["version"], _state(reg, reg.get(layer, f["id"])))
+            if not b.problems:
+                for layer, feats in fetched.items():
+                    for f in feats:
+                        base.set(layer, f["id"], f["properties"]["version"], _state(reg, reg.get(layer, f["id"])))
+                base.set_meta("layers", json.dumps(layers))
+                base.set_meta("url", client.url)
         if with_reference:
             report.created += _load_reference_layers(reg, client, collections, author)
+        done = True
         return report
     finally:
         reg.close()
+        if not done:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{out}{suffix}").unlink(missing_ok=True)
 
 
 def pending(reg: Registry, base: _Base) -> dict[str, dict[str, tuple[str, Feature]]]:
     """Local changes since the last sync: layer -> uuid -> (kind, feature); kind is new, changed or retired."""
     out: dict[str, dict[str, tuple[str, Feature]]] = {}
-    for layer in _sync_layers(reg):
+    for layer in _layers(reg, base):
         known = base.all(layer)
         changes = {}
         for feat in reg.features(layer, include_retired=True):
@@ -285,7 +308,7 @@ def push(path: str | Path, *, key: str | None = None) -> SyncReport:
     report = SyncReport()
     try:
         todo = pending(reg, base)
-        for layer in _sync_layers(reg):
+        for layer in _layers(reg, base):
             known = base.all(layer)
             for uid, (kind, feat) in todo[layer].items():
                 st = _state(reg, feat)
@@ -336,7 +359,7 @@ def pull(path: str | Path, *, key: str | None = None, author: str = "sync") -> S
     report = SyncReport()
     try:
         local = pending(reg, base)
-        server = {layer: {f["id"]: f for f in client.items(layer)} for layer in _sync_layers(reg)}
+        server = {layer: {f["id"]: f for f in client.items(layer)} for layer in _layers(reg, base)}
         touched: list[tuple[str, str, int]] = []
         dropped: list[tuple[str, str]] = []
         with reg.batch(author=author, note=f"pulled from {url}") as b:
@@ -353,14 +376,11 @@ def pull(path: str | Path, *, key: str | None = None, author: str = "sync") -> S
                                         "the local change is kept", _state(reg, mine[uid][1]), version))
                         continue
                     props = _editable(reg, layer, f["properties"])
-                    if uid in known:
-                        current = reg.get(layer, uid)
-                        if current.retired:
-                            b.restore(layer, uid)
-                        b.update(layer, uid, props, _geometry(f))
+                    if uid in known:  # a known feature retired here is a local change, so in `mine`
+                        b.update(layer, uid, props, f.get("geometry"))
                         report.updated += 1
                     else:
-                        b.add(layer, {**props, "uuid": uid}, _geometry(f))
+                        b.add(layer, {**props, "uuid": uid}, f.get("geometry"))
                         report.created += 1
                     touched.append((layer, uid, version))
                 for uid in set(known) - set(feats):  # retired (or gone) on the server
@@ -373,10 +393,11 @@ def pull(path: str | Path, *, key: str | None = None, author: str = "sync") -> S
                         b.retire(layer, uid, reason=f"retired on {url}")
                     report.retired += 1
                     dropped.append((layer, uid))
-        for layer, uid, version in touched:
-            base.set(layer, uid, version, _state(reg, reg.get(layer, uid)))
-        for layer, uid in dropped:
-            base.drop(layer, uid)
+            if not b.problems:  # in the same transaction: the copy and its record of the server agree
+                for layer, uid, version in touched:
+                    base.set(layer, uid, version, _state(reg, reg.get(layer, uid)))
+                for layer, uid in dropped:
+                    base.drop(layer, uid)
         return report
     finally:
         reg.close()
@@ -387,10 +408,12 @@ def conflicts_text(report: SyncReport, fmt: Callable[[Conflict], str] = str) -> 
 
 
 def sync_url(path: str | Path) -> str | None:
-    """The server a file was checked out from, or None for an ordinary registry."""
-    with closing(connect(path, readonly=True)) as conn:
-        try:
+    """The server a file was checked out from, or None (an ordinary registry, another kind of file or source)."""
+    if not Path(path).is_file():
+        return None
+    try:
+        with closing(connect(path, readonly=True)) as conn:
             row = conn.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'url'").fetchone()
-        except Exception:  # no sync table: not a check-out
-            return None
+    except sqlite3.Error:  # not SQLite, or no sync table: not a check-out
+        return None
     return row[0] if row else None

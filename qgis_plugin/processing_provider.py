@@ -222,7 +222,9 @@ class RallypointProvider(QgsProcessingProvider):
 
 def output_layer_names(path: str | Path) -> list[str]:
     """The layers an algorithm wrote (read with the system SQLite, as QGIS would)."""
-    import sqlite3
+    from contextlib import closing
 
-    with sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True) as conn:
+    from rallypoint.gpkgfile import connect
+
+    with closing(connect(path, readonly=True)) as conn:  # closed here, not when collected
         return [r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents ORDER BY table_name")]

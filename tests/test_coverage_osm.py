@@ -128,6 +128,10 @@ def test_import_a_line_layer_with_the_roads_fields(registry_path, tmp_path):
     pyogrio.write_dataframe(gpd.GeoDataFrame({"kind": ["a", "b"]}, geometry=lines, crs=4326), bad)
     res = CliRunner().invoke(cli, ["roads", "import", str(registry_path), str(bad), "--author", "test"])
     assert res.exit_code != 0 and "missing: drive, road_class, walk" in res.output
+    junk = tmp_path / "roads.shp"
+    junk.write_bytes(b"not a shapefile")
+    res = CliRunner().invoke(cli, ["roads", "import", str(registry_path), str(junk), "--author", "test"])
+    assert res.exit_code != 0 and "cannot be read as a line layer" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(cli, ["roads", "import", str(registry_path), str(good), "--author", "test"])
     assert res.exit_code == 0, res.output
     with Registry.open(registry_path) as reg:

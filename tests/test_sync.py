@@ -141,3 +141,31 @@ def test_a_checkout_with_reference_data_runs_the_analyses_offline(server, tmp_pa
 def test_push_of_a_file_that_is_not_a_checkout_says_so(registry_path):
     with pytest.raises(SyncError, match="not a check-out"):
         push(registry_path)
+    with pytest.raises(SyncError, match="not a check-out"):
+        pull(registry_path)
+    import sqlite3
+
+    with sqlite3.connect(registry_path) as conn:  # refused unchanged: no sync tables were added
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert not any(n.startswith("rp_sync") for n in names)
+
+
+def test_sync_url_is_none_for_anything_but_a_checkout(registry_path, tmp_path, checkout):
+    from rallypoint.sync import sync_url
+
+    text = tmp_path / "notes.gpkg"
+    text.write_text("not a database")
+    assert sync_url(registry_path) is None and sync_url(text) is None
+    assert sync_url(tmp_path / "missing.gpkg") is None and sync_url("dbname=x host=y") is None
+    assert sync_url(checkout).startswith("http://127.0.0.1:")
+
+
+def test_a_checkout_that_fails_leaves_no_file(server, tmp_path):
+    from rallypoint.sync import checkout as do_checkout
+
+    out = tmp_path / "failed.gpkg"
+    with pytest.raises(SyncError):  # the server answers, but not as a Rallypoint server
+        do_checkout(server.url + "/collections/shelters/items/nothing", out)
+    with pytest.raises(SyncError, match="cannot reach"):
+        do_checkout("http://127.0.0.1:9", out)
+    assert not out.exists()

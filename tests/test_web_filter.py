@@ -157,6 +157,13 @@ def test_the_sample_gives_the_temporal_filters_something_to_split(site):
     assert (updated < ts(EARLY)).sum() == 25 and (updated > ts(EARLY)).sum() > 1000
 
 
+def test_nothing_is_disjoint_from_all_of_time_and_everything_dated_intersects_it(site, client):
+    d = site["frames"]["shelters"]
+    for op, want in (("T_DISJOINT", set()), ("T_INTERSECTS", set(d[d.updated_at.notna()].uuid))):
+        got, matched = all_ids(client, "shelters", filter=f"{op}(updated_at, INTERVAL('..', '..'))")
+        assert got == want and matched == len(want), op
+
+
 def test_a_filter_combines_with_bbox_datetime_and_property_parameters(site, client):
     d = site["frames"]["hazard_points"]
     sel = d.intersects(shapely.box(*BOX)) & (d.hazard_type == "fire_risk") & (when(d.updated_at) < ts(EARLY)) & \

@@ -608,6 +608,8 @@ class _Translator:
         if hi is not None:
             parts.append(f"{col} <= ?")
             params.append(hi)
+        if not parts and op == "t_disjoint":  # nothing is disjoint from all of time
+            return _Expr("(0)", [], "predicate")
         inside = " AND ".join(parts) if parts else f"{col} IS NOT NULL"
         if op == "t_intersects":
             return _Expr(f"({inside})", params, "predicate")

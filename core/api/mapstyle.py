@@ -129,7 +129,7 @@ def _geometry_kind(layer: LayerDef) -> str:
 def _style_symbology(filename: str) -> Symbology | None:
     try:
         return qml_symbology(style_text(filename))
-    except (ValueError, ET.ParseError, OSError) as exc:  # one odd style must not take the whole map down
+    except (ValueError, KeyError, TypeError, ET.ParseError, OSError) as exc:  # one odd style must not take the map down
         log.warning("style %s is drawn in grey on the web map: %s", filename, exc)
         return None
 

@@ -43,7 +43,16 @@ def _line_layer(source: str):
 
     from .osm import OsmError
 
-    frame = pyogrio.read_dataframe(source)
+    try:
+        layers = pyogrio.list_layers(source)
+        if len(layers) > 1:
+            raise OsmError(f"{source}: holds {len(layers)} layers ({', '.join(str(n) for n in layers[:, 0])}); "
+                           "give a file with the one layer of roads")
+        frame = pyogrio.read_dataframe(source)
+    except OsmError:
+        raise
+    except Exception as exc:  # GDAL's errors come in many classes: one clear message for all
+        raise OsmError(f"{source}: cannot be read as a line layer ({exc})") from None
     need = {"road_class", "walk", "drive"}
     missing = sorted(need - set(frame.columns))
     if missing:
