@@ -22,6 +22,7 @@ import math
 import re
 import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -175,27 +176,26 @@ def _parse_text(text: str) -> Any:
     cql2 = _cql2()
     if len(text) < SMALL_TEXT:
         return cql2.parse_text(text).to_json()
-    out: dict[str, Any] = {}
+    return _big_stack_thread().submit(lambda: cql2.parse_text(text).to_json()).result()
 
-    def work() -> None:
-        try:
-            out["tree"] = cql2.parse_text(text).to_json()
-        except Exception as exc:  # noqa: BLE001 (handed back to the caller's thread, raised there)
-            out["error"] = exc
 
+def _big_stack_thread() -> ThreadPoolExecutor:
+    """One thread per process, started once with a big stack: the process-wide stack size is
+    changed only for that moment, not around every long filter (other threads start meanwhile)."""
+    global _parser
     with _stack_lock:
-        old = threading.stack_size(BIG_STACK)
-        try:
-            worker = threading.Thread(target=work, name="cql2-parse")
-            worker.start()
-        finally:
-            threading.stack_size(old)
-    worker.join()
-    if "error" in out:
-        raise out["error"]
-    return out["tree"]
+        if _parser is None:
+            old = threading.stack_size(BIG_STACK)
+            try:
+                pool = ThreadPoolExecutor(1, thread_name_prefix="cql2-parse")
+                pool.submit(lambda: None).result()  # its thread starts now, with the big stack
+            finally:
+                threading.stack_size(old)
+            _parser = pool
+        return _parser
 
 
+_parser: ThreadPoolExecutor | None = None
 _stack_lock = threading.Lock()
 
 
