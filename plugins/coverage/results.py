@@ -40,9 +40,9 @@ def convex_hulls(pts: np.ndarray, group: np.ndarray, n: int, shapely) -> np.ndar
     return shapely.convex_hull(shapely.multipoints(pts[keep], indices=group[keep]))
 
 
-def build_layers(*, areas, table, cells, pop, demand, cell_xy, times, why, straight, nearest, off, shelters, use_idx,
-                 people, ncells, pairs, dnodes, walk, asg, sites, resp, epsg, ths, info, warnings, hp, gpd, pd,
-                 shapely) -> AnalysisResult:
+def build_layers(*, areas, table, cells, cell_lonlat, pop, demand, cell_xy, times, why, straight, nearest, off,
+                 shelters, use_idx, people, ncells, pairs, dnodes, walk, asg, sites, resp, epsg, ths, info, warnings,
+                 hp, gpd, pd, shapely) -> AnalysisResult:
     layers = {}
     layers["coverage_areas"] = gpd.GeoDataFrame(table, geometry=areas.geometry.values, crs=areas.crs)
 
@@ -93,8 +93,10 @@ def build_layers(*, areas, table, cells, pop, demand, cell_xy, times, why, strai
     u["area_adcode"] = None
     u["reason"] = why[unc]
     u["straight_min"] = straight[unc]
-    layers["coverage_uncovered"] = gpd.GeoDataFrame(u.reset_index(drop=True), geometry=cells.geometry.values[unc],
-                                                    crs=STORAGE)
+    ll = cell_lonlat[unc]
+    ug = shapely.points(ll)
+    ug[np.isnan(ll).any(axis=1)] = None  # a cell stored without a geometry stays without one
+    layers["coverage_uncovered"] = gpd.GeoDataFrame(u.reset_index(drop=True), geometry=ug, crs=STORAGE)
 
     # assignment lines: from the unit's network node to its shelter
     if len(asg.flow_people):
