@@ -166,3 +166,14 @@ def test_lagrangian_bound_is_never_below_the_optimum(seed):
         best = brute_max_cover(dense, weights, k)
         for lower in (0.0, best):
             assert siting.lagrangian_bound(cover, weights, k, lower) >= best - 1e-6
+
+
+def test_road_end_nodes_are_numpys_unique_rows():
+    from rallypoint_plugins.coverage import network as nw
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 30, (5000, 2)).astype(float) / 7.0  # many repeated points, repeated x with other y
+    keys, inverse = nw._unique_rows(a)
+    want_keys, want_inverse = np.unique(a, axis=0, return_inverse=True)
+    assert np.array_equal(keys, want_keys) and np.array_equal(inverse, want_inverse.ravel())
+    assert np.array_equal(keys[inverse], a)
