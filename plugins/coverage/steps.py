@@ -128,9 +128,10 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
 
     why = np.where(off, "off_network", np.where(unreach, "no_shelter_on_network_part", "beyond"))
     info = {"registry": reg.info.name, "epsg": epsg, "params": dict(params), "thresholds": ths}
-    result = build_layers(areas=areas, table=table, cells=cells, cell_lonlat=cell_lonlat, pop=pop, demand=demand, cell_xy=cell_xy,
-                          times=times, why=why, straight=straight, nearest=nearest, off=off, shelters=shelters,
-                          use_idx=use_idx, people=people, ncells=ncells, pairs=pairs, dnodes=dnodes, walk=walk,
+    result = build_layers(areas=areas, table=table, cells=cells, cell_lonlat=cell_lonlat, pop=pop, demand=demand,
+                          cell_xy=cell_xy, times=times, why=why, straight=straight, nearest=nearest, off=off,
+                          shelters=shelters, use_idx=use_idx, people=people, ncells=ncells, pairs=pairs,
+                          dnodes=dnodes, walk=walk,
                           asg=asg, sites=sites, resp=resp, epsg=epsg, ths=ths, info=info, warnings=warnings,
                           hp=hp, gpd=gpd, pd=pd, shapely=shapely)
     ctx.progress("results", steps, steps)
