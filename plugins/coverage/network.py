@@ -155,7 +155,7 @@ def snap(net: Network, xy: np.ndarray, max_snap_m: float) -> Snap:
     if not len(usable) or not k:
         return Snap(np.full(k, -1, dtype=np.int64), np.full(k, np.inf), np.zeros(k, dtype=bool))
     tree = cKDTree(net.xy[usable])
-    d, i = tree.query(xy, k=1)
+    d, i = tree.query(xy, k=1, workers=-1)  # every core: each point's answer is its own, the same
     ok = d <= max_snap_m
     node = np.where(ok, usable[i], -1)
     return Snap(node.astype(np.int64), d, ok)
