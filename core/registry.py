@@ -642,9 +642,37 @@ class Registry:
         left out unless asked for; booleans come back as pandas booleans; the index is the fid.
         """
         import geopandas as gpd
-        import pandas as pd
 
         ldef = self.layer(layer)
+        frame, blobs = self._read_table(ldef, columns, include_retired, bbox)
+        if blobs is None:
+            return frame
+        return gpd.GeoDataFrame(frame, geometry=geo.decode_many(blobs), crs=geo.STORAGE_CRS)
+
+    def read_points(self, layer: str, *, columns: list[str] | None = None, include_retired: bool = False,
+                    bbox=None) -> tuple[Any, Any]:
+        """A point layer as ``(frame, xy)``: the attributes as :meth:`read_frame` gives them, without geometry,
+        and the points' EPSG:4490 coordinates as an (n, 2) float numpy array in the frame's row order.
+
+        For analyses over many points (a population grid) that need positions, not shapely objects:
+        no geometry objects are built. NULL or empty geometries give NaN coordinates; a layer without
+        geometry or a stored geometry that is not a point raises ValueError naming the layer.
+        """
+        ldef = self.layer(layer)
+        if not ldef.has_geometry:
+            raise ValueError(f"layer {layer} has no geometry: no points to read")
+        frame, blobs = self._read_table(ldef, columns, include_retired, bbox)
+        try:
+            xy = geo.point_coords(blobs)
+        except geo.GeometryBlobError as exc:
+            raise ValueError(f"layer {layer}: {exc}") from exc
+        return frame, xy
+
+    def _read_table(self, ldef: LayerDef, columns, include_retired: bool, bbox) -> tuple[Any, Any]:
+        """The rows of a layer as a DataFrame indexed by fid (typed columns) and its geometry blobs (or None)."""
+        import pandas as pd
+
+        layer = ldef.name
         names = list(columns) if columns is not None else list(ldef.field_names)
         unknown = [c for c in names if not ldef.has_field(c)]
         if unknown:
@@ -663,9 +691,7 @@ class Registry:
                 frame[n] = frame[n].astype("Int64") if frame[n].isna().any() else frame[n].astype("int64")
             elif f.type == "real":
                 frame[n] = frame[n].astype("float64")
-        if not ldef.has_geometry:
-            return frame
-        return gpd.GeoDataFrame(frame, geometry=geo.decode_many(blobs), crs=geo.STORAGE_CRS)
+        return frame, blobs
 
     def history(self, layer: str | None = None, uuid: str | None = None, *, limit: int | None = None,
                 newest_first: bool = False) -> list[Change]:

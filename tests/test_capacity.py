@@ -8,6 +8,7 @@ import unicodedata
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -335,3 +336,20 @@ def test_nanao_over_capacity_on_the_evening_of_9_january_2024():
     assert parse_capacity_text("屋内２，７３６人屋外１１，７００人").outdoor == 11700
     assert parse_capacity_text("屋内990人／屋外0人(座席数)").note == "座席数"
     assert parse_capacity_text(float("nan")) is None and parse_capacity_text("未定") is None
+
+
+def test_locate_xy_places_coordinates_as_locate_places_points():
+    from rallypoint_plugins.capacity import areas as areas_mod
+
+    areas = area_frame()  # the county first, then its two towns: a point in both goes to the county
+    towns = areas.iloc[1:].reset_index(drop=True)  # two towns sharing the edge x = X0 + 4000
+    rng = np.random.default_rng(7)
+    xy = np.vstack([rng.uniform([X0 - 500, Y0 - 500], [X0 + 8500, Y0 + 4500], (2000, 2)),
+                    [[X0 + 4000, Y0 + 100], [X0, Y0], [X0 + 8000, Y0 + 4000], [X0 + 9000, Y0], [np.nan, np.nan]]])
+    for frame in (areas, towns):
+        want = areas_mod.locate(shapely.points(xy), frame)
+        got = areas_mod.locate_xy(xy, frame)
+        assert got.tolist() == want.tolist()
+    got = areas_mod.locate_xy(xy, towns)
+    assert got[-5:].tolist() == [0, 0, 1, -1, -1]  # shared edge: the first town; corners are in; outside; NaN
+    assert set(got[:-5].tolist()) == {-1, 0, 1}

@@ -166,3 +166,42 @@ def test_lagrangian_bound_is_never_below_the_optimum(seed):
         best = brute_max_cover(dense, weights, k)
         for lower in (0.0, best):
             assert siting.lagrangian_bound(cover, weights, k, lower) >= best - 1e-6
+
+
+def test_road_end_nodes_are_numpys_unique_rows():
+    from rallypoint_plugins.coverage import network as nw
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 30, (5000, 2)).astype(float) / 7.0  # many repeated points, repeated x with other y
+    keys, inverse = nw._unique_rows(a)
+    want_keys, want_inverse = np.unique(a, axis=0, return_inverse=True)
+    assert np.array_equal(keys, want_keys) and np.array_equal(inverse, want_inverse.ravel())
+    assert np.array_equal(keys[inverse], a)
+
+
+@pytest.mark.parametrize("sorted_targets", [True, False])
+def test_walking_searches_within_reach_equal_full_searches(sorted_targets):
+    from scipy.sparse.csgraph import dijkstra
+    from scipy.spatial import cKDTree
+
+    from rallypoint_plugins.coverage import network as nw
+
+    rng = np.random.default_rng(11)
+    xy = rng.uniform(0, 3000, (1500, 2))
+    a, b = np.array(sorted(cKDTree(xy).query_pairs(150.0))).T
+    minutes = np.hypot(*(xy[a] - xy[b]).T) * rng.uniform(1.0, 1.5, len(a)) / 75.0  # roads never shorter
+    g = sp.csr_matrix((np.concatenate([minutes, minutes]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+                      shape=(len(xy), len(xy)))
+    net = nw.Network(xy=xy, graph=g, on_network=np.ones(len(xy), bool), mode="walk", speed_kmh=4.5)
+    nodes = rng.choice(len(xy), 40, replace=False)
+    offsets = rng.uniform(0, 2, 40)
+    targets = rng.choice(len(xy), 600, replace=False)
+    if sorted_targets:
+        targets.sort()
+    limit = 10.0  # 750 m of a 3 km square: most of the graph lies out of reach of each batch
+    got = [np.concatenate(x) for x in zip(*nw.times_from_each(net, nodes, offsets, targets, limit))]
+    full, extra = nw.with_sources(net, nodes, offsets)
+    d = dijkstra(full, directed=True, indices=extra)[:, targets]
+    s, t = np.nonzero(d <= limit)  # row-major: by source, then target position, as the searches yield them
+    assert len(s) > 1000 and len(s) < d.size / 4
+    assert np.array_equal(got[0], s) and np.array_equal(got[1], t) and np.array_equal(got[2], d[s, t])

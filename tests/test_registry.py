@@ -1,7 +1,9 @@
 """Create, read, update, retire, restore and history through the Python API."""
 
 import sqlite3
+import struct
 
+import numpy as np
 import pyproj
 import pytest
 import shapely
@@ -159,3 +161,41 @@ def test_bulk_reads_see_every_write_and_leave_the_live_files_alone(registry, reg
     registry.retire("shelters", second.iloc[0]["uuid"], author="a")
     assert len(registry.read_frame("shelters")) == 1
     assert len(registry.read_frame("shelters", include_retired=True)) == 2
+
+
+def test_read_points_gives_the_coordinates_read_frame_gives(registry):
+    registry.add("shelters", shelter(), HERE, author="a")
+    second = registry.add("shelters", shelter(name="第二场所"), Point(104.1, 30.7), author="a")
+    registry.add("shelters", shelter(name="第三场所"), Point(104.2, 30.8), author="a")
+    registry.retire("shelters", second.uuid, author="a")
+    frame, xy = registry.read_points("shelters", columns=["name", "generator"])
+    full = registry.read_frame("shelters", columns=["name", "generator"])
+    assert list(frame.columns) == ["name", "generator"] and frame["generator"].dtype == "boolean"
+    assert list(frame.index) == list(full.index) and list(frame["name"]) == ["人民公园应急避难场所", "第三场所"]
+    assert xy.shape == (2, 2) and xy.tolist() == [[HERE.x, HERE.y], [104.2, 30.8]]
+    _, every = registry.read_points("shelters", include_retired=True)
+    assert every.tolist() == [[HERE.x, HERE.y], [104.1, 30.7], [104.2, 30.8]]
+
+
+def test_read_points_refuses_a_layer_that_is_not_points(registry):
+    import geopandas as gpd
+
+    registry.load_reference("admin_areas", gpd.GeoDataFrame(
+        {"adcode": ["510104"], "name": ["锦江区"], "level": ["county"], "parent_adcode": ["510100"]},
+        geometry=[shapely.MultiPolygon([shapely.box(104.0, 30.6, 104.1, 30.7)])], crs=4490), author="a")
+    with pytest.raises(ValueError, match="admin_areas: .*MultiPolygon, not a point"):
+        registry.read_points("admin_areas")
+
+
+def test_point_coords_reads_any_point_blob():
+    from rallypoint import geometry as geo
+
+    plain = geo.encode(Point(104.1, 30.7))
+    # the same point with an XY envelope, as other GeoPackage writers may store it
+    enveloped = b"GP\x00\x03" + plain[4:8] + struct.pack("<4d", 104.1, 104.1, 30.7, 30.7) + plain[8:]
+    xy = geo.point_coords([plain, None, enveloped, geo.encode(Point())])
+    assert xy[0].tolist() == [104.1, 30.7] and xy[2].tolist() == [104.1, 30.7]
+    assert np.isnan(xy[1]).all() and np.isnan(xy[3]).all()
+    assert geo.point_coords([plain, plain]).tolist() == [[104.1, 30.7]] * 2
+    with pytest.raises(geo.GeometryBlobError, match="LineString, not a point"):
+        geo.point_coords([plain, geo.encode(shapely.LineString([(0, 0), (1, 1)]))])

@@ -52,7 +52,7 @@ def straight_times(cell_xy: np.ndarray, shelter_xy: np.ndarray, walk_kmh: float)
 
     if not len(shelter_xy):
         return np.full(len(cell_xy), np.inf), np.full(len(cell_xy), -1, dtype=np.int64)
-    d, i = cKDTree(shelter_xy).query(cell_xy, k=1)
+    d, i = cKDTree(shelter_xy).query(cell_xy, k=1, workers=-1)
     return d / (walk_kmh * 1000.0 / 60.0), i.astype(np.int64)
 
 

@@ -40,9 +40,9 @@ def convex_hulls(pts: np.ndarray, group: np.ndarray, n: int, shapely) -> np.ndar
     return shapely.convex_hull(shapely.multipoints(pts[keep], indices=group[keep]))
 
 
-def build_layers(*, areas, table, cells, pop, demand, cell_xy, times, why, straight, nearest, off, shelters, use_idx,
-                 people, ncells, pairs, dnodes, walk, asg, sites, resp, epsg, ths, info, warnings, hp, gpd, pd,
-                 shapely) -> AnalysisResult:
+def build_layers(*, areas, table, cells, cell_lonlat, pop, demand, cell_xy, times, why, straight, nearest, off,
+                 shelters, use_idx, people, ncells, pairs, dnodes, walk, asg, sites, resp, epsg, ths, info, warnings,
+                 hp, gpd, pd, shapely) -> AnalysisResult:
     layers = {}
     layers["coverage_areas"] = gpd.GeoDataFrame(table, geometry=areas.geometry.values, crs=areas.crs)
 
@@ -67,19 +67,25 @@ def build_layers(*, areas, table, cells, pop, demand, cell_xy, times, why, strai
     # service areas: per shelter and threshold, the outline (convex hull) of the network nodes reached
     sa_rows, sa_geom = [], []
     ps, pt, pd_ = pairs
+    # the searches yield the pairs source by source: then the stable sort below is the identity, skipped
+    by_source = bool(len(ps) < 2 or (ps[1:] >= ps[:-1]).all())
+    uuids, names = s["uuid"].to_numpy(), s["name"].to_numpy()
     for j, t in enumerate(ths):
         m = pd_ <= t
         if not m.any():
             continue
-        order = np.argsort(ps[m], kind="stable")
-        grp = ps[m][order]
-        pts = walk.xy[dnodes[pt[m][order]]]
+        if by_source:
+            grp, pts = ps[m], walk.xy[dnodes[pt[m]]]
+        else:
+            order = np.argsort(ps[m], kind="stable")
+            grp, pts = ps[m][order], walk.xy[dnodes[pt[m][order]]]
         ids, first = np.unique(grp, return_index=True)
         hulls = convex_hulls(pts, np.searchsorted(ids, grp), len(ids), shapely)
-        for i, h in zip(ids, hulls):
+        areas_km2 = shapely.area(hulls) / 1e6
+        for i, h, a in zip(ids, hulls, areas_km2):
             k = use_idx[i]
-            sa_rows.append({"shelter_uuid": s["uuid"].iloc[k], "name": s["name"].iloc[k], "minutes": t,
-                            "people": people[i, j], "cells": int(ncells[i, j]), "area_km2": h.area / 1e6})
+            sa_rows.append({"shelter_uuid": uuids[k], "name": names[k], "minutes": t,
+                            "people": people[i, j], "cells": int(ncells[i, j]), "area_km2": a})
             sa_geom.append(h)
     sa = gpd.GeoDataFrame(sa_rows, geometry=sa_geom, crs=epsg) if sa_rows else gpd.GeoDataFrame(
         {"shelter_uuid": [], "name": [], "minutes": [], "people": [], "cells": [], "area_km2": []},
@@ -93,8 +99,10 @@ def build_layers(*, areas, table, cells, pop, demand, cell_xy, times, why, strai
     u["area_adcode"] = None
     u["reason"] = why[unc]
     u["straight_min"] = straight[unc]
-    layers["coverage_uncovered"] = gpd.GeoDataFrame(u.reset_index(drop=True), geometry=cells.geometry.values[unc],
-                                                    crs=STORAGE)
+    ll = cell_lonlat[unc]
+    ug = shapely.points(ll)
+    ug[np.isnan(ll).any(axis=1)] = None  # a cell stored without a geometry stays without one
+    layers["coverage_uncovered"] = gpd.GeoDataFrame(u.reset_index(drop=True), geometry=ug, crs=STORAGE)
 
     # assignment lines: from the unit's network node to its shelter
     if len(asg.flow_people):

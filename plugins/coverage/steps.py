@@ -20,6 +20,16 @@ def _xy(geoms, epsg: int) -> np.ndarray:
     return np.column_stack([p.x.to_numpy(), p.y.to_numpy()]) if len(p) else np.zeros((0, 2))
 
 
+def _project(lonlat: np.ndarray, epsg: int) -> np.ndarray:
+    """EPSG:4490 coordinates to ``epsg``, on arrays (what GeoSeries.to_crs does, without the points)."""
+    from pyproj import Transformer
+
+    if not len(lonlat):
+        return np.zeros((0, 2))
+    x, y = Transformer.from_crs(4490, epsg, always_xy=True).transform(lonlat[:, 0], lonlat[:, 1])
+    return np.column_stack([x, y])
+
+
 def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResult:
     import geopandas as gpd
     import pandas as pd
@@ -50,12 +60,11 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
 
     ctx.progress("population", 1, steps)
     popcol = "population" if params["period"] == "night" else "population_day"
-    cells = reg.read_frame("population", columns=["population", "population_day"])
+    # positions only: a million cells as numpy coordinates, no shapely points (see Registry.read_points)
+    cells, cell_lonlat = reg.read_points("population", columns=["population", "population_day"])
     pop = cells[popcol].astype("Float64").fillna(0).to_numpy(dtype=float)
-    cells_proj = cells.geometry.to_crs(epsg)  # once, for positions and areas
-    cell_xy = np.column_stack([cells_proj.x.to_numpy(), cells_proj.y.to_numpy()]) if len(cells) else np.zeros((0, 2))
-    cell_area = areas_mod.locate(cells_proj, areas.to_crs(epsg))
-    del cells_proj
+    cell_xy = _project(cell_lonlat, epsg)
+    cell_area = areas_mod.locate_xy(cell_xy, areas.to_crs(epsg))
     csnap = nw.snap(walk, cell_xy, max_snap)
     cell_snap_min = np.where(csnap.ok, csnap.dist_m / speed, np.inf)
     off = ~csnap.ok
@@ -119,9 +128,10 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
 
     why = np.where(off, "off_network", np.where(unreach, "no_shelter_on_network_part", "beyond"))
     info = {"registry": reg.info.name, "epsg": epsg, "params": dict(params), "thresholds": ths}
-    result = build_layers(areas=areas, table=table, cells=cells, pop=pop, demand=demand, cell_xy=cell_xy,
-                          times=times, why=why, straight=straight, nearest=nearest, off=off, shelters=shelters,
-                          use_idx=use_idx, people=people, ncells=ncells, pairs=pairs, dnodes=dnodes, walk=walk,
+    result = build_layers(areas=areas, table=table, cells=cells, cell_lonlat=cell_lonlat, pop=pop, demand=demand,
+                          cell_xy=cell_xy, times=times, why=why, straight=straight, nearest=nearest, off=off,
+                          shelters=shelters, use_idx=use_idx, people=people, ncells=ncells, pairs=pairs,
+                          dnodes=dnodes, walk=walk,
                           asg=asg, sites=sites, resp=resp, epsg=epsg, ths=ths, info=info, warnings=warnings,
                           hp=hp, gpd=gpd, pd=pd, shapely=shapely)
     ctx.progress("results", steps, steps)
