@@ -140,12 +140,17 @@ def create_item(ctx: Context, req: Request) -> Response:
     return _answer(ctx, req, layer, feat.uuid, 201, {"Location": location})
 
 
-def replace_item(ctx: Context, req: Request) -> Response:
-    layer, author = _writable(ctx, req, "replacing")
+def _target(ctx: Context, req: Request, doing: str) -> tuple[LayerDef, str, str, Feature, int]:
+    """What every write to one feature checks first: role, parameters, the feature in use, If-Match."""
+    layer, author = _writable(ctx, req, doing)
     check_params(req, ())
     uuid = req.path_params["feature_id"]
     feat = _current(ctx, layer, uuid)
-    version = _check_if_match(req, feat)
+    return layer, author, uuid, feat, _check_if_match(req, feat)
+
+
+def replace_item(ctx: Context, req: Request) -> Response:
+    layer, author, uuid, feat, version = _target(ctx, req, "replacing")
     data = _body(ctx, req, partial=False)
     _check_id(data, uuid)
     given = _changes(layer, feat, data["properties"])
@@ -161,11 +166,7 @@ def replace_item(ctx: Context, req: Request) -> Response:
 
 
 def update_item(ctx: Context, req: Request) -> Response:
-    layer, author = _writable(ctx, req, "changing")
-    check_params(req, ())
-    uuid = req.path_params["feature_id"]
-    feat = _current(ctx, layer, uuid)
-    version = _check_if_match(req, feat)
+    layer, author, uuid, feat, version = _target(ctx, req, "changing")
     data = _body(ctx, req, partial=True)
     _check_id(data, uuid)
     changes = _changes(layer, feat, data["properties"])
@@ -178,11 +179,7 @@ def update_item(ctx: Context, req: Request) -> Response:
 
 
 def delete_item(ctx: Context, req: Request) -> Response:
-    layer, author = _writable(ctx, req, "retiring")
-    check_params(req, ())
-    uuid = req.path_params["feature_id"]
-    feat = _current(ctx, layer, uuid)
-    version = _check_if_match(req, feat)
+    layer, author, uuid, _, version = _target(ctx, req, "retiring")
     ctx.registry.retire(layer.name, uuid, author=author, expected_version=version, reason="retired through the API")
     return empty_response(204)
 

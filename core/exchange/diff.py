@@ -41,7 +41,7 @@ from ..gpkgfile import quote
 from ..plugins import default_plugin_manager, layer_catalog
 from ..schema import LayerDef
 from .gpkg_strict import open_geopackage
-from .matching import _same_geometry, _short
+from .matching import _same, _same_geometry, _short
 
 STAMPS = ("version", "created_at", "created_by", "updated_at", "updated_by")
 
@@ -79,14 +79,6 @@ class Diff:
                 "counts": self.counts(), "notes": self.notes,
                 "changes": [{"layer": c.layer, "uuid": c.uuid, "op": c.op, "name": c.name,
                              "fields": {k: [o, n] for k, (o, n) in c.fields.items()}} for c in self.changes]}
-
-
-def _same(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return float(a) == float(b)
-    return a == b
 
 
 def _geom(blob: Any):
