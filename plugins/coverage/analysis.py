@@ -5,6 +5,7 @@ Light at import (only :mod:`rallypoint.analysis`); numpy, scipy, geopandas and m
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from rallypoint.analysis import Analysis, AnalysisContext, AnalysisError, AnalysisResult, Output, Parameter
@@ -57,11 +58,23 @@ OUTPUTS = (
 )
 
 
+#: A Dask scheduler's address (``tcp://host:8786``): when set, every coverage run in this process sends its
+#: shortest-path searches to that cluster (CLI, server and QGIS alike; the figures are the same).
+SCHEDULER_ENV = "RALLYPOINT_DASK_SCHEDULER"
+
+
 def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResult:
     """Run the coverage analysis on a registry (parameters already parsed and checked)."""
+    from . import network
     from .steps import run_steps
 
-    return run_steps(reg, params, ctx)
+    address = os.environ.get(SCHEDULER_ENV, "").strip()
+    if not address or network.SEARCH.get() is not None:  # no cluster, or the caller already chose one
+        return run_steps(reg, params, ctx)
+    from .distributed import on_cluster
+
+    with on_cluster(address):
+        return run_steps(reg, params, ctx)
 
 
 COVERAGE = Analysis(

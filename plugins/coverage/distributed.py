@@ -15,6 +15,10 @@ assignment, the siting solvers, the layers) runs where the analysis is called.
         with searches_on(client):
             result = run_analysis(reg, pm, "coverage", {"hazard": "flood"})
 
+A real cluster is reached by its scheduler's address: ``RALLYPOINT_DASK_SCHEDULER=tcp://host:8786`` makes
+every coverage run of the process (``rallypoint analyse coverage``, the server's processes, QGIS) use it
+(:func:`on_cluster`). Its workers need the same Rallypoint installed.
+
 The partition is by sources, not by area: a district with a halo of the largest walking time would let each
 worker hold only its part of the network, which a national network would need; here every worker holds the
 whole (a city's walking network is ~30 MB).
@@ -66,3 +70,30 @@ def searches_on(client: Any, chunk: int = 128):
         yield
     finally:
         nw.SEARCH.reset(token)
+
+
+@contextmanager
+def on_cluster(address: str, timeout: float = 20) -> Iterator[None]:
+    """Within this block, coverage searches run on the Dask cluster whose scheduler is at ``address``.
+
+    A scheduler that cannot be reached, or that has no worker within ``timeout`` seconds, is an
+    :class:`~rallypoint.analysis.AnalysisError` naming the address, not a hang.
+    """
+    from rallypoint.analysis import AnalysisError
+
+    try:
+        from dask.distributed import Client
+    except ImportError as e:
+        raise AnalysisError(f"a Dask scheduler is set ({address}) but dask.distributed is not installed: "
+                            f"pip install 'dask[distributed]'") from e
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise AnalysisError(f"cannot reach the Dask scheduler at {address}: {e}") from e
+    with client:
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except TimeoutError as e:
+            raise AnalysisError(f"the Dask scheduler at {address} has no worker after {timeout:g} s") from e
+        with searches_on(client):
+            yield
