@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
+import numpy as np
 from functools import lru_cache
 from typing import Iterable
 
@@ -43,18 +45,25 @@ def normalise(name: str, suffixes: Iterable[str] = ()) -> str:
     return normalise_many([name], suffixes)[0]
 
 
-def normalise_many(names, suffixes: Iterable[str] = ()):
-    """The comparison keys of many names (a list or pandas Series), as a pandas Series of str."""
-    import pandas as pd
-
-    s = pd.Series(names, dtype=object).fillna("").astype(str)
-    s = s.str.normalize("NFKC").str.casefold().str.translate(_drop_table())
+def normalise_many(names, suffixes: Iterable[str] = ()) -> np.ndarray:
+    """The comparison keys of many names (any sequence; None and NaN give ""), as an object array of str."""
     keys = sorted({normalise_plain(x) for x in suffixes}, key=len, reverse=True)
     keys = [k for k in keys if k]
-    if keys:
-        stripped = s.str.replace("(?:" + "|".join(map(re.escape, keys)) + ")$", "", regex=True)
-        s = stripped.where(stripped != "", s)  # a name that is only the type word stays as it is
-    return s
+    strip = re.compile("(?:" + "|".join(map(re.escape, keys)) + ")$") if keys else None
+    table = _drop_table()
+    out = np.empty(len(names), dtype=object)
+    # one pass of plain str methods per name: three pandas .str passes took three times as long
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            key = ""
+        else:
+            key = unicodedata.normalize("NFKC", name).casefold()
+            if not key.isalnum():  # most names are letters and digits only: translate only the others
+                key = key.translate(table)
+        if strip is not None:
+            key = strip.sub("", key) or key  # a name that is only the type word stays as it is
+        out[i] = key
+    return out
 
 
 def normalise_plain(text: str) -> str:

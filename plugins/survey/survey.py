@@ -41,15 +41,14 @@ class SurveyOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def township_of(adcodes: "pd.Series") -> np.ndarray:
+def township_of(adcodes) -> np.ndarray:
     """The township code of each division code: its first 9 digits (a 6-digit county code stays as it is).
 
-    >>> import pandas as pd
-    >>> township_of(pd.Series(["519901001", "519901001203", "519901", None])).tolist()
+    >>> township_of(["519901001", "519901001203", "519901", None]).tolist()
     ['519901001', '519901001', '519901', '']
     """
-    codes = adcodes.fillna("").astype(str)
-    return np.where(codes.str.len() >= TOWNSHIP_DIGITS, codes.str[:TOWNSHIP_DIGITS], codes).astype(object)
+    codes = np.asarray(adcodes, dtype=object)
+    return np.array([c[:TOWNSHIP_DIGITS] if isinstance(c, str) else "" for c in codes], dtype=object)
 
 
 def area_names(reg: "Registry") -> dict[str, str]:
@@ -77,10 +76,16 @@ def _read(reg: "Registry", ldef: "LayerDef", columns: list[str]) -> tuple["pd.Da
 
 
 def _empty_mask(values: "pd.Series") -> np.ndarray:
-    mask = values.isna().to_numpy()
-    if values.dtype == object:
-        mask |= values.fillna("").astype(str).str.strip().eq("").to_numpy()
-    return mask
+    """Missing: NULL or empty text.
+
+    Whitespace-only text is not looked for: the registry strips text on every write and stores blank as NULL.
+    """
+    import pandas as pd
+
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        arr = values.to_numpy(dtype=object)
+        return pd.isna(arr) | (arr == "")
+    return values.isna().to_numpy().copy()
 
 
 def _join_flags(mask: np.ndarray, labels: list[str], sep: str) -> np.ndarray:
@@ -112,11 +117,11 @@ def survey_layer(reg: "Registry", req: LayerRequirement, *, since, tolerance_m: 
     dates = pd.to_datetime(frame[req.date_field], utc=True, errors="coerce", format="ISO8601")
     stale = (dates.isna() | (dates < since)).to_numpy()
     created = pd.to_datetime(frame["created_at"], utc=True, errors="coerce", format="ISO8601")
+    created_ns = created.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")  # NaT sorts last
     order = np.empty(n, dtype=np.int64)
-    order[np.lexsort((frame.index.to_numpy(), created.fillna(pd.Timestamp.max.tz_localize("UTC")).to_numpy()))] = \
-        np.arange(n)
-    names = frame["name"] if has_name else pd.Series([""] * n, index=frame.index, dtype=object)
-    dups = find_duplicates(normalise_many(names.to_numpy(), req.name_suffixes).to_numpy(), xy, order, tolerance_m)
+    order[np.lexsort((frame.index.to_numpy(), created_ns))] = np.arange(n)
+    names = frame["name"].to_numpy(dtype=object) if has_name else np.full(n, "", dtype=object)
+    dups = find_duplicates(normalise_many(names, req.name_suffixes), xy, order, tolerance_m)
     fields_table = pd.DataFrame({
         "layer": req.layer, "field": list(req.required),
         "alias_zh": [ldef.field(f).alias_zh for f in req.required],
@@ -124,7 +129,8 @@ def survey_layer(reg: "Registry", req: LayerRequirement, *, since, tolerance_m: 
         "records": n, "filled": n - (missing | placeholder).sum(axis=0),
         "missing": missing.sum(axis=0), "placeholder": placeholder.sum(axis=0),
     })
-    return {"ldef": ldef, "req": req, "frame": frame, "xy": xy, "names": names.fillna("").astype(str).to_numpy(),
+    names = np.array([x if isinstance(x, str) else "" for x in names], dtype=object)
+    return {"ldef": ldef, "req": req, "frame": frame, "xy": xy, "names": names,
             "missing": missing, "placeholder": placeholder, "stale": stale, "dates": dates, "dups": dups,
             "fields": fields_table}
 
@@ -178,7 +184,10 @@ def _fixes(part: dict[str, Any], period_text: str, names_of_areas: dict[str, str
                 sel = ph_rows[:, k]
                 item = label + "=" + text
                 out[sel] = np.where(out[sel] == "", item, out[sel] + sep + item)
-    last_text = pd.Series(part["dates"].iloc[rows]).dt.strftime("%Y-%m-%d").fillna("").to_numpy(dtype=object)
+    # the stored ISO 8601 text's date part (strftime of 10^5 timestamps took most of a second)
+    raw = frame[req.date_field].to_numpy(dtype=object)[rows]
+    parsed = part["dates"].notna().to_numpy()[rows]
+    last_text = np.array([v[:10] if ok else "" for v, ok in zip(raw, parsed)], dtype=object)
     of = dups.of[rows]
     uuids = frame["uuid"].to_numpy()
     town = township_of(frame["adcode"].iloc[rows])
@@ -214,7 +223,9 @@ def _problems(fx: "pd.DataFrame", period_text: str, lang: str) -> np.ndarray:
                            f"{period_text} (last ") + last + ("）" if zh else ")"))
     parts.append(np.where(fx["stale"].to_numpy(), stale_text, ""))
     dup = fx["duplicate_of"].to_numpy(dtype=object)
-    dist = fx["duplicate_distance_m"].map(lambda d: f"{d:g}" if d == d else "").to_numpy(dtype=object)
+    dist = np.full(len(fx), "", dtype=object)
+    has = dup != ""
+    dist[has] = [f"{d:g}" for d in fx["duplicate_distance_m"].to_numpy()[has]]
     dup_text = (("疑似重复：" if zh else "duplicate of ") + fx["duplicate_of_name"].to_numpy(dtype=object)
                 + " " + dup + ("（相距 " if zh else " (") + dist + (" 米）" if zh else " m)"))
     parts.append(np.where(dup != "", dup_text, ""))
