@@ -135,21 +135,25 @@ def duplicates_only(path: Path) -> tuple[float, float, int]:
 
 
 def main() -> None:
+    global TOLERANCE_M
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("registry", type=Path)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("registry", type=Path, help="a registry file (a copy; the bench only reads it)")
+    ap.add_argument("--tolerance-m", type=float, default=TOLERANCE_M, help="duplicate distance in metres")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each; the best is reported")
     args = ap.parse_args()
+    TOLERANCE_M = args.tolerance_m
+    runs = args.runs
     with tempfile.TemporaryDirectory() as d:
-        ours = [survey(args.registry, Path(d)) for _ in range(args.runs)]
-    base = [anchor(args.registry) for _ in range(args.runs)]
+        ours = [survey(args.registry, Path(d)) for _ in range(runs)]
+    base = [anchor(args.registry) for _ in range(runs)]
     if ours[0][2] != base[0][1]:
         raise SystemExit(f"the survey and the anchor disagree:\n{ours[0][2]}\n{base[0][1]}")
     s, w, a = min(r[0] for r in ours), min(r[1] for r in ours), min(r[0] for r in base)
-    dups = [duplicates_only(args.registry) for _ in range(args.runs)]
+    dups = [duplicates_only(args.registry) for _ in range(runs)]
     d_ours, d_sjoin, n_dups = min(r[0] for r in dups), min(r[1] for r in dups), dups[0][2]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"survey (all layers, tables, fix list):         best {s:.2f} s of {args.runs}; writing it {w:.2f} s")
-    print(f"anchor (read_frame, pandas, sjoin of buffers):  best {a:.2f} s of {args.runs}; same counts")
+    print(f"survey (all layers, tables, fix list):         best {s:.2f} s of {runs}; writing it {w:.2f} s")
+    print(f"anchor (read_frame, pandas, sjoin of buffers):  best {a:.2f} s of {runs}; same counts")
     print(f"ratio anchor / survey {a / s:.1f}x")
     print(f"duplicates among {len(injected(args.registry)[0]):,} hazard points with injected copies "
           f"({n_dups:,} found by both): KD-tree {d_ours:.3f} s, sjoin {d_sjoin:.2f} s, ratio {d_sjoin / d_ours:.0f}x")

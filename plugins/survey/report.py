@@ -75,9 +75,9 @@ def _cell(value: Any, klass: str = "") -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{h}</th>" for h in headers)
+    head = f"<tr>{''.join(f'<th>{h}</th>' for h in headers)}</tr>" if headers else ""
     body = "".join("<tr>" + "".join(r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{head}{body}</table>"
 
 
 def _rate_class(rate: float) -> str:
