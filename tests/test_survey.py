@@ -339,7 +339,7 @@ def _history_rows(path) -> int:
 
 
 def _client(path, tmp_path):
-    """A test client of the web app serving a copy of ``path`` (made with SQLite's backup API)."""
+    """A test client of the web app serving a copy of ``path`` (tmp_path/served.gpkg, by SQLite's backup API)."""
     from rallypoint.web import create_app
 
     served = tmp_path / "served.gpkg"
@@ -368,6 +368,10 @@ def test_the_web_endpoints_give_the_figures_and_the_fix_list(survey_registry, tm
     assert "manager_phone" not in page["features"][0]["properties"]  # what is missing, never personal data
     r = client.get(f"/plugins/survey?as_of={AS_OF}&f=html&lang=en")
     assert r.status_code == 200 and b"Resource survey completeness" in r.data
+    with Registry.open(tmp_path / "served.gpkg") as reg:  # an edit is seen at once, not after the cache's time
+        reg.update("shelters", ids["S3"], {"manager_phone": "13800005678"}, author=AUTHOR)
+    again = {row["layer"]: row for row in client.get(f"/plugins/survey?as_of={AS_OF}").get_json()["layers"]}
+    assert again["shelters"]["complete"] == 7 and again["shelters"]["missing"] == 1
     r = client.get("/plugins/survey?within=soon")
     assert r.status_code == 400 and "within" in r.get_json()["description"]
     r = client.get("/plugins/survey/fixes?limit=lots")

@@ -5,11 +5,18 @@ Reading endpoints, open to anyone like the collections: the fix list carries nam
 what is missing, never the personal-data fields themselves. The survey's parameters are the query's
 (``profile``, ``layers``, ``fields``, ``within``, ``as_of``, ``tolerance_m``), checked as the analysis checks
 them; a bad one is a 400 naming it. Installed profiles only: a server never reads a profile file.
+
+A city's survey takes seconds, and a client pages through the fix list, so each worker keeps its last few
+outcomes, keyed on the registry file, the newest history row (every accepted change writes one, so any edit
+makes a new key) and the parameters, for at most ``CACHE_SECONDS`` (what is overdue moves with the clock).
 """
 
 from __future__ import annotations
 
 import math
+import threading
+import time
+from collections import OrderedDict
 from typing import Any, Mapping
 
 from rallypoint.analysis import AnalysisError
@@ -17,9 +24,15 @@ from rallypoint.web_endpoints import Endpoint
 
 PAGE_ARGS = ("f", "lang", "limit", "offset", "layer", "township")
 MAX_LIMIT = 10_000
+CACHE_SECONDS = 120.0
+CACHE_ENTRIES = 4
+_cache: "OrderedDict[tuple, tuple[float, Any]]" = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def _outcome(request: Mapping[str, Any]):
+    from rallypoint.profiles import find_profile
+
     from .analysis import SURVEY, survey_outcome
     from .requirements import KIND
 
@@ -27,9 +40,20 @@ def _outcome(request: Mapping[str, Any]):
     args = {k: v for k, v in (request.get("args") or {}).items() if k not in PAGE_ARGS and v not in (None, "")}
     profiles = reg.plugins.collect("rallypoint_profiles")
     params = SURVEY.parse_parameters(args, profiles)
-    from rallypoint.profiles import find_profile
-
-    return survey_outcome(reg, find_profile(profiles, KIND, params["profile"]), params)
+    newest = reg.history(limit=1, newest_first=True)
+    key = (str(reg.path.resolve()), newest[0].id if newest else 0, tuple(sorted(params.items())))
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and now - hit[0] <= CACHE_SECONDS:
+            _cache.move_to_end(key)
+            return hit[1]
+    outcome = survey_outcome(reg, find_profile(profiles, KIND, params["profile"]), params)
+    with _cache_lock:
+        _cache[key] = (now, outcome)
+        while len(_cache) > CACHE_ENTRIES:
+            _cache.popitem(last=False)
+    return outcome
 
 
 def _records(frame) -> list[dict[str, Any]]:
