@@ -182,6 +182,16 @@ def test_counts_by_township_use_the_first_nine_digits_and_admin_area_names(surve
     assert (town[("519901001", "depots")]["complete"], town[("519901001", "depots")]["duplicates"]) == (2, 1)
 
 
+def test_township_boundaries_carry_the_figures_of_all_layers(survey_registry):
+    path, _ = survey_registry
+    areas = run(path).layers["survey_areas"].set_index("adcode")
+    assert list(areas.index) == ["519901001", "519901002"]  # townships only; the county's depot is in the tables
+    a = areas.loc["519901001"]  # 6 shelters and 2 depots: 3 + 2 filled; to fix: S2 S3 S5 S6 and D2
+    assert (a["name"], a["records"], a["complete"], a["to_fix"]) == ("城关镇", 8, 5, 5)
+    assert a["fill_rate"] == pytest.approx(5 / 8) and a.geometry.geom_type == "MultiPolygon"
+    assert (areas.loc["519901002", "records"], areas.loc["519901002", "fill_rate"]) == (3, 1.0)
+
+
 def test_the_fix_list_says_what_is_wrong_with_each_record(survey_registry):
     path, ids = survey_registry
     fixes = run(path).layers["survey_fixes"]
@@ -301,6 +311,12 @@ def test_a_registry_with_only_empty_layers_reports_0_of_0(registry_path, tmp_pat
     assert list(layers["records"]) == [0, 0] and layers["fill_rate"].isna().all()
     assert dict((en, v) for _, en, v in result.summary)["Fill rate"] == "0 / 0"
     assert result.tables["survey_townships"].empty and result.layers["survey_fixes"].empty
+    from rallypoint.analysis import write_result
+
+    write_result(result, tmp_path / "empty.gpkg", tmp_path / "empty.html", "en")  # empty layers are written too
+    import pyogrio
+
+    assert pyogrio.read_info(tmp_path / "empty.gpkg", layer="survey_fixes")["features"] == 0
     assert "无记录" in result.report("zh") and "no records" in result.report("en")
 
 
@@ -316,8 +332,8 @@ def test_the_command_writes_the_fix_list_as_geopackage_csv_and_report(survey_reg
 
     fixes = pyogrio.read_dataframe(out, layer="survey_fixes")
     assert len(fixes) == 7 and fixes.crs.to_epsg() == 4490
-    assert set(pyogrio.list_layers(out)[:, 0]) == {"survey_fixes", "survey_layers", "survey_townships",
-                                                    "survey_fields"}
+    assert set(pyogrio.list_layers(out)[:, 0]) == {"survey_fixes", "survey_areas", "survey_layers",
+                                                    "survey_townships", "survey_fields"}
     table = pd.read_csv(csv, encoding="utf-8-sig", dtype={"adcode": str, "township": str})
     assert sorted(table["uuid"]) == sorted(fixes["uuid"])
     assert table.set_index("uuid").loc[ids["S2"], "duplicate_of"] == ids["S1"]

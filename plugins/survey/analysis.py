@@ -35,6 +35,7 @@ PARAMETERS = (
 
 OUTPUTS = (
     Output("survey_fixes", "layer", "待整改记录清单", "Records to fix"),
+    Output("survey_areas", "layer", "各乡镇填报率（全部调查图层）", "Fill rate by township (all layers surveyed)"),
     Output("survey_layers", "table", "各图层填报情况", "Survey by layer"),
     Output("survey_townships", "table", "各乡镇各图层填报情况", "Survey by township and layer"),
     Output("survey_fields", "table", "各字段填报情况", "Fill rate by field"),
@@ -84,7 +85,7 @@ def to_result(outcome: "SurveyOutcome") -> AnalysisResult:
         if row.records == 0:
             warnings.append(f"layer {row.layer}: no records (0 of 0 filled; no fill rate)")
     return AnalysisResult(
-        layers={"survey_fixes": outcome.fixes},
+        layers={"survey_fixes": outcome.fixes, "survey_areas": outcome.areas},
         tables={"survey_layers": outcome.layers, "survey_townships": outcome.townships,
                 "survey_fields": outcome.fields},
         summary=summary, report=lambda lang: render(outcome, summary, lang), warnings=warnings)

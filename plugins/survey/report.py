@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,6 +37,8 @@ T = {
     "none": ("无待整改记录。", "Nothing to fix."),
     "no_records": ("无记录", "no records"),
     "warnings": ("提示", "Warnings"),
+    "map": ("各乡镇填报率地图（全部调查图层；红 0 %，绿 100 %，灰色为无记录）",
+            "Fill rate by township, all layers surveyed (red 0 %, green 100 %, grey: no records)"),
     "terms": ("填报完整：调查方案要求的字段全部有值且不是占位值（如容量为 0）。疑似重复：同一图层中较晚录入的记录。"
               "乡镇按行政区划代码前 9 位汇总（6 位代码按县级汇总）。",
               "Fully filled: every field the profile asks for holds a value that is not a placeholder (such as "
@@ -130,6 +134,27 @@ def _pct(v: float) -> str:
     return percent(float(v))
 
 
+def _map(outcome: "SurveyOutcome", lang: str) -> str:
+    """A map of the townships coloured by fill rate (no text inside the image, so no CJK font is needed)."""
+    areas = outcome.areas
+    if not len(areas):
+        return ""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=90)
+    areas.plot(ax=ax, column="fill_rate", cmap="RdYlGn", vmin=0.0, vmax=1.0, edgecolor="#666", linewidth=0.4,
+               legend=True, legend_kwds={"shrink": 0.6}, missing_kwds={"color": "#dddddd", "edgecolor": "#666", "linewidth": 0.4})
+    ax.set_axis_off()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    png = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<p class="note">{html.escape(_t("map", lang))}</p><img alt="map" src="data:image/png;base64,{png}">'
+
+
 def _fields(outcome: "SurveyOutcome", lang: str) -> str:
     rows = []
     for r in outcome.fields.to_dict("records"):
@@ -169,7 +194,7 @@ def render(outcome: "SurveyOutcome", summary: list[tuple[str, str, Any]], lang: 
 <p class="note">{html.escape(_t("terms", lang))}</p>
 <h2>{_t("headline", lang)}</h2>{head}
 <h2>{_t("by_layer", lang)}</h2>{_layers(outcome, lang)}
-<h2>{_t("by_township", lang)}</h2>{_townships(outcome, lang)}
+<h2>{_t("by_township", lang)}</h2>{_map(outcome, lang)}{_townships(outcome, lang)}
 <h2>{_t("by_field", lang)}</h2>{_fields(outcome, lang)}
 <h2>{_t("fixes", lang)}</h2>{_fixes(outcome, lang)}
 {f"<h2>{_t('warnings', lang)}</h2><ul>{warn}</ul>" if warn else ""}

@@ -35,6 +35,7 @@ class SurveyOutcome:
 
     layers: "pd.DataFrame"
     townships: "pd.DataFrame"
+    areas: "gpd.GeoDataFrame"
     fields: "pd.DataFrame"
     fixes: "gpd.GeoDataFrame"
     info: dict[str, Any]
@@ -51,12 +52,28 @@ def township_of(adcodes) -> np.ndarray:
     return np.array([c[:TOWNSHIP_DIGITS] if isinstance(c, str) else "" for c in codes], dtype=object)
 
 
-def area_names(reg: "Registry") -> dict[str, str]:
-    """Division code → name, from the registry's admin_areas (empty when it has none)."""
+def read_areas(reg: "Registry") -> "gpd.GeoDataFrame | None":
+    """The registry's admin_areas (code, name, level and boundary), or None when it has none."""
     if "admin_areas" not in reg.layers:
-        return {}
-    areas = reg.read_frame("admin_areas", columns=["adcode", "name"])
-    return dict(zip(areas["adcode"].astype(str), areas["name"].fillna("").astype(str)))
+        return None
+    areas = reg.read_frame("admin_areas", columns=["adcode", "name", "level"])
+    areas["adcode"] = areas["adcode"].astype(str)
+    areas["name"] = areas["name"].fillna("").astype(str)
+    return areas
+
+
+def township_areas(areas: "gpd.GeoDataFrame | None", town: "pd.DataFrame") -> "gpd.GeoDataFrame":
+    """Township boundaries with the survey's figures over all layers surveyed (a map of the fill rate)."""
+    import geopandas as gpd
+
+    if areas is None:
+        return gpd.GeoDataFrame({"adcode": [], "name": []}, geometry=[], crs="EPSG:4490")
+    out = areas[areas["level"] == "township"][["adcode", "name", "geometry"]].sort_values("adcode")
+    sums = town.groupby("township")[list(COUNTS)].sum()
+    out = out.join(sums, on="adcode")
+    out[list(COUNTS)] = out[list(COUNTS)].fillna(0).astype("int64")
+    out = _with_rate(out.reset_index(drop=True))
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=areas.crs)
 
 
 def _read(reg: "Registry", ldef: "LayerDef", columns: list[str]) -> tuple["pd.DataFrame", np.ndarray]:
@@ -244,7 +261,8 @@ def run_survey(reg: "Registry", reqs: list[LayerRequirement], *, period: tuple[i
     import shapely
 
     since = cutoff(as_of, period)
-    names_of_areas = area_names(reg)
+    areas = read_areas(reg)
+    names_of_areas = {} if areas is None else dict(zip(areas["adcode"], areas["name"]))
     counts, fields, fixes, layer_rows = [], [], [], []
     for step, req in enumerate(reqs):
         progress(req.layer, step, len(reqs))
@@ -273,8 +291,9 @@ def run_survey(reg: "Registry", reqs: list[LayerRequirement], *, period: tuple[i
     info = {"registry": reg.info.name, "profile": profile_name, "within": period_text,
             "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), "cutoff": since.strftime("%Y-%m-%d"),
             "tolerance_m": tolerance_m}
-    return SurveyOutcome(layers, town, fields_table, gpd.GeoDataFrame(fx, geometry=geometry, crs="EPSG:4490"),
-                         info, list(warnings or []))
+    fixes_frame = gpd.GeoDataFrame(fx, geometry=geometry, crs="EPSG:4490")
+    return SurveyOutcome(layers, town, township_areas(areas, town), fields_table, fixes_frame, info,
+                         list(warnings or []))
 
 
 def _empty_fixes() -> "pd.DataFrame":
