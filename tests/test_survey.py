@@ -277,6 +277,7 @@ def _cli():
     ({"layers": "depot_stock"}, "layer 'depot_stock' has no division code"),
     ({"fields": "shelters:capacity"}, "layer 'shelters' has no field 'capacity'"),
     ({"fields": "shelters"}, "is not LAYER:FIELD,FIELD"),
+    ({"layers": "depots", "fields": "teams:members"}, "names 'teams', which parameter 'layers' (depots) leaves out"),
     ({"within": "12x"}, "parameter 'within': '12x' is not a period"),
     ({"within": "0d"}, "not a period longer than zero"),
     ({"as_of": "yesterday"}, "parameter 'as_of': 'yesterday' is not a date"),

@@ -110,6 +110,10 @@ def requirements(reg: "Registry", profile: Profile, *, layers: str | None = None
     for name in wanted + list(overrides):
         if name not in reg.layers:
             raise AnalysisError(f"no layer {name!r} in this registry (layers: {', '.join(reg.layers)})")
+    left_out = [name for name in overrides if wanted and name not in wanted]
+    if left_out:
+        raise AnalysisError(f"parameter 'fields' names {', '.join(map(repr, left_out))}, which parameter "
+                            f"'layers' ({', '.join(wanted)}) leaves out")
     names = wanted or list(dict.fromkeys([*spec, *overrides]))
     out, warnings = [], []
     for name in names:
