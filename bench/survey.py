@@ -39,11 +39,11 @@ TOLERANCE_M = 50.0
 GK_EPSG = 4544  # CGCS2000 3-degree Gauss–Krüger, CM 105°E: the sample city's zone
 
 
-def survey(path: Path, out: Path) -> tuple[float, float, dict]:
+def survey(path: Path, out: Path, tol: float) -> tuple[float, float, dict]:
     pm = get_plugin_manager()
     t = time.perf_counter()
     with Registry.open(path, plugins=pm, readonly=True) as reg:
-        result = run_analysis(reg, pm, "survey", {"as_of": AS_OF, "tolerance_m": TOLERANCE_M})
+        result = run_analysis(reg, pm, "survey", {"as_of": AS_OF, "tolerance_m": tol})
     compute = time.perf_counter() - t
     t = time.perf_counter()
     write_result(result, out / "survey.gpkg", out / "survey.html", "zh")
@@ -52,19 +52,19 @@ def survey(path: Path, out: Path) -> tuple[float, float, dict]:
     return compute, written, {k: layers[k].to_dict() for k in ("complete", "duplicates", "to_fix")}
 
 
-def sjoin_duplicates(points: gpd.GeoDataFrame, keys, order: np.ndarray) -> set[int]:
+def sjoin_duplicates(points: gpd.GeoDataFrame, keys, order: np.ndarray, tol: float) -> set[int]:
     """Positions of the records that have an earlier record with the same key within the tolerance."""
     proj = points.to_crs(GK_EPSG)
     frame = gpd.GeoDataFrame({"key": np.asarray(keys), "order": order, "pos": np.arange(len(points))},
                              geometry=proj.geometry.values, crs=GK_EPSG)
     buffers = frame.copy()
-    buffers["geometry"] = frame.buffer(TOLERANCE_M, resolution=32)
+    buffers["geometry"] = frame.buffer(tol, resolution=32)
     pairs = gpd.sjoin(frame, buffers, predicate="within", lsuffix="a", rsuffix="b")
     pairs = pairs[(pairs["key_a"] == pairs["key_b"]) & (pairs["key_a"] != "") & (pairs["order_a"] > pairs["order_b"])]
     return set(pairs["pos_a"].tolist())
 
 
-def anchor(path: Path) -> tuple[float, dict]:
+def anchor(path: Path, tol: float) -> tuple[float, dict]:
     pm = get_plugin_manager()
     t = time.perf_counter()
     found: dict[str, dict] = {"complete": {}, "duplicates": {}, "to_fix": {}}
@@ -85,8 +85,8 @@ def anchor(path: Path) -> tuple[float, dict]:
             rank = np.empty(len(frame), dtype=np.int64)
             rank[order] = np.arange(len(frame))
             dup = np.zeros(len(frame), dtype=bool)
-            dup[list(sjoin_duplicates(frame, normalise_many(frame["name"], spec.get("name_suffixes", [])),
-                                      rank))] = True
+            keys = normalise_many(frame["name"].to_numpy(dtype=object), spec.get("name_suffixes", []))
+            dup[list(sjoin_duplicates(frame, keys, rank, tol))] = True
             by_town = pd.DataFrame({"town": township_of(frame["adcode"]), "complete": complete.to_numpy(),
                                     "dup": dup, "fix": (~complete).to_numpy() | stale.to_numpy() | dup})
             sums = by_town.groupby("town")[["complete", "dup", "fix"]].sum()
@@ -117,15 +117,15 @@ def injected(path: Path, share: float = 0.03, seed: int = 7):
     return all_xy, all_names, np.arange(len(all_xy))
 
 
-def duplicates_only(path: Path) -> tuple[float, float, int]:
+def duplicates_only(path: Path, tol: float) -> tuple[float, float, int]:
     xy, names, order = injected(path)
     keys = normalise_many(names, ["隐患点"])
     t = time.perf_counter()
-    ours = find_duplicates(keys, xy, order, TOLERANCE_M)
+    ours = find_duplicates(keys, xy, order, tol)
     t_ours = time.perf_counter() - t
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=4490)
     t = time.perf_counter()
-    theirs = sjoin_duplicates(points, keys, order)
+    theirs = sjoin_duplicates(points, keys, order, tol)
     t_sjoin = time.perf_counter() - t
     mine = set(np.flatnonzero(ours.mask).tolist())
     if mine != theirs:
@@ -135,21 +135,20 @@ def duplicates_only(path: Path) -> tuple[float, float, int]:
 
 
 def main() -> None:
-    global TOLERANCE_M
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("registry", type=Path, help="a registry file (a copy; the bench only reads it)")
     ap.add_argument("--tolerance-m", type=float, default=TOLERANCE_M, help="duplicate distance in metres")
     ap.add_argument("--runs", type=int, default=3, help="runs of each; the best is reported")
     args = ap.parse_args()
-    TOLERANCE_M = args.tolerance_m
+    tol = args.tolerance_m
     runs = args.runs
     with tempfile.TemporaryDirectory() as d:
-        ours = [survey(args.registry, Path(d)) for _ in range(runs)]
-    base = [anchor(args.registry) for _ in range(runs)]
+        ours = [survey(args.registry, Path(d), tol) for _ in range(runs)]
+    base = [anchor(args.registry, tol) for _ in range(runs)]
     if ours[0][2] != base[0][1]:
         raise SystemExit(f"the survey and the anchor disagree:\n{ours[0][2]}\n{base[0][1]}")
     s, w, a = min(r[0] for r in ours), min(r[1] for r in ours), min(r[0] for r in base)
-    dups = [duplicates_only(args.registry) for _ in range(runs)]
+    dups = [duplicates_only(args.registry, tol) for _ in range(runs)]
     d_ours, d_sjoin, n_dups = min(r[0] for r in dups), min(r[1] for r in dups), dups[0][2]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"survey (all layers, tables, fix list):         best {s:.2f} s of {runs}; writing it {w:.2f} s")
