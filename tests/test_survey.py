@@ -30,7 +30,6 @@ Depots: 3 records, 2 filled; 519901001: 2 of 2, 1 duplicate, 1 to fix; 519901: 0
 from __future__ import annotations
 
 import math
-import sqlite3
 from datetime import datetime, timezone
 
 import geopandas as gpd
@@ -41,6 +40,7 @@ import shapely
 from click.testing import CliRunner
 
 from conftest import depot, shelter
+from web_support import auth, copy_registry, make_key
 from rallypoint import Registry
 from rallypoint.analysis import run_analysis
 from rallypoint.errors import RallypointError
@@ -356,13 +356,10 @@ def _history_rows(path) -> int:
 
 
 def _client(path, tmp_path):
-    """A test client of the web app serving a copy of ``path`` (tmp_path/served.gpkg, by SQLite's backup API)."""
+    """A test client of the web app serving a copy of ``path`` (tmp_path/served.gpkg)."""
     from rallypoint.web import create_app
 
-    served = tmp_path / "served.gpkg"
-    src, dst = sqlite3.connect(path), sqlite3.connect(served)
-    src.backup(dst)
-    src.close(), dst.close()
+    served = copy_registry(path, tmp_path / "served.gpkg")
     return create_app(served, {"TESTING": True, "RALLYPOINT_JOBS_DIR": str(tmp_path / "jobs")}).test_client()
 
 
@@ -402,3 +399,14 @@ def test_the_survey_is_an_ogc_process(survey_registry, tmp_path):
     assert r.status_code == 200
     inputs = r.get_json()["inputs"]
     assert {"profile", "within", "tolerance_m", "fields", "layers", "as_of"} <= set(inputs)
+    key = make_key(tmp_path / "served.gpkg", "li.na", "reader")
+    r = client.post("/processes/survey/execution", json={"inputs": {"as_of": AS_OF, "profile": "bureau"}},
+                    headers=auth(key))
+    assert r.status_code == 200, r.get_json()
+    job = r.get_json()
+    assert {s["label_en"]: s["value"] for s in job["summary"]}["Records to fix"] == 7
+    links = {link["title"].split(" ")[0]: link["href"].replace("http://localhost", "") for link in job["links"]}
+    table = client.get(links["survey_layers"])  # the empty layers' rate is null in JSON, not NaN
+    assert table.status_code == 200
+    rows = {f["properties"]["layer"]: f["properties"] for f in table.get_json()["features"]}
+    assert rows["teams"]["fill_rate"] is None and rows["shelters"]["complete"] == 6
