@@ -480,6 +480,28 @@ class Registry:
                 found.extend(result or [])
         return found
 
+    def add_layers(self, names: Iterable[str]) -> list[str]:
+        """Add layer types that plugins define, and this older registry lacks, to the file (tables
+        without geometry only: see :func:`~rallypoint.gpkgfile.add_attribute_layers`); returns those added."""
+        from .gpkgfile import add_attribute_layers
+
+        catalog = layer_catalog(self.plugins)
+        unknown = [n for n in names if n not in catalog]
+        if unknown:
+            raise UnknownLayerError(f"no layer type {', '.join(map(repr, unknown))} is defined "
+                                    f"(defined: {', '.join(catalog)})")
+        new = [catalog[n] for n in dict.fromkeys(names) if n not in self.layers]
+        if new:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                add_attribute_layers(self._conn, new, self.info.language, format_datetime(self._clock()))
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+            self.layers.update({d.name: d for d in new})
+        return [d.name for d in new]
+
     # -- writing -----------------------------------------------------------------
     @contextmanager
     def batch(self, *, author: str, note: str | None = None) -> Iterator[Batch]:
