@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from rallypoint.analysis import Analysis, AnalysisContext, AnalysisError, AnalysisResult, Output, Parameter
 
 from .ledger import LAYER, STATES, STEP_FIELDS, local_date
-from .report import COUNT_COLUMNS, LIST_FIELDS, ledger_frame, township_names, township_table
+from .report import COUNT_COLUMNS, LIST_FIELDS, ledger_frame, rows_of, township_names, township_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from rallypoint import Registry
@@ -69,9 +69,9 @@ def _report(table, overdue, layer, as_of: str, lang: str) -> str:
     title = "隐患排查治理统计" if lang == "zh" else "Hazard rectification"
     cols = ["township", "township_name", *COUNT_COLUMNS, "rate_pct"]
     rows = [{**r, "township": "合计" if lang == "zh" else "All"} if r["township"] == "*" else r
-            for r in table.astype(object).where(table.notna(), None).to_dict("records")]
+            for r in rows_of(table)]
     caption, ocols = _OVERDUE[lang]
-    orows = overdue[list(ocols)].astype(object).where(overdue[list(ocols)].notna(), None).to_dict("records")
+    orows = rows_of(overdue[list(ocols)])
     as_of_label = "统计日期" if lang == "zh" else "As of"
     steps = "整改流程与各步骤记录的字段" if lang == "zh" else "The steps and the fields each records"
     return (f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'><title>{escape(title)}</title>{_STYLE}"

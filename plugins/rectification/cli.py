@@ -17,7 +17,7 @@ from rallypoint.cli.common import (
 )
 
 from .ledger import LAYER, STATES
-from .report import LISTS
+from .report import COUNT_COLUMNS, LISTS, rows_of
 
 set_option = click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
                           help="Any other field of the record (repeatable).")
@@ -110,6 +110,21 @@ def _frame(registry: str, as_of: str, township: str):
         return day, ledger_frame(reg, day, township=township), township_names(reg)
 
 
+def _show(rows: list[dict], cols, heads, title: str, doc: dict | None) -> None:
+    """Print ``doc`` as JSON if given, else ``rows`` as a table of ``cols`` headed ``heads``."""
+    from rich.table import Table
+
+    if doc is not None:
+        print_json(doc)
+        return
+    table = Table(title=title)
+    for c, h in zip(cols, heads):
+        table.add_column(h, justify="right" if c in COUNT_COLUMNS or c == "rate_pct" else "left")
+    for r in rows:
+        table.add_row(*("" if r[c] is None else str(r[c]) for c in cols))
+    console.print(table)
+
+
 @rectification.command("list")
 @registry_argument
 @click.option("--list", "which", type=click.Choice(LISTS), default="open", show_default=True)
@@ -118,23 +133,13 @@ def _frame(registry: str, as_of: str, township: str):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_cmd(registry, which, as_of, township, as_json) -> None:
     """The open, overdue, closed (or all) records, by township."""
-    from rich.table import Table
-
     from .report import select
 
     day, frame, _ = _frame(registry, as_of, township)
-    part = select(frame, which)
     cols = ["township", "hazard_name", "uuid", "state", "deadline", "progress", "responsible_unit", "problem"]
-    rows = part[cols].astype(object).where(part[cols].notna(), None).to_dict("records")
-    if as_json:
-        print_json({"list": which, "as_of": day, "count": len(rows), "records": rows})
-        return
-    table = Table(title=f"{which} · {day} · {len(rows)}")
-    for c in cols:
-        table.add_column(c)
-    for r in rows:
-        table.add_row(*("" if r[c] is None else str(r[c]) for c in cols))
-    console.print(table)
+    rows = rows_of(select(frame, which)[cols])
+    doc = {"list": which, "as_of": day, "count": len(rows), "records": rows} if as_json else None
+    _show(rows, cols, cols, f"{which} · {day} · {len(rows)}", doc)
 
 
 @rectification.command("report")
@@ -145,21 +150,12 @@ def list_cmd(registry, which, as_of, township, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def report_cmd(registry, as_of, township, lang, as_json) -> None:
     """Records, open, overdue, closed and rectified per township, and the rectification rate."""
-    from rich.table import Table
-
     from .analysis import HEADINGS
     from .report import township_table
 
     day, frame, names = _frame(registry, as_of, township)
     table = township_table(frame, names)
-    rows = table.astype(object).where(table.notna(), None).to_dict("records")
-    if as_json:
-        print_json({"as_of": day, "townships": rows})
-        return
-    head = HEADINGS[lang or "zh"]
-    out = Table(title=f"{'隐患整改统计' if (lang or 'zh') == 'zh' else 'Hazard rectification'} · {day}")
-    for c in table.columns:
-        out.add_column(head[c], justify="right" if c not in ("township", "township_name") else "left")
-    for r in rows:
-        out.add_row(*("" if r[c] is None else str(r[c]) for c in table.columns))
-    console.print(out)
+    rows, lang = rows_of(table), lang or "zh"
+    title = f"{'隐患整改统计' if lang == 'zh' else 'Hazard rectification'} · {day}"
+    _show(rows, list(table.columns), [HEADINGS[lang][c] for c in table.columns], title,
+          {"as_of": day, "townships": rows} if as_json else None)

@@ -46,6 +46,11 @@ def rate_percent(rectified: int, total: int) -> float | None:
     return float((Decimal(rectified) * 100 / Decimal(total)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
+def rows_of(frame: "pd.DataFrame") -> list[dict]:
+    """The rows of a frame as plain dicts, missing values as None (for JSON and printing)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
 def township_of(adcode: str | None) -> str:
     code = str(adcode or "")
     return code[:9] if len(code) >= 9 else code

@@ -20,17 +20,13 @@ from rallypoint.analysis import AnalysisError
 from rallypoint.web_endpoints import Endpoint
 
 from .ledger import LAYER
-from .report import LISTS
+from .report import LISTS, rows_of
 
 _ARGS = {"townships": {"as_of", "township"}, "records": {"as_of", "township", "list"}}
 
 
 class BadQuery(AnalysisError):
     """A query parameter the endpoint does not know or cannot read (400)."""
-
-
-def _rows(frame) -> list[dict[str, Any]]:
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def _read(req: Mapping[str, Any], which: str):
@@ -53,7 +49,7 @@ def townships(req: Mapping[str, Any]):
     from .report import township_names, township_table
 
     _, day, frame = _read(req, "townships")
-    return 200, {}, {"as_of": day, "townships": _rows(township_table(frame, township_names(req["registry"])))}
+    return 200, {}, {"as_of": day, "townships": rows_of(township_table(frame, township_names(req["registry"])))}
 
 
 def records(req: Mapping[str, Any]):
@@ -64,7 +60,7 @@ def records(req: Mapping[str, Any]):
     if which not in LISTS:
         raise BadQuery(f"list {which!r} is not one of {', '.join(LISTS)}")
     part = select(frame, which)
-    return 200, {}, {"list": which, "as_of": day, "count": len(part), "records": _rows(part)}
+    return 200, {}, {"list": which, "as_of": day, "count": len(part), "records": rows_of(part)}
 
 
 def _body(req: Mapping[str, Any]) -> dict[str, Any]:
