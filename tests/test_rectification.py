@@ -166,6 +166,15 @@ def test_every_state_change_that_is_not_allowed_is_refused_and_writes_nothing(re
     assert next_states("closed") == ()
 
 
+def test_restoring_an_earlier_version_is_a_state_change_like_any_other(registry, hz):
+    uid = registry.add(LAYER, record(hz, "verified"), author="t").uuid
+    registry.update(LAYER, uid, {"state": "closed", "closed_at": "2026-04-28", "closed_by": "王五"}, author="t")
+    with pytest.raises(ValidationError, match="closed"):  # closed → verified by going back to version 1
+        registry.restore(LAYER, uid, 1, author="t")
+    registry.retire(LAYER, uid, author="t", reason="录入重复")
+    assert registry.restore(LAYER, uid, author="t").properties["state"] == "closed"  # back from retirement: no change
+
+
 def test_a_record_cannot_be_closed_before_it_is_verified(registry, hz):
     uid = registry.add(LAYER, record(hz, "rectified"), author="t").uuid
     with pytest.raises(ValidationError) as exc:
