@@ -486,6 +486,7 @@ class Registry:
         from .gpkgfile import add_attribute_layers
 
         catalog = layer_catalog(self.plugins)
+        names = list(names)
         unknown = [n for n in names if n not in catalog]
         if unknown:
             raise UnknownLayerError(f"no layer type {', '.join(map(repr, unknown))} is defined "
