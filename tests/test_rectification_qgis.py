@@ -82,7 +82,7 @@ def test_the_record_form_has_value_map_date_and_range_widgets(ledger):
     assert progress.type() == "Range" and (progress.config()["Min"], progress.config()["Max"]) == (0, 100)
     assert widget("hazard_uuid").type() == "RelationReference"
     assert fields.field("progress").alias() == "整改进度 (%)"
-    assert widget("verified_by").type() == "Hidden"  # personal data, until 'Show personal data'
+    assert widget("verified_by").type() == "TextEdit"
 
 
 def test_a_save_that_skips_verification_is_refused_and_kept_for_fixing(ledger, registry_path):

@@ -25,11 +25,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from rallypoint import Registry
 
-#: The record fields a list shows (the personal ones, who found, verified and closed, are left out).
-LIST_FIELDS = ("uuid", "hazard_uuid", "problem", "responsible_unit", "found_at", "deadline", "progress", "state",
-               "measures", "rectified_at", "verified_at", "closed_at", "remarks", "version")
-#: Who found, verified and closed: personal data, read only by holders of a key.
-PERSONAL_FIELDS = ("found_by", "verified_by", "closed_by")
+#: The record fields a list shows.
+LIST_FIELDS = ("uuid", "hazard_uuid", "problem", "responsible_unit", "found_at", "found_by", "deadline", "progress",
+               "state", "measures", "rectified_at", "verified_at", "verified_by", "closed_at", "closed_by", "remarks",
+               "version")
 LISTS = ("all", "open", "overdue", "closed")
 COUNT_COLUMNS = ("total", "open", "overdue", "closed", "rectified")
 
@@ -56,13 +55,13 @@ def township_of(adcode: str | None) -> str:
     return code[:9] if len(code) >= 9 else code
 
 
-def ledger_frame(reg: "Registry", as_of: str, *, township: str = "", personal: bool = False) -> "pd.DataFrame":
+def ledger_frame(reg: "Registry", as_of: str, *, township: str = "") -> "pd.DataFrame":
     """Every record in use, with its hazard point's name and township and the ``open``/``overdue``
-    flags as of the date ``as_of`` (``YYYY-MM-DD``); only townships starting with ``township`` if given;
-    with the personal fields only if ``personal``."""
+    flags as of the date ``as_of`` (``YYYY-MM-DD``); only townships starting with ``township`` if given.
+    Personal fields a later definition may add are never read (the lists are open to anyone)."""
     import pandas as pd
 
-    records = reg.read_frame(LAYER, columns=list(LIST_FIELDS) + (list(PERSONAL_FIELDS) if personal else []))
+    records = reg.read_frame(LAYER, columns=list(LIST_FIELDS))
     hazards = reg.read_frame("hazard_points", columns=["uuid", "name", "adcode"], include_retired=True)
     hazards = pd.DataFrame(hazards.drop(columns="geometry")).rename(
         columns={"uuid": "hazard_uuid", "name": "hazard_name"})

@@ -1,8 +1,8 @@
 """The ledger over HTTP, through ``rallypoint_web_endpoints``.
 
 - ``GET /rectification/townships?as_of=&township=``: counts and rate per township (no key needed);
-- ``GET /rectification/records?list=open|overdue|closed|all&as_of=&township=``: a list (no key needed;
-  who found, verified and closed, personal data, only with a key);
+- ``GET /rectification/records?list=open|overdue|closed|all&as_of=&township=``: a list (no key needed; it
+  holds no personal data);
 - ``POST /rectification/records``: a new record (JSON fields; an editor's key, as every write);
 - ``POST /rectification/records/{uuid}/advance``: ``{"state": ..., "on": ..., "by": ..., "values": {...},
   "if_version": n}``.
@@ -41,8 +41,7 @@ def _read(req: Mapping[str, Any], which: str):
     if LAYER not in reg.layers:
         raise BadQuery("this registry has no rectification ledger")
     day = as_of_date(args.get("as_of") or "", reg)
-    personal = req["principal"] is not None  # any key may read personal data (auth.sees_personal_data)
-    return args, day, ledger_frame(reg, day, township=args.get("township") or "", personal=personal)
+    return args, day, ledger_frame(reg, day, township=args.get("township") or "")
 
 
 def townships(req: Mapping[str, Any]):
