@@ -402,3 +402,43 @@ def test_a_registry_copy_with_the_ledger_stays_sound(county_sample, tmp_path):
         uid = add_record(reg, record(hz), author="t").feature.uuid
         advance(reg, uid, "rectifying", author="t", values={"measures": "x"})
     assert check_registry(path, gdal=False) == []
+
+
+@pytest.mark.slow
+def test_a_field_copy_pulls_the_servers_steps_taken_meanwhile(county_sample, tmp_path):
+    """Forward over several steps is allowed when the steps are recorded: else a copy that missed the server's
+    intermediate steps could never pull (found → verified here, each step validated on the server)."""
+    import urllib.request
+
+    from web_support import Server, copy_registry, make_key
+
+    from rallypoint.sync import pull
+
+    path = copy_registry(county_sample, tmp_path / "served.gpkg")
+    key = make_key(path, "zhang.field", "editor")
+    with Registry.open(path) as reg:
+        hz = next(reg.features("hazard_points")).uuid
+        uid = add_record(reg, record(hz), author="office").feature.uuid
+    srv = Server(path, workers=1, threads=2)
+    try:
+        field = tmp_path / "field.gpkg"
+        r = CliRunner().invoke(cli, ["checkout", srv.url, str(field), "--key", key, "--author", "zhang.field"])
+        assert r.exit_code == 0, r.output
+        for step in ({"state": "rectifying", "values": {"measures": "削坡"}}, {"state": "rectified"},
+                     {"state": "verified", "by": "李四"}):
+            req = urllib.request.Request(f"{srv.url}/rectification/records/{uid}/advance", method="POST",
+                                         data=json.dumps(step).encode(),
+                                         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+            with urllib.request.urlopen(req) as resp:
+                assert resp.status == 200
+        with Registry.open(field) as reg:
+            assert reg.get(LAYER, uid).properties["state"] == "found"
+        pull(field, key=key, author="zhang.field")
+        with Registry.open(field) as reg:
+            local = reg.get(LAYER, uid).properties
+            assert (local["state"], local["verified_by"], local["measures"]) == ("verified", "李四", "削坡")
+            assert reg.history(LAYER, uid)[-1].changed_fields()["state"] == ("found", "verified")
+            with pytest.raises(ValidationError, match="allowed next states: closed"):  # and no way back in the copy
+                reg.update(LAYER, uid, {"state": "rectified", "verified_at": None, "verified_by": None}, author="z")
+    finally:
+        srv.stop()
