@@ -181,7 +181,7 @@ def _write_data_columns(conn: sqlite3.Connection, layers: Iterable[LayerDef]) ->
                 " VALUES (?, ?, ?, ?, ?, ?)", (layer.name, f.name, f.alias_en, f.alias_zh, desc, constraint))
 
 
-def _write_indexes(conn: sqlite3.Connection, layers: Iterable[LayerDef]) -> None:
+def _write_layer_indexes(conn: sqlite3.Connection, layers: Iterable[LayerDef]) -> None:
     for layer in layers:
         t = quote(layer.name)
         if layer.versioned:
@@ -190,6 +190,10 @@ def _write_indexes(conn: sqlite3.Connection, layers: Iterable[LayerDef]) -> None
             conn.execute(f"CREATE INDEX {quote('idx_' + layer.name + '_adcode')} ON {t} (adcode)")
         if layer.parent_field:
             conn.execute(f"CREATE INDEX {quote('idx_' + layer.name + '_parent')} ON {t} ({quote(layer.parent_field)})")
+
+
+def _write_indexes(conn: sqlite3.Connection, layers: Iterable[LayerDef]) -> None:
+    _write_layer_indexes(conn, layers)
     h = quote(HISTORY_TABLE)
     conn.execute(f"CREATE UNIQUE INDEX idx_rp_history_feature ON {h} (layer, uuid, version)")
     conn.execute(f"CREATE INDEX idx_rp_history_at ON {h} (at)")
@@ -268,3 +272,41 @@ def create_file(path: str | os.PathLike, layers: list[LayerDef], info: RegistryI
         for p in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
             Path(p).unlink(missing_ok=True)
         raise
+
+
+_SQL_OF_FIONA = {"int64": "INTEGER", "float": "REAL", "bool": "BOOLEAN", "date": "DATE", "datetime": "DATETIME"}
+
+
+def add_attribute_layers(conn: sqlite3.Connection, layers: Iterable[LayerDef], language: str, now: str) -> None:
+    """Add layers without geometry (a plugin's related tables) to an existing registry, inside the
+    caller's transaction, as GDAL would have created them with the file: the table (the DDL GDAL
+    writes), ``gpkg_contents``, GDAL's feature count, aliases and constraints, indexes and styles.
+
+    Plain SQL on the registry's own connection, not GDAL: GDAL's SQLite in the same process as a
+    live registry connection would delete its WAL. Layers with geometry need GDAL's R-tree set-up
+    and are only made with a new registry.
+    """
+    layers = list(layers)
+    for layer in layers:
+        if layer.has_geometry:
+            raise RegistryFileError(f"layer {layer.name} has geometry: it can only be created with a new registry")
+        cols = []
+        for f in layer.fields:
+            ft = f.fiona_type
+            sql = _SQL_OF_FIONA.get(ft) or ("TEXT(" + ft.split(":", 1)[1] + ")" if ":" in ft else "TEXT")
+            cols.append(f"{quote(f.name)} {sql}")
+        t = quote(layer.name)
+        conn.execute(f"CREATE TABLE {t} ( \"fid\" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, {', '.join(cols)})")
+        conn.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change)"
+                     " VALUES (?, 'attributes', ?, ?, ?)",
+                     (layer.name, layer.title_zh, f"{layer.description_zh} / {layer.description_en}", now))
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_ogr_contents'").fetchone():
+            conn.execute("INSERT INTO gpkg_ogr_contents (table_name, feature_count) VALUES (?, 0)", (layer.name,))
+            for op, sign in (("insert", "+"), ("delete", "-")):
+                conn.execute(
+                    f"CREATE TRIGGER {quote(f'trigger_{op}_feature_count_{layer.name}')} AFTER {op.upper()} ON {t} "
+                    f"BEGIN UPDATE gpkg_ogr_contents SET feature_count = feature_count {sign} 1 "
+                    f"WHERE lower(table_name) = lower('{layer.name}'); END")
+    _write_data_columns(conn, layers)
+    _write_layer_indexes(conn, layers)
+    write_styles(conn, layers, language, now)

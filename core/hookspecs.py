@@ -67,6 +67,27 @@ def rallypoint_validate_feature(layer: "LayerDef", properties: dict[str, Any],
 
 
 @hookspec
+def rallypoint_validate_change(layer: "LayerDef", old: dict[str, Any] | None, new: dict[str, Any],
+                               at: str) -> list[tuple[str | None, str]]:
+    """Check a change of one feature against its previous version, before it is written.
+
+    :func:`rallypoint_validate_feature` sees only the new values; this hook also sees the
+    stored ones, for rules about how a feature may change (a record's state may only move
+    to certain next states). Called for every feature added (``old`` is ``None``), changed
+    or restored, on every write path (Python API, command line, HTTP, QGIS saves), after the
+    definition's checks and ``rallypoint_validate_feature`` found nothing wrong; any problem
+    refuses the whole batch, which then writes nothing.
+
+    :param layer: the layer definition.
+    :param old: the stored user-editable fields before the change; ``None`` for a new feature.
+    :param new: the user-editable fields after the change, normalised as they will be stored.
+    :param at: the time of the change (the batch's time stamp, UTC ISO 8601 with ``Z``), for
+        rules that depend on the date ("a deadline already passed").
+    :returns: a list of ``(field or None, message)`` problems; an empty list when it is fine.
+    """
+
+
+@hookspec
 def rallypoint_analyses() -> list["Analysis"]:
     """Provide analyses (capacity, coverage …) with their metadata.
 

@@ -243,7 +243,7 @@ class Batch:
         if why:
             found = [p for p in found if p[0] is not None] + [(None, why)]
         if not found:
-            found = self._reg._plugin_checks(layer, checked.properties, checked.geometry)
+            found = self._reg._plugin_checks(layer, checked.properties, checked.geometry, old=None, at=self.now)
         if self._problems(layer, label, found):
             return None
         out = checked.properties
@@ -289,14 +289,16 @@ class Batch:
         self._track(layer, geom)
         return Feature(layer.name, row, geom, current.fid)
 
-    def _recheck(self, layer: LayerDef, label: str, editable: dict[str, Any],
-                 geom: BaseGeometry | None, given: set[str]) -> tuple[dict[str, Any], BaseGeometry | None] | None:
+    def _recheck(self, layer: LayerDef, label: str, editable: dict[str, Any], geom: BaseGeometry | None,
+                 given: set[str], current: Feature) -> tuple[dict[str, Any], BaseGeometry | None] | None:
         # Derived fields the caller did not give are recomputed from the new values.
         for f in layer.fields:
             if f.derived and f.name not in given:
                 editable.pop(f.name, None)
         checked = check_feature(layer, editable, geom, reference_exists=self._reference_exists)
-        found = checked.problems or self._reg._plugin_checks(layer, checked.properties, checked.geometry)
+        old = {f.name: current.properties.get(f.name) for f in layer.editable_fields}
+        found = checked.problems or self._reg._plugin_checks(layer, checked.properties, checked.geometry,
+                                                             old=old, at=self.now)
         if self._problems(layer, label, found):
             return None
         return checked.properties, checked.geometry
@@ -327,7 +329,7 @@ class Batch:
                 return None
         editable = {f.name: current.properties.get(f.name) for f in layer.editable_fields}
         editable.update(changes)
-        result = self._recheck(layer, label, editable, geom, set(changes))
+        result = self._recheck(layer, label, editable, geom, set(changes), current)
         if result is None:
             return None
         props, geom = result
@@ -371,7 +373,7 @@ class Batch:
             state = json.loads(row[0])
         old_props = state["properties"]
         editable = {f.name: old_props.get(f.name) for f in layer.editable_fields}
-        result = self._recheck(layer, label, editable, _geom_from_state(state), set(editable))
+        result = self._recheck(layer, label, editable, _geom_from_state(state), set(editable), current)
         if result is None:
             return None
         props, geom = result
@@ -415,6 +417,7 @@ class Registry:
                                     f"Rallypoint understands ({SCHEMA_VERSION}); upgrade Rallypoint")
         self.layers: dict[str, LayerDef] = {n: d for n, d in layer_catalog(self.plugins).items() if n in tables}
         self._validators = self.plugins.hook.rallypoint_validate_feature
+        self._change_validators = self.plugins.hook.rallypoint_validate_change
 
     # -- life cycle --------------------------------------------------------------
     @classmethod
@@ -452,6 +455,10 @@ class Registry:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def now(self) -> datetime:
+        """The registry's clock (UTC): the time its next batch is stamped with, give or take the call."""
+        return self._clock()
+
     # -- layers ------------------------------------------------------------------
     def layer(self, name: str) -> LayerDef:
         try:
@@ -459,14 +466,42 @@ class Registry:
         except KeyError:
             raise UnknownLayerError(f"no layer {name!r} in this registry (layers: {', '.join(self.layers)})") from None
 
-    def _plugin_checks(self, layer: LayerDef, properties: dict[str, Any],
-                       geometry: BaseGeometry | None) -> list[tuple[str | None, str]]:
-        if not self._validators.get_hookimpls():
-            return []
+    def _plugin_checks(self, layer: LayerDef, properties: dict[str, Any], geometry: BaseGeometry | None, *,
+                       old: dict[str, Any] | None, at: str) -> list[tuple[str | None, str]]:
+        """The plugins' checks of one feature (``rallypoint_validate_feature``), then, if they pass, of the
+        change from its stored version ``old`` (``rallypoint_validate_change``; ``old`` is None when new)."""
         found: list[tuple[str | None, str]] = []
-        for result in self._validators(layer=layer, properties=dict(properties), geometry=geometry):
-            found.extend(result or [])
+        if self._validators.get_hookimpls():
+            for result in self._validators(layer=layer, properties=dict(properties), geometry=geometry):
+                found.extend(result or [])
+        if not found and self._change_validators.get_hookimpls():
+            for result in self._change_validators(layer=layer, old=None if old is None else dict(old),
+                                                  new=dict(properties), at=at):
+                found.extend(result or [])
         return found
+
+    def add_layers(self, names: Iterable[str]) -> list[str]:
+        """Add layer types that plugins define, and this older registry lacks, to the file (tables
+        without geometry only: see :func:`~rallypoint.gpkgfile.add_attribute_layers`); returns those added."""
+        from .gpkgfile import add_attribute_layers
+
+        catalog = layer_catalog(self.plugins)
+        names = list(names)
+        unknown = [n for n in names if n not in catalog]
+        if unknown:
+            raise UnknownLayerError(f"no layer type {', '.join(map(repr, unknown))} is defined "
+                                    f"(defined: {', '.join(catalog)})")
+        new = [catalog[n] for n in dict.fromkeys(names) if n not in self.layers]
+        if new:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                add_attribute_layers(self._conn, new, self.info.language, format_datetime(self._clock()))
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+            self.layers.update({d.name: d for d in new})
+        return [d.name for d in new]
 
     # -- writing -----------------------------------------------------------------
     @contextmanager

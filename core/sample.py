@@ -62,6 +62,8 @@ def write_sample(path: str | os.PathLike, size: str = "county", seed: int = 2938
                 note(layer, 0, total)
                 reg.add_many(layer, items, author=SAMPLE_AUTHOR, note="sample data", progress=tick)
                 counts[layer] = total
+            for layer in reg.layers:  # plugins' layer types are in the file too, with no sample data
+                counts.setdefault(layer, 0)
         for suffix in ("-wal", "-shm"):
             Path(str(target) + suffix).unlink(missing_ok=True)
         os.replace(tmp, target)

@@ -20,12 +20,13 @@ from rallypoint.exchange.manifest import EXPORT_URI, manifest_path, verify_expor
 from rallypoint.exchange_formats import ExportFormat
 from rallypoint.geometry import register_functions
 from rallypoint.hookspecs import hookimpl
-from rallypoint.plugins import get_plugin_manager
+from rallypoint.plugins import default_plugin_manager, get_plugin_manager, layer_catalog
 from rallypoint.schema import builtin_layers
 
 from conftest import StepClock, shelter
 
-RESOURCE = ("shelters", "depots", "depot_stock", "teams", "hazard_points", "helipads")
+# every layer with history: the resources, depot stock and the related tables plugins define (a ledger)
+RESOURCE = tuple(n for n, d in layer_catalog(default_plugin_manager()).items() if d.versioned)
 
 
 def q(path, sql, *args):

@@ -20,7 +20,7 @@ from rallypoint.plugins import get_plugin_manager
 from rallypoint.profiles import Profile, find_profile
 from rallypoint.web_endpoints import Endpoint
 
-from conftest import HERE, shelter
+from conftest import HERE, StepClock, shelter
 
 HOOKS = sorted(name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("rallypoint_"))
 
@@ -184,6 +184,44 @@ def test_hook_rallypoint_validate_feature(registry_path):
         with pytest.raises(ValidationError, match="approval"):
             reg.update("shelters", f.uuid, {"capacity_day": 7000}, author="t")
         assert reg.count("shelters") == 1
+
+
+class NoShrinkPlugin:
+    """A shelter's day capacity may grow but never shrink: a rule about the change, not the new values."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def rallypoint_validate_change(self, layer, old, new, at):
+        self.calls.append((layer.name, None if old is None else old.get("capacity_day"), new.get("capacity_day"), at))
+        if layer.name == "shelters" and old is not None and new["capacity_day"] < old["capacity_day"]:
+            return [("capacity_day", f"may not shrink from {old['capacity_day']} to {new['capacity_day']}")]
+        return []
+
+
+def test_hook_rallypoint_validate_change(registry_path):
+    plugin = NoShrinkPlugin()
+    with Registry.open(registry_path, plugins=_pm(plugin), clock=StepClock()) as reg:
+        f = reg.add("shelters", shelter(capacity_day=4000), HERE, author="t")
+        assert plugin.calls[-1] == ("shelters", None, 4000, f.properties["created_at"])  # new: no old version
+        reg.update("shelters", f.uuid, {"capacity_day": 4500}, author="t")
+        assert plugin.calls[-1][1:3] == (4000, 4500)
+        with pytest.raises(ValidationError) as exc:
+            reg.update("shelters", f.uuid, {"capacity_day": 3000}, author="t")
+        p = exc.value.problems[0]
+        assert (p.layer, p.feature, p.field) == ("shelters", f"feature {f.uuid}", "capacity_day")
+        assert "shrink from 4500 to 3000" in p.message
+        with pytest.raises(ValidationError, match="shrink"):  # restoring version 1 is a change too
+            reg.restore("shelters", f.uuid, 1, author="t")
+        stored = reg.get("shelters", f.uuid)
+        assert (stored.version, stored.properties["capacity_day"]) == (2, 4500)
+        assert len(reg.history("shelters", f.uuid)) == 2  # the refused writes left nothing
+        # a feature the definition already refuses never reaches the hook
+        n = len(plugin.calls)
+        with pytest.raises(ValidationError):
+            reg.update("shelters", f.uuid, {"capacity_day": -1}, author="t")
+        assert len(plugin.calls) == n
 
 
 def _demo_analysis(run=None):

@@ -11,6 +11,7 @@ from shapely.geometry import Point
 
 from rallypoint import ConflictError, FeatureNotFoundError, Registry, UnknownLayerError, ValidationError
 from rallypoint.errors import RegistryFileError
+from rallypoint.hookspecs import hookimpl
 
 from conftest import HERE, helipad, shelter, team
 
@@ -199,3 +200,41 @@ def test_point_coords_reads_any_point_blob():
     assert geo.point_coords([plain, plain]).tolist() == [[104.1, 30.7]] * 2
     with pytest.raises(geo.GeometryBlobError, match="LineString, not a point"):
         geo.point_coords([plain, geo.encode(shapely.LineString([(0, 0), (1, 1)]))])
+
+
+class _NotesPlugin:
+    """A plugin defining a related table of shelters and a point layer, after the registry was made."""
+
+    @hookimpl
+    def rallypoint_layer_types(self):
+        field = {"name": "shelter_uuid", "type": "uuid", "required": True, "references": "shelters",
+                 "alias_zh": "场所", "alias_en": "Shelter"}
+        text = {"name": "text", "type": "text", "required": True, "max_length": 200, "alias_zh": "内容",
+                "alias_en": "Text"}
+        return [{"layer": {"name": "shelter_notes", "kind": "related", "geometry": "None", "parent": "shelters",
+                           "parent_field": "shelter_uuid", "title_zh": "场所备注", "title_en": "Shelter notes"},
+                 "field": [field, text]},
+                {"layer": {"name": "wells", "kind": "resource", "geometry": "Point", "title_zh": "水井",
+                           "title_en": "Wells"}, "field": []}]
+
+
+def test_add_layers_brings_a_plugins_table_into_an_older_registry(registry_path):
+    from rallypoint.check import check_registry
+    from rallypoint.plugins import get_plugin_manager
+
+    pm = get_plugin_manager(entrypoints=False, extra=[("notes", _NotesPlugin())])
+    with Registry.open(registry_path, plugins=pm) as reg:
+        assert "shelter_notes" not in reg.layers
+        with pytest.raises(UnknownLayerError, match="no_such"):
+            reg.add_layers(["shelter_notes", "no_such"])
+        with pytest.raises(RegistryFileError, match="wells has geometry"):
+            reg.add_layers(["wells"])
+        assert "shelter_notes" not in reg.layers  # a refused call adds nothing
+        assert reg.add_layers(["shelter_notes"]) == ["shelter_notes"]
+        s = reg.add("shelters", shelter(), HERE, author="t").uuid
+        note = reg.add("shelter_notes", {"shelter_uuid": s, "text": "东门可进车", "source": "b"}, author="t")
+        assert note.version == 1 and reg.history("shelter_notes")[0].op == "insert"
+    with Registry.open(registry_path, plugins=pm) as reg:  # opened again, the table is one of its layers
+        assert reg.count("shelter_notes") == 1
+        notes = reg.layer("shelter_notes")
+    assert check_registry(registry_path, gdal=False, layers=[notes]) == []

@@ -11,6 +11,7 @@ import pytest
 
 from rallypoint import builtin_layers
 from rallypoint.check import check_registry
+from rallypoint.plugins import default_plugin_manager, layer_catalog
 
 from conftest import HERE, require, shelter
 
@@ -61,7 +62,7 @@ def test_aliases_descriptions_and_allowed_values_are_in_gpkg_data_columns(regist
                                          "AND constraint_type = 'enum'", (status,))}
     assert codes == {"open", "standby", "full", "closed"}
     n = conn.execute("SELECT count(*) FROM gpkg_data_columns").fetchone()[0]
-    assert n == sum(len(l.fields) for l in builtin_layers().values())
+    assert n == sum(len(l.fields) for l in layer_catalog(default_plugin_manager()).values())  # plugins' layers too
 
 
 def test_each_layer_has_one_default_qgis_style_with_chinese_aliases_and_an_english_one(registry_path):

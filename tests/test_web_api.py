@@ -9,10 +9,11 @@ import pytest
 from web_support import CRS84, EPSG3857, EPSG4490, auth, copy_registry, make_key
 
 from rallypoint import Registry, builtin_layers
+from rallypoint.plugins import default_plugin_manager, layer_catalog
 from rallypoint.web import create_app
 
 F1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
-LAYERS = list(builtin_layers())
+LAYERS = list(layer_catalog(default_plugin_manager()))  # the built-in layers, then those plugins define
 
 
 @pytest.fixture(scope="module")
