@@ -101,8 +101,9 @@ def map_png(layers, roads, epsg: int, lang: str) -> bytes:
             xy = [np.asarray(g.coords) for g in lines.geometry]
             ax.add_collection(LineCollection(xy, colors=COLOURS["line"], linewidths=0.5, alpha=0.5, zorder=3))
         if len(unplaced):
-            ax.scatter(unplaced.geometry.x, unplaced.geometry.y, s=1.5, color=COLOURS["unplaced"], zorder=4,
-                       alpha=0.6, linewidths=0, rasterized=True)
+            few = len(unplaced) < 500
+            ax.scatter(unplaced.geometry.x, unplaced.geometry.y, s=10 if few else 1.5, color=COLOURS["unplaced"],
+                       zorder=6 if few else 4, alpha=1.0 if few else 0.6, linewidths=0, rasterized=True)
         if len(hp):
             many = len(hp) > 100  # a city district holds thousands: small and light, so the area stays readable
             ax.scatter(hp.geometry.x, hp.geometry.y, s=4 if many else 14, marker="x", color=COLOURS["hazard"],
