@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -17,17 +18,31 @@ from .eligibility import COLUMNS, eligible_shelters, setbacks
 
 def xy_of(geoms, epsg: int) -> np.ndarray:
     """Projected (x, y) in EPSG ``epsg`` of point geometries (a GeoSeries in EPSG:4490), as an (n, 2) array."""
-    p = geoms.to_crs(epsg)
-    return np.column_stack([p.x.to_numpy(), p.y.to_numpy()]) if len(p) else np.zeros((0, 2))
+    import shapely
+
+    if not len(geoms):
+        return np.zeros((0, 2))
+    pts = np.asarray(geoms.values, dtype=object)
+    lonlat = np.full((len(pts), 2), np.nan)
+    ok = ~(shapely.is_missing(pts) | shapely.is_empty(pts))
+    lonlat[ok] = shapely.get_coordinates(pts[ok])
+    return project_lonlat(lonlat, epsg)
+
+
+@lru_cache(maxsize=8)
+def _transformer(epsg: int):
+    from pyproj import Transformer
+
+    return Transformer.from_crs(4490, epsg, always_xy=True)
 
 
 def project_lonlat(lonlat: np.ndarray, epsg: int) -> np.ndarray:
-    """EPSG:4490 coordinates to ``epsg``, on arrays (what GeoSeries.to_crs does, without the points)."""
-    from pyproj import Transformer
+    """EPSG:4490 coordinates to ``epsg``, on arrays (what GeoSeries.to_crs does, without the points).
 
+    The transformer is made once per CRS (making one takes longer than projecting thousands of points)."""
     if not len(lonlat):
         return np.zeros((0, 2))
-    x, y = Transformer.from_crs(4490, epsg, always_xy=True).transform(lonlat[:, 0], lonlat[:, 1])
+    x, y = _transformer(epsg).transform(lonlat[:, 0], lonlat[:, 1])
     return np.column_stack([x, y])
 
 

@@ -29,6 +29,7 @@ DETOUR = 0.25
 @dataclass
 class Surroundings:
     roads: object  # GeoDataFrame (EPSG:4490) of the roads read
+    geometry: nw.RoadGeometry  # their end nodes, projected (the card's map draws roads end to end)
     walk: nw.Network
     drive: nw.Network
     box_m: tuple[float, float, float, float]  # projected bounds read
@@ -57,7 +58,7 @@ def surroundings(reg, area_m: "BaseGeometry", epsg: int, *, walk_reach_m: float,
     geometry = nw.road_geometry(roads, epsg)
     walk = nw.build(roads, epsg, "walk", walk_kmh, geometry)
     drive = nw.build(roads, epsg, "drive", geometry=geometry)
-    return Surroundings(roads=roads, walk=walk, drive=drive, box_m=box_m, box_ll=box_ll, epsg=epsg)
+    return Surroundings(roads=roads, geometry=geometry, walk=walk, drive=drive, box_m=box_m, box_ll=box_ll, epsg=epsg)
 
 
 def distance_to_area(area_m: "BaseGeometry", xy: np.ndarray) -> np.ndarray:

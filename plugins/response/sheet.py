@@ -86,7 +86,7 @@ def build_sheet(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisRe
             "specialty_labels": _labels(reg, "teams", "specialties")}
     result = build_result(inc=inc, ppl=ppl, demand=demand, hp_inside=hp_inside, shelters=shelters, asg=asg,
                           walk=sur.walk, teams=teams, depots=depots, supply=supply, pads=pads,
-                          roads=sur.roads, info=info, warnings=warnings)
+                          roads=sur.geometry, info=info, warnings=warnings)
     ctx.progress("results", steps, steps)
     return result
 
