@@ -15,14 +15,14 @@ if TYPE_CHECKING:  # pragma: no cover
 INCIDENTS = ("auto", "flood", "landslide", "hazmat", "earthquake", "fire")
 
 PARAMETERS = (
-    Parameter("area", "str", "", "事件区域：GeoJSON 面（几何、要素或要素集合），坐标系见 area_crs",
+    Parameter("area", "str", None, "事件区域：GeoJSON 面（几何、要素或要素集合），坐标系见 area_crs",
               "Incident area: a GeoJSON polygon (geometry, Feature or FeatureCollection) in area_crs"),
-    Parameter("point", "str", "", "或：事件点“x,y”（坐标系见 area_crs），与 radius_m 一起给出",
+    Parameter("point", "str", None, "或：事件点“x,y”（坐标系见 area_crs），与 radius_m 一起给出",
               "Or: the incident point 'x,y' (in area_crs), with radius_m"),
     Parameter("radius_m", "float", 0.0, "事件点的疏散半径（米）；选隐患点时不填则按其类型取值",
               "Evacuation radius around the point (m); for a hazard point, 0 takes its type's radius",
               min=0.0, max=100_000.0),
-    Parameter("hazard_uuid", "str", "", "或：隐患点 UUID（以其位置为中心、按类型确定疏散半径）",
+    Parameter("hazard_uuid", "str", None, "或：隐患点 UUID（以其位置为中心、按类型确定疏散半径）",
               "Or: a hazard point's UUID (its position, with the radius of its type)"),
     Parameter("area_crs", "str", "EPSG:4490", "area 和 point 的坐标系", "CRS of area and point"),
     Parameter("incident", "choice", "auto", "事件类型（auto：按所选隐患点的类型）",
