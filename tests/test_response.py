@@ -154,6 +154,22 @@ def test_hand_computed_incident(region):
     assert res.layers["response_area"].crs.to_epsg() == 4490 and m["area_km2"] == pytest.approx(1.0, rel=1e-6)
 
 
+def test_a_rerun_sees_roads_changed_since(region):
+    """The road networks kept in memory for re-runs are dropped as soon as the registry file changes."""
+    reg, _ = region
+    first = sheet(reg)
+    again = sheet(reg, area=area_geojson([(1550, 1550), (2500, 1550), (2500, 2500), (1550, 2500), (1550, 1550)]))
+    assert first.tables["response_summary"].iloc[0]["placed"] == pytest.approx(350)
+    assert again.tables["response_summary"].iloc[0]["placed"] == pytest.approx(350)
+    cut = [r for r in ROAD if r != ((1000, 2000), (1500, 2000))]  # A's road to the area is gone
+    reg.load_reference("roads", gpd.GeoDataFrame(
+        {"road_class": ["residential"] * len(cut), "walk": [True] * len(cut), "drive": [True] * len(cut),
+         "speed_kmh": [30.0] * len(cut), "oneway": [False] * len(cut)},
+        geometry=[shapely.LineString([P(*a), P(*b)]) for a, b in cut], crs=GK), author=AUTHOR)
+    after = sheet(reg).layers["response_shelters"].set_index("name")
+    assert after.loc["A", "assigned"] == 0 and after.loc["B", "assigned"] == pytest.approx(150)
+
+
 def test_a_hazard_point_takes_the_radius_of_its_type(region):
     reg, ids = region
     res = sheet(reg, area=None, area_crs=None, incident=None, hazard_uuid=ids["mhi"])
