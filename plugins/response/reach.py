@@ -64,7 +64,7 @@ def _roads_state(reg) -> tuple:
     """What changes whenever the roads change: every load of the roads layer is recorded in the registry's history
     (asked of SQLite, never by opening the file, which would drop SQLite's locks on it)."""
     last = reg.history("roads", limit=1, newest_first=True)
-    return (last[0].id if last else None, reg.count("roads"))
+    return (last[0].id if last else None,)
 
 
 def surroundings(reg, area_m: "BaseGeometry", epsg: int, *, walk_reach_m: float, search_m: float,

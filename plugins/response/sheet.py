@@ -60,8 +60,7 @@ def build_sheet(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisRe
         warnings.append("nobody lives in the area (no population cell with people inside): nobody to evacuate")
 
     ctx.progress("shelters", 2, steps)
-    hp = _hazard_points(reg, area_m, epsg, walk_reach, distances)
-    hp_inside = _inside(hp, area_m, epsg)
+    hp, hp_inside = _hazard_points(reg, area_m, epsg, walk_reach, distances)
     shelters = _shelters(reg, sur, inc, hp, distances, statuses, standard, epsg, max_snap, walk_reach)
     usable = shelters["usable"].to_numpy(dtype=bool)
     if not usable.any():
@@ -111,19 +110,25 @@ def _areas_touched(reg, inc) -> list[tuple[str, str]]:
 
 
 def _hazard_points(reg, area_m, epsg, walk_reach, distances):
-    """Hazard points that matter: inside the area, or within a setback of a shelter people may walk to."""
+    """Hazard points that matter: those inside the area (all fields), and those within a setback of a shelter
+    people may walk to (type and status only: tens of thousands on a city)."""
+    import geopandas as gpd
+    import pandas as pd
+
     if "hazard_points" not in reg.layers or not reg.count("hazard_points"):
-        return None
+        return None, None
     grow = walk_reach + max(distances.values(), default=0.0)
     minx, miny, maxx, maxy = area_m.bounds
     box = reach.box_lonlat((minx - grow, miny - grow, maxx + grow, maxy + grow), epsg)
-    import geopandas as gpd
-
-    # positions as coordinates, not decoded geometries: tens of thousands of points on a city
-    frame, lonlat = reg.read_points("hazard_points", columns=["uuid", "name", "hazard_type", "status", "danger_grade",
-                                                              "threatened_people", "threatened_households"], bbox=box)
+    frame, lonlat = reg.read_points("hazard_points", columns=["hazard_type", "status"], bbox=box)
     ok = ~np.isnan(lonlat).any(axis=1)
-    return gpd.GeoDataFrame(frame[ok], geometry=gpd.points_from_xy(lonlat[ok, 0], lonlat[ok, 1]), crs=4490)
+    near = gpd.GeoDataFrame(frame[ok], geometry=gpd.points_from_xy(lonlat[ok, 0], lonlat[ok, 1]), crs=4490)
+    inside = _inside(near, area_m, epsg)
+    cols = ["uuid", "name", "hazard_type", "status", "danger_grade", "threatened_people", "threatened_households"]
+    if inside.empty:
+        return near, gpd.GeoDataFrame(pd.DataFrame({c: [] for c in cols}), geometry=[], crs=4490)
+    full = reg.read_frame("hazard_points", columns=cols, bbox=tuple(inside.total_bounds))
+    return near, full.loc[full.index.intersection(inside.index)]
 
 
 def _inside(frame, area_m, epsg):
