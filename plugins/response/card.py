@@ -182,15 +182,23 @@ def render(layers, tables, summary, info, warnings, roads, lang: str = "zh") -> 
 
     sup = tables["response_supply"]
     d = layers["response_depots"]
+    more = int(d["draw"].sum()) - TOP["depots"] if len(d) else 0
     drawn = d[d["draw"]] if len(d) else d
-    names = {f"D{i + 1}": r.name for i, r in enumerate(drawn.head(TOP["depots"]).itertuples())}
+    sep = "、" if zh else ", "
+    names = {}
+    for i, row in enumerate(drawn.head(TOP["depots"]).to_dict("records")):
+        gives = sep.join(f"{(n.need_zh if zh else n.need_en)} {_n(row[f'give_{n.need}'])} {n.unit}"
+                         for n in sup.itertuples() if row.get(f"give_{n.need}", 0) > 0)
+        names[f"D{i + 1}"] = f"{row['name']}（{_n(row['road_min'], 1)} 分钟：{gives}）" if zh else \
+            f"{row['name']} ({_n(row['road_min'], 1)} min: {gives})"
     su_rows = [[r.need_zh if zh else r.need_en, r.unit, _n(r.needed), _n(r.supplied), _n(r.shortfall),
                 _n(r.days_available, 1)] for r in sup.itertuples()]
     su = _table([_t(lang, "物资", "Need"), _t(lang, "单位", "Unit"),
                  _t(lang, f"需求（{p['days']} 天）", f"Needed ({p['days']} days)"), _t(lang, "可调", "Supplied"),
                  _t(lang, "缺口", "Short"), _t(lang, "库存可供天数", "Days in stock")], su_rows, 0, lang)
-    dep = "；".join(f"{k} {html.escape(str(v))}" for k, v in names.items()) if zh else \
-        "; ".join(f"{k} {html.escape(str(v))}" for k, v in names.items())
+    dep = ("；" if zh else "; ").join(f"{k} {html.escape(str(v))}" for k, v in names.items())
+    if more > 0:
+        dep += _t(lang, f"；另有 {more} 处，见 GeoPackage", f"; {more} more in the GeoPackage")
 
     h = layers["response_helipads"]
     ok = h[h["usable"]] if len(h) else h
