@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 #: Rows of each table on the card (the GeoPackage has them all).
-TOP = {"shelters": 6, "teams": 5, "depots": 5, "helipads": 4, "warnings": 4}
+TOP = {"shelters": 5, "teams": 4, "depots": 4, "helipads": 3, "warnings": 3, "townships": 4}
 #: Longest warning on the card, in characters (the GeoPackage and the CLI keep them whole).
 WARNING_CHARS = 180
 COLOURS = {"area": "#d62728", "shelter": "#1a9641", "team": "#2166ac", "depot": "#8c510a", "helipad": "#7b3294",
@@ -154,7 +154,10 @@ def render(layers, tables, summary, info, warnings, roads, lang: str = "zh") -> 
     png = base64.b64encode(map_png(layers, roads, info["epsg"], lang)).decode()
     title = _t(lang, "突发事件应急响应卡", "Incident response sheet")
     when = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    towns = "、".join(n for _, n in info["townships"]) if zh else ", ".join(f"{n} ({a})" for a, n in info["townships"])
+    shown = info["townships"][:TOP["townships"]]
+    towns = "、".join(n for _, n in shown) if zh else ", ".join(f"{n} ({a})" for a, n in shown)
+    if len(info["townships"]) > len(shown):
+        towns += _t(lang, f" 等 {len(info['townships'])} 个乡镇（街道）", f" and {len(info['townships']) - len(shown)} more")
     p = info["params"]
     head_rows = "".join(
         f"<tr><td>{html.escape(z if zh else e)}</td><td class=n>{html.escape(_value(v))}</td></tr>"
@@ -215,20 +218,21 @@ def render(layers, tables, summary, info, warnings, roads, lang: str = "zh") -> 
 <style>
 @page {{ size: A4; margin: 8mm; }}
 * {{ box-sizing: border-box; }}
-body {{ font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", sans-serif; font-size: 8.5pt;
+body {{ font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", sans-serif; font-size: 7.8pt;
   margin: 0 auto; width: 194mm; color: #111; }}
 h1 {{ font-size: 15pt; margin: 0 0 1mm; border-bottom: 2px solid #d62728; }}
-h2 {{ font-size: 9.5pt; margin: 2mm 0 1mm; color: #d62728; }}
+h2 {{ font-size: 9pt; margin: 1.5mm 0 0.8mm; color: #d62728; }}
 .meta {{ color: #444; margin: 0 0 1mm; }}
 .top {{ display: grid; grid-template-columns: 104mm 1fr; gap: 3mm; }}
 .map img {{ width: 100%; border: 1px solid #999; }}
 table {{ border-collapse: collapse; width: 100%; }}
-td, th {{ border: 1px solid #bbb; padding: 0.4mm 1.2mm; text-align: left; }}
+td, th {{ border: 1px solid #bbb; padding: 0.2mm 1.2mm; text-align: left; }}
 th {{ background: #f2f2f2; }}
 td.n {{ text-align: right; font-weight: bold; }}
 td.more {{ color: #666; font-style: italic; }}
 .two {{ display: grid; grid-template-columns: 1.35fr 1fr; gap: 3mm; }}
-.notes {{ font-size: 6.5pt; color: #333; margin: 0.5mm 0; }} .notes ul {{ margin: 0; padding-left: 4mm; }}
+.notes {{ font-size: 6.3pt; color: #333; margin: 0.5mm 0; }} .notes ul {{ margin: 0; padding-left: 4mm; }}
+.notes ul {{ columns: 2; column-gap: 4mm; }}
 </style></head><body>
 <h1>{title} · {html.escape(inc.title(lang))}</h1>
 <p class="meta">{html.escape(str(info['registry']))} · {html.escape(inc.how(lang))} ·

@@ -74,10 +74,12 @@ def build_sheet(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisRe
 
     ctx.progress("supplies", 4, steps)
     displaced = math.ceil(round(float(demand.sum()), 6))
-    depots, supply = _supplies(reg, sur, area_m, to_area, assessed, displaced, params, epsg, warnings)
+    notes: list[str] = []  # the stock's own remarks (units not converted, expiry) come after the sheet's warnings
+    depots, supply = _supplies(reg, sur, area_m, to_area, assessed, displaced, params, epsg, warnings, notes)
 
     ctx.progress("helipads", 5, steps)
     pads = _helipads(reg, sur, area_m, search_m, epsg)
+    warnings.extend(notes)
 
     info = {"registry": reg.info.name, "bureau": reg.info.bureau, "epsg": epsg, "params": dict(params),
             "incident": inc, "townships": townships, "displaced": displaced, "standard": standard,
@@ -238,14 +240,14 @@ def _teams(reg, sur, inc, to_area, params, epsg, warnings):
     return t
 
 
-def _supplies(reg, sur, area_m, to_area, assessed, displaced, params, epsg, warnings):
+def _supplies(reg, sur, area_m, to_area, assessed, displaced, params, epsg, warnings, notes):
     """In-service depots within ``search_km``, nearest by road first, and the needs for the days drawn from them."""
     import pandas as pd
 
     from rallypoint_plugins.capacity import stock as stock_mod
     from rallypoint_plugins.coverage.steps import xy_of
 
-    depots, matrix = stock_mod.depot_stock(reg, assessed, warnings)
+    depots, matrix = stock_mod.depot_stock(reg, assessed, notes)
     if len(depots):
         xy = xy_of(depots.geometry, epsg)
         depots["to_area_km"] = reach.distance_to_area(area_m, xy) / 1000.0
