@@ -143,7 +143,8 @@ def _table(head: list[str], rows: list[list[str]], more: int, lang: str) -> str:
     if not rows:
         body = f'<tr><td colspan="{len(head)}">{_t(lang, "无", "none")}</td></tr>'
     if more > 0:
-        body += f'<tr><td colspan="{len(head)}" class="more">{_t(lang, f"另有 {more} 项，见 GeoPackage", f"{more} more in the GeoPackage")}</td></tr>'
+        rest = _t(lang, f"另有 {more} 项，见 GeoPackage", f"{more} more in the GeoPackage")
+        body += f'<tr><td colspan="{len(head)}" class="more">{rest}</td></tr>'
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
@@ -242,7 +243,8 @@ td.more {{ color: #666; font-style: italic; }}
 <h2>{_t(lang, "开放的避难场所（不超员分配）", "Shelters to open (no shelter overfilled)")}</h2>{sh}
 <h2>{_t(lang, "派出队伍（按路网到达时间）", "Teams to send (arrival by road)")}</h2>{tm}
 <div class="two"><div><h2>{_t(lang, "物资保障", "Supplies")} · {summary['displaced']:,} {_t(lang, "人", "people")}</h2>{su}
-<p class="notes">{_t(lang, "调用储备库（按路网由近及远）：", "Depots drawn on, nearest by road first: ")}{dep or _t(lang, "无", "none")}</p></div>
+<p class="notes">{_t(lang, "调用储备库（按路网由近及远）：", "Depots drawn on, nearest by road first: ")}
+{dep or _t(lang, "无", "none")}</p></div>
 <div><h2>{_t(lang, "可用直升机起降点", "Usable helipads")}</h2>{he}</div></div>
 <div class="notes"><h2>{_t(lang, "口径与提示", "Rules and notes")}</h2><ul>{rules}{warn}</ul></div>
 </body></html>"""
@@ -287,9 +289,11 @@ def _rules(info, m, lang: str) -> str:
          f"places (places under {info['standard'].name} minus the people already there), within {p['walk_minutes']:g} "
          f"min walk by road ({p['walk_kmh']:g} km/h); assigned by min-cost flow so none overflows."),
         (f"队伍：待命、驻地距区域 {p['search_km']:g} km 内；到达时间 = 出动准备 + 按路网行车（各路段限速）到区域；"
-         f"{p['team_minutes']:g} 分钟内到达且在其出动半径内的派出，最多 {p['max_teams'] or '全部'} 支，专长对口的优先。储备库同样按路网由近及远调用，满足 {p['days']} 天需求。",
+         f"{p['team_minutes']:g} 分钟内到达且在其出动半径内的派出，最多 {p['max_teams'] or '全部'} 支，专长对口的优先。"
+         f"储备库同样按路网由近及远调用，满足 {p['days']} 天需求。",
          f"Teams: ready, based within {p['search_km']:g} km; arrival = readiness + driving by road (each road's speed) "
-         f"to the area; sent when arriving within {p['team_minutes']:g} min and within their deployment radius, at most "
+         f"to the area; sent when arriving within {p['team_minutes']:g} min and within their deployment radius, "
+         f"at most "
          f"{p['max_teams'] or 'all'}, fitting specialties first. "
          f"Depots are drawn on nearest by road first, for {p['days']} days."),
         (f"直升机起降点：状态可用、位于区域外、距区域 {p['search_km']:g} km 内。",

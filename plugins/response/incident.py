@@ -50,11 +50,12 @@ class Incident:
 
 def resolve(reg: "Registry", params: Mapping[str, Any], profile: Mapping[str, Any],
             setback_m: Mapping[str, float]) -> Incident:
-    """The incident of ``params`` (area, point + radius_m, or hazard_uuid), checked; AnalysisError says what is wrong."""
+    """The incident of ``params`` (area, point + radius_m, or hazard_uuid), checked: an AnalysisError says what is
+    wrong."""
     import shapely
 
-    from rallypoint.geometry import STORAGE_CRS, crs_from_user, to_storage
     from rallypoint.errors import RallypointError
+    from rallypoint.geometry import STORAGE_CRS, crs_from_user, to_storage
 
     given = [k for k in ("area", "point", "hazard_uuid") if str(params.get(k) or "").strip()]
     if len(given) != 1:
@@ -122,8 +123,8 @@ def _polygon(text: str, crs):
     """A polygon or multipolygon from GeoJSON text (geometry, Feature or FeatureCollection) and the CRS it is in."""
     import shapely
 
-    from rallypoint.geometry import crs_from_user
     from rallypoint.errors import RallypointError
+    from rallypoint.geometry import crs_from_user
 
     try:
         doc = json.loads(text)

@@ -41,7 +41,8 @@ def build_result(*, inc, ppl, demand, hp_inside, shelters, asg, walk, teams, dep
     why = np.where(off, "off_network", np.where(no_reach, "no_shelter_in_reach",
                                                 np.where(demand - placed_cell > 1e-6, "shelters_full", "")))
     cells = ppl.cells.reset_index(drop=True)
-    pf = pd.DataFrame({"population": cells["population"].to_numpy(), "population_day": cells["population_day"].to_numpy(),
+    pf = pd.DataFrame({"population": cells["population"].to_numpy(),
+                       "population_day": cells["population_day"].to_numpy(),
                        "cell_m": cells["cell_m"].to_numpy(), "share_inside": ppl.share, "people_inside": ppl.people,
                        "to_evacuate": demand, "placed": placed_cell, "unplaced": demand - placed_cell,
                        "why_unplaced": why})
@@ -117,7 +118,8 @@ def build_result(*, inc, ppl, demand, hp_inside, shelters, asg, walk, teams, dep
         "displaced": info["displaced"], "days": info["params"]["days"],
     }
     area = gpd.GeoDataFrame([{"incident": inc.kind, "title_zh": inc.title_zh, "title_en": inc.title_en,
-                              "how_zh": inc.how_zh, "how_en": inc.how_en, "people": total, "households": summary["households"],
+                              "how_zh": inc.how_zh, "how_en": inc.how_en, "people": total,
+                              "households": summary["households"],
                               "to_evacuate": to_place, "placed": placed, "unplaced": to_place - placed,
                               "area_km2": summary["area_km2"]}], geometry=[inc.area], crs=STORAGE)
     layers = {"response_area": area, **layers}

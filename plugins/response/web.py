@@ -36,7 +36,8 @@ def sheet(req: Mapping[str, Any]):
     if fmt == "html":
         return 200, {"Content-Type": "text/html; charset=utf-8"}, result.report(lang)
     summary = {k: _json_value(v) for k, v in result.tables["response_summary"].iloc[0].items()}
-    supply = [{k: _json_value(v) for k, v in row.items()} for row in result.tables["response_supply"].to_dict("records")]
+    supply = [{k: _json_value(v) for k, v in row.items()}
+              for row in result.tables["response_supply"].to_dict("records")]
     return 200, {}, {"summary": summary, "supply": supply, "warnings": result.warnings}
 
 
