@@ -293,7 +293,7 @@ def test_the_card_through_the_cli_in_the_browser_and_as_pdf(registry_path, tmp_p
 
 
 def test_the_web_endpoint(registry_path, tmp_path):
-    from web_support import copy_registry
+    from web_support import auth, copy_registry, make_key
 
     from rallypoint import Registry
     from rallypoint.web.app import create_app
@@ -301,12 +301,14 @@ def test_the_web_endpoint(registry_path, tmp_path):
     with Registry.open(registry_path) as reg:
         build(reg)
     path = copy_registry(registry_path, tmp_path / "served.gpkg")
+    key = auth(make_key(path, "li.na", "reader"))
     client = create_app(path, {"TESTING": True, "RALLYPOINT_JOBS_DIR": str(tmp_path / "jobs")}).test_client()
     q = {"point": f"{X0 + 2000},{Y0 + 2000}", "radius_m": "400", "area_crs": f"EPSG:{GK}", "incident": "flood"}
-    got = client.get("/plugins/response/sheet", query_string={**q, "f": "json"})
+    assert client.get("/plugins/response/sheet", query_string=q).status_code == 401  # no key, no run
+    got = client.get("/plugins/response/sheet", query_string={**q, "f": "json"}, headers=key)
     assert got.status_code == 200, got.data[:500]
     assert got.get_json()["summary"]["people"] == pytest.approx(300)
-    page = client.get("/plugins/response/sheet", query_string={**q, "lang": "en"})
+    page = client.get("/plugins/response/sheet", query_string={**q, "lang": "en"}, headers=key)
     assert page.status_code == 200 and "Incident response sheet" in page.get_data(as_text=True)
-    bad = client.get("/plugins/response/sheet", query_string={**q, "radius_m": "-1"})
+    bad = client.get("/plugins/response/sheet", query_string={**q, "radius_m": "-1"}, headers=key)
     assert bad.status_code == 400 and "radius_m" in bad.get_data(as_text=True)

@@ -2,7 +2,8 @@
 
 The query takes the analysis' parameters (``point=104.06,30.66&radius_m=800&incident=flood``, ``hazard_uuid=…``,
 or ``area=`` GeoJSON), plus ``lang`` (zh, en) and ``f`` (html, json: the headline figures, the supply table and
-the warnings). The same run is ``POST /processes/response/execution``, which keeps the layers as a job.
+the warnings). Like ``/processes``, it needs a key (any role): a run takes seconds of a worker. The same run is
+``POST /processes/response/execution``, which keeps the layers as a job.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ def sheet(req: Mapping[str, Any]):
     from rallypoint.analysis import AnalysisError, run_analysis
     from rallypoint.plugins import default_plugin_manager
 
+    if req.get("principal") is None:  # a run takes seconds of a worker: for key holders, as /processes is
+        return 401, {"WWW-Authenticate": "Bearer"}, {"code": "Unauthorized",
+                                                      "description": "the response sheet needs a key (any role): "
+                                                                     "send Authorization: Bearer KEY"}
     args = {k: v for k, v in (req.get("args") or {}).items() if v is not None}
     lang = args.pop("lang", None) or "zh"
     fmt = args.pop("f", None) or "html"
