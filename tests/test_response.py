@@ -312,3 +312,11 @@ def test_the_web_endpoint(registry_path, tmp_path):
     assert page.status_code == 200 and "Incident response sheet" in page.get_data(as_text=True)
     bad = client.get("/plugins/response/sheet", query_string={**q, "radius_m": "-1"}, headers=key)
     assert bad.status_code == 400 and "radius_m" in bad.get_data(as_text=True)
+    # the same run as an OGC process: its layers kept as a job
+    job = client.post("/processes/response/execution", data=json.dumps({"inputs": {**q, "radius_m": 400}}),
+                      content_type="application/json", headers=key)
+    assert job.status_code == 200, job.data[:500]
+    doc = job.get_json()
+    assert doc["outputs"]["response_shelters"] == 5 and doc["outputs"]["response_area"] == 1
+    people = client.get(f"/processes/response/jobs/{doc['jobID']}/results/response_people", headers=key).get_json()
+    assert sum(f["properties"]["people_inside"] for f in people["features"]) == pytest.approx(300)
