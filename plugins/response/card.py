@@ -212,7 +212,7 @@ def render(layers, tables, summary, info, warnings, roads, lang: str = "zh") -> 
                  _t(lang, "距区域(km)", "To area (km)")], hp_rows, len(ok) - TOP["helipads"], lang)
 
     rules = _rules(info, summary, lang)
-    warn = "".join(f"<li>{html.escape(_clip(w))}</li>" for w in warnings[:TOP["warnings"]])
+    warn = "".join(f"<li>{html.escape(_clip(warnings.text(w, lang)))}</li>" for w in warnings[:TOP["warnings"]])
     if len(warnings) > TOP["warnings"]:
         warn += f"<li>… {len(warnings) - TOP['warnings']}</li>"
     return f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>

@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from rallypoint import Registry
 
+    from .notes import Warnings
+
 
 @dataclass
 class People:
@@ -62,7 +64,7 @@ def share_inside(area_m: "BaseGeometry", xy: np.ndarray, cell_m: np.ndarray) -> 
     return out
 
 
-def people_inside(reg: "Registry", area, area_m, epsg: int, period: str, warnings: list[str]) -> People:
+def people_inside(reg: "Registry", area, area_m, epsg: int, period: str, warnings: "Warnings") -> People:
     """The population cells of ``reg`` with a share inside the area (``area`` in EPSG:4490, ``area_m`` projected)."""
     from rallypoint_plugins.coverage.steps import project_lonlat
 
@@ -75,8 +77,10 @@ def people_inside(reg: "Registry", area, area_m, epsg: int, period: str, warning
         day = cells["population_day"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         missing = np.isnan(day)
         if missing.any() and len(day):
-            warnings.append(f"{int(missing.sum()):,} population cells near the area record no daytime population; "
-                            f"their night-time figure is used")
+            n = f"{int(missing.sum()):,}"
+            en = f"{n} population cells near the area record no daytime population; their night-time figure is used"
+            zh = f"区域附近 {n} 个人口格网没有日间人口，按其夜间人口计"
+            warnings.add(en, zh)
         pop = np.where(missing, night, day)
     else:
         pop = night

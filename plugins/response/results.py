@@ -129,7 +129,7 @@ def build_result(*, inc, ppl, demand, hp_inside, shelters, asg, walk, teams, dep
     def report(lang: str) -> str:
         from .card import render
 
-        return render(layers, tables, summary, info, list(warnings), roads, lang)
+        return render(layers, tables, summary, info, warnings, roads, lang)
 
     return AnalysisResult(layers=layers, tables=tables, summary=rows, report=report, warnings=warnings)
 

@@ -20,6 +20,7 @@ from rallypoint.analysis import AnalysisContext, AnalysisError, AnalysisResult
 from . import incident as incident_mod
 from . import people as people_mod
 from . import reach, supplies
+from .notes import Warnings
 
 #: Team statuses that can be sent (capacity plugin: ready; a deployed team is busy).
 SENDABLE = ("ready",)
@@ -33,7 +34,7 @@ def build_sheet(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisRe
 
     from .results import build_result
 
-    warnings: list[str] = []
+    warnings = Warnings()
     steps = 6
     ctx.progress("area", 0, steps)
     distances, statuses = setbacks(ctx.profile("shelter_setbacks", params["setbacks"]).data)
@@ -50,22 +51,25 @@ def build_sheet(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisRe
     search_m = params["search_km"] * 1000.0
     sur = reach.surroundings(reg, area_m, epsg, walk_reach_m=walk_reach, search_m=search_m, walk_kmh=walk_kmh)
     if not len(sur.roads):
-        warnings.append(f"no road lies within {max(walk_reach, search_m) / 1000:,.1f} km of the area: nobody can be "
-                        f"sent to a shelter by road and no team or depot reaches it")
+        km = max(walk_reach, search_m) / 1000
+        warnings.add(f"no road lies within {km:,.1f} km of the area: nobody can be sent to a shelter by road and no "
+                     f"team or depot reaches it", f"区域周边 {km:,.1f} 千米内没有道路：无法经路网安置人员，队伍和储备库也无法到达")
 
     ctx.progress("people", 1, steps)
     ppl = people_mod.people_inside(reg, inc.area, area_m, epsg, params["period"], warnings)
     demand = ppl.people * params["share"]
     if ppl.total <= 0:
-        warnings.append("nobody lives in the area (no population cell with people inside): nobody to evacuate")
+        warnings.add("nobody lives in the area (no population cell with people inside): nobody to evacuate",
+                     "区域内无人居住（没有有人口的格网）：无需转移人员")
 
     ctx.progress("shelters", 2, steps)
     hp, hp_inside = _hazard_points(reg, area_m, epsg, walk_reach, distances)
     shelters = _shelters(reg, sur, inc, hp, distances, statuses, standard, epsg, max_snap, walk_reach)
     usable = shelters["usable"].to_numpy(dtype=bool)
     if not usable.any():
-        warnings.append(f"no safe shelter with free places is left outside the area for a {inc.title_en.lower()} "
-                        f"within {tmax:g} minutes' walk: nobody can be placed")
+        warnings.add(f"no safe shelter with free places is left outside the area for a {inc.title_en.lower()} "
+                     f"within {tmax:g} minutes' walk: nobody can be placed",
+                     f"区域外步行 {tmax:g} 分钟内没有适用于{inc.title_zh}、安全且有空位的避难场所：无人可安置")
     asg = _assign(sur.walk, ppl, demand, shelters, params, tmax)
 
     ctx.progress("teams", 3, steps)
@@ -209,7 +213,7 @@ def _teams(reg, sur, inc, to_area, params, epsg, warnings):
     from rallypoint_plugins.coverage.steps import xy_of
 
     if "teams" not in reg.layers or not reg.count("teams"):
-        warnings.append("the registry holds no rescue teams")
+        warnings.add("the registry holds no rescue teams", "登记库中没有救援队伍")
         return None
     cols = ["uuid", "name", "category", "specialties", "members", "vehicles", "readiness_min", "deploy_radius_km",
             "status"]
@@ -235,8 +239,9 @@ def _teams(reg, sur, inc, to_area, params, epsg, warnings):
     rank = np.cumsum(t["can_send"].to_numpy())
     t["send"] = t["can_send"].to_numpy() & ((rank <= params["max_teams"]) | (params["max_teams"] == 0))
     if not t["send"].any():
-        warnings.append(f"no ready team based within {params['search_km']:g} km reaches the area within "
-                        f"{params['team_minutes']:g} minutes")
+        warnings.add(f"no ready team based within {params['search_km']:g} km reaches the area within "
+                     f"{params['team_minutes']:g} minutes",
+                     f"驻地在 {params['search_km']:g} 千米内的待命队伍均不能在 {params['team_minutes']:g} 分钟内到达")
     return t
 
 
@@ -257,8 +262,10 @@ def _supplies(reg, sur, area_m, to_area, assessed, displaced, params, epsg, warn
         depots["road_min"], depots["off_road"] = road, off
         cut = ~np.isfinite(road)
         if cut.any():
-            warnings.append(f"{int(cut.sum())} depots within {params['search_km']:g} km have no road to the area and "
-                            f"are not drawn on: " + ", ".join(depots.loc[cut, "name"].astype(str).head(5)))
+            names = ", ".join(depots.loc[cut, "name"].astype(str).head(5))
+            warnings.add(f"{int(cut.sum())} depots within {params['search_km']:g} km have no road to the area and "
+                         f"are not drawn on: {names}",
+                         f"{params['search_km']:g} 千米内有 {int(cut.sum())} 处储备库无道路通往区域，未调用：{names}")
         order = np.lexsort((depots["to_area_km"].to_numpy(), road))
         depots, matrix = depots.iloc[order].copy(), matrix[order]
         matrix = np.where(np.isfinite(depots["road_min"].to_numpy())[:, None], matrix, 0.0)
@@ -282,8 +289,9 @@ def _supplies(reg, sur, area_m, to_area, assessed, displaced, params, epsg, warn
         depots["draw"] = take.sum(axis=1) > 0
     short = supply[supply["shortfall"] > 1e-9]
     if displaced and len(short):
-        warnings.append("not enough in the depots within reach for " + ", ".join(
-            f"{r.need_en} (short {r.shortfall:,.0f} {r.unit})" for r in short.itertuples()))
+        warnings.add("not enough in the depots within reach for " + ", ".join(
+            f"{r.need_en} (short {r.shortfall:,.0f} {r.unit})" for r in short.itertuples()),
+            "可调储备不足：" + "、".join(f"{r.need_zh}（缺 {r.shortfall:,.0f} {r.unit}）" for r in short.itertuples()))
     return depots, supply
 
 
