@@ -52,6 +52,17 @@ def test_parameters_are_mapped_by_type(provider):
     assert cov["candidates"].dataType() == cov["candidates"].Integer
 
 
+def _inputs(name: str, county_sample) -> dict:
+    """What an analysis cannot run without: the response sheet needs an incident (here a flood-prone point)."""
+    if name != "response":
+        return {}
+    from rallypoint import Registry
+
+    with Registry.open(county_sample, readonly=True) as reg:
+        hp = reg.read_frame("hazard_points", columns=["uuid", "hazard_type"])
+    return {"hazard_uuid": hp.loc[hp["hazard_type"] == "flood_point", "uuid"].iloc[0]}
+
+
 @pytest.mark.parametrize("name", ANALYSES)
 def test_each_analysis_runs_through_processing_and_its_layers_load(provider, name, county_sample, tmp_path):
     import processing
@@ -61,7 +72,7 @@ def test_each_analysis_runs_through_processing_and_its_layers_load(provider, nam
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
     result = processing.run(f"rallypoint:{name}", {"REGISTRY": str(county_sample), "OUTPUT": str(out),
-                                                   "REPORT": str(report)},
+                                                   "REPORT": str(report), **_inputs(name, county_sample)},
                             context=context, feedback=QgsProcessingFeedback())
     assert result["OUTPUT"] == str(out)
     assert result["SUMMARY"]

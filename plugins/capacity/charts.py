@@ -57,7 +57,7 @@ class Style:
         return zh if self.lang == "zh" else en
 
 
-def _png(fig) -> bytes:
+def png_bytes(fig) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
@@ -66,7 +66,7 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _figure(style: Style, w: float, h: float):
+def figure(style: Style, w: float, h: float):
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -74,7 +74,7 @@ def _figure(style: Style, w: float, h: float):
         return Figure(figsize=(w, h))
 
 
-def _paths(geom):
+def polygon_paths(geom):
     """matplotlib Paths (exterior and holes) of a (multi)polygon."""
     import shapely
     from matplotlib.path import Path
@@ -105,11 +105,11 @@ def shortfall_map(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", epsg:
     cmap = ListedColormap(matplotlib.colormaps[SHORT_CMAP](np.linspace(0.15, 1.0, 256)))
     with matplotlib.rc_context(style.rc):
         ratio = (maxy - miny) / max(maxx - minx, 1.0)
-        fig = _figure(style, 9.0, max(4.0, min(12.0, 9.0 * ratio)) + 0.6)
+        fig = figure(style, 9.0, max(4.0, min(12.0, 9.0 * ratio)) + 0.6)
         ax = fig.add_subplot(1, 1, 1)
         patches, colours = [], []
         for g, s in zip(geoms, short, strict=True):
-            for p in _paths(g):
+            for p in polygon_paths(g):
                 patches.append(PathPatch(p))
                 colours.append(NO_SHORTFALL if s <= 0 else cmap(norm(s)))
         ax.add_collection(PatchCollection(patches, facecolor=colours, edgecolor="#555555", linewidth=0.5))
@@ -144,7 +144,7 @@ def shortfall_map(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", epsg:
                   fontsize=8, title_fontsize=8, frameon=False)
         cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.01)
         cb.set_label(legend_title)
-        return _png(fig)
+        return png_bytes(fig)
 
 
 def _scale_bar(ax, minx: float, miny: float, span: float) -> None:
@@ -162,7 +162,7 @@ def demand_bars(table: "pd.DataFrame", style: Style, labels: Sequence[str]) -> b
 
     n = len(table)
     with matplotlib.rc_context(style.rc):
-        fig = _figure(style, 9.0, 1.2 + 0.32 * n)
+        fig = figure(style, 9.0, 1.2 + 0.32 * n)
         ax = fig.add_subplot(1, 1, 1)
         y = np.arange(n)[::-1]
         names = [style.area_label(nm, code) for nm, code in zip(table["name"], table["adcode"], strict=True)]
@@ -180,7 +180,7 @@ def demand_bars(table: "pd.DataFrame", style: Style, labels: Sequence[str]) -> b
         ax.set_xlabel(labels[2])
         ax.grid(axis="x", color="#dddddd", linewidth=0.5)
         ax.set_axisbelow(True)
-        return _png(fig)
+        return png_bytes(fig)
 
 
 def days_heatmap(rows: Sequence[str], needs: Sequence[str], days: np.ndarray, style: Style, cap: float = 14.0) -> bytes:
@@ -189,7 +189,7 @@ def days_heatmap(rows: Sequence[str], needs: Sequence[str], days: np.ndarray, st
 
     days = np.asarray(days, dtype=float)
     with matplotlib.rc_context(style.rc):
-        fig = _figure(style, 2.2 + 1.3 * len(needs), 1.0 + 0.3 * len(rows))
+        fig = figure(style, 2.2 + 1.3 * len(needs), 1.0 + 0.3 * len(rows))
         ax = fig.add_subplot(1, 1, 1)
         shown = np.clip(np.nan_to_num(days, nan=cap), 0, cap)
         ax.imshow(shown, cmap="RdYlGn", vmin=0, vmax=cap, aspect="auto")
@@ -206,7 +206,7 @@ def days_heatmap(rows: Sequence[str], needs: Sequence[str], days: np.ndarray, st
         ax.tick_params(length=0)
         for side in ax.spines.values():
             side.set_visible(False)
-        return _png(fig)
+        return png_bytes(fig)
 
 
 def coverage_bars(needs: Sequence[str], shares: Sequence[float], style: Style, xlabel: str) -> bytes:
@@ -214,7 +214,7 @@ def coverage_bars(needs: Sequence[str], shares: Sequence[float], style: Style, x
     import matplotlib
 
     with matplotlib.rc_context(style.rc):
-        fig = _figure(style, 7.0, 0.8 + 0.45 * len(needs))
+        fig = figure(style, 7.0, 0.8 + 0.45 * len(needs))
         ax = fig.add_subplot(1, 1, 1)
         pct = [0.0 if not math.isfinite(s) else 100.0 * s for s in shares]
         y = np.arange(len(needs))[::-1]
@@ -226,4 +226,4 @@ def coverage_bars(needs: Sequence[str], shares: Sequence[float], style: Style, x
         ax.set_yticklabels(needs)
         ax.set_xlim(0, max(110.0, max(pct, default=0) * 1.15))
         ax.set_xlabel(xlabel)
-        return _png(fig)
+        return png_bytes(fig)

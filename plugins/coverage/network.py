@@ -40,12 +40,13 @@ class Network:
         return len(self.xy)
 
 
-def read_roads(reg, epsg: int) -> "gpd.GeoDataFrame":
-    """The registry's roads, projected; a clear message when there are none."""
+def read_roads(reg, epsg: int, bbox: tuple[float, float, float, float] | None = None) -> "gpd.GeoDataFrame":
+    """The registry's roads (EPSG:4490; only those whose extent meets ``bbox``, in EPSG:4490, when given);
+    a clear message when the registry has none."""
     if "roads" not in reg.layers or reg.count("roads") == 0:
         raise AnalysisError("the registry has no road network (layer 'roads' is empty): load one with "
                             "`rallypoint import` or Registry.load_reference('roads', …) before a coverage analysis")
-    roads = reg.read_frame("roads", columns=["road_class", "walk", "drive", "speed_kmh", "oneway"])
+    roads = reg.read_frame("roads", columns=["road_class", "walk", "drive", "speed_kmh", "oneway"], bbox=bbox)
     roads = roads[~roads.geometry.isna() & ~roads.geometry.is_empty]
     return roads
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -15,18 +16,33 @@ from .analysis import check_thresholds
 from .eligibility import COLUMNS, eligible_shelters, setbacks
 
 
-def _xy(geoms, epsg: int) -> np.ndarray:
-    p = geoms.to_crs(epsg)
-    return np.column_stack([p.x.to_numpy(), p.y.to_numpy()]) if len(p) else np.zeros((0, 2))
+def xy_of(geoms, epsg: int) -> np.ndarray:
+    """Projected (x, y) in EPSG ``epsg`` of point geometries (a GeoSeries in EPSG:4490), as an (n, 2) array."""
+    import shapely
+
+    if not len(geoms):
+        return np.zeros((0, 2))
+    pts = np.asarray(geoms.values, dtype=object)
+    lonlat = np.full((len(pts), 2), np.nan)
+    ok = ~(shapely.is_missing(pts) | shapely.is_empty(pts))
+    lonlat[ok] = shapely.get_coordinates(pts[ok])
+    return project_lonlat(lonlat, epsg)
 
 
-def _project(lonlat: np.ndarray, epsg: int) -> np.ndarray:
-    """EPSG:4490 coordinates to ``epsg``, on arrays (what GeoSeries.to_crs does, without the points)."""
+@lru_cache(maxsize=8)
+def _transformer(epsg: int):
     from pyproj import Transformer
 
+    return Transformer.from_crs(4490, epsg, always_xy=True)
+
+
+def project_lonlat(lonlat: np.ndarray, epsg: int) -> np.ndarray:
+    """EPSG:4490 coordinates to ``epsg``, on arrays (what GeoSeries.to_crs does, without the points).
+
+    The transformer is made once per CRS (making one takes longer than projecting thousands of points)."""
     if not len(lonlat):
         return np.zeros((0, 2))
-    x, y = Transformer.from_crs(4490, epsg, always_xy=True).transform(lonlat[:, 0], lonlat[:, 1])
+    x, y = _transformer(epsg).transform(lonlat[:, 0], lonlat[:, 1])
     return np.column_stack([x, y])
 
 
@@ -63,7 +79,7 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
     # positions only: a million cells as numpy coordinates, no shapely points (see Registry.read_points)
     cells, cell_lonlat = reg.read_points("population", columns=["population", "population_day"])
     pop = cells[popcol].astype("Float64").fillna(0).to_numpy(dtype=float)
-    cell_xy = _project(cell_lonlat, epsg)
+    cell_xy = project_lonlat(cell_lonlat, epsg)
     cell_area = areas_mod.locate_xy(cell_xy, areas.to_crs(epsg))
     csnap = nw.snap(walk, cell_xy, max_snap)
     cell_snap_min = np.where(csnap.ok, csnap.dist_m / speed, np.inf)
@@ -172,7 +188,7 @@ def _siting(walk, csnap, cell_xy, weights, params, tmax, speed, max_snap, siting
 def _response(reg, roads, road_geom, epsg, hp, params, max_snap, walk_kmh, response, warnings):
     if hp is None or hp.empty:
         return None
-    pts = _xy(hp.geometry, epsg)
+    pts = xy_of(hp.geometry, epsg)
     out = {"team_min": np.full(len(hp), np.inf), "team": np.full(len(hp), -1), "heli_km": np.full(len(hp), np.inf),
            "heli_min": np.full(len(hp), np.inf), "pad": np.full(len(hp), -1), "off_road": np.zeros(len(hp), bool)}
     if "teams" in reg.layers and reg.count("teams"):
@@ -183,14 +199,14 @@ def _response(reg, roads, road_geom, epsg, hp, params, max_snap, walk_kmh, respo
             warnings.append("no road is open to driving: team arrival times are not computed")
         elif len(teams):
             ready = teams["readiness_min"].astype("Float64").fillna(0).to_numpy(dtype=float)
-            t, who, off = response.teams_to_points(drive, _xy(teams.geometry, epsg), ready, pts, max_snap,
+            t, who, off = response.teams_to_points(drive, xy_of(teams.geometry, epsg), ready, pts, max_snap,
                                                    walk_kmh, params["team_minutes"])
             out.update(team_min=t, team=np.where(who >= 0, teams.index.to_numpy()[np.maximum(who, 0)], -1),
                        off_road=off)
     if "helipads" in reg.layers and reg.count("helipads"):
         pads = reg.read_frame("helipads", columns=["name", "status"])
         pads = pads[pads["status"] == "usable"]
-        km, mins, i = response.helicopter_to_points(_xy(pads.geometry, epsg), pts, params["heli_kmh"],
+        km, mins, i = response.helicopter_to_points(xy_of(pads.geometry, epsg), pts, params["heli_kmh"],
                                                     params["heli_radius_km"])
         out.update(heli_km=km, heli_min=mins, pad=np.where(i >= 0, pads.index.to_numpy()[np.maximum(i, 0)], -1)
                    if len(pads) else i)

@@ -1,0 +1,50 @@
+"""``GET /plugins/response/sheet``: the response card of an area straight from the server, as HTML or JSON.
+
+The query takes the analysis' parameters (``point=104.06,30.66&radius_m=800&incident=flood``, ``hazard_uuid=…``,
+or ``area=`` GeoJSON), plus ``lang`` (zh, en) and ``f`` (html, json: the headline figures, the supply table and
+the warnings). Like ``/processes``, it needs a key (any role): a run takes seconds of a worker. The same run is
+``POST /processes/response/execution``, which keeps the layers as a job.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from rallypoint.web_endpoints import Endpoint
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "item"):  # numpy scalars
+        return _json_value(v.item())
+    return v
+
+
+def sheet(req: Mapping[str, Any]):
+    from rallypoint.analysis import AnalysisError, run_analysis
+    from rallypoint.plugins import default_plugin_manager
+
+    if req.get("principal") is None:  # a run takes seconds of a worker: for key holders, as /processes is
+        return 401, {"WWW-Authenticate": "Bearer"}, {"code": "Unauthorized",
+                                                      "description": "the response sheet needs a key (any role): "
+                                                                     "send Authorization: Bearer KEY"}
+    args = {k: v for k, v in (req.get("args") or {}).items() if v is not None}
+    lang = args.pop("lang", None) or "zh"
+    fmt = args.pop("f", None) or "html"
+    if lang not in ("zh", "en"):
+        raise AnalysisError(f"parameter 'lang': {lang!r} is not zh or en")
+    if fmt not in ("html", "json"):
+        raise AnalysisError(f"parameter 'f': {fmt!r} is not html or json")
+    result = run_analysis(req["registry"], default_plugin_manager(), "response", args, lang=lang)
+    if fmt == "html":
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, result.report(lang)
+    summary = {k: _json_value(v) for k, v in result.tables["response_summary"].iloc[0].items()}
+    supply = [{k: _json_value(v) for k, v in row.items()}
+              for row in result.tables["response_supply"].to_dict("records")]
+    return 200, {}, {"summary": summary, "supply": supply, "warnings": result.warnings}
+
+
+ENDPOINTS = (Endpoint("GET", "/plugins/response/sheet", sheet,
+                      summary="The incident response sheet of an area (HTML card or JSON figures)"),)
