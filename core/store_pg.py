@@ -1,0 +1,226 @@
+"""The PostGIS store: a registry in a PostgreSQL database, through psycopg 3 (see :mod:`rallypoint.store`).
+
+Selected by a connection URL, ``postgresql://user[:password]@host[:port]/database``. The
+database's triggers (:mod:`rallypoint.pg_schema`) stamp versions and write the history of
+every change; Rallypoint tells them who writes and when through the transaction-local
+settings ``rallypoint.author`` and ``rallypoint.now``, so a change made here carries exactly
+the stamps it would carry in a GeoPackage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from . import geometry as geo
+from .errors import RegistryFileError
+from .gpkgfile import RegistryInfo
+from .pg_schema import (
+    EDITOR_ROLE_DDL,
+    FUNCTIONS,
+    HISTORY_DDL,
+    HISTORY_TABLE,
+    METADATA_TABLE,
+    layer_ddl,
+    qi,
+)
+from .schema import LayerDef
+from .store import DuplicateUuid, HistoryEntry
+from .styles import render_qml, render_sld
+
+
+def _connect(url: str, *, readonly: bool = False):
+    import psycopg
+
+    try:
+        conn = psycopg.connect(url, autocommit=True, application_name="rallypoint")
+    except psycopg.Error as exc:
+        raise RegistryFileError(f"{_label(url)}: cannot connect: {str(exc).strip()}") from None
+    if readonly:
+        conn.execute("SET default_transaction_read_only = on")
+    return conn
+
+
+def _label(url: str) -> str:
+    """The URL without its password, for messages."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        d = conninfo_to_dict(url)
+    except Exception:
+        return "PostgreSQL database"
+    return f"postgresql://{d.get('user', '')}@{d.get('host', '')}:{d.get('port', 5432)}/{d.get('dbname', '')}"
+
+
+def _pg_sql(sql: str) -> str:
+    # Shared SQL uses sqlite's '?' placeholders; none of it holds a literal '?' or '%'.
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PgStore:
+    """A registry's tables in PostgreSQL/PostGIS. The database writes the history (triggers)."""
+
+    geom_select = "ST_AsBinary(geom)"
+    no_limit = None  # LIMIT NULL: no limit
+
+    def __init__(self, url: str, *, readonly: bool = False):
+        import psycopg
+
+        self.label = _label(url)
+        self.conn = _connect(url, readonly=readonly)
+        try:
+            row = self.conn.execute(f"SELECT info FROM {METADATA_TABLE} WHERE id = 1").fetchone()
+        except psycopg.errors.UndefinedTable:
+            self.conn.close()
+            raise RegistryFileError(f"{self.label}: not a Rallypoint registry (no {METADATA_TABLE} table)") from None
+        if row is None:
+            self.conn.close()
+            raise RegistryFileError(f"{self.label}: not a Rallypoint registry ({METADATA_TABLE} is empty)")
+        self.info = RegistryInfo(**row[0])
+        self._tables = {r[0] for r in self.conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self.conn.execute(_pg_sql(sql), params or None)
+
+    def tables(self) -> set[str]:
+        return self._tables
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions --------------------------------------------------------------
+    def begin(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def stamp(self, author: str, now: str) -> None:
+        self.conn.execute("SELECT set_config('rallypoint.author', %s, true), set_config('rallypoint.now', %s, true)",
+                          (author, now))
+
+    def commit(self, touched: dict[str, list[float]], now: str) -> None:
+        self.conn.execute("COMMIT")  # PostGIS needs no extents kept: the GiST index answers them
+
+    def rollback(self) -> None:
+        self.conn.execute("ROLLBACK")
+
+    # -- writes --------------------------------------------------------------------
+    def _say(self, history: HistoryEntry) -> None:
+        """What the triggers cannot tell from the row: the kind of change and its note."""
+        self.conn.execute("SELECT set_config('rallypoint.op', %s, true), set_config('rallypoint.note', %s, true)",
+                          (history.op, history.note or ""))
+
+    def insert(self, layer: LayerDef, row: dict[str, Any], geom: BaseGeometry | None,
+               history: HistoryEntry | None) -> int:
+        if history is not None:
+            # checked first: a failed statement would abort the whole transaction, and a batch
+            # reports every bad feature, not only the first
+            if self.conn.execute(f"SELECT 1 FROM {qi(layer.name)} WHERE uuid = %s", (row["uuid"],)).fetchone():
+                raise DuplicateUuid(row["uuid"])
+            self._say(history)
+        cols = [qi(c) for c in row]
+        values = list(row.values())
+        marks = ["%s"] * len(cols)
+        if layer.has_geometry:
+            cols.append("geom")
+            marks.append("ST_GeomFromWKB(%s, 4490)")
+            values.append(None if geom is None else shapely.to_wkb(geom, output_dimension=2))
+        sql = f"INSERT INTO {qi(layer.name)} ({', '.join(cols)}) VALUES ({', '.join(marks)}) RETURNING fid"
+        return self.conn.execute(sql, values).fetchone()[0]
+
+    def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: BaseGeometry | None,
+               history: HistoryEntry) -> None:
+        self._say(history)
+        cols = [c for c in row if c != "uuid"]
+        sets = [f"{qi(c)} = %s" for c in cols]
+        values = [row[c] for c in cols]
+        if layer.has_geometry:
+            sets.append("geom = ST_GeomFromWKB(%s, 4490)")
+            values.append(None if geom is None else shapely.to_wkb(geom, output_dimension=2))
+        self.conn.execute(f"UPDATE {qi(layer.name)} SET {', '.join(sets)} WHERE fid = %s", (*values, fid))
+
+    def load_reference(self, layer: LayerDef, data: Any, *, author: str, now: str, replace: bool,
+                       note: str | None) -> int:
+        from .pg_bulk import load_reference
+
+        return load_reference(self.conn, layer, data, author=author, now=now, replace=replace, note=note)
+
+    # -- reads ---------------------------------------------------------------------
+    def lock_clause(self) -> str:
+        return " FOR UPDATE"  # the row read is the row written: no other transaction changes it meanwhile
+
+    def bbox_clause(self, layer: LayerDef, box: tuple[float, float, float, float]) -> tuple[str, list[Any]]:
+        return "geom && ST_MakeEnvelope(?, ?, ?, ?, 4490)", list(box)
+
+    def decode(self, value: Any) -> BaseGeometry | None:
+        return None if value is None else shapely.from_wkb(bytes(value))
+
+    def decode_many(self, values: Any) -> Any:
+        return shapely.from_wkb(np.array([None if v is None else bytes(v) for v in values], dtype=object))
+
+    def point_coords(self, values: Any) -> Any:
+        geoms = self.decode_many(values)
+        out = np.full((len(geoms), 2), np.nan)
+        present = ~shapely.is_missing(geoms)
+        kinds = shapely.get_type_id(geoms[present])
+        if (kinds != 0).any():
+            raise geo.GeometryBlobError(
+                f"geometry holds a {geoms[present][kinds != 0][0].geom_type}, not a point, where points are read")
+        full = np.flatnonzero(present)
+        full = full[~shapely.is_empty(geoms[full])]
+        out[full, 0] = shapely.get_x(geoms[full])
+        out[full, 1] = shapely.get_y(geoms[full])
+        return out
+
+
+def _write_styles(conn, layers: list[LayerDef], default_lang: str) -> None:
+    for layer in layers:
+        for lang in (default_lang, "en" if default_lang == "zh" else "zh"):
+            conn.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column,"
+                " stylename, styleqml, stylesld, useasdefault, description, owner, ui, type)"
+                " VALUES (current_database(), current_schema(), %s, %s, %s, %s, %s, %s, %s, 'rallypoint', '', %s)",
+                # QGIS looks a style up by geometry column (NULL for a table without one); type NULL fits any
+                (layer.name, "geom" if layer.has_geometry else None, f"rallypoint-{lang}", render_qml(layer, lang),
+                 render_sld(layer), lang == default_lang,
+                 f"Rallypoint default style ({'中文' if lang == 'zh' else 'English'})", None))
+
+
+def create_database_registry(url: str, layers: list[LayerDef], info: RegistryInfo, *, overwrite: bool = False) -> None:
+    """Create the registry's tables in the (existing) database at ``url``, in one transaction."""
+    import psycopg
+
+    conn = _connect(url)
+    label = _label(url)
+    try:
+        exists = conn.execute("SELECT to_regclass(%s)", (METADATA_TABLE,)).fetchone()[0]
+        if exists and not overwrite:
+            raise RegistryFileError(f"{label} already holds a registry (use overwrite to replace it)")
+        with conn.transaction():
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            conn.execute(EDITOR_ROLE_DDL)
+            if exists:
+                _drop_registry(conn, layers)
+            conn.execute(FUNCTIONS)
+            conn.execute(HISTORY_DDL)
+            for layer in layers:
+                for stmt in layer_ddl(layer):
+                    conn.execute(stmt)
+            conn.execute(f"INSERT INTO {METADATA_TABLE} (id, info) VALUES (1, %s::jsonb)", (info.to_json(),))
+            _write_styles(conn, layers, info.language)
+    except psycopg.Error as exc:
+        raise RegistryFileError(f"{label}: cannot create the registry: {str(exc).strip()}") from exc
+    finally:
+        conn.close()
+
+
+def _drop_registry(conn, layers: list[LayerDef]) -> None:
+    for layer in layers:
+        conn.execute(f"DROP TABLE IF EXISTS {qi(layer.name)} CASCADE")
+    conn.execute(f"DROP TABLE IF EXISTS {HISTORY_TABLE}, {METADATA_TABLE} CASCADE")
+    conn.execute("DELETE FROM layer_styles WHERE stylename LIKE 'rallypoint%'")
+    for fn in ("rp_setting(text)", "rp_author()", "rp_now()", "rp_stamp()", "rp_state(jsonb, geometry)",
+               "rp_record()", "rp_retire_on_delete()", "rp_refuse()"):
+        conn.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")
