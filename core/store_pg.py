@@ -60,6 +60,13 @@ def _pg_sql(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+def _value(layer: LayerDef, name: str, value: Any) -> Any:
+    # validation gives booleans as SQLite stores them (0/1); PostgreSQL's boolean wants bool
+    if value is not None and layer.has_field(name) and layer.field(name).type == "boolean":
+        return bool(value)
+    return value
+
+
 class PgStore:
     """A registry's tables in PostgreSQL/PostGIS. The database writes the history (triggers)."""
 
@@ -121,7 +128,7 @@ class PgStore:
                 raise DuplicateUuid(row["uuid"])
             self._say(history)
         cols = [qi(c) for c in row]
-        values = list(row.values())
+        values = [_value(layer, c, v) for c, v in row.items()]
         marks = ["%s"] * len(cols)
         if layer.has_geometry:
             cols.append("geom")
@@ -135,7 +142,7 @@ class PgStore:
         self._say(history)
         cols = [c for c in row if c != "uuid"]
         sets = [f"{qi(c)} = %s" for c in cols]
-        values = [row[c] for c in cols]
+        values = [_value(layer, c, row[c]) for c in cols]
         if layer.has_geometry:
             sets.append("geom = ST_GeomFromWKB(%s, 4490)")
             values.append(None if geom is None else shapely.to_wkb(geom, output_dimension=2))
