@@ -87,8 +87,21 @@ class PgStore:
             self.conn.close()
             raise RegistryFileError(f"{self.label}: not a Rallypoint registry ({METADATA_TABLE} is empty)")
         self.info = RegistryInfo(**row[0])
+        if not readonly:
+            self._follow_database_name()
         self._tables = {r[0] for r in self.conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+
+    def _follow_database_name(self) -> None:
+        """QGIS finds a layer's default style by database name (``f_table_catalog``); a registry copied
+        or restored under another name (``CREATE DATABASE … TEMPLATE``, pg_restore) gets its styles back."""
+        import psycopg
+
+        try:
+            self.conn.execute("UPDATE layer_styles SET f_table_catalog = current_database()"
+                              " WHERE owner = 'rallypoint' AND f_table_catalog IS DISTINCT FROM current_database()")
+        except psycopg.errors.InsufficientPrivilege:
+            pass  # an editor's connection: the owner's next open does it
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         return self.conn.execute(_pg_sql(sql), params or None)
