@@ -420,6 +420,16 @@ class Registry:
     def close(self) -> None:
         self._store.close()
 
+    def reader(self) -> Store:
+        """A read-only store of the same registry on a connection of its own (close it after use)."""
+        if self.url is not None:
+            from .store_pg import PgStore
+
+            return PgStore(self.url, readonly=True)
+        from .store_gpkg import GpkgStore
+
+        return GpkgStore(self.path, readonly=True)
+
     def __enter__(self) -> "Registry":
         return self
 

@@ -51,6 +51,8 @@ class Store(Protocol):
     geom_select: str
     #: the LIMIT value meaning "no limit"
     no_limit: Any
+    #: a subquery giving the strings of the JSON array bound to its one ``?``
+    json_list: str
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         """Run ``sql`` (``?`` placeholders) and return a cursor (iterable, ``fetchone``, ``fetchall``)."""

@@ -33,6 +33,7 @@ class GpkgStore:
 
     geom_select = "geom"
     no_limit = -1
+    json_list = "SELECT value FROM json_each(?)"
 
     def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
         self.path = Path(path)

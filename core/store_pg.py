@@ -72,6 +72,7 @@ class PgStore:
 
     geom_select = "ST_AsBinary(geom)"
     no_limit = None  # LIMIT NULL: no limit
+    json_list = "SELECT jsonb_array_elements_text(?::jsonb)"
 
     def __init__(self, url: str, *, readonly: bool = False):
         import psycopg
@@ -115,6 +116,7 @@ class PgStore:
     # -- transactions --------------------------------------------------------------
     def begin(self) -> None:
         self.conn.execute("BEGIN")
+        self._said: tuple[str, str] | None = None
 
     def stamp(self, author: str, now: str) -> None:
         self.conn.execute("SELECT set_config('rallypoint.author', %s, true), set_config('rallypoint.now', %s, true)",
@@ -128,17 +130,17 @@ class PgStore:
 
     # -- writes --------------------------------------------------------------------
     def _say(self, history: HistoryEntry) -> None:
-        """What the triggers cannot tell from the row: the kind of change and its note."""
-        self.conn.execute("SELECT set_config('rallypoint.op', %s, true), set_config('rallypoint.note', %s, true)",
-                          (history.op, history.note or ""))
+        """What the triggers cannot tell from the row: the kind of change and its note (sent only when
+        they differ from the last change's: a batch of inserts costs one statement per feature)."""
+        said = (history.op, history.note or "")
+        if said != self._said:
+            self.conn.execute("SELECT set_config('rallypoint.op', %s, true), set_config('rallypoint.note', %s, true)",
+                              said)
+            self._said = said
 
     def insert(self, layer: LayerDef, row: dict[str, Any], geom: BaseGeometry | None,
                history: HistoryEntry | None) -> int:
         if history is not None:
-            # checked first: a failed statement would abort the whole transaction, and a batch
-            # reports every bad feature, not only the first
-            if self.conn.execute(f"SELECT 1 FROM {qi(layer.name)} WHERE uuid = %s", (row["uuid"],)).fetchone():
-                raise DuplicateUuid(row["uuid"])
             self._say(history)
         cols = [qi(c) for c in row]
         values = [_value(layer, c, v) for c, v in row.items()]
@@ -147,8 +149,14 @@ class PgStore:
             cols.append("geom")
             marks.append("ST_GeomFromWKB(%s, 4490)")
             values.append(None if geom is None else shapely.to_wkb(geom, output_dimension=2))
-        sql = f"INSERT INTO {qi(layer.name)} ({', '.join(cols)}) VALUES ({', '.join(marks)}) RETURNING fid"
-        return self.conn.execute(sql, values).fetchone()[0]
+        # ON CONFLICT, not an error: a failed statement would abort the whole transaction, and a batch
+        # goes on to report every bad feature, not only the first
+        conflict = " ON CONFLICT (uuid) DO NOTHING" if history is not None else ""
+        sql = f"INSERT INTO {qi(layer.name)} ({', '.join(cols)}) VALUES ({', '.join(marks)}){conflict} RETURNING fid"
+        row = self.conn.execute(sql, values).fetchone()
+        if row is None:
+            raise DuplicateUuid(values[cols.index(qi("uuid"))])
+        return row[0]
 
     def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: BaseGeometry | None,
                history: HistoryEntry) -> None:
