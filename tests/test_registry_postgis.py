@@ -7,7 +7,7 @@ from shapely.geometry import Point
 from rallypoint import Registry
 from rallypoint.errors import RegistryFileError
 
-from conftest import HERE, StepClock, shelter, team
+from conftest import HERE, StepClock, helipad, shelter, team
 
 
 @pytest.fixture
@@ -113,3 +113,28 @@ def test_create_refuses_to_overwrite_a_registry(pg_registry_url):
     Registry.create(pg_registry_url, name="新的", bureau="y", overwrite=True).close()
     with Registry.open(pg_registry_url) as reg:
         assert reg.info.name == "新的" and reg.count("shelters") == 0 and reg.history() == []
+
+
+def test_the_cli_works_on_a_postgis_registry_given_by_url(pg_registry_url):
+    from click.testing import CliRunner
+
+    from rallypoint.cli.main import cli
+
+    def run(*args):
+        res = CliRunner().invoke(cli, [str(a) for a in args], env={"COLUMNS": "250", "RALLYPOINT_AUTHOR": "cli-user"})
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    sets = [x for k, v in helipad().items() for x in ("--set", f"{k}={v}")]
+    out = run("add", pg_registry_url, "helipads", *sets, "--at", "104.06,30.66")
+    uid = out.split()[2]
+    run("edit", pg_registry_url, "helipads", uid, "--set", "status=restricted")
+    run("retire", pg_registry_url, "helipads", uid, "--reason", "flooded")
+    assert uid not in run("list", pg_registry_url, "helipads")
+    run("restore", pg_registry_url, "helipads", uid)
+    assert uid in run("show", pg_registry_url, "helipads", uid)
+    with Registry.open(pg_registry_url) as reg:
+        assert reg.get("helipads", uid).properties["status"] == "restricted"
+        assert [(c.version, c.op, c.author) for c in reg.history("helipads", uid)] == [
+            (1, "insert", "cli-user"), (2, "update", "cli-user"), (3, "retire", "cli-user"), (4, "restore", "cli-user")]
+        assert reg.history("helipads", uid)[2].note == "flooded"
