@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import uuid as uuidlib
-
 import numpy as np
 import pandas as pd
 import shapely
 
 from . import geometry as geo
-from .bulk import check_frame
-from .errors import Problem, ValidationError
+from .bulk import load_record, prepare_reference
 from .pg_schema import HISTORY_TABLE, qi
 from .schema import LayerDef
 
@@ -25,16 +21,7 @@ def _plain(v):
 def load_reference(conn, layer: LayerDef, gdf, *, author: str, now: str, replace: bool = True,
                    note: str | None = None) -> int:
     """Write a whole reference layer from a GeoDataFrame (in any CRS) in one transaction, with COPY."""
-    if layer.versioned:
-        raise ValueError(f"{layer.name} keeps per-feature history; add its features through a batch")
-    if gdf.crs is None:
-        raise ValidationError([Problem(layer.name, "(all rows)", None, "the data has no coordinate reference system")])
-    gdf = gdf.reset_index(drop=True)
-    if not gdf.crs.equals(geo.STORAGE_CRS):
-        gdf = gdf.to_crs(geo.STORAGE_CRS)
-    columns, geoms, problems = check_frame(layer, gdf)
-    if problems:
-        raise ValidationError(problems)
+    gdf, columns, geoms = prepare_reference(layer, gdf)
     names = list(columns)
     # hex EWKB carries the SRID: COPY fills the geometry(…, 4490) column without a function call per row
     ewkb = shapely.to_wkb(shapely.set_srid(geoms, geo.STORAGE_EPSG), hex=True, include_srid=True, output_dimension=2)
@@ -52,13 +39,10 @@ def load_reference(conn, layer: LayerDef, gdf, *, author: str, now: str, replace
         with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
             for blob, vals in zip(ewkb, zip(*data) if data else [()] * len(gdf)):
                 copy.write_row((blob, *map(_plain, vals)))
-        total = shapely.total_bounds(geoms) if len(geoms) else None
-        summary = {"rows": int(len(gdf)), "replace": replace, "bounds": None if total is None else list(map(float, total))}
-        # The loads of a layer are recorded as the versions of one pseudo-feature per layer (as in a GeoPackage).
-        load_id = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"urn:rallypoint:load:{layer.name}"))
+        load_id, summary = load_record(layer, len(gdf), replace, geoms)
         conn.execute(
             f"INSERT INTO {HISTORY_TABLE} (layer, uuid, version, op, author, at, before, after, note)"
             f" SELECT %s, %s, coalesce(max(version), 0) + 1, 'load', %s, %s, NULL, %s::jsonb, %s"
             f" FROM {HISTORY_TABLE} WHERE layer = %s AND uuid = %s",
-            (layer.name, load_id, author, now, json.dumps(summary), note, layer.name, load_id))
+            (layer.name, load_id, author, now, summary, note, layer.name, load_id))
     return len(gdf)
