@@ -138,3 +138,32 @@ def test_the_cli_works_on_a_postgis_registry_given_by_url(pg_registry_url):
         assert [(c.version, c.op, c.author) for c in reg.history("helipads", uid)] == [
             (1, "insert", "cli-user"), (2, "update", "cli-user"), (3, "retire", "cli-user"), (4, "restore", "cli-user")]
         assert reg.history("helipads", uid)[2].note == "flooded"
+
+
+def test_a_writer_waits_for_the_row_another_is_changing_and_then_sees_the_conflict(pg):
+    import threading
+
+    f = pg.add("shelters", shelter(), HERE, author="a")
+    other = Registry.open(pg.url)
+    outcome = {}
+
+    def late_writer():
+        try:
+            other.update("shelters", f.uuid, {"occupancy": 99}, author="b", expected_version=1)
+            outcome["result"] = "written"
+        except Exception as exc:  # the ConflictError is what is expected
+            outcome["result"] = exc
+
+    with pg.batch(author="a") as b:
+        b.update("shelters", f.uuid, {"occupancy": 10})
+        t = threading.Thread(target=late_writer)
+        t.start()
+        t.join(1.0)
+        assert t.is_alive()  # blocked on the row lock, not reading the old version
+    t.join(30)
+    other.close()
+    from rallypoint import ConflictError
+
+    assert isinstance(outcome["result"], ConflictError) and outcome["result"].current_version == 2
+    assert pg.get("shelters", f.uuid).properties["occupancy"] == 10
+    assert [c.version for c in pg.history("shelters", f.uuid)] == [1, 2]
