@@ -167,3 +167,22 @@ def test_a_writer_waits_for_the_row_another_is_changing_and_then_sees_the_confli
     assert isinstance(outcome["result"], ConflictError) and outcome["result"].current_version == 2
     assert pg.get("shelters", f.uuid).properties["occupancy"] == 10
     assert [c.version for c in pg.history("shelters", f.uuid)] == [1, 2]
+
+
+def test_validate_checks_the_tables_triggers_and_every_feature(pg):
+    from click.testing import CliRunner
+
+    from rallypoint.cli.main import cli
+
+    pg.add("shelters", shelter(), HERE, author="a")
+    res = CliRunner().invoke(cli, ["validate", pg.url], env={"COLUMNS": "250"})
+    assert res.exit_code == 0 and "sound registry" in res.output, res.output
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE shelters DISABLE TRIGGER rp_record")
+        conn.execute("UPDATE shelters SET capacity_day = -1")  # unchecked, and unrecorded without the trigger
+    res = CliRunner().invoke(cli, ["validate", pg.url], env={"COLUMNS": "250"})
+    assert res.exit_code == 1 and "rp_record" in res.output, res.output
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE shelters ENABLE TRIGGER rp_record")
+    res = CliRunner().invoke(cli, ["validate", pg.url], env={"COLUMNS": "250"})
+    assert res.exit_code == 1 and "capacity_day" in res.output and "below the minimum" in res.output, res.output
