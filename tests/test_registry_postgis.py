@@ -186,3 +186,13 @@ def test_validate_checks_the_tables_triggers_and_every_feature(pg):
         conn.execute("ALTER TABLE shelters ENABLE TRIGGER rp_record")
     res = CliRunner().invoke(cli, ["validate", pg.url], env={"COLUMNS": "250"})
     assert res.exit_code == 1 and "capacity_day" in res.output and "below the minimum" in res.output, res.output
+
+
+def test_what_does_not_work_on_postgis_yet_says_so(pg_registry_url):
+    from click.testing import CliRunner
+
+    from rallypoint.cli.main import cli
+
+    for args in (["serve", pg_registry_url], ["keys", "list", pg_registry_url]):
+        res = CliRunner().invoke(cli, args, env={"COLUMNS": "250"})
+        assert res.exit_code != 0 and "PostGIS registry is not" in res.output, (args, res.output)
