@@ -12,7 +12,8 @@ session setting ``rallypoint.author`` (Rallypoint sets it per transaction), else
 A direct ``DELETE`` of a feature is turned into a retirement, not refused: the QGIS plugin's edit
 guard on a GeoPackage does the same with deletions (a resource leaves the lists, its row and history
 stay, and it can be restored), and QGIS's own delete tool is then safe to use on a PostGIS registry.
-``TRUNCATE`` of a versioned layer is refused.
+``TRUNCATE`` of a versioned layer is refused. Editors (role ``rallypoint_editor``) may read the
+history but not write it: only the trigger, running with the owner's rights, appends to it.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ CREATE FUNCTION rp_state(r jsonb, g geometry) RETURNS jsonb LANGUAGE sql IMMUTAB
 $$ SELECT jsonb_build_object('properties', r - 'fid' - 'geom',
                              'geometry', upper(encode(ST_AsBinary(ST_Force2D(g), 'NDR'), 'hex'))) $$;
 
-CREATE FUNCTION rp_record() RETURNS trigger LANGUAGE plpgsql AS $$
+-- SECURITY DEFINER: the history is written with the owner's rights, so editors need (and get) none on it
+CREATE FUNCTION rp_record() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
   op text := rp_setting('rallypoint.op');
   before jsonb;
@@ -175,7 +177,7 @@ CREATE TRIGGER rp_history_append_only BEFORE UPDATE OR DELETE ON {HISTORY_TABLE}
 CREATE TRIGGER rp_history_no_truncate BEFORE TRUNCATE ON {HISTORY_TABLE}
   FOR EACH STATEMENT EXECUTE FUNCTION rp_refuse();
 REVOKE ALL ON {HISTORY_TABLE} FROM PUBLIC;
-GRANT SELECT, INSERT ON {HISTORY_TABLE} TO {EDITOR_ROLE};
+GRANT SELECT ON {HISTORY_TABLE} TO {EDITOR_ROLE};
 CREATE TABLE {METADATA_TABLE} (id integer PRIMARY KEY CHECK (id = 1), info jsonb NOT NULL);
 GRANT SELECT ON {METADATA_TABLE} TO {EDITOR_ROLE};
 CREATE TABLE IF NOT EXISTS layer_styles (

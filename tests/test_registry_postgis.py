@@ -55,6 +55,9 @@ def test_direct_sql_edits_are_stamped_and_kept_in_the_history(pg, editor):
             conn.execute("UPDATE rp_history SET author = 'someone else'")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM rp_history")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # nor forge a change
+            conn.execute("INSERT INTO rp_history (layer, uuid, version, op, author, at) "
+                         "VALUES ('shelters', 'x', 9, 'update', 'zhang', '2026-01-01T00:00:00.000Z')")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("TRUNCATE shelters")
     with psycopg.connect(pg.url, autocommit=True) as owner:  # not even the owner empties a layer
