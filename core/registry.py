@@ -1,10 +1,14 @@
 """The registry: create, read, update, retire, restore and history of resources.
 
-Every write goes through a :class:`Batch`, one SQLite transaction: the features are
+Every write goes through a :class:`Batch`, one database transaction: the features are
 checked against their layer definitions, stamped (version, time, author) and written
 together with one history row each. A batch with any bad feature writes nothing and its
 :class:`~rallypoint.errors.ValidationError` lists every problem by layer, feature and
-field. A killed process leaves the batch wholly there or not at all (SQLite's journal).
+field. A killed process leaves the batch wholly there or not at all.
+
+The registry is a GeoPackage file or a PostGIS database (``postgresql://`` URL); the rules
+here are the same for both, the SQL of each is in its store (:mod:`rallypoint.store`). On
+PostGIS the database's triggers write the stamps and history rows, with the same values.
 
 >>> reg = Registry.create(path, name="示例县应急资源", bureau="示例县应急管理局")  # doctest: +SKIP
 >>> f = reg.add("helipads", {...}, Point(104.06, 30.66), author="zhang")            # doctest: +SKIP
