@@ -109,8 +109,10 @@ def pg_template(pg_cluster):
 
 @pytest.fixture
 def pg_registry_url(pg_cluster, pg_template):
-    """The URL of a new PostGIS registry (an empty one, like ``registry_path``)."""
-    return pg_cluster.new_database(template=pg_template)
+    """The URL of a new PostGIS registry (an empty one, like ``registry_path``), dropped after the test."""
+    url = pg_cluster.new_database(template=pg_template)
+    yield url
+    pg_cluster.drop_database(url)
 
 
 @pytest.fixture

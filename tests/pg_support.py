@@ -68,6 +68,10 @@ class PgCluster:
         self.sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by :meth:`new_database` (each copy of a registry takes tens of megabytes)."""
+        self.sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
     def stop(self) -> None:
         try:
             self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"])
