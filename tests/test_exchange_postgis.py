@@ -91,6 +91,11 @@ def test_export_from_postgis_is_a_valid_geopackage_of_the_registry(filled, tmp_p
         changes = exported.history("shelters", some.uuid)
         assert [(c.op, c.author) for c in changes] == [("insert", "importer"), ("update", "zhang")]
         assert exported.get("teams", gone.uuid).retired
+    with Registry.open(filled) as pg:
+        pg.update("shelters", some.uuid, {"capacity_day": 4321}, author="li")
+    res = run("diff", out, filled)
+    assert res.exit_code == 0 and f"~ update   shelters {some.uuid}" in res.output and "4321" in res.output, res.output
+    assert "1 update" in res.output, res.output
     plain = tmp_path / "no-personal.gpkg"
     assert run("export", filled, plain).exit_code == 0
     with closing(sqlite3.connect(plain)) as c:

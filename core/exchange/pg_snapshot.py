@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from contextlib import closing
+import tempfile
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import shapely
@@ -21,6 +23,7 @@ from .. import geometry as geo
 from ..gpkgfile import HISTORY_TABLE, connect, create_file, quote
 from ..registry import Registry
 from ..schema import LayerDef
+from ..store import is_postgres_url
 
 
 def _copy_layer(src, dst: sqlite3.Connection, ldef: LayerDef) -> None:
@@ -92,3 +95,19 @@ def snapshot_postgis(url: str, target: str | Path) -> None:
                 dst.execute("COMMIT")
         finally:
             src.execute("ROLLBACK")
+
+
+@contextmanager
+def as_files(*locations: str | Path) -> Iterator[list[str | Path]]:
+    """The locations as registry files for code that reads GeoPackages (``diff``): a PostGIS URL becomes
+    a snapshot in a temporary folder (removed afterwards), a file stays itself."""
+    with tempfile.TemporaryDirectory(prefix="rallypoint-snapshot-") as tmp:
+        out: list[str | Path] = []
+        for i, loc in enumerate(locations):
+            if is_postgres_url(loc):
+                snap = Path(tmp) / f"{i}.gpkg"
+                snapshot_postgis(str(loc), snap)
+                out.append(snap)
+            else:
+                out.append(loc)
+        yield out
