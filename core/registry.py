@@ -41,7 +41,7 @@ from .errors import (
 from .gpkgfile import HISTORY_TABLE, SCHEMA_VERSION, RegistryInfo, create_file, quote
 from .plugins import RallypointPluginManager, default_plugin_manager, layer_catalog
 from .schema import LayerDef, builtin_layers
-from .store import DuplicateUuid, HistoryEntry, Store, is_postgres_url
+from .store import HistoryEntry, Store, is_postgres_url
 from .validation import check_feature, format_datetime
 
 Clock = Callable[[], datetime]
@@ -233,11 +233,12 @@ class Batch:
         out.update(version=1, created_at=self.now, created_by=self.author, updated_at=self.now,
                    updated_by=self.author, retired_at=None)
         row = {f.name: out.get(f.name) for f in layer.fields}
-        try:
-            self._store.insert(layer, row, checked.geometry,
-                               self._history(uid, 1, "insert", None, _state(row, checked.geometry), None))
-        except DuplicateUuid:
-            self._problems(layer, label, [("uuid", f"UUID {uid} is already used in {layer.name}")])
+        used = []
+        self._store.insert(layer, row, checked.geometry,
+                           self._history(uid, 1, "insert", None, _state(row, checked.geometry), None),
+                           on_duplicate=lambda: used.append(
+                               self._problems(layer, label, [("uuid", f"UUID {uid} is already used in {layer.name}")])))
+        if used:
             return None
         self._track(layer, checked.geometry)
         return uid
@@ -468,6 +469,7 @@ class Registry:
             b = Batch(self, str(author).strip(), note)
             self._store.stamp(b.author, b.now)
             yield b
+            self._store.flush()
             if b.problems:
                 raise ValidationError(b.problems)
             self._store.commit(b.touched, b.now)

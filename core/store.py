@@ -13,7 +13,7 @@ store adapts the placeholders to its driver (:meth:`Store.execute`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from shapely.geometry.base import BaseGeometry
 
@@ -23,10 +23,6 @@ from .schema import LayerDef
 def is_postgres_url(location: Any) -> bool:
     """Whether ``location`` names a PostgreSQL database (``postgresql://…`` or ``postgres://…``) rather than a file."""
     return isinstance(location, str) and location.split("://", 1)[0] in ("postgresql", "postgres")
-
-
-class DuplicateUuid(Exception):
-    """A feature's UUID is already used in its layer (raised by :meth:`Store.insert`)."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +68,13 @@ class Store(Protocol):
     def rollback(self) -> None: ...
 
     def insert(self, layer: LayerDef, row: dict[str, Any], geom: BaseGeometry | None,
-               history: HistoryEntry | None) -> int:
-        """Insert a row, and its history entry for a versioned layer; returns the fid. Raises DuplicateUuid."""
+               history: HistoryEntry | None, on_duplicate: Callable[[], None] | None = None) -> int | None:
+        """Insert a row, and its history entry for a versioned layer; returns the fid (None when it is not
+        known yet). A row whose UUID is already used is not written and ``on_duplicate`` is called, at
+        once or by :meth:`flush`."""
+
+    def flush(self) -> None:
+        """Finish the batch's pending writes (calling their ``on_duplicate``), before its problems are read."""
 
     def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: BaseGeometry | None,
                history: HistoryEntry) -> None:

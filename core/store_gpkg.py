@@ -7,7 +7,7 @@ import os
 import sqlite3
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from shapely.geometry.base import BaseGeometry
 
@@ -15,7 +15,7 @@ from . import geometry as geo
 from .errors import RegistryFileError
 from .gpkgfile import HISTORY_TABLE, RegistryInfo, connect, quote, read_info
 from .schema import LayerDef
-from .store import DuplicateUuid, HistoryEntry
+from .store import HistoryEntry
 
 
 @lru_cache(maxsize=256)
@@ -73,6 +73,9 @@ class GpkgStore:
     def stamp(self, author: str, now: str) -> None:
         pass  # Rallypoint stamps the rows and writes the history itself
 
+    def flush(self) -> None:
+        pass  # every statement has run
+
     def rollback(self) -> None:
         self.conn.execute("ROLLBACK")
 
@@ -96,7 +99,7 @@ class GpkgStore:
             (layer, h.uuid, h.version, h.op, h.author, h.at, _json(h.before), _json(h.after), h.note))
 
     def insert(self, layer: LayerDef, row: dict[str, Any], geom: BaseGeometry | None,
-               history: HistoryEntry | None) -> int:
+               history: HistoryEntry | None, on_duplicate: Callable[[], None] | None = None) -> int | None:
         cols = tuple(row)
         values = [row[c] for c in cols]
         if layer.has_geometry:
@@ -104,9 +107,10 @@ class GpkgStore:
         try:
             fid = self.conn.execute(_insert_sql(layer.name, cols, layer.has_geometry), values).lastrowid
         except sqlite3.IntegrityError as exc:  # the unique index on uuid
-            if "uuid" not in str(exc):
+            if "uuid" not in str(exc) or on_duplicate is None:
                 raise
-            raise DuplicateUuid(row.get("uuid")) from None
+            on_duplicate()
+            return None
         if history is not None:
             self._write_history(layer.name, history)
         return fid

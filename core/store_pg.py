@@ -9,7 +9,7 @@ the stamps it would carry in a GeoPackage.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import shapely
@@ -28,7 +28,7 @@ from .pg_schema import (
     qi,
 )
 from .schema import LayerDef
-from .store import DuplicateUuid, HistoryEntry
+from .store import HistoryEntry
 from .styles import render_qml, render_sld
 
 
@@ -78,6 +78,8 @@ class PgStore:
         import psycopg
 
         self.label = _label(url)
+        self._pipeline = None
+        self._pending = []
         self.conn = _connect(url, readonly=readonly)
         try:
             row = self.conn.execute(f"SELECT info FROM {METADATA_TABLE} WHERE id = 1").fetchone()
@@ -117,15 +119,40 @@ class PgStore:
     def begin(self) -> None:
         self.conn.execute("BEGIN")
         self._said: tuple[str, str] | None = None
+        # Pipeline mode: writes are sent without waiting for each answer (one round trip per read,
+        # not per statement); a duplicate UUID is found when the answers are read (flush).
+        self._pipeline = self.conn.pipeline()
+        self._pipeline.__enter__()
+        self._pending: list[tuple[Any, Callable[[], None]]] = []
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for cur, on_duplicate in pending:
+            if cur.fetchone() is None:  # ON CONFLICT DO NOTHING: nothing written
+                on_duplicate()
+
+    def _end_pipeline(self, exc: BaseException | None) -> None:
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            pipeline.__exit__(type(exc) if exc else None, exc, None)
 
     def stamp(self, author: str, now: str) -> None:
         self.conn.execute("SELECT set_config('rallypoint.author', %s, true), set_config('rallypoint.now', %s, true)",
                           (author, now))
 
     def commit(self, touched: dict[str, list[float]], now: str) -> None:
+        self.flush()
+        self._end_pipeline(None)  # raises a pending error: the batch then rolls back
         self.conn.execute("COMMIT")  # PostGIS needs no extents kept: the GiST index answers them
 
     def rollback(self) -> None:
+        import psycopg
+
+        self._pending = []
+        try:
+            self._end_pipeline(RuntimeError("rollback"))
+        except psycopg.Error:
+            pass  # the error that made the batch roll back is already on its way
         self.conn.execute("ROLLBACK")
 
     # -- writes --------------------------------------------------------------------
@@ -139,7 +166,7 @@ class PgStore:
             self._said = said
 
     def insert(self, layer: LayerDef, row: dict[str, Any], geom: BaseGeometry | None,
-               history: HistoryEntry | None) -> int:
+               history: HistoryEntry | None, on_duplicate: Callable[[], None] | None = None) -> int | None:
         if history is not None:
             self._say(history)
         cols = [qi(c) for c in row]
@@ -153,9 +180,16 @@ class PgStore:
         # goes on to report every bad feature, not only the first
         conflict = " ON CONFLICT (uuid) DO NOTHING" if history is not None else ""
         sql = f"INSERT INTO {qi(layer.name)} ({', '.join(cols)}) VALUES ({', '.join(marks)}){conflict} RETURNING fid"
-        row = self.conn.execute(sql, values).fetchone()
+        cur = self.conn.execute(sql, values)
+        if history is not None and on_duplicate is not None and self._pipeline is not None:
+            self._pending.append((cur, on_duplicate))
+            return None
+        row = cur.fetchone()
         if row is None:
-            raise DuplicateUuid(values[cols.index(qi("uuid"))])
+            if on_duplicate is None:
+                raise RegistryFileError(f"{self.label} {layer.name}: UUID {values[cols.index(qi('uuid'))]} is already used")
+            on_duplicate()
+            return None
         return row[0]
 
     def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: BaseGeometry | None,
