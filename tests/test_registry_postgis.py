@@ -199,3 +199,14 @@ def test_what_does_not_work_on_postgis_yet_says_so(pg_registry_url):
     for args in (["serve", pg_registry_url], ["keys", "list", pg_registry_url]):
         res = CliRunner().invoke(cli, args, env={"COLUMNS": "250"})
         assert res.exit_code != 0 and "PostGIS registry is not" in res.output, (args, res.output)
+
+
+def test_a_database_error_in_a_batch_writes_nothing_and_the_registry_stays_usable(pg):
+    with psycopg.connect(pg.url, autocommit=True) as conn:  # a rule of the database's own, not of the definitions
+        conn.execute("ALTER TABLE teams ADD CONSTRAINT few_members CHECK (members < 100)")
+    with pytest.raises(psycopg.errors.CheckViolation, match="few_members"):
+        pg.add_many("teams", [(team(name=f"队{i}", members=40 if i != 3 else 400), HERE) for i in range(6)],
+                    author="a")
+    assert pg.count("teams", include_retired=True) == 0 and pg.history() == []
+    f = pg.add("teams", team(), HERE, author="a")  # the same connection goes on working
+    assert pg.get("teams", f.uuid).version == 1 and len(pg.history()) == 1
