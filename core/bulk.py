@@ -104,9 +104,9 @@ def check_frame(layer: LayerDef, gdf: gpd.GeoDataFrame) -> tuple[dict[str, pd.Se
     return columns, geoms, problems[:MAX_PROBLEMS]
 
 
-def load_reference(conn: sqlite3.Connection, layer: LayerDef, gdf: gpd.GeoDataFrame, *, author: str, now: str,
-                   replace: bool = True, note: str | None = None) -> int:
-    """Write a whole reference layer from a GeoDataFrame (in any CRS) in one transaction."""
+def prepare_reference(layer: LayerDef, gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict[str, pd.Series], np.ndarray]:
+    """A reference layer's data in the storage CRS, checked (:func:`check_frame`): the frame, its stored
+    columns and geometries. Raises ValidationError naming every problem (any storage loads from this)."""
     if layer.versioned:
         raise ValueError(f"{layer.name} keeps per-feature history; add its features through a batch")
     if gdf.crs is None:
@@ -117,7 +117,21 @@ def load_reference(conn: sqlite3.Connection, layer: LayerDef, gdf: gpd.GeoDataFr
     columns, geoms, problems = check_frame(layer, gdf)
     if problems:
         raise ValidationError(problems)
+    return gdf, columns, geoms
 
+
+def load_record(layer: LayerDef, rows: int, replace: bool, geoms: np.ndarray) -> tuple[str, str]:
+    """The loads of a layer are recorded as the versions of one pseudo-feature per layer: its UUID and
+    the JSON summary of this load."""
+    total = shapely.total_bounds(geoms) if len(geoms) else None
+    summary = {"rows": int(rows), "replace": replace, "bounds": None if total is None else list(map(float, total))}
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"urn:rallypoint:load:{layer.name}")), json.dumps(summary)
+
+
+def load_reference(conn: sqlite3.Connection, layer: LayerDef, gdf: gpd.GeoDataFrame, *, author: str, now: str,
+                   replace: bool = True, note: str | None = None) -> int:
+    """Write a whole reference layer from a GeoDataFrame (in any CRS) in one transaction."""
+    gdf, columns, geoms = prepare_reference(layer, gdf)
     names = list(columns)
     blobs = geo.encode_many(geoms)
     bounds = shapely.bounds(geoms)
@@ -153,15 +167,13 @@ def load_reference(conn: sqlite3.Connection, layer: LayerDef, gdf: gpd.GeoDataFr
         if total is not None:
             conn.execute("UPDATE gpkg_contents SET last_change = ?, min_x = ?, min_y = ?, max_x = ?, max_y = ?"
                          " WHERE table_name = ?", (now, *map(float, total), layer.name))
-        summary = {"rows": int(len(gdf)), "replace": replace, "bounds": None if total is None else list(map(float, total))}
-        # The loads of a layer are recorded as the versions of one pseudo-feature per layer.
-        load_id = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"urn:rallypoint:load:{layer.name}"))
+        load_id, summary = load_record(layer, len(gdf), replace, geoms)
         version = conn.execute(f"SELECT coalesce(max(version), 0) + 1 FROM {HISTORY_TABLE} WHERE layer = ? AND uuid = ?",
                                (layer.name, load_id)).fetchone()[0]
         conn.execute(
             f"INSERT INTO {HISTORY_TABLE} (layer, uuid, version, op, author, at, before, after, note)"
             " VALUES (?, ?, ?, 'load', ?, ?, NULL, ?, ?)",
-            (layer.name, load_id, version, author, now, json.dumps(summary), note))
+            (layer.name, load_id, version, author, now, summary, note))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -1,10 +1,14 @@
 """The registry: create, read, update, retire, restore and history of resources.
 
-Every write goes through a :class:`Batch`, one SQLite transaction: the features are
+Every write goes through a :class:`Batch`, one database transaction: the features are
 checked against their layer definitions, stamped (version, time, author) and written
 together with one history row each. A batch with any bad feature writes nothing and its
 :class:`~rallypoint.errors.ValidationError` lists every problem by layer, feature and
-field. A killed process leaves the batch wholly there or not at all (SQLite's journal).
+field. A killed process leaves the batch wholly there or not at all.
+
+The registry is a GeoPackage file or a PostGIS database (``postgresql://`` URL); the rules
+here are the same for both, the SQL of each is in its store (:mod:`rallypoint.store`). On
+PostGIS the database's triggers write the stamps and history rows, with the same values.
 
 >>> reg = Registry.create(path, name="示例县应急资源", bureau="示例县应急管理局")  # doctest: +SKIP
 >>> f = reg.add("helipads", {...}, Point(104.06, 30.66), author="zhang")            # doctest: +SKIP
@@ -14,11 +18,9 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import uuid as uuidlib
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -36,17 +38,10 @@ from .errors import (
     UnknownLayerError,
     ValidationError,
 )
-from .gpkgfile import (
-    HISTORY_TABLE,
-    SCHEMA_VERSION,
-    RegistryInfo,
-    connect,
-    create_file,
-    quote,
-    read_info,
-)
+from .gpkgfile import HISTORY_TABLE, SCHEMA_VERSION, RegistryInfo, create_file, quote
 from .plugins import RallypointPluginManager, default_plugin_manager, layer_catalog
 from .schema import LayerDef, builtin_layers
+from .store import HistoryEntry, Store, is_postgres_url
 from .validation import check_feature, format_datetime
 
 Clock = Callable[[], datetime]
@@ -144,10 +139,11 @@ def adcode_prefix(code: str) -> str:
     return code
 
 
-@lru_cache(maxsize=256)
-def _insert_sql(table: str, cols: tuple[str, ...], with_geometry: bool) -> str:
-    names = [quote(c) for c in cols] + (["geom"] if with_geometry else [])
-    return f"INSERT INTO {quote(table)} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+def _json(value: Any) -> Any:
+    """A JSON column's value: text in a GeoPackage, already decoded (jsonb) from PostgreSQL."""
+    if value is None or isinstance(value, (dict, list)):
+        return value
+    return json.loads(value)
 
 
 class Batch:
@@ -155,6 +151,7 @@ class Batch:
 
     def __init__(self, registry: "Registry", author: str, note: str | None):
         self._reg = registry
+        self._store: Store = registry._store
         self._conn = registry._conn
         self.author = author
         self.note = note
@@ -175,7 +172,7 @@ class Batch:
         return bool(found)
 
     def _reference_exists(self, layer_name: str, uuid: str) -> bool:
-        row = self._conn.execute(
+        row = self._store.execute(
             f"SELECT 1 FROM {quote(layer_name)} WHERE uuid = ? AND retired_at IS NULL", (uuid,)).fetchone()
         return row is not None
 
@@ -204,30 +201,9 @@ class Batch:
             else:
                 ext[:] = [min(ext[0], b[0]), min(ext[1], b[1]), max(ext[2], b[2]), max(ext[3], b[3])]
 
-    def _write_history(self, layer: str, uuid: str, version: int, op: str,
-                       before: dict | None, after: dict | None, note: str | None) -> None:
-        self._conn.execute(
-            f"INSERT INTO {HISTORY_TABLE} (layer, uuid, version, op, author, at, before, after, note)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (layer, uuid, version, op, self.author, self.now,
-             None if before is None else json.dumps(before, ensure_ascii=False),
-             None if after is None else json.dumps(after, ensure_ascii=False), note or self.note))
-
-    def _insert_row(self, layer: LayerDef, props: dict[str, Any], geom: BaseGeometry | None) -> int:
-        cols = tuple(props)
-        values = [props[c] for c in cols]
-        if layer.has_geometry:
-            values.append(geo.encode(geom))
-        return self._conn.execute(_insert_sql(layer.name, cols, layer.has_geometry), values).lastrowid
-
-    def _update_row(self, layer: LayerDef, fid: int, props: dict[str, Any], geom: BaseGeometry | None) -> None:
-        cols = [c for c in props if c != "uuid"]
-        values = [props[c] for c in cols]
-        sets = [f"{quote(c)} = ?" for c in cols]
-        if layer.has_geometry:
-            sets.append("geom = ?")
-            values.append(geo.encode(geom))
-        self._conn.execute(f"UPDATE {quote(layer.name)} SET {', '.join(sets)} WHERE fid = ?", (*values, fid))
+    def _history(self, uuid: str, version: int, op: str, before: dict | None, after: dict | None,
+                 note: str | None) -> HistoryEntry:
+        return HistoryEntry(uuid, version, op, self.author, self.now, before, after, note or self.note)
 
     # -- operations --------------------------------------------------------------
     def add(self, layer_name: str, properties: Mapping[str, Any], geometry: Any = None, *,
@@ -251,25 +227,24 @@ class Batch:
         out["uuid"] = uid
         if not layer.versioned:
             out.pop("uuid")
-            fid = self._insert_row(layer, out, checked.geometry)
+            fid = self._store.insert(layer, out, checked.geometry, None)
             self._track(layer, checked.geometry)
             return str(fid)
         out.update(version=1, created_at=self.now, created_by=self.author, updated_at=self.now,
                    updated_by=self.author, retired_at=None)
         row = {f.name: out.get(f.name) for f in layer.fields}
-        try:
-            self._insert_row(layer, row, checked.geometry)
-        except sqlite3.IntegrityError as exc:  # the unique index on uuid
-            if "uuid" not in str(exc):
-                raise
-            self._problems(layer, label, [("uuid", f"UUID {uid} is already used in {layer.name}")])
+        used = []
+        self._store.insert(layer, row, checked.geometry,
+                           self._history(uid, 1, "insert", None, _state(row, checked.geometry), None),
+                           on_duplicate=lambda: used.append(
+                               self._problems(layer, label, [("uuid", f"UUID {uid} is already used in {layer.name}")])))
+        if used:
             return None
-        self._write_history(layer.name, uid, 1, "insert", None, _state(row, checked.geometry), None)
         self._track(layer, checked.geometry)
         return uid
 
     def _current(self, layer: LayerDef, uuid: str, expected_version: int | None) -> Feature:
-        feat = self._reg._read_one(layer, uuid)
+        feat = self._reg._read_one(layer, uuid, lock=True)
         if feat is None:
             raise FeatureNotFoundError(f"{layer.name}: no feature with UUID {uuid}")
         if expected_version is not None and feat.version != expected_version:
@@ -283,9 +258,9 @@ class Batch:
         row = dict(current.properties)
         row.update(props)
         row.update(version=current.version + 1, updated_at=self.now, updated_by=self.author)
-        self._update_row(layer, current.fid, row, geom)
-        self._write_history(layer.name, current.uuid, row["version"], op,
-                            _state(current.properties, current.geometry), _state(row, geom), note)
+        self._store.update(layer, current.fid, row, geom,
+                           self._history(current.uuid, row["version"], op,
+                                         _state(current.properties, current.geometry), _state(row, geom), note))
         self._track(layer, geom)
         return Feature(layer.name, row, geom, current.fid)
 
@@ -365,12 +340,9 @@ class Batch:
                 self._problems(layer, label, [(None, f"version {version} is not an earlier version "
                                                      f"(current is {current.version})")])
                 return None
-            row = self._conn.execute(
-                f"SELECT after FROM {HISTORY_TABLE} WHERE layer = ? AND uuid = ? AND version = ?",
-                (layer.name, uuid, version)).fetchone()
-            if row is None or row[0] is None:
+            state = self._reg._state_at(layer.name, uuid, version)
+            if state is None:
                 raise FeatureNotFoundError(f"{layer.name} {uuid}: no version {version} in the history")
-            state = json.loads(row[0])
         old_props = state["properties"]
         editable = {f.name: old_props.get(f.name) for f in layer.editable_fields}
         result = self._recheck(layer, label, editable, _geom_from_state(state), set(editable), current)
@@ -383,38 +355,39 @@ class Batch:
 
 
 class Registry:
-    """A Rallypoint registry in one GeoPackage file.
+    """A Rallypoint registry: one GeoPackage file, or a PostgreSQL/PostGIS database given by URL.
 
+    ``Registry.open("county.gpkg")`` or ``Registry.open("postgresql://editor@db.example/registry")``:
+    the same API, rules, versions and history on both (see :mod:`rallypoint.store`).
     Open one per thread or task; a connection is never shared across threads.
     """
 
     def __init__(self, path: str | os.PathLike, *, clock: Clock | None = None, readonly: bool = False,
                  plugins: "RallypointPluginManager | None" = None):
-        self.path = Path(path)
         self.plugins = plugins or default_plugin_manager()
-        if not self.path.is_file():
-            raise RegistryFileError(f"{self.path}: no such registry file")
-        # The file is never opened and closed with open() to look at its header: closing any
-        # descriptor of a file drops every POSIX lock this process holds on it, SQLite's among
-        # them, and another connection of this process (a server's other thread) then reads
-        # a WAL that other processes believe unused (stale rows, torn reads). SQLite says it.
-        if self.path.stat().st_size == 0:
-            raise RegistryFileError(f"{self.path}: an empty file, not a GeoPackage")
+        self._store: Store
+        if is_postgres_url(path):
+            from .store_pg import PgStore
+
+            self.url: str | None = str(path)
+            self.path = None
+            self._store = PgStore(self.url, readonly=readonly)
+            where = self._store.label
+        else:
+            from .store_gpkg import GpkgStore
+
+            self.url = None
+            self.path = Path(path)
+            self._store = GpkgStore(self.path, readonly=readonly)
+            where = str(self.path)
+        self._conn = self._store.conn
         self._clock = clock or _utc_now
-        self._conn = None
-        try:
-            self._conn = connect(self.path, readonly=readonly)
-            self.info: RegistryInfo = read_info(self._conn)
-            tables = {r[0] for r in self._conn.execute("SELECT table_name FROM gpkg_contents")}
-        except sqlite3.DatabaseError as exc:
-            if self._conn is not None:
-                self._conn.close()
-            if "file is not a database" in str(exc):
-                raise RegistryFileError(f"{self.path}: not a GeoPackage (not an SQLite database)") from None
-            raise RegistryFileError(f"{self.path}: cannot be read as a registry: {exc}") from exc
+        self.info: RegistryInfo = self._store.info
         if self.info.schema_version > SCHEMA_VERSION:
-            raise RegistryFileError(f"{self.path}: registry schema {self.info.schema_version} is newer than this "
+            self._store.close()
+            raise RegistryFileError(f"{where}: registry schema {self.info.schema_version} is newer than this "
                                     f"Rallypoint understands ({SCHEMA_VERSION}); upgrade Rallypoint")
+        tables = self._store.tables()
         self.layers: dict[str, LayerDef] = {n: d for n, d in layer_catalog(self.plugins).items() if n in tables}
         self._validators = self.plugins.hook.rallypoint_validate_feature
         self._change_validators = self.plugins.hook.rallypoint_validate_change
@@ -424,7 +397,8 @@ class Registry:
     def create(cls, path: str | os.PathLike, *, name: str, bureau: str, adcode: str | None = None,
                language: str = "zh", overwrite: bool = False, clock: Clock | None = None,
                plugins: "RallypointPluginManager | None" = None) -> "Registry":
-        """Create a new registry file with every built-in layer and those plugins add, and open it."""
+        """Create a new registry (a file, or the tables in a PostgreSQL database given by URL) with every
+        built-in layer and those plugins add, and open it."""
         if language not in ("zh", "en"):
             raise ValueError(f"language must be 'zh' or 'en', not {language!r}")
         if not name or not bureau:
@@ -439,7 +413,12 @@ class Registry:
         info = RegistryInfo(name=name, bureau=bureau, adcode=adcode, schema_version=SCHEMA_VERSION,
                             created_at=now, language=language)
         pm = plugins or default_plugin_manager()
-        create_file(path, list(layer_catalog(pm).values()), info, overwrite=overwrite)
+        if is_postgres_url(path):
+            from .store_pg import create_database_registry
+
+            create_database_registry(str(path), list(layer_catalog(pm).values()), info, overwrite=overwrite)
+        else:
+            create_file(path, list(layer_catalog(pm).values()), info, overwrite=overwrite)
         return cls(path, clock=clock, plugins=pm)
 
     @classmethod
@@ -447,7 +426,17 @@ class Registry:
         return cls(path, **kw)
 
     def close(self) -> None:
-        self._conn.close()
+        self._store.close()
+
+    def reader(self) -> Store:
+        """A read-only store of the same registry on a connection of its own (close it after use)."""
+        if self.url is not None:
+            from .store_pg import PgStore
+
+            return PgStore(self.url, readonly=True)
+        from .store_gpkg import GpkgStore
+
+        return GpkgStore(self.path, readonly=True)
 
     def __enter__(self) -> "Registry":
         return self
@@ -509,28 +498,19 @@ class Registry:
         """A transaction: every change in it is written, or (on any problem or error) none is."""
         if not author or not str(author).strip():
             raise ValueError("every change needs an author")
-        self._conn.execute("BEGIN IMMEDIATE")
-        b = Batch(self, str(author).strip(), note)
+        self._store.begin()
         try:
+            # stamped after the write lock is taken, so times follow the order of the writes
+            b = Batch(self, str(author).strip(), note)
+            self._store.stamp(b.author, b.now)
             yield b
+            self._store.flush()
             if b.problems:
                 raise ValidationError(b.problems)
-            for table, ext in b.touched.items():
-                self._touch_contents(table, ext, b.now)
+            self._store.commit(b.touched, b.now)
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._store.rollback()
             raise
-        self._conn.execute("COMMIT")
-
-    def _touch_contents(self, table: str, ext: list[float], now: str) -> None:
-        if ext:
-            self._conn.execute(
-                "UPDATE gpkg_contents SET last_change = ?, min_x = min(coalesce(min_x, ?), ?),"
-                " min_y = min(coalesce(min_y, ?), ?), max_x = max(coalesce(max_x, ?), ?),"
-                " max_y = max(coalesce(max_y, ?), ?) WHERE table_name = ?",
-                (now, ext[0], ext[0], ext[1], ext[1], ext[2], ext[2], ext[3], ext[3], table))
-        else:
-            self._conn.execute("UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (now, table))
 
     def add(self, layer: str, properties: Mapping[str, Any], geometry: Any = None, *, author: str,
             crs: Any = None, note: str | None = None) -> Feature:
@@ -573,24 +553,24 @@ class Registry:
     def load_reference(self, layer: str, data, *, author: str, replace: bool = True,
                        note: str | None = None) -> int:
         """Load a whole reference layer (areas, population, roads) from a GeoDataFrame; all or nothing."""
-        from .bulk import load_reference
-
         if not author or not str(author).strip():
             raise ValueError("every change needs an author")
         now = format_datetime(self._clock())
-        return load_reference(self._conn, self.layer(layer), data, author=str(author).strip(), now=now,
-                              replace=replace, note=note)
+        return self._store.load_reference(self.layer(layer), data, author=str(author).strip(), now=now,
+                                          replace=replace, note=note)
 
     # -- reading -----------------------------------------------------------------
-    def _columns(self, layer: LayerDef) -> list[str]:
-        return ["fid"] + (["geom"] if layer.has_geometry else []) + list(layer.field_names)
+    def _select_list(self, layer: LayerDef, names: Iterable[str] | None = None) -> str:
+        """fid, the geometry (as the store decodes it) and the fields ``names`` (default: all), for a SELECT."""
+        cols = ["fid"] + ([self._store.geom_select] if layer.has_geometry else [])
+        return ", ".join(cols + [quote(c) for c in (layer.field_names if names is None else names)])
 
     def _row_to_feature(self, layer: LayerDef, row: tuple) -> Feature:
         fid = row[0]
         offset = 1
         geom = None
         if layer.has_geometry:
-            geom = geo.decode(row[1])
+            geom = self._store.decode(row[1])
             offset = 2
         props: dict[str, Any] = {}
         for f, v in zip(layer.fields, row[offset:]):
@@ -599,10 +579,17 @@ class Registry:
             props[f.name] = v
         return Feature(layer.name, props, geom, fid)
 
-    def _read_one(self, layer: LayerDef, uuid: str) -> Feature | None:
-        cols = ", ".join(quote(c) for c in self._columns(layer))
-        row = self._conn.execute(f"SELECT {cols} FROM {quote(layer.name)} WHERE uuid = ?", (uuid,)).fetchone()
+    def _read_one(self, layer: LayerDef, uuid: str, *, lock: bool = False) -> Feature | None:
+        sql = f"SELECT {self._select_list(layer)} FROM {quote(layer.name)} WHERE uuid = ?"
+        row = self._store.execute(sql + (self._store.lock_clause() if lock else ""), (uuid,)).fetchone()
         return None if row is None else self._row_to_feature(layer, row)
+
+    def _state_at(self, layer: str, uuid: str, version: int) -> dict[str, Any] | None:
+        """The state ``version`` of a feature left it in, from the history (None if there is none)."""
+        row = self._store.execute(
+            f"SELECT after FROM {HISTORY_TABLE} WHERE layer = ? AND uuid = ? AND version = ?",
+            (layer, uuid, version)).fetchone()
+        return None if row is None else _json(row[0])
 
     def get(self, layer: str, uuid: str, *, version: int | None = None) -> Feature:
         """The feature with ``uuid`` (retired ones too), or one of its earlier versions from the history."""
@@ -612,12 +599,9 @@ class Registry:
             if feat is None:
                 raise FeatureNotFoundError(f"{layer}: no feature with UUID {uuid}")
             return feat
-        row = self._conn.execute(
-            f"SELECT after FROM {HISTORY_TABLE} WHERE layer = ? AND uuid = ? AND version = ?",
-            (layer, uuid, version)).fetchone()
-        if row is None or row[0] is None:
+        state = self._state_at(layer, uuid, version)
+        if state is None:
             raise FeatureNotFoundError(f"{layer} {uuid}: no version {version}")
-        state = json.loads(row[0])
         return Feature(layer, state["properties"], _geom_from_state(state))
 
     def _where(self, ldef: LayerDef, bbox, bbox_crs, adcode, include_retired) -> tuple[str, list[Any]]:
@@ -633,10 +617,9 @@ class Registry:
         if bbox is not None:
             if not ldef.has_geometry:
                 raise ValueError(f"layer {ldef.name} has no geometry")
-            minx, miny, maxx, maxy = self._bbox_to_storage(bbox, bbox_crs)
-            rtree = quote(f"rtree_{ldef.name}_geom")
-            clauses.append(f"fid IN (SELECT id FROM {rtree} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
-            params.extend([maxx, minx, maxy, miny])
+            clause, values = self._store.bbox_clause(ldef, self._bbox_to_storage(bbox, bbox_crs))
+            clauses.append(clause)
+            params.extend(values)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     @staticmethod
@@ -653,19 +636,18 @@ class Registry:
         """Features of ``layer`` in fid order, filtered by bounding box and/or division code prefix."""
         ldef = self.layer(layer)
         where, params = self._where(ldef, bbox, bbox_crs, adcode, include_retired)
-        cols = ", ".join(quote(c) for c in self._columns(ldef))
-        sql = f"SELECT {cols} FROM {quote(ldef.name)}{where} ORDER BY fid"
+        sql = f"SELECT {self._select_list(ldef)} FROM {quote(ldef.name)}{where} ORDER BY fid"
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
-            params += [-1 if limit is None else int(limit), int(offset)]
-        for row in self._conn.execute(sql, params):
+            params += [self._store.no_limit if limit is None else int(limit), int(offset)]
+        for row in self._store.execute(sql, params):
             yield self._row_to_feature(ldef, row)
 
     def count(self, layer: str, *, bbox=None, bbox_crs=None, adcode: str | None = None,
               include_retired: bool = False) -> int:
         ldef = self.layer(layer)
         where, params = self._where(ldef, bbox, bbox_crs, adcode, include_retired)
-        return self._conn.execute(f"SELECT count(*) FROM {quote(ldef.name)}{where}", params).fetchone()[0]
+        return self._store.execute(f"SELECT count(*) FROM {quote(ldef.name)}{where}", params).fetchone()[0]
 
     def read_frame(self, layer: str, *, columns: list[str] | None = None, include_retired: bool = False,
                    bbox=None) -> Any:
@@ -682,7 +664,7 @@ class Registry:
         frame, blobs = self._read_table(ldef, columns, include_retired, bbox)
         if blobs is None:
             return frame
-        return gpd.GeoDataFrame(frame, geometry=geo.decode_many(blobs), crs=geo.STORAGE_CRS)
+        return gpd.GeoDataFrame(frame, geometry=self._store.decode_many(blobs), crs=geo.STORAGE_CRS)
 
     def read_points(self, layer: str, *, columns: list[str] | None = None, include_retired: bool = False,
                     bbox=None) -> tuple[Any, Any]:
@@ -698,7 +680,7 @@ class Registry:
             raise ValueError(f"layer {layer} has no geometry: no points to read")
         frame, blobs = self._read_table(ldef, columns, include_retired, bbox)
         try:
-            xy = geo.point_coords(blobs)
+            xy = self._store.point_coords(blobs)
         except geo.GeometryBlobError as exc:
             raise ValueError(f"layer {layer}: {exc}") from exc
         return frame, xy
@@ -714,8 +696,8 @@ class Registry:
             raise ValueError(f"layer {layer} has no field(s) {', '.join(unknown)}")
         where, params = self._where(ldef, bbox, None, None, include_retired)
         cols = ["fid"] + (["geom"] if ldef.has_geometry else []) + names
-        rows = self._conn.execute(
-            f"SELECT {', '.join(quote(c) for c in cols)} FROM {quote(ldef.name)}{where} ORDER BY fid", params).fetchall()
+        rows = self._store.execute(
+            f"SELECT {self._select_list(ldef, names)} FROM {quote(ldef.name)}{where} ORDER BY fid", params).fetchall()
         frame = pd.DataFrame.from_records(rows, columns=cols, coerce_float=False).set_index("fid")
         blobs = frame.pop("geom").to_numpy() if ldef.has_geometry else None
         for n in names:
@@ -746,7 +728,6 @@ class Registry:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         out = []
-        for r in self._conn.execute(sql, params):
-            out.append(Change(r[0], r[1], r[2], r[3], r[4], r[5], r[6],
-                              json.loads(r[7]) if r[7] else None, json.loads(r[8]) if r[8] else None, r[9]))
+        for r in self._store.execute(sql, params):
+            out.append(Change(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _json(r[7]), _json(r[8]), r[9]))
         return out

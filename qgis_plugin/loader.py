@@ -9,6 +9,10 @@ the :class:`~.commit.EditGuard` that saves edits through the registry.
 
 Only the python ``sqlite3`` module (the system SQLite, the same library QGIS's GDAL uses)
 touches the registry in this process: nothing here may import fiona or pyogrio.
+
+A PostGIS registry (a ``postgresql://`` URL) loads the same way through QGIS's postgres
+provider; its edits are saved through the registry as well (checked), and the database's
+triggers stamp and record them.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from urllib.parse import unquote, urlsplit
 
 from qgis.core import (
+    QgsDataSourceUri,
     QgsEditorWidgetSetup,
     QgsLayerTreeGroup,
     QgsProject,
@@ -30,6 +36,7 @@ from qgis.PyQt.QtXml import QDomDocument
 from rallypoint.gpkgfile import connect, read_info
 from rallypoint.plugins import default_plugin_manager, layer_catalog
 from rallypoint.schema import LayerDef
+from rallypoint.store import is_postgres_url
 from rallypoint.styles import render_qml
 
 from .commit import EditGuard
@@ -69,10 +76,31 @@ class LoadedRegistry:
 
 def registry_info(path: str) -> tuple[str, str, list[str]]:
     """(name, language, layer tables) of a registry, read with the system SQLite (python's sqlite3)."""
+    if is_postgres_url(path):
+        from rallypoint import Registry
+
+        with Registry.open(path, readonly=True) as reg:
+            return reg.info.name, reg.info.language, sorted(reg.layers)
     with closing(connect(path, readonly=True)) as conn:
         info = read_info(conn)
         tables = [r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents ORDER BY table_name")]
     return info.name, info.language, tables
+
+
+def layer_source(location: str, ldef: LayerDef) -> tuple[str, str]:
+    """(QGIS data source, provider) of a registry layer: retired features left out."""
+    # The filter goes into the URI: setSubsetString() on a second layer of the same GeoPackage
+    # makes QGIS 3.22's OGR provider fail with "unable to open database file".
+    subset = '"retired_at" IS NULL' if ldef.versioned else ""
+    if is_postgres_url(location):
+        url = urlsplit(location)
+        uri = QgsDataSourceUri()
+        uri.setConnection(url.hostname or "", str(url.port or 5432), unquote(url.path.lstrip("/")),
+                          unquote(url.username or ""), unquote(url.password or ""))
+        uri.setDataSource("public", ldef.name, "geom" if ldef.has_geometry else "", subset, "fid")
+        return uri.uri(False), "postgres"
+    uri = f"{location}|layername={ldef.name}"
+    return (uri + f"|subset={subset}" if subset else uri), "ogr"
 
 
 def apply_language(layer: QgsVectorLayer, ldef: LayerDef, lang: str) -> None:
@@ -123,7 +151,8 @@ def load_registry(path: str, *, project: QgsProject | None = None, lang: str | N
                   notify: Callable[[str, str], None] | None = None) -> LoadedRegistry:
     """Add the registry's layers to ``project`` in one group, ready to view and edit."""
     project = project or QgsProject.instance()
-    path = str(Path(path).resolve())
+    if not is_postgres_url(path):
+        path = str(Path(path).resolve())
     title, reg_lang, tables = registry_info(path)
     lang = lang or reg_lang
     catalog = layer_catalog(default_plugin_manager())
@@ -138,13 +167,8 @@ def load_registry(path: str, *, project: QgsProject | None = None, lang: str | N
     ref_group = None
     for name in names + reference:
         ldef = catalog[name]
-        uri = f"{path}|layername={name}"
-        if ldef.versioned:
-            # Retired features stay in the file but not on the map. The filter goes into the URI:
-            # setSubsetString() on a second layer of the same GeoPackage makes QGIS 3.22's OGR
-            # provider fail with "unable to open database file".
-            uri += '|subset="retired_at" IS NULL'
-        layer = QgsVectorLayer(uri, ldef.title(lang), "ogr")
+        uri, provider = layer_source(path, ldef)  # retired features stay in the registry, not on the map
+        layer = QgsVectorLayer(uri, ldef.title(lang), provider)
         if not layer.isValid():
             raise RuntimeError(f"{path}: QGIS cannot open the layer {name}")
         if lang != "zh":

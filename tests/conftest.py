@@ -66,9 +66,64 @@ def registry_path(tmp_path, empty_registry_file):
     return path
 
 
+BACKENDS = ("gpkg", "postgis")
+
+
+def pytest_generate_tests(metafunc):
+    """Tests of a module marked ``both_backends`` run once per backend (GeoPackage, PostGIS), through the
+    ``registry`` fixture; a test that names ``registry_path`` is about the file and runs on GeoPackage only."""
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends") \
+            and "registry_path" not in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def registry(registry_path):
-    reg = Registry.open(registry_path, clock=StepClock())
+def backend(request):
+    return getattr(request, "param", "gpkg")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL 15 + PostGIS server of the test session's own, on 127.0.0.1 (tests/pg_support.py)."""
+    import pg_support
+
+    why = pg_support.missing()
+    if why:
+        if IN_CI:
+            pytest.fail(why + ": CI must run the PostGIS tests, not skip them")
+        pytest.skip(why)
+    cluster = pg_support.PgCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster):
+    """A database holding an empty registry, as :func:`empty_registry_file`; tests get copies of it."""
+    url = pg_cluster.new_database()
+    Registry.create(url, name="示例县应急资源", bureau=BUREAU, adcode="519901").close()
+    return url.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def pg_registry_url(pg_cluster, pg_template):
+    """The URL of a new PostGIS registry (an empty one, like ``registry_path``), dropped after the test."""
+    url = pg_cluster.new_database(template=pg_template)
+    yield url
+    pg_cluster.drop_database(url)
+
+
+@pytest.fixture
+def registry_location(request, backend):
+    """Where the test's empty registry is: a GeoPackage path or a PostgreSQL URL, by ``backend``."""
+    return request.getfixturevalue("pg_registry_url" if backend == "postgis" else "registry_path")
+
+
+@pytest.fixture
+def registry(registry_location):
+    reg = Registry.open(registry_location, clock=StepClock())
     yield reg
     reg.close()
 

@@ -22,6 +22,8 @@ from rallypoint.hookspecs import hookimpl
 from rallypoint.plugins import default_plugin_manager, get_plugin_manager
 from rallypoint.profiles import Profile
 
+pytestmark = pytest.mark.both_backends
+
 NANAO = REAL_FIXTURES / "noto-nanao" / "history"
 AUTHOR = "test"
 

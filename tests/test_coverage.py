@@ -19,6 +19,8 @@ from rallypoint.analysis import AnalysisError, run_analysis
 from rallypoint.cli.main import cli
 from rallypoint.plugins import default_plugin_manager
 
+pytestmark = pytest.mark.both_backends
+
 nx = pytest.importorskip("networkx")
 AUTHOR = "test"
 SPEED = 4.5 * 1000 / 60  # metres per minute

@@ -8,6 +8,8 @@ from conftest import HERE, shelter
 from rallypoint import ConflictError, ValidationError
 from rallypoint.edits import ChangedFeature, LayerEdits, apply_edits
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def two(registry):

@@ -15,6 +15,8 @@ from rallypoint.hookspecs import hookimpl
 
 from conftest import HERE, helipad, shelter, team
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_every_change_is_stamped_and_kept_in_the_history(registry):
     f = registry.add("shelters", shelter(), HERE, author="zhang")
@@ -116,14 +118,20 @@ def test_unknown_layer_feature_and_author_are_clear_errors(registry):
         registry.add("shelters", shelter(), HERE, author=" ")
 
 
-def test_the_history_cannot_be_rewritten(registry, registry_path):
+def test_the_history_cannot_be_rewritten(registry):
     registry.add("shelters", shelter(), HERE, author="a")
-    conn = sqlite3.connect(registry_path)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    if registry.url is None:
+        conn, refused = sqlite3.connect(registry.path), sqlite3.IntegrityError
+    else:
+        import psycopg
+
+        conn, refused = psycopg.connect(registry.url, autocommit=True), psycopg.errors.RaiseException
+    with pytest.raises(refused, match="append-only"):
         conn.execute("DELETE FROM rp_history")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(refused, match="append-only"):
         conn.execute("UPDATE rp_history SET author = 'someone else'")
     conn.close()
+    assert [c.author for c in registry.history()] == ["a"]
 
 
 def test_opening_something_that_is_not_a_registry_says_so(tmp_path):

@@ -7,6 +7,8 @@ from rallypoint import ValidationError
 
 from conftest import HERE, depot, hazard, helipad, shelter, stock
 
+pytestmark = pytest.mark.both_backends
+
 
 def _refused(registry, layer, props, geom=HERE, **kw):
     before = (registry.count(layer, include_retired=True), len(registry.history()))

@@ -11,7 +11,8 @@ from rich.text import Text
 from ..analysis import Analysis, Parameter, analyses, run_analysis, write_result
 from ..plugins import default_plugin_manager
 from ..registry import Registry
-from .common import console
+from ..store import is_postgres_url
+from .common import RegistryLocation, console
 
 
 def _option(p: Parameter) -> click.Option:
@@ -31,6 +32,8 @@ def _option(p: Parameter) -> click.Option:
 def _command(analysis: Analysis) -> click.Command:
     def callback(registry, out, report, lang, **raw):
         given = {k: v for k, v in raw.items() if v is not None}
+        if out is None and is_postgres_url(registry):
+            raise click.UsageError("a PostGIS registry has no folder to write the result beside: give --out")
         with Registry.open(registry) as reg:
             lang = lang or reg.info.language
             result = run_analysis(reg, default_plugin_manager(), analysis.name, given, lang=lang)
@@ -50,7 +53,7 @@ def _command(analysis: Analysis) -> click.Command:
             console.print(f"Report: {report_path}")
 
     params = [
-        click.Argument(["registry"], type=click.Path(dir_okay=False, exists=True)),
+        click.Argument(["registry"], type=RegistryLocation(exists=True)),
         click.Option(["--out"], type=click.Path(dir_okay=False), default=None,
                      help="GeoPackage for the result layers (default: REGISTRY_<analysis>.gpkg)."),
         click.Option(["--report"], type=click.Path(dir_okay=False), default=None,

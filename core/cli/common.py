@@ -15,6 +15,7 @@ from rich.text import Text
 
 from ..errors import RallypointError, ValidationError
 from ..registry import Feature, Registry
+from ..store import is_postgres_url
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -46,7 +47,21 @@ author_option = click.option(
     "--author", default=default_author, show_default="$RALLYPOINT_AUTHOR or your user name",
     help="Who makes the change (recorded in the history).")
 
-registry_argument = click.argument("registry", type=click.Path(dir_okay=False))
+class RegistryLocation(click.ParamType):
+    """A registry file (which must exist if ``exists``), or a PostGIS registry's ``postgresql://`` URL as given."""
+
+    name = "registry"
+
+    def __init__(self, exists: bool = False):
+        self._path = click.Path(dir_okay=False, exists=exists)
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if is_postgres_url(value):
+            return value
+        return self._path.convert(value, param, ctx)
+
+
+registry_argument = click.argument("registry", type=RegistryLocation())
 lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
                            help="Language of labels (default: the registry's).")
 

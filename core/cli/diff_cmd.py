@@ -7,12 +7,13 @@ import json
 import click
 
 from ..exchange.diff import diff_registries
-from .common import console
+from ..exchange.pg_snapshot import as_files
+from .common import RegistryLocation, console
 
 
 @click.command("diff")
-@click.argument("a", type=click.Path(dir_okay=False, exists=True))
-@click.argument("b", type=click.Path(dir_okay=False, exists=True))
+@click.argument("a", type=RegistryLocation(exists=True))
+@click.argument("b", type=RegistryLocation(exists=True))
 @click.option("--layers", help="Comma-separated layers to compare (default: every resource layer and the stock).")
 @click.option("--stamps", is_flag=True, help="Also compare version and created/updated stamps.")
 @click.option("--engine", type=click.Choice(["uuid", "geodiff"]), default="uuid", show_default=True,
@@ -23,9 +24,11 @@ def diff(a, b, layers, stamps, engine, as_json, exit_code):
     """List what changed from A to B, matched on UUID: inserts, updates (field by field), retirements.
 
     A feature missing from B is listed as absent (an export may hold a subset), not as retired.
+    A or B may be a PostGIS registry's URL.
     """
     wanted = [p.strip() for p in layers.split(",")] if layers else None
-    result = diff_registries(a, b, layers=wanted, stamps=stamps, engine=engine)
+    with as_files(a, b) as (file_a, file_b):  # a PostGIS registry is compared through a snapshot
+        result = diff_registries(file_a, file_b, layers=wanted, stamps=stamps, engine=engine)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from ..exchange.export import DEFAULT_LICENCE, export_registry
 from ..exchange.manifest import verify_export
-from .common import author_option, console
+from .common import RegistryLocation, author_option, console
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -15,7 +15,7 @@ def _split(text: str | None) -> list[str] | None:
 
 
 @click.command("export")
-@click.argument("registry", type=click.Path(dir_okay=False, exists=True))
+@click.argument("registry", type=RegistryLocation(exists=True))
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--layers", help="Comma-separated layers (default: every resource layer and the depot stock). "
                                "Base layers (admin_areas, population, roads) only when named.")

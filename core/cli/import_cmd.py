@@ -10,7 +10,7 @@ import click
 from ..exchange.apply import apply_import
 from ..exchange.importer import describe_choices, plan_import, plan_to_dict
 from ..exchange.manifest import verify_export
-from .common import author_option, console, err_console, open_registry, parse_assignments
+from .common import RegistryLocation, author_option, console, err_console, open_registry, parse_assignments
 
 SHOWN = 200
 
@@ -27,7 +27,7 @@ def _pairs(values: tuple[str, ...], hint: str) -> dict:
 
 
 @click.command("import")
-@click.argument("registry", type=click.Path(dir_okay=False, exists=True))
+@click.argument("registry", type=RegistryLocation(exists=True))
 @click.argument("source", type=click.Path(dir_okay=False, exists=True))
 @click.option("--profile", help="Mapping profile to use (default: the layer's own fields, or the profile that fits).")
 @click.option("--adcode", help="Division code for records that have none (foreign data): the receiving bureau's.")

@@ -13,10 +13,13 @@ from rich.table import Table
 
 from ..api.auth import ROLES, add_key, list_keys, revoke_key
 from ..gpkgfile import connect
+from ..store import is_postgres_url
 from .common import console, open_registry, registry_argument
 
 
 def _connect(registry: str):
+    if is_postgres_url(registry):
+        raise click.UsageError("API keys belong to a served registry file; a PostGIS registry is not served yet")
     open_registry(registry).close()  # a clear error if it is not a registry
     return closing(connect(registry))
 

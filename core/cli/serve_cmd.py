@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import click
 
+from ..store import is_postgres_url
 from .common import open_registry, registry_argument
 
 
@@ -71,6 +72,9 @@ def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir)
       ogrinfo OAPIF:http://127.0.0.1:8000/        # GDAL; QGIS: Layer › Add WFS / OGC API – Features
     Keys for writing: rallypoint keys add county.gpkg zhang.wei --role editor
     """
+    if is_postgres_url(registry):
+        raise click.UsageError("serving a PostGIS registry is not supported yet (the OGC API reads SQLite); "
+                               "serve a GeoPackage, e.g. one made with `rallypoint export URL out.gpkg`")
     open_registry(registry).close()  # fail here, clearly, rather than in every worker
     config = {"RALLYPOINT_JOBS_DIR": jobs_dir} if jobs_dir else None
     run_gunicorn(str(Path(registry).resolve()), gunicorn_options(host, port, workers, threads, timeout, access_log),

@@ -6,14 +6,16 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ..check import check_registry
-from .common import console, err_console
+from ..store import is_postgres_url
+from .common import RegistryLocation, console, err_console
 
 
 @click.command()
-@click.argument("registry", type=click.Path(dir_okay=False))
+@click.argument("registry", type=RegistryLocation())
 @click.option("--no-gdal", is_flag=True, help="Skip GDAL's own GeoPackage validator.")
 def validate(registry, no_gdal):
-    """Check REGISTRY: GeoPackage conformance, layers, every feature, the history.
+    """Check REGISTRY: GeoPackage conformance (or a PostGIS registry's tables and triggers), layers,
+    every feature, the history.
 
     Exits with status 1 and lists every problem (layer, feature, field, what is
     wrong) if there is any; changes nothing.
@@ -27,7 +29,12 @@ def validate(registry, no_gdal):
                 tasks[layer] = bar.add_task(f"checking {layer}", total=total)
             bar.update(tasks[layer], completed=done)
 
-        problems = check_registry(registry, progress=progress, gdal=not no_gdal)
+        if is_postgres_url(registry):
+            from ..pg_check import check_postgis_registry
+
+            problems = check_postgis_registry(registry, progress=progress)
+        else:
+            problems = check_registry(registry, progress=progress, gdal=not no_gdal)
     if not problems:
         console.print(f"[green]OK[/]: {registry} is a sound registry.")
         return

@@ -48,6 +48,7 @@ from ..gpkgfile import HISTORY_TABLE, RegistryInfo, connect, create_file, quote,
 from ..plugins import RallypointPluginManager, default_plugin_manager, layer_catalog
 from ..registry import adcode_prefix
 from ..schema import LayerDef
+from ..store import is_postgres_url
 from ..validation import format_datetime
 from . import manifest
 from .export_check import check_export
@@ -75,7 +76,13 @@ class ExportResult:
 
 
 def snapshot(registry: str | os.PathLike, target: str | os.PathLike) -> None:
-    """Copy a live registry into ``target`` with SQLite's backup API (consistent, WAL content included)."""
+    """Copy a live registry into ``target`` with SQLite's backup API (consistent, WAL content included);
+    a PostGIS registry (a ``postgresql://`` URL) is copied in one REPEATABLE READ transaction."""
+    if is_postgres_url(registry):
+        from .pg_snapshot import snapshot_postgis
+
+        snapshot_postgis(str(registry), target)
+        return
     src_path = Path(registry)
     if not src_path.is_file():
         raise RegistryFileError(f"{src_path}: no such registry file")

@@ -42,7 +42,6 @@ import pyproj
 import shapely
 
 from .. import geometry as geo
-from ..gpkgfile import connect
 from ..registry import Registry
 from ..schema import LayerDef
 from . import mapping as mp
@@ -248,7 +247,7 @@ def plan_import(reg: Registry, path: str | Path, *, profile: str | None = None,
     choices: list[LayerChoice] = []
     order = list(reg.layers)
     chosen.sort(key=lambda lm: order.index(lm[1].layer))
-    with closing(connect(reg.path, readonly=True)) as conn:
+    with closing(reg.reader()) as conn:
         for layer, m in chosen:
             ldef = reg.layer(m.layer)
             if m.xy and src.format == "CSV":

@@ -1,7 +1,7 @@
 """Matching mapped source features with the registry's, on UUID: insert, update, retire, restore or unchanged.
 
-The registry's current state is read in bulk through Python's ``sqlite3`` (a read-only
-connection of its own). A feature the file gives exactly as stored is ``unchanged``
+The registry's current state is read in bulk through a read-only store of its own
+(:mod:`rallypoint.store`: a second sqlite3 connection to a GeoPackage, or the PostGIS connection). A feature the file gives exactly as stored is ``unchanged``
 without further work; otherwise the merged feature is checked with the registry's own
 :func:`~rallypoint.validation.check_feature` and compared value by value, in the stored
 form. When the file is an export of this very registry, the registry's history at the
@@ -11,15 +11,14 @@ file's version is the common base (see :mod:`.importer`).
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 import numpy as np
 import shapely
 
-from .. import geometry as geo
 from ..gpkgfile import HISTORY_TABLE, quote
 from ..schema import LayerDef
+from ..store import Store
 from ..validation import check_feature
 from . import mapping as mp
 from .plan import PlannedFeature
@@ -48,17 +47,17 @@ def _short(g: Any) -> str | None:
     return text if len(text) <= 120 else text[:117] + "…"
 
 
-def current_states(conn: sqlite3.Connection, ldef: LayerDef, uuids: list[str]) -> dict[str, dict[str, Any]]:
+def current_states(conn: Store, ldef: LayerDef, uuids: list[str]) -> dict[str, dict[str, Any]]:
     """The registry's stored state of these features, by UUID (geometries decoded in bulk)."""
     cols = ["fid", "version", "retired_at"] + (["geom"] if ldef.has_geometry else []) + \
         [f.name for f in ldef.editable_fields]
     out: dict[str, dict[str, Any]] = {}
-    sel = ", ".join(quote(c) for c in ["uuid"] + cols)
+    sel = ", ".join(conn.geom_select if c == "geom" else quote(c) for c in ["uuid"] + cols)
     for i in range(0, len(uuids), 5000):
         chunk = uuids[i:i + 5000]
-        rows = conn.execute(f"SELECT {sel} FROM {quote(ldef.name)} WHERE uuid IN (SELECT value FROM json_each(?))",
+        rows = conn.execute(f"SELECT {sel} FROM {quote(ldef.name)} WHERE uuid IN ({conn.json_list})",
                             (json.dumps(chunk),)).fetchall()
-        geoms = geo.decode_many([r[4] for r in rows]) if ldef.has_geometry else [None] * len(rows)
+        geoms = conn.decode_many([r[4] for r in rows]) if ldef.has_geometry else [None] * len(rows)
         for row, g in zip(rows, geoms):
             rec = dict(zip(cols, row[1:]))
             if ldef.has_geometry:
@@ -67,12 +66,12 @@ def current_states(conn: sqlite3.Connection, ldef: LayerDef, uuids: list[str]) -
     return out
 
 
-def _base(conn: sqlite3.Connection, layer: str, uuid: str, version: int) -> dict[str, Any] | None:
+def _base(conn: Store, layer: str, uuid: str, version: int) -> dict[str, Any] | None:
     row = conn.execute(f"SELECT after FROM {HISTORY_TABLE} WHERE layer = ? AND uuid = ? AND version = ?",
                        (layer, uuid, version)).fetchone()
     if not row or not row[0]:
         return None
-    state = json.loads(row[0])
+    state = row[0] if isinstance(row[0], dict) else json.loads(row[0])
     props = dict(state["properties"])
     props["geom"] = shapely.from_wkb(state["geometry"]) if state.get("geometry") else None
     return props
@@ -90,7 +89,7 @@ def geometry_unchanged(ldef: LayerDef, mapped: list, geoms: list[Any], current: 
     return missing | (types_ok & shapely.equals_exact(src, cur, tolerance=GEOMETRY_TOLERANCE))
 
 
-def decide(conn: sqlite3.Connection, ldef: LayerDef, m: mp.ImportMapping, pf: PlannedFeature, given: dict[str, Any],
+def decide(conn: Store, ldef: LayerDef, m: mp.ImportMapping, pf: PlannedFeature, given: dict[str, Any],
             initial: dict[str, Any], geom: Any, cur: dict[str, Any] | None, lineage: str, geom_same: bool) -> None:
     if cur is None:
         props = dict(given)
@@ -179,7 +178,7 @@ def decide(conn: sqlite3.Connection, ldef: LayerDef, m: mp.ImportMapping, pf: Pl
         pf.op = "update" if changes else "unchanged"
 
 
-def absent_rule(conn: sqlite3.Connection, ldef: LayerDef, m: mp.ImportMapping,
+def absent_rule(conn: Store, ldef: LayerDef, m: mp.ImportMapping,
             mapped: list[tuple[PlannedFeature, dict, dict]]) -> list[PlannedFeature]:
     """The profile's rule for features it imported before that this file no longer lists (a shelter closed)."""
     where = dict(m.absent.get("where", {}))

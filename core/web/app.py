@@ -30,8 +30,9 @@ from ..api import ApiConfig
 from ..api.config import DEFAULT_LIMIT, JOB_TTL_HOURS, MAX_BODY_BYTES, MAX_LIMIT
 from ..api.errors import error_body
 from ..api.responses import dumps
-from ..errors import RallypointError
+from ..errors import RallypointError, RegistryFileError
 from ..registry import Registry
+from ..store import is_postgres_url
 from .adapter import close_registry
 from .routes import features_blueprint, map_blueprint, plugin_endpoints_blueprint, processes_blueprint, tiles_blueprint
 
@@ -58,6 +59,9 @@ def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = Non
 
     from ..plugins import default_plugin_manager
 
+    if is_postgres_url(registry_path):
+        raise RegistryFileError("serving a PostGIS registry is not supported yet (the OGC API reads SQLite); "
+                                "serve a GeoPackage, e.g. one made with `rallypoint export URL out.gpkg`")
     cfg = dict(config or {})
     path = Path(registry_path).resolve()
     plugins = cfg.pop("RALLYPOINT_PLUGINS", None) or default_plugin_manager()

@@ -1,0 +1,104 @@
+"""Mapbox Vector Tiles of a PostGIS registry's layers, written by the database (``ST_AsMVT``).
+
+The same tiles as :mod:`.mvt` writes from a GeoPackage, by the same rules: the WebMercatorQuad
+grid, a 4096 extent, lines and polygons clipped to the tile grown by :data:`~.mvt.BUFFER` units
+(points only inside the tile), retired features and personal fields left out, and each
+layer's ``[layer.tiles]`` rules (minimum zoom, classes hidden below their zoom, the few fields
+carried below the detail zoom). Points are thinned as :func:`.mvt.thin_points` does: below
+:data:`~.mvt.FULL_DETAIL_ZOOM`, or beyond :data:`~.mvt.MAX_POINTS` in a tile, one point (the
+lowest fid) per cell of a grid over the tile, the grid halved until the tile is under the limit.
+
+Where the two differ: lines and polygons are clipped and snapped to the extent's grid by
+``ST_AsMVTGeom`` (which drops what collapses), not simplified nor dropped below a pixel as
+:mod:`.mvt` does; and points are placed in the thinning grid by their exact position, where
+:mod:`.mvt` uses the R-tree's float32 boxes (a point within a metre of a cell's edge may fall
+in the neighbouring cell).
+
+The feature id is the fid, as in :mod:`.mvt`. The box is found with the GiST index on ``geom``
+(EPSG:4490); geometries are projected, clipped and quantised by ``ST_AsMVTGeom``. Each layer is
+one ``ST_AsMVT`` call; a tile of several layers is their concatenation (protobuf messages of
+repeated fields concatenate). Not yet served: the OGC API reads SQLite (see the README).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..pg_schema import qi
+from ..schema import LayerDef
+from .mvt import BUFFER, EXTENT, FULL_DETAIL_ZOOM, MAX_POINTS
+
+
+def _fields(layer: LayerDef, personal: bool, z: int) -> list[str]:
+    wanted = layer.tiles.fields_at(z)
+    return [f.name for f in layer.fields if (personal or not f.personal) and (wanted is None or f.name in wanted)]
+
+
+def _filters(layer: LayerDef, z: int) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if layer.versioned:
+        clauses.append("t.retired_at IS NULL")
+    hidden = layer.tiles.classes_hidden_at(z)
+    if hidden:
+        clauses.append(f"t.{qi(layer.tiles.class_field)} <> ALL(%s)")
+        params.append(list(hidden))
+    return "".join(" AND " + c for c in clauses), params
+
+
+def _cell_key(cells: int) -> str:
+    # the point's cell in a cells×cells grid over the tile (rows counted from the bottom, as mvt's)
+    col = f"least(greatest(floor((ST_X(p) - ST_XMin(e)) / (ST_XMax(e) - ST_XMin(e)) * {cells}), 0), {cells - 1})"
+    row = f"least(greatest(floor((ST_Y(p) - ST_YMin(e)) / (ST_YMax(e) - ST_YMin(e)) * {cells}), 0), {cells - 1})"
+    return f"({row} * {cells} + {col})"
+
+
+def layer_tile(conn, layer: LayerDef, personal: bool, z: int, x: int, y: int) -> bytes:
+    """One layer of tile ``z/x/y`` as an MVT layer message (b"" when it holds nothing)."""
+    if z < layer.tiles.min_zoom or not layer.has_geometry:
+        return b""
+    point = "Point" in layer.geometry and "Multi" not in layer.geometry
+    margin = 0.0 if point else BUFFER / EXTENT
+    filters, params = _filters(layer, z)
+    # e: the tile in EPSG:3857; q: the box searched in EPSG:4490 (latitudes within the projection's range)
+    tile = (f"WITH tile AS (SELECT ST_TileEnvelope({int(z)}, {int(x)}, {int(y)}) AS e, "
+            f"ST_Transform(ST_TileEnvelope({int(z)}, {int(x)}, {int(y)}, margin => {margin}), 4490) AS q)")
+    proj = "ST_Transform(t.geom, 3857)"
+    where = f"t.geom && tile.q{filters}"
+    if point:
+        # half-open, as mvt: a point on an edge is in exactly one tile
+        where += (" AND ST_X(ST_Transform(t.geom, 3857)) >= ST_XMin(tile.e) AND ST_X(ST_Transform(t.geom, 3857))"
+                  " < ST_XMax(tile.e) AND ST_Y(ST_Transform(t.geom, 3857)) > ST_YMin(tile.e)"
+                  " AND ST_Y(ST_Transform(t.geom, 3857)) <= ST_YMax(tile.e)")
+    fields = _fields(layer, personal, z)
+    cols = "".join(", t." + qi(f) for f in fields)
+    source = f"SELECT t.fid, {proj} AS g{cols} FROM {qi(layer.name)} t, tile WHERE {where}"
+    if point:
+        counted = conn.execute(f"{tile} SELECT count(*) FROM {qi(layer.name)} t, tile WHERE {where}",
+                               params).fetchone()[0]
+        if counted and not (z >= FULL_DETAIL_ZOOM and counted <= MAX_POINTS):
+            cells = _cells(conn, tile, layer, where, params)
+            # the first (lowest fid) point of each occupied cell
+            source = (f"SELECT DISTINCT ON (cell) fid, g{''.join(', ' + qi(f) for f in fields)} FROM "
+                      f"(SELECT {_cell_key(cells)} AS cell, s.* FROM (SELECT s0.*, s0.g AS p, tile.e FROM "
+                      f"({source}) s0, tile) s) c ORDER BY cell, fid")
+    sql = (f"{tile}, rows AS (SELECT fid, ST_AsMVTGeom(g, tile.e, {EXTENT}, {0 if point else BUFFER}, true) AS geom"
+           f"{''.join(', ' + qi(f) for f in fields)} FROM ({source}) src, tile) "
+           f"SELECT ST_AsMVT(rows, %s, {EXTENT}, 'geom', 'fid') FROM rows WHERE geom IS NOT NULL")
+    data = conn.execute(sql, [*params, layer.name]).fetchone()[0]
+    return bytes(data) if data else b""
+
+
+def _cells(conn, tile: str, layer: LayerDef, where: str, params: list[Any]) -> int:
+    cells = 256
+    while cells > 1:
+        sql = (f"{tile} SELECT count(DISTINCT {_cell_key(cells)}) FROM "
+               f"(SELECT ST_Transform(t.geom, 3857) AS p, tile.e FROM {qi(layer.name)} t, tile WHERE {where}) s")
+        if conn.execute(sql, params).fetchone()[0] <= MAX_POINTS:
+            break
+        cells //= 2
+    return cells
+
+
+def tile(conn, layers: list[LayerDef], personal: bool, z: int, x: int, y: int) -> bytes:
+    """Tile ``z/x/y`` of ``layers`` (b"" when none holds anything)."""
+    return b"".join(layer_tile(conn, layer, personal, z, x, y) for layer in layers)

@@ -1,0 +1,99 @@
+"""Where a registry keeps its rows: the small interface between :mod:`rallypoint.registry` and its storage.
+
+The registry's rules (validation, stamps, versions, history records, errors) live in
+:mod:`rallypoint.registry` and are the same for every storage; a store only runs SQL on
+its database. Two stores exist: :class:`~rallypoint.store_gpkg.GpkgStore` (a GeoPackage
+file, through Python's sqlite3) and :class:`~rallypoint.store_pg.PgStore` (PostgreSQL with
+PostGIS, through psycopg 3), chosen by :func:`is_postgres_url`.
+
+SQL shared by both is written with ``?`` placeholders and double-quoted identifiers; a
+store adapts the placeholders to its driver (:meth:`Store.execute`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from shapely.geometry.base import BaseGeometry
+
+from .schema import LayerDef
+
+
+def is_postgres_url(location: Any) -> bool:
+    """Whether ``location`` names a PostgreSQL database (``postgresql://…`` or ``postgres://…``) rather than a file."""
+    return isinstance(location, str) and location.split("://", 1)[0] in ("postgresql", "postgres")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One change as the registry records it; a store writes it (or has its database write it)."""
+
+    uuid: str
+    version: int
+    op: str
+    author: str
+    at: str
+    before: dict | None
+    after: dict | None
+    note: str | None
+
+
+class Store(Protocol):
+    """What :class:`~rallypoint.registry.Registry` needs from its storage."""
+
+    conn: Any
+    #: the SQL expression that selects the geometry column as :meth:`decode` reads it
+    geom_select: str
+    #: the LIMIT value meaning "no limit"
+    no_limit: Any
+    #: a subquery giving the strings of the JSON array bound to its one ``?``
+    json_list: str
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        """Run ``sql`` (``?`` placeholders) and return a cursor (iterable, ``fetchone``, ``fetchall``)."""
+
+    def tables(self) -> set[str]:
+        """The names of the layer tables the database holds."""
+
+    def begin(self) -> None:
+        """Start a write transaction (taking the write lock at once where the database has one)."""
+
+    def stamp(self, author: str, now: str) -> None:
+        """Tell the database who writes in this transaction, and when (for stamps it writes itself)."""
+
+    def commit(self, touched: dict[str, list[float]], now: str) -> None:
+        """Record the touched layers' extents and change time where the format keeps them, and commit."""
+
+    def rollback(self) -> None: ...
+
+    def insert(self, layer: LayerDef, row: dict[str, Any], geom: BaseGeometry | None,
+               history: HistoryEntry | None, on_duplicate: Callable[[], None] | None = None) -> int | None:
+        """Insert a row, and its history entry for a versioned layer; returns the fid (None when it is not
+        known yet). A row whose UUID is already used is not written and ``on_duplicate`` is called, at
+        once or by :meth:`flush`."""
+
+    def flush(self) -> None:
+        """Finish the batch's pending writes (calling their ``on_duplicate``), before its problems are read."""
+
+    def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: BaseGeometry | None,
+               history: HistoryEntry) -> None:
+        """Write a new version of a row and its history entry."""
+
+    def lock_clause(self) -> str:
+        """What a read of the row about to be changed appends, so no other writer changes it meanwhile."""
+
+    def bbox_clause(self, layer: LayerDef, box: tuple[float, float, float, float]) -> tuple[str, list[Any]]:
+        """A WHERE clause (and its parameters) keeping the rows whose geometry's box meets ``box``."""
+
+    def decode(self, value: Any) -> BaseGeometry | None: ...
+
+    def decode_many(self, values: Any) -> Any: ...
+
+    def point_coords(self, values: Any) -> Any:
+        """The (n, 2) coordinates of point geometries as selected; NaN for NULL; ValueError for other types."""
+
+    def load_reference(self, layer: LayerDef, data: Any, *, author: str, now: str, replace: bool,
+                       note: str | None) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,288 @@
+"""The PostGIS store: a registry in a PostgreSQL database, through psycopg 3 (see :mod:`rallypoint.store`).
+
+Selected by a connection URL, ``postgresql://user[:password]@host[:port]/database``. The
+database's triggers (:mod:`rallypoint.pg_schema`) stamp versions and write the history of
+every change; Rallypoint tells them who writes and when through the transaction-local
+settings ``rallypoint.author`` and ``rallypoint.now``, so a change made here carries exactly
+the stamps it would carry in a GeoPackage.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from . import geometry as geo
+from .errors import RegistryFileError
+from .gpkgfile import RegistryInfo
+from .pg_schema import (
+    EDITOR_ROLE_DDL,
+    FUNCTIONS,
+    HISTORY_DDL,
+    HISTORY_TABLE,
+    METADATA_TABLE,
+    layer_ddl,
+    qi,
+)
+from .schema import LayerDef
+from .store import HistoryEntry
+from .styles import render_qml, render_sld
+
+
+def _connect(url: str, *, readonly: bool = False):
+    import psycopg
+
+    try:
+        conn = psycopg.connect(url, autocommit=True, application_name="rallypoint")
+    except psycopg.Error as exc:
+        raise RegistryFileError(f"{_label(url)}: cannot connect: {str(exc).strip()}") from None
+    if readonly:
+        conn.execute("SET default_transaction_read_only = on")
+    return conn
+
+
+def _label(url: str) -> str:
+    """The URL without its password, for messages."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        d = conninfo_to_dict(url)
+    except Exception:
+        return "PostgreSQL database"
+    return f"postgresql://{d.get('user', '')}@{d.get('host', '')}:{d.get('port', 5432)}/{d.get('dbname', '')}"
+
+
+def _pg_sql(sql: str) -> str:
+    # Shared SQL uses sqlite's '?' placeholders; none of it holds a literal '?' or '%'.
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _value(layer: LayerDef, name: str, value: Any) -> Any:
+    # validation gives booleans as SQLite stores them (0/1); PostgreSQL's boolean wants bool
+    if value is not None and layer.has_field(name) and layer.field(name).type == "boolean":
+        return bool(value)
+    return value
+
+
+class PgStore:
+    """A registry's tables in PostgreSQL/PostGIS. The database writes the history (triggers)."""
+
+    geom_select = "ST_AsBinary(geom)"
+    no_limit = None  # LIMIT NULL: no limit
+    json_list = "SELECT jsonb_array_elements_text(?::jsonb)"
+
+    def __init__(self, url: str, *, readonly: bool = False):
+        import psycopg
+
+        self.label = _label(url)
+        self._pipeline = None
+        self._pending = []
+        self.conn = _connect(url, readonly=readonly)
+        try:
+            row = self.conn.execute(f"SELECT info FROM {METADATA_TABLE} WHERE id = 1").fetchone()
+        except psycopg.errors.UndefinedTable:
+            self.conn.close()
+            raise RegistryFileError(f"{self.label}: not a Rallypoint registry (no {METADATA_TABLE} table)") from None
+        if row is None:
+            self.conn.close()
+            raise RegistryFileError(f"{self.label}: not a Rallypoint registry ({METADATA_TABLE} is empty)")
+        self.info = RegistryInfo(**row[0])
+        if not readonly:
+            self._follow_database_name()
+        self._tables = {r[0] for r in self.conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+
+    def _follow_database_name(self) -> None:
+        """QGIS finds a layer's default style by database name (``f_table_catalog``); a registry copied
+        or restored under another name (``CREATE DATABASE … TEMPLATE``, pg_restore) gets its styles back."""
+        import psycopg
+
+        try:
+            self.conn.execute("UPDATE layer_styles SET f_table_catalog = current_database()"
+                              " WHERE owner = 'rallypoint' AND f_table_catalog IS DISTINCT FROM current_database()")
+        except psycopg.errors.InsufficientPrivilege:
+            pass  # an editor's connection: the owner's next open does it
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self.conn.execute(_pg_sql(sql), params or None)
+
+    def tables(self) -> set[str]:
+        return self._tables
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions --------------------------------------------------------------
+    def begin(self) -> None:
+        self.conn.execute("BEGIN")
+        self._said: tuple[str, str] | None = None
+        # Pipeline mode: writes are sent without waiting for each answer (one round trip per read,
+        # not per statement); a duplicate UUID is found when the answers are read (flush).
+        self._pipeline = self.conn.pipeline()
+        self._pipeline.__enter__()
+        self._pending: list[tuple[Any, Callable[[], None]]] = []
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for cur, on_duplicate in pending:
+            if cur.fetchone() is None:  # ON CONFLICT DO NOTHING: nothing written
+                on_duplicate()
+
+    def _end_pipeline(self, exc: BaseException | None) -> None:
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            pipeline.__exit__(type(exc) if exc else None, exc, None)
+
+    def stamp(self, author: str, now: str) -> None:
+        self.conn.execute("SELECT set_config('rallypoint.author', %s, true), set_config('rallypoint.now', %s, true)",
+                          (author, now))
+
+    def commit(self, touched: dict[str, list[float]], now: str) -> None:
+        self.flush()
+        self._end_pipeline(None)  # raises a pending error: the batch then rolls back
+        self.conn.execute("COMMIT")  # PostGIS needs no extents kept: the GiST index answers them
+
+    def rollback(self) -> None:
+        import psycopg
+
+        self._pending = []
+        try:
+            self._end_pipeline(RuntimeError("rollback"))
+        except psycopg.Error:
+            pass  # the error that made the batch roll back is already on its way
+        self.conn.execute("ROLLBACK")
+
+    # -- writes --------------------------------------------------------------------
+    def _say(self, history: HistoryEntry) -> None:
+        """What the triggers cannot tell from the row: the kind of change and its note (sent only when
+        they differ from the last change's: a batch of inserts costs one statement per feature)."""
+        said = (history.op, history.note or "")
+        if said != self._said:
+            self.conn.execute("SELECT set_config('rallypoint.op', %s, true), set_config('rallypoint.note', %s, true)",
+                              said)
+            self._said = said
+
+    def insert(self, layer: LayerDef, row: dict[str, Any], geom: BaseGeometry | None,
+               history: HistoryEntry | None, on_duplicate: Callable[[], None] | None = None) -> int | None:
+        if history is not None:
+            self._say(history)
+        cols = [qi(c) for c in row]
+        values = [_value(layer, c, v) for c, v in row.items()]
+        marks = ["%s"] * len(cols)
+        if layer.has_geometry:
+            cols.append("geom")
+            marks.append("ST_GeomFromWKB(%s, 4490)")
+            values.append(None if geom is None else shapely.to_wkb(geom, output_dimension=2))
+        # ON CONFLICT, not an error: a failed statement would abort the whole transaction, and a batch
+        # goes on to report every bad feature, not only the first
+        conflict = " ON CONFLICT (uuid) DO NOTHING" if history is not None else ""
+        sql = f"INSERT INTO {qi(layer.name)} ({', '.join(cols)}) VALUES ({', '.join(marks)}){conflict} RETURNING fid"
+        cur = self.conn.execute(sql, values)
+        if history is not None and on_duplicate is not None and self._pipeline is not None:
+            self._pending.append((cur, on_duplicate))
+            return None
+        row = cur.fetchone()
+        if row is None:
+            if on_duplicate is None:
+                raise RegistryFileError(f"{self.label} {layer.name}: UUID {values[cols.index(qi('uuid'))]} is already used")
+            on_duplicate()
+            return None
+        return row[0]
+
+    def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: BaseGeometry | None,
+               history: HistoryEntry) -> None:
+        self._say(history)
+        cols = [c for c in row if c != "uuid"]
+        sets = [f"{qi(c)} = %s" for c in cols]
+        values = [_value(layer, c, row[c]) for c in cols]
+        if layer.has_geometry:
+            sets.append("geom = ST_GeomFromWKB(%s, 4490)")
+            values.append(None if geom is None else shapely.to_wkb(geom, output_dimension=2))
+        self.conn.execute(f"UPDATE {qi(layer.name)} SET {', '.join(sets)} WHERE fid = %s", (*values, fid))
+
+    def load_reference(self, layer: LayerDef, data: Any, *, author: str, now: str, replace: bool,
+                       note: str | None) -> int:
+        from .pg_bulk import load_reference
+
+        return load_reference(self.conn, layer, data, author=author, now=now, replace=replace, note=note)
+
+    # -- reads ---------------------------------------------------------------------
+    def lock_clause(self) -> str:
+        return " FOR UPDATE"  # the row read is the row written: no other transaction changes it meanwhile
+
+    def bbox_clause(self, layer: LayerDef, box: tuple[float, float, float, float]) -> tuple[str, list[Any]]:
+        return "geom && ST_MakeEnvelope(?, ?, ?, ?, 4490)", list(box)
+
+    def decode(self, value: Any) -> BaseGeometry | None:
+        return None if value is None else shapely.from_wkb(bytes(value))
+
+    def decode_many(self, values: Any) -> Any:
+        return shapely.from_wkb(np.array([None if v is None else bytes(v) for v in values], dtype=object))
+
+    def point_coords(self, values: Any) -> Any:
+        geoms = self.decode_many(values)
+        out = np.full((len(geoms), 2), np.nan)
+        present = ~shapely.is_missing(geoms)
+        kinds = shapely.get_type_id(geoms[present])
+        if (kinds != 0).any():
+            raise geo.GeometryBlobError(
+                f"geometry holds a {geoms[present][kinds != 0][0].geom_type}, not a point, where points are read")
+        full = np.flatnonzero(present)
+        full = full[~shapely.is_empty(geoms[full])]
+        out[full, 0] = shapely.get_x(geoms[full])
+        out[full, 1] = shapely.get_y(geoms[full])
+        return out
+
+
+def _write_styles(conn, layers: list[LayerDef], default_lang: str) -> None:
+    for layer in layers:
+        for lang in (default_lang, "en" if default_lang == "zh" else "zh"):
+            conn.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column,"
+                " stylename, styleqml, stylesld, useasdefault, description, owner, ui, type)"
+                " VALUES (current_database(), current_schema(), %s, %s, %s, %s, %s, %s, %s, 'rallypoint', '', %s)",
+                # QGIS looks a style up by geometry column (NULL for a table without one); type NULL fits any
+                (layer.name, "geom" if layer.has_geometry else None, f"rallypoint-{lang}", render_qml(layer, lang),
+                 render_sld(layer), lang == default_lang,
+                 f"Rallypoint default style ({'中文' if lang == 'zh' else 'English'})", None))
+
+
+def create_database_registry(url: str, layers: list[LayerDef], info: RegistryInfo, *, overwrite: bool = False) -> None:
+    """Create the registry's tables in the (existing) database at ``url``, in one transaction."""
+    import psycopg
+
+    conn = _connect(url)
+    label = _label(url)
+    try:
+        exists = conn.execute("SELECT to_regclass(%s)", (METADATA_TABLE,)).fetchone()[0]
+        if exists and not overwrite:
+            raise RegistryFileError(f"{label} already holds a registry (use overwrite to replace it)")
+        with conn.transaction():
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            conn.execute(EDITOR_ROLE_DDL)
+            if exists:
+                _drop_registry(conn, layers)
+            conn.execute(FUNCTIONS)
+            conn.execute(HISTORY_DDL)
+            for layer in layers:
+                for stmt in layer_ddl(layer):
+                    conn.execute(stmt)
+            conn.execute(f"INSERT INTO {METADATA_TABLE} (id, info) VALUES (1, %s::jsonb)", (info.to_json(),))
+            _write_styles(conn, layers, info.language)
+    except psycopg.Error as exc:
+        raise RegistryFileError(f"{label}: cannot create the registry: {str(exc).strip()}") from exc
+    finally:
+        conn.close()
+
+
+def _drop_registry(conn, layers: list[LayerDef]) -> None:
+    for layer in layers:
+        conn.execute(f"DROP TABLE IF EXISTS {qi(layer.name)} CASCADE")
+    conn.execute(f"DROP TABLE IF EXISTS {HISTORY_TABLE}, {METADATA_TABLE} CASCADE")
+    conn.execute("DELETE FROM layer_styles WHERE stylename LIKE 'rallypoint%'")
+    for fn in ("rp_setting(text)", "rp_author()", "rp_now()", "rp_stamp()", "rp_state(jsonb, geometry)",
+               "rp_record()", "rp_retire_on_delete()", "rp_refuse()"):
+        conn.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")
