@@ -22,6 +22,9 @@ from rallypoint_plugins.rectification.report import rate_percent
 
 from conftest import BUREAU, HERE, StepClock, hazard
 
+# the ledger's rules hold the same on either backend: tests through the `registry` fixture run on both
+pytestmark = pytest.mark.both_backends
+
 # StepClock's time is 2026-05-01 08:00 UTC: 16:00 on 2026-05-01 in China, the ledger's "today".
 TODAY = "2026-05-01"
 
