@@ -471,9 +471,7 @@ class Registry:
 
     def add_layers(self, names: Iterable[str]) -> list[str]:
         """Add layer types that plugins define, and this older registry lacks, to the file (tables
-        without geometry only: see :func:`~rallypoint.gpkgfile.add_attribute_layers`); returns those added."""
-        from .gpkgfile import add_attribute_layers
-
+        without geometry only); returns those added. One transaction: all of them are added, or none."""
         catalog = layer_catalog(self.plugins)
         names = list(names)
         unknown = [n for n in names if n not in catalog]
@@ -482,13 +480,7 @@ class Registry:
                                     f"(defined: {', '.join(catalog)})")
         new = [catalog[n] for n in dict.fromkeys(names) if n not in self.layers]
         if new:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                add_attribute_layers(self._conn, new, self.info.language, format_datetime(self._clock()))
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+            self._store.add_layers(new, self.info.language, format_datetime(self._clock()))
             self.layers.update({d.name: d for d in new})
         return [d.name for d in new]
 

@@ -96,4 +96,7 @@ class Store(Protocol):
     def load_reference(self, layer: LayerDef, data: Any, *, author: str, now: str, replace: bool,
                        note: str | None) -> int: ...
 
+    def add_layers(self, layers: list[LayerDef], language: str, now: str) -> None:
+        """Create the tables (without geometry) of layer types that plugins define, in one transaction."""
+
     def close(self) -> None: ...

@@ -79,6 +79,17 @@ class GpkgStore:
     def rollback(self) -> None:
         self.conn.execute("ROLLBACK")
 
+    def add_layers(self, layers: list[LayerDef], language: str, now: str) -> None:
+        from .gpkgfile import add_attribute_layers
+
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            add_attribute_layers(self.conn, layers, language, now)
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
     def commit(self, touched: dict[str, list[float]], now: str) -> None:
         for table, ext in touched.items():
             if ext:

@@ -155,6 +155,16 @@ class PgStore:
             pass  # the error that made the batch roll back is already on its way
         self.conn.execute("ROLLBACK")
 
+    def add_layers(self, layers: list[LayerDef], language: str, now: str) -> None:
+        for layer in layers:  # as on a GeoPackage (add_attribute_layers)
+            if layer.has_geometry:
+                raise RegistryFileError(f"layer {layer.name} has geometry: it can only be created with a new registry")
+        with self.conn.transaction():
+            for layer in layers:
+                for stmt in layer_ddl(layer):
+                    self.conn.execute(stmt)
+            _write_styles(self.conn, layers, language)
+
     # -- writes --------------------------------------------------------------------
     def _say(self, history: HistoryEntry) -> None:
         """What the triggers cannot tell from the row: the kind of change and its note (sent only when

@@ -226,12 +226,12 @@ class _NotesPlugin:
                            "title_en": "Wells"}, "field": []}]
 
 
-def test_add_layers_brings_a_plugins_table_into_an_older_registry(registry_path):
-    from rallypoint.check import check_registry
+def test_add_layers_brings_a_plugins_table_into_an_older_registry(registry_location):
+    """On either backend: the table is added, written with history, and one of the layers when opened again."""
     from rallypoint.plugins import get_plugin_manager
 
     pm = get_plugin_manager(entrypoints=False, extra=[("notes", _NotesPlugin())])
-    with Registry.open(registry_path, plugins=pm) as reg:
+    with Registry.open(registry_location, plugins=pm) as reg:
         assert "shelter_notes" not in reg.layers
         with pytest.raises(UnknownLayerError, match="no_such"):
             reg.add_layers(["shelter_notes", "no_such"])
@@ -242,7 +242,17 @@ def test_add_layers_brings_a_plugins_table_into_an_older_registry(registry_path)
         s = reg.add("shelters", shelter(), HERE, author="t").uuid
         note = reg.add("shelter_notes", {"shelter_uuid": s, "text": "东门可进车", "source": "b"}, author="t")
         assert note.version == 1 and reg.history("shelter_notes")[0].op == "insert"
-    with Registry.open(registry_path, plugins=pm) as reg:  # opened again, the table is one of its layers
+    with Registry.open(registry_location, plugins=pm) as reg:  # opened again, the table is one of its layers
         assert reg.count("shelter_notes") == 1
+        assert reg.get("shelter_notes", note.uuid).properties["text"] == "东门可进车"
+
+
+def test_a_plugins_table_added_to_a_file_is_sound_as_gdal_would_make_it(registry_path):
+    from rallypoint.check import check_registry
+    from rallypoint.plugins import get_plugin_manager
+
+    pm = get_plugin_manager(entrypoints=False, extra=[("notes", _NotesPlugin())])
+    with Registry.open(registry_path, plugins=pm) as reg:
+        reg.add_layers(["shelter_notes"])
         notes = reg.layer("shelter_notes")
     assert check_registry(registry_path, gdal=False, layers=[notes]) == []
