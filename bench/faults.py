@@ -25,7 +25,6 @@ tests/test_faults.py runs a shortened form of both in the suite.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import random
@@ -196,16 +195,13 @@ def import_kill_rounds(registry: Path, folder: Path, *, rounds: int = 40, featur
 
 
 def main() -> None:
-    from soak import sample_registry
+    from soak import bench_arguments, sample_registry
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--registry", type=Path, help="a registry to use copies of (default: a new county sample)")
+    ap = bench_arguments(__doc__, "use copies of")
     ap.add_argument("--server-rounds", type=int, default=100)
     ap.add_argument("--import-rounds", type=int, default=40)
     ap.add_argument("--writers", type=int, default=8)
     ap.add_argument("--features", type=int, default=2000, help="features in the imported file")
-    ap.add_argument("--seed", type=int, default=20261123)
-    ap.add_argument("--json", type=Path, help="write the figures here as JSON too")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="rallypoint-faults-") as tmp:
         folder = Path(tmp)

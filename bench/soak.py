@@ -538,15 +538,21 @@ def sample_registry(folder: Path, size: str) -> Path:
     return path
 
 
+def bench_arguments(doc: str, what: str) -> argparse.ArgumentParser:
+    """The options soak.py and faults.py share: the registry, the seed, a JSON file of the figures."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--registry", type=Path, help=f"a registry to {what} (default: a new county sample)")
+    ap.add_argument("--seed", type=int, default=20261123)
+    ap.add_argument("--json", type=Path, help="write the figures here as JSON too")
+    return ap
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--registry", type=Path, help="a registry to soak a copy of (default: a new county sample)")
+    ap = bench_arguments(__doc__, "soak a copy of")
     ap.add_argument("--clients", type=int, default=60)
     ap.add_argument("--duration", type=float, default=300, help="seconds")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=20261123)
-    ap.add_argument("--json", type=Path, help="write the figures here as JSON too")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="rallypoint-soak-") as tmp:
         folder = Path(tmp)
