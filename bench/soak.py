@@ -185,6 +185,7 @@ class Ack:
     op: str  # insert, update, retire
     author: str
     values: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)  # when the answer came
 
 
 @dataclass
@@ -197,9 +198,11 @@ class Ledger:
     inconsistent: list[str] = field(default_factory=list)  # answers whose ETag and body disagree
 
 
-def verify(path: Path, ledger: Ledger) -> list[str]:
+def verify(path: Path, ledger: Ledger, *, complete: bool = True) -> list[str]:
     """What is wrong between the acknowledgements and the registry file (empty when nothing is lost).
 
+    ``complete=False``: the ledger holds only some of the writes (those acknowledged before a
+    backup), so a feature may be at a later version than its last one there.
     Read with Python's sqlite3 (never GDAL in this process), with no server running.
     """
     from rallypoint.gpkgfile import HISTORY_TABLE
@@ -237,7 +240,7 @@ def verify(path: Path, ledger: Ledger) -> list[str]:
             version, retired = row
             if version < a.version:
                 problems.append(f"LOST: {layer} {uid} is at version {version}, version {a.version} was acknowledged")
-            elif version > a.version and (layer, uid) not in ledger.unanswered:
+            elif version > a.version and complete and (layer, uid) not in ledger.unanswered:
                 problems.append(f"{layer} {uid} is at version {version}, but the last write acknowledged or sent "
                                 f"made version {a.version}")
             elif version == a.version and bool(retired) != (a.op == "retire"):
