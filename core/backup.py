@@ -79,12 +79,13 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _journals(path: Path) -> tuple[Path, ...]:
+    return Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")
+
+
 def _remove_quietly(path: Path) -> None:
-    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            pass
+    for p in (path, *_journals(path)):
+        p.unlink(missing_ok=True)
 
 
 def _temporary_beside(dst: Path) -> Path:
@@ -102,16 +103,10 @@ def _install(tmp: Path, dst: Path) -> None:
     it goes first.
     """
     if dst.exists():
-        try:
-            _lock_exclusively(dst).close()
-        except RegistryInUseError:
-            raise
-        except sqlite3.DatabaseError:
-            pass  # not a database at all: nobody has it open as one
+        _refuse_if_in_use(dst)
     _fsync(tmp)
-    for stale in (Path(f"{dst}-wal"), Path(f"{dst}-shm"), Path(f"{dst}-journal")):
-        if stale.exists():
-            stale.unlink()
+    for stale in _journals(dst):
+        stale.unlink(missing_ok=True)
     os.replace(tmp, dst)
     _fsync(dst.parent)
 
@@ -132,6 +127,7 @@ def _copy_pages(src: Path, dst: Path) -> int:
         rows = _history_rows(copy)
         # the copy is a single file: its WAL is checkpointed into it before it is checked and renamed
         copy.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    os.chmod(dst, src.stat().st_mode & 0o777)  # the temporary file was made private; the copy reads as the original
     return rows
 
 
@@ -205,6 +201,16 @@ def _lock_exclusively(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _refuse_if_in_use(path: Path) -> None:
+    """:class:`RegistryInUseError` if another process has ``path`` open (a file that is no database: nobody has)."""
+    try:
+        _lock_exclusively(path).close()
+    except RegistryInUseError:
+        raise
+    except sqlite3.DatabaseError:
+        pass  # not a database at all: nobody has it open as one
+
+
 def _readable(path: Path) -> bool:
     """Whether SQLite can read ``path`` as a database at all (asked of SQLite, never with open())."""
     try:
@@ -228,6 +234,8 @@ def restore_registry(backup: str | os.PathLike, registry: str | os.PathLike, *, 
         raise BackupError(f"{src}: no such backup file")
     if dst.exists() and dst.resolve() == src.resolve():
         raise BackupError(f"{src} is the registry itself")
+    if dst.exists():
+        _refuse_if_in_use(dst)  # at once, before a check of the backup that takes minutes on a city
     say(f"checking the backup {src}")
     problems = check_backup(src, gdal=gdal)
     if problems:

@@ -134,6 +134,7 @@ def test_backup_while_writing_then_restore_keeps_every_write_acknowledged_before
 def test_backup_refuses_to_overwrite_without_force_and_keeps_the_old_one(county_sample, tmp_path):
     out = tmp_path / "b.gpkg"
     assert run_cli("backup", county_sample, out).exit_code == 0
+    assert out.stat().st_mode & 0o777 == county_sample.stat().st_mode & 0o777  # not the temporary file's 0600
     stamp = out.stat().st_mtime_ns
     again = run_cli("backup", county_sample, out)
     assert again.exit_code == 1 and "already exists" in again.said and "--force" in again.said
