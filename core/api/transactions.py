@@ -9,13 +9,13 @@ Geometries arrive in CRS84 unless a ``Content-Crs`` header names another offered
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 import shapely.geometry
 
 from ..errors import FeatureNotFoundError
-from ..registry import Feature
+from ..registry import Batch, Feature
 from ..schema import LayerDef
 from . import crs as crsmod
 from .auth import require
@@ -117,10 +117,24 @@ def _check_id(data: dict[str, Any], uuid: str) -> None:
         raise BadRequest(f"the body's id {data['id']!r} is not the feature's id {uuid}")
 
 
-def _answer(ctx: Context, req: Request, layer: LayerDef, uuid: str, status: int = 200,
-            extra: dict[str, str] | None = None) -> Response:
-    feature = read_feature(ctx, layer, uuid, personal=True, crs=crsmod.DEFAULT)
-    headers = {"ETag": feature_etag(uuid, feature["properties"]["version"]), "Content-Crs": crsmod.DEFAULT.header}
+def _write(ctx: Context, layer: LayerDef, author: str, note: str | None,
+           write: Callable[[Batch], str | None]) -> dict[str, Any]:
+    """Run ``write`` (which returns the UUID it wrote) in one batch, and read the feature it wrote in the same transaction.
+
+    Read after the commit, another client's write to the same feature could come in
+    between: the answer and its ETag would name that client's version, and a PATCH sent
+    with it as If-Match would overwrite a change its sender never saw.
+    """
+    with ctx.registry.batch(author=author, note=note) as b:
+        uuid = write(b)
+        if b.problems:
+            return {}  # the batch refuses everything on leaving (ValidationError)
+        return read_feature(ctx, layer, uuid, personal=True, crs=crsmod.DEFAULT)
+
+
+def _answer(feature: dict[str, Any], status: int = 200, extra: dict[str, str] | None = None) -> Response:
+    headers = {"ETag": feature_etag(feature["id"], feature["properties"]["version"]),
+               "Content-Crs": crsmod.DEFAULT.header}
     headers.update(extra or {})
     return json_response(feature, status=status, media_type=GEOJSON, headers=headers)
 
@@ -134,10 +148,10 @@ def create_item(ctx: Context, req: Request) -> Response:
         if props.get("uuid") not in (None, data["id"]):
             raise BadRequest(f"the body's id {data['id']!r} and its uuid property {props['uuid']!r} differ")
         props["uuid"] = data["id"]
-    feat = ctx.registry.add(layer.name, props, _geometry(req, layer, data), author=author,
-                            note="added through the API")
-    location = req.url(f"/collections/{layer.name}/items/{feat.uuid}")
-    return _answer(ctx, req, layer, feat.uuid, 201, {"Location": location})
+    geom = _geometry(req, layer, data)
+    feature = _write(ctx, layer, author, "added through the API", lambda b: b.add(layer.name, props, geom))
+    location = req.url(f"/collections/{layer.name}/items/{feature['id']}")
+    return _answer(feature, 201, {"Location": location})
 
 
 def _target(ctx: Context, req: Request, doing: str) -> tuple[LayerDef, str, str, Feature, int]:
@@ -147,6 +161,10 @@ def _target(ctx: Context, req: Request, doing: str) -> tuple[LayerDef, str, str,
     uuid = req.path_params["feature_id"]
     feat = _current(ctx, layer, uuid)
     return layer, author, uuid, feat, _check_if_match(req, feat)
+
+
+def _updated(feat: Feature | None, uuid: str) -> str | None:
+    return None if feat is None else uuid
 
 
 def replace_item(ctx: Context, req: Request) -> Response:
@@ -160,9 +178,8 @@ def replace_item(ctx: Context, req: Request) -> Response:
     if layer.has_geometry and geom is None:
         raise BadRequest("a geometry is required: PUT replaces the whole feature (use PATCH to change only some "
                          "properties)")
-    ctx.registry.update(layer.name, uuid, changes, geom, author=author, expected_version=version,
-                        note="replaced through the API")
-    return _answer(ctx, req, layer, uuid)
+    return _answer(_write(ctx, layer, author, None, lambda b: _updated(
+        b.update(layer.name, uuid, changes, geom, expected_version=version, note="replaced through the API"), uuid)))
 
 
 def update_item(ctx: Context, req: Request) -> Response:
@@ -173,9 +190,8 @@ def update_item(ctx: Context, req: Request) -> Response:
     geom = _geometry(req, layer, data)
     if not changes and geom is None:
         raise BadRequest("nothing to change: send 'properties' and/or a 'geometry'")
-    ctx.registry.update(layer.name, uuid, changes, geom, author=author, expected_version=version,
-                        note="changed through the API")
-    return _answer(ctx, req, layer, uuid)
+    return _answer(_write(ctx, layer, author, None, lambda b: _updated(
+        b.update(layer.name, uuid, changes, geom, expected_version=version, note="changed through the API"), uuid)))
 
 
 def delete_item(ctx: Context, req: Request) -> Response:

@@ -8,6 +8,7 @@ import click
 
 from .. import __version__
 from .analyse_cmd import analyse
+from .backup_cmd import backup, restore_backup
 from .common import RallypointGroup, err_console
 from .diff_cmd import diff
 from .export_cmd import export, verify
@@ -76,5 +77,5 @@ def cli(trace_hooks: bool) -> None:
 
 for command in (init, sample, layers, add, list_features, show, edit, retire, restore, history, validate, plugins,
                 analyse, serve, keys, export, verify, import_, diff, merge, checkout, push, pull,
-                qgis_plugin):
+                qgis_plugin, backup, restore_backup):
     cli.add_command(command)
