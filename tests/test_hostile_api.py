@@ -1,0 +1,31 @@
+"""The API fuzzed from its own OpenAPI document (schemathesis), anonymously and with a key of each role.
+
+Every operation of ``/api`` gets generated requests, valid and invalid; every answer must be
+no 5xx and must conform to the document (status codes, content types, headers, bodies).
+The examples are bounded so this runs in CI in about a minute; ``bench/hostile.py``
+runs many more and prints the figures.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import require
+from hostile_support import ROLES, api_site, fuzz_api
+
+MAX_EXAMPLES = 3
+# Valid analysis runs take seconds each (tests/test_web_processes.py runs them); here they get invalid requests only
+NEGATIVE_ONLY = ("POST /processes/",)
+
+
+@pytest.fixture(scope="module")
+def site(county_sample, tmp_path_factory):
+    return api_site(county_sample, tmp_path_factory.mktemp("hostile_api"))
+
+
+def test_no_5xx_and_every_answer_conforms_to_the_document(site):
+    require("schemathesis", "the API is fuzzed from its OpenAPI document")
+    report = fuzz_api(site["app"], {role: site["headers"][role] for role in ROLES}, MAX_EXAMPLES,
+                      negative_only=NEGATIVE_ONLY)
+    assert report.operations > 40 and report.requests > 4 * report.operations
+    assert not any(status >= 500 for status in report.statuses), report.statuses
+    assert not report.failures, "\n\n".join(f"{k}\n{v}" for k, v in report.failures.items())
