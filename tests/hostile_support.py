@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import sqlite3
 import time
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,9 +16,35 @@ from web_support import auth, copy_registry, make_key
 
 from rallypoint.web import create_app
 
+#: Examples per fuzzed case: a few in the test suite; bench/hostile.py sets many more.
+FUZZ_EXAMPLES = int(os.environ.get("RALLYPOINT_FUZZ_EXAMPLES", "0")) or None
+
+
+def record(what: str, figures: dict) -> None:
+    """Add a fuzz run's figures to the JSON-lines file named by RALLYPOINT_FUZZ_REPORT (bench/hostile.py's)."""
+    target = os.environ.get("RALLYPOINT_FUZZ_REPORT")
+    if target:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"what": what, **figures}, default=str) + "\n")
+
+
 #: None is anonymous; then a key of each role, lowest first.
 ROLES = (None, "reader", "editor", "admin")
 OWNERS = {"reader": "li.na", "editor": "zhang.wei", "admin": "chen.jie"}
+
+
+def digest(path: Path) -> str:
+    """Every row of every table of a registry (API keys and R-tree shadow tables aside) as one hash, read through
+    SQLite (never GDAL: the registry may be open): "nothing changed" is "the same hash"."""
+    h = hashlib.sha256()
+    with closing(sqlite3.connect(f"file:{Path(path).resolve().as_posix()}?mode=ro", uri=True)) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
+                                             "LIKE 'rtree%' AND name != 'rp_api_keys' ORDER BY name")]
+        for t in tables:
+            h.update(t.encode())
+            for row in conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid'):
+                h.update(repr(row).encode())
+    return h.hexdigest()
 
 
 def api_site(sample: Path, folder: Path, **config) -> dict:

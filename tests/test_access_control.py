@@ -14,7 +14,7 @@ from contextlib import closing
 import mapbox_vector_tile
 import pytest
 from conftest import shelter
-from hostile_support import OWNERS, ROLES, api_site
+from hostile_support import OWNERS, api_site, digest
 from web_support import Server, auth, copy_registry, make_key
 
 from rallypoint import Registry
@@ -48,18 +48,6 @@ def site(county_sample, tmp_path_factory):
     assert r.status_code == 200, r.get_json()
     s["job"] = r.get_json()
     return s
-
-
-def digest(path) -> str:
-    """Every row of every table of the registry (keys aside), as one hash: "nothing changed" is "same hash"."""
-    h = hashlib.sha256()
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
-                                             "LIKE 'rtree%' AND name != 'rp_api_keys' ORDER BY name")]
-        for t in tables:
-            for row in conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid'):
-                h.update(repr(row).encode())
-    return h.hexdigest()
 
 
 def write_requests(site) -> list[tuple[str, str, str, dict]]:

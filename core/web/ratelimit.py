@@ -14,7 +14,7 @@ stores that several processes can share are Redis, Memcached, MongoDB or etcd: s
 bureau's machine does not run. Gunicorn's workers are separate processes, so an in-memory
 store would let each of them allow the whole limit. :class:`SQLiteStorage` is therefore a small
 ``limits`` store in an SQLite file of its own (never the registry: the limits' writes would
-contend with the registry's), in the jobs folder by default; a Redis URI can replace it
+contend with the registry's), beside the jobs folder by default; a Redis URI can replace it
 (``RALLYPOINT_RATELIMIT_STORAGE``). The write limit is generous (a client syncing a bureau's edits
 writes in bursts); it stops a runaway script, not a busy editor.
 
@@ -159,11 +159,13 @@ def rate_limits(config: dict[str, Any]) -> dict[str, str]:
     return given
 
 
-def init_limiter(app, config: dict[str, Any], default_folder: Path):
-    """Put Flask-Limiter on ``app`` with the two limits; returns the Limiter."""
+def init_limiter(app, config: dict[str, Any], jobs_folder: Path):
+    """Put Flask-Limiter on ``app`` with the two limits; returns the Limiter. The counters' file is by default
+    beside the jobs folder (``<jobs>.limits.sqlite``), which every worker of a server shares."""
     from flask_limiter import ApplicationLimit, Limiter
 
-    uri = config.get("RALLYPOINT_RATELIMIT_STORAGE") or f"{SCHEME}://{(default_folder / 'limits.sqlite').as_posix()}"
+    default = jobs_folder.with_name(jobs_folder.name + ".limits.sqlite")
+    uri = config.get("RALLYPOINT_RATELIMIT_STORAGE") or f"{SCHEME}://{default.resolve().as_posix()}"
     given = rate_limits(config)
     writes = ApplicationLimit(
         given["RALLYPOINT_RATELIMIT_WRITES"], key_function=_writer, scope="writes",
