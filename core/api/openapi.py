@@ -17,7 +17,7 @@ from . import crs as crsmod
 from . import html
 from .collections import read_only, site_title
 from .context import Context
-from .query import filterable_fields
+from .query import MAX_INT, filterable_fields
 from .request import Request, check_params, output_format
 from .responses import GEOJSON, JSON, OPENAPI, Response, json_response
 
@@ -48,7 +48,7 @@ def _components(ctx: Context) -> dict[str, Any]:
                       "schema": {"type": "integer", "minimum": 1, "maximum": ctx.config.max_limit,
                                  "default": ctx.config.default_limit}},
             "offset": {"name": "offset", **query, "description": "Features to skip (paging).",
-                       "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                       "schema": {"type": "integer", "minimum": 0, "maximum": MAX_INT, "default": 0}},
             "bbox": {"name": "bbox", **query, "description": "minx,miny,maxx,maxy in bbox-crs (default CRS84).",
                      "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
             "bbox-crs": {"name": "bbox-crs", **query, "schema": {"type": "string", "format": "uri",

@@ -22,6 +22,7 @@ ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "
                 "filter-crs")
 TIME_FIELD = "updated_at"
 NOT_FILTERABLE = ("retired_at",)
+MAX_INT = 2 ** 63 - 1
 
 
 @dataclass
@@ -47,7 +48,7 @@ def filterable_fields(layer: LayerDef, personal: bool) -> list[FieldDef]:
     return [f for f in layer.fields if f.name not in NOT_FILTERABLE and (personal or not f.personal)]
 
 
-def _int(req: Request, name: str, default: int, minimum: int) -> int:
+def _int(req: Request, name: str, default: int, minimum: int, clamp: int | None = None) -> int:
     raw = req.args.single(name)
     if raw is None:
         return default
@@ -57,12 +58,16 @@ def _int(req: Request, name: str, default: int, minimum: int) -> int:
         raise BadRequest(f"{name}={raw!r} is not a whole number") from None
     if value < minimum:
         raise BadRequest(f"{name}={value} is below the minimum {minimum}")
+    if clamp is not None:
+        return min(value, clamp)
+    if value > MAX_INT:  # SQLite's integers are 64-bit: a larger one was an internal error
+        raise BadRequest(f"{name}={value} is above the maximum {MAX_INT}")
     return value
 
 
 def parse_limit(req: Request, default: int, maximum: int) -> int:
     """``limit``: at least 1; above the maximum it is clamped, not refused."""
-    return min(_int(req, "limit", default, 1), maximum)
+    return _int(req, "limit", default, 1, clamp=maximum)
 
 
 def parse_bbox(raw: str, bbox_crs: crsmod.Crs) -> list[tuple[float, float, float, float]]:
