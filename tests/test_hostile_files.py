@@ -45,3 +45,29 @@ def test_every_malformed_file_is_refused_clearly_and_changes_nothing(corpus, reg
             if got != case.error or missing or digest(reg.path) != before:
                 wrong.append(f"{case.name}: {got} (expected {case.error}), missing {missing}: {text[:300]}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_reading_a_live_registry_as_an_import_source_keeps_its_locks(county_sample, tmp_path):
+    """The importer looked at a source's header with open()/close(): when the source was a registry this
+    process had open, closing that descriptor dropped the registry connection's POSIX locks, and another
+    process could then take the file out of WAL mode under it (or checkpoint a WAL still being read)."""
+    import subprocess
+    import sys
+
+    from web_support import copy_registry
+
+    from rallypoint.exchange.readers import read_source
+
+    path = copy_registry(county_sample, tmp_path / "live.gpkg")
+    probe = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=0); "
+             "c.execute('PRAGMA journal_mode=DELETE').fetchone()")
+    with Registry.open(path) as live:
+        live._conn.execute("BEGIN")
+        live._conn.execute("SELECT count(*) FROM shelters").fetchone()  # a read in progress holds its lock
+        try:
+            source = read_source(path)  # e.g. an export of this registry checked against itself
+            assert source.format == "GeoPackage" and any(layer.name == "shelters" for layer in source.layers)
+            other = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True)
+            assert other.returncode != 0 and "database is locked" in other.stderr
+        finally:
+            live._conn.execute("ROLLBACK")
