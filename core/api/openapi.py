@@ -16,6 +16,7 @@ from ..validation import PROVINCE_PREFIXES
 from . import crs as crsmod
 from . import html
 from .collections import read_only, site_title
+from .cql import field_json_schema
 from .context import Context
 from .query import MAX_INT, filterable_fields
 from .request import Request, check_params, output_format
@@ -23,7 +24,6 @@ from .responses import GEOJSON, JSON, OPENAPI, Response, json_response
 
 HTML_MEDIA = "text/html"
 
-_SCHEMA_TYPES = {"integer": "integer", "real": "number", "boolean": "boolean"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -116,25 +116,16 @@ def _components(ctx: Context) -> dict[str, Any]:
 
 
 def field_schema(f: FieldDef) -> dict[str, Any]:
-    """The JSON Schema of one value of field ``f`` as far as JSON Schema can say it (a codes field: one code;
-    an adcode must also start with a province's code, which the registry checks)."""
-    schema: dict[str, Any] = {"type": _SCHEMA_TYPES.get(f.type, "string")}
-    if f.values:
-        schema["enum"] = list(f.codes)
-    if f.min is not None:
-        schema["minimum"] = f.min
-    if f.max is not None:
-        schema["maximum"] = f.max
-    if f.max_length:
-        schema["maxLength"] = f.max_length
-    schema.update(_STRING_FORMATS.get(f.type, {}))
+    """The JSON Schema of one value of field ``f``, as the queryables give it, with the division codes' pattern
+    (6, 9 or 12 digits starting with a province's code, which validation also checks)."""
+    schema = field_json_schema(f)
+    if f.type == "adcode":
+        schema["pattern"] = ADCODE_PATTERN
     return schema
 
 
 #: a division code: 6, 9 or 12 digits starting with a province's code (GB/T 2260), as validation checks it
 ADCODE_PATTERN = rf"^(?:{'|'.join(sorted(PROVINCE_PREFIXES))})\d{{4}}(?:\d{{3}}(?:\d{{3}})?)?$"
-_STRING_FORMATS = {"uuid": {"format": "uuid"}, "date": {"format": "date"}, "datetime": {"format": "date-time"},
-                   "adcode": {"pattern": ADCODE_PATTERN}}
 
 
 def _filter_param(f: FieldDef) -> dict[str, Any]:
