@@ -12,7 +12,7 @@ import pytest
 from conftest import require
 from hostile_support import FUZZ_EXAMPLES, ROLES, api_site, fuzz_api, record
 
-MAX_EXAMPLES = FUZZ_EXAMPLES or 3
+MAX_EXAMPLES = FUZZ_EXAMPLES or 2
 # Valid analysis runs take seconds each (tests/test_web_processes.py runs them); here they get invalid requests only
 NEGATIVE_ONLY = ("POST /processes/",)
 

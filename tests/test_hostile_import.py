@@ -33,7 +33,7 @@ from rallypoint.errors import RallypointError
 from rallypoint.exchange.apply import apply_import
 from rallypoint.exchange.importer import plan_import
 
-EXAMPLES = FUZZ_EXAMPLES or 25
+EXAMPLES = FUZZ_EXAMPLES or 15
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
 
