@@ -137,3 +137,26 @@ def test_an_offset_beyond_64_bits_is_a_400_not_an_internal_error(site):
     assert r.status_code == 200 and r.get_json()["features"] == []
     r = site["client"].get("/collections/shelters/items?limit=99999999999999999999999999")  # a limit is clamped
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize("query, status", [
+    ("bbox=0,0,0,0&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857", 200),  # a point
+    ("bbox=0,0,0,0,0,0&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857", 200),
+    ("bbox=11550000,3580000,11560000,3580000&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857", 200),  # a line
+    ("bbox=-5e15,1.8e16,3e16,9.5e165&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857", 400),
+    ("bbox=0,0,2e7,2.1e7&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857", 400),
+])
+def test_degenerate_and_huge_mercator_boxes_are_answered_not_internal_errors(site, query, status):
+    """Found by the long API fuzz (bench/hostile.py): GEOS could not segmentize a box of no width, nor one of
+    1e165 metres, and both were answered 500."""
+    r = site["client"].get(f"/collections/shelters/items?{query}")
+    assert r.status_code == status, (query, r.get_json())
+    if status == 400:
+        assert "EPSG:3857" in r.get_json()["description"]
+
+
+def test_an_empty_map_language_is_refused_as_the_document_says(site):
+    """Found by the long API fuzz: the document offers lang=zh or en, and lang= (empty) was taken as zh."""
+    r = site["client"].get("/map?lang=")
+    assert r.status_code == 400 and "lang" in r.get_json()["description"]
+    assert site["client"].get("/map").status_code == 200

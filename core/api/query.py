@@ -23,6 +23,7 @@ ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "
 TIME_FIELD = "updated_at"
 NOT_FILTERABLE = ("retired_at",)
 MAX_INT = 2 ** 63 - 1
+MERCATOR_X, MERCATOR_Y = 20037508.342789244, 20048966.1040146  # EPSG:3857's bounds
 
 
 @dataclass
@@ -85,6 +86,9 @@ def parse_bbox(raw: str, bbox_crs: crsmod.Crs) -> list[tuple[float, float, float
     if bbox_crs.uri == crsmod.EPSG.format(3857):
         if a0 > b0 or a1 > b1:
             raise BadRequest(f"bbox={raw!r}: the lower corner must come first (min x, min y, max x, max y)")
+        if max(abs(a0), abs(b0)) > MERCATOR_X or max(abs(a1), abs(b1)) > MERCATOR_Y:
+            raise BadRequest(f"bbox={raw!r}: EPSG:3857 coordinates lie within ±{MERCATOR_X:.2f} m (x) and "
+                             f"±{MERCATOR_Y:.2f} m (y)")
         return [bbox_crs.bbox_to_storage((a0, a1, b0, b1))]
     if lat_lo > lat_hi:
         raise BadRequest(f"bbox={raw!r}: the southern latitude {lat_lo} is north of {lat_hi}")
