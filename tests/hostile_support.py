@@ -74,11 +74,12 @@ class FuzzReport:
 
 def fuzz_api(app, headers: dict, max_examples: int, *, seed: int | None = 0,
              modes=("positive", "negative"), base_url: str | None = None,
-             negative_only: tuple[str, ...] = ()) -> FuzzReport:
+             negative_only: tuple[str, ...] = (), only: tuple[str, ...] = ()) -> FuzzReport:
     """Every operation of the app's (or the server's at ``base_url``) ``/api``, ``max_examples`` generated requests per mode, each sent
     anonymously and with each role's key (``headers``: role -> headers); every answer is checked by all of
     schemathesis' checks (no 5xx, status code, content type, headers and body as documented).
-    ``negative_only``: operations (label prefixes such as ``"POST /processes/"``) sent invalid requests only."""
+    ``negative_only``: operations (label prefixes such as ``"POST /processes/"``) sent invalid requests only;
+    ``only``: the operations fuzzed (label prefixes; all when empty)."""
     import schemathesis
     from hypothesis import HealthCheck, given, seed as hyp_seed, settings
     from hypothesis.errors import Unsatisfiable
@@ -97,6 +98,8 @@ def fuzz_api(app, headers: dict, max_examples: int, *, seed: int | None = 0,
     report = FuzzReport()
     for result in schema.get_all_operations():
         operation = result.ok()
+        if only and not operation.label.startswith(only):
+            continue
         report.operations += 1
         for mode in modes:
             if mode == "positive" and operation.label.startswith(negative_only):
@@ -114,6 +117,10 @@ def fuzz_api(app, headers: dict, max_examples: int, *, seed: int | None = 0,
                     response = case.call(base_url=base_url, headers=extra)
                     report.requests += 1
                     report.statuses[response.status_code] += 1
+                    if response.status_code == 414:
+                        # gunicorn refuses a request line above its limit (8190 bytes) before the app sees it;
+                        # schemathesis does not count 414 among refusals, so it would call the request accepted
+                        continue
                     try:
                         case.validate_response(response, headers=extra, excluded_checks=[positive_data_acceptance])
                     except (AssertionError, FailureGroup) as exc:

@@ -318,8 +318,8 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
 def _complete(paths: dict[str, Any]) -> dict[str, Any]:
     """Add to every operation the answers it can really give beyond its own: 400 for a bad parameter, 401 for
     a wrong or revoked key (checked on every request that sends one), 403 where a role is needed, 404 where
-    the path names something, 413/415 where a body is read, 429 (rate limits); and HTML where ``f=html`` is
-    offered."""
+    the path names something, 413/415 where a body is read, 414 (gunicorn's longest request line), 429 (rate
+    limits); and HTML where ``f=html`` is offered."""
     err = "#/components/responses/"
     for path, operations in paths.items():
         for method, op in operations.items():
@@ -330,6 +330,8 @@ def _complete(paths: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault("403", {"$ref": err + "Forbidden"})
             if "{" in path:
                 responses.setdefault("404", {"$ref": err + "NotFound"})
+            responses.setdefault("414", {"description": "The request line is longer than the server takes "
+                                                        "(8190 bytes); send a long filter in fewer words."})
             responses.setdefault("429", {"$ref": err + "TooManyRequests"})  # writes, and refused keys anywhere
             if "requestBody" in op:
                 responses.setdefault("413", {"$ref": err + "PayloadTooLarge"})
