@@ -75,9 +75,10 @@ class FuzzReport:
 def fuzz_api(app, headers: dict, max_examples: int, *, seed: int | None = 0,
              modes=("positive", "negative"), base_url: str | None = None,
              negative_only: tuple[str, ...] = (), only: tuple[str, ...] = ()) -> FuzzReport:
-    """Every operation of the app's (or the server's at ``base_url``) ``/api``, ``max_examples`` generated requests per mode, each sent
-    anonymously and with each role's key (``headers``: role -> headers); every answer is checked by all of
-    schemathesis' checks (no 5xx, status code, content type, headers and body as documented).
+    """Every operation of the app's (or the server's at ``base_url``) ``/api``, ``max_examples`` generated
+    requests per mode, each sent anonymously and with each role's key (``headers``: role -> headers); every
+    answer is checked by schemathesis' checks (no 5xx, status code, content type, headers and body as
+    documented) but one, said below.
     ``negative_only``: operations (label prefixes such as ``"POST /processes/"``) sent invalid requests only;
     ``only``: the operations fuzzed (label prefixes; all when empty)."""
     import schemathesis

@@ -235,8 +235,9 @@ def test_anonymous_answers_carry_no_personal_data_anywhere(site):
         assert not found, (url, found)
         assert not set(re.findall(r"\d+", text)) & values, url  # the values: phone numbers, whole digit runs
     assert tiles_with_features > 10
-    record("anonymous reads checked for personal data", {"urls": len(urls), "tiles with features decoded":
-                                                         tiles_with_features, "personal values looked for": len(values)})
+    record("anonymous reads checked for personal data", {
+        "urls": len(urls), "tiles with features decoded": tiles_with_features,
+        "personal values looked for": len(values)})
     # a reader's key does see them (so the check above looks where they would be)
     feats = c.get("/collections/shelters/items?limit=5", headers=site["headers"]["reader"]).get_json()["features"]
     assert all(f["properties"].get("manager_phone") for f in feats)

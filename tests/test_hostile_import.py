@@ -173,7 +173,8 @@ def gp_blob(flags: int, srs: int, envelope: bytes, wkb: bytes, magic: bytes = b"
 
 
 # WKB bodies: sound, truncated, wrong byte order, unknown type, huge declared counts
-WKBS = [struct.pack("<BIdd", 1, 1, 103.7, 30.6), struct.pack("<BId", 1, 1, 103.7), struct.pack(">BIdd", 0, 1, 103.7, 30.6),
+WKBS = [struct.pack("<BIdd", 1, 1, 103.7, 30.6), struct.pack("<BId", 1, 1, 103.7),
+        struct.pack(">BIdd", 0, 1, 103.7, 30.6),
         struct.pack("<BIdd", 1, 99, 1.0, 2.0), struct.pack("<BII", 1, 2, 0x0FFFFFFF),
         struct.pack("<BIII", 1, 3, 0xFFFFFFFF, 4), struct.pack("<BII", 1, 7, 0x7FFFFFFF), b"", b"\x01",
         struct.pack("<BIdd", 1, 1, float("nan"), float("inf")), struct.pack("<BIdd", 1, 1, 1e308, -1e308)]
