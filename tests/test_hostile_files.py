@@ -71,3 +71,15 @@ def test_reading_a_live_registry_as_an_import_source_keeps_its_locks(county_samp
             assert other.returncode != 0 and "database is locked" in other.stderr
         finally:
             live._conn.execute("ROLLBACK")
+
+
+def test_a_csv_of_a_few_bytes_is_read_as_csv_not_taken_for_an_empty_database(registry_path, tmp_path):
+    """Found by the importer fuzzing: SQLite takes any file shorter than a page for an empty database."""
+    from rallypoint.exchange.readers import SourceError, read_source
+
+    path = tmp_path / "helipads.csv"
+    path.write_bytes(b"\xef")
+    with pytest.raises(SourceError, match="helipads.csv"):
+        read_source(path)
+    path.write_text("name\n", encoding="utf-8")
+    assert read_source(path).format == "CSV"

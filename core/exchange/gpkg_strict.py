@@ -101,8 +101,8 @@ def is_sqlite(path: str | Path) -> bool:
     The probe is ``immutable``: it takes no lock and leaves no ``-wal``/``-shm`` files behind.
     """
     p = Path(path)
-    if not p.is_file() or p.stat().st_size == 0:
-        return False
+    if not p.is_file() or p.stat().st_size < 512:  # a database holds at least one page; SQLite takes a shorter
+        return False                                  # file for an empty database
     conn = sqlite3.connect(_uri(p, mode="ro", immutable="1"), uri=True)
     try:
         conn.execute("PRAGMA schema_version").fetchone()
