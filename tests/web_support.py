@@ -46,13 +46,15 @@ def free_port() -> int:
 class Server:
     """``rallypoint serve`` in a subprocess on a free port of 127.0.0.1, stopped by its own process id."""
 
-    def __init__(self, registry: Path, workers: int = 2, threads: int = 1, access_log: bool = False):
+    def __init__(self, registry: Path, workers: int = 2, threads: int = 1, access_log: bool = False,
+                 extra_args: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-c", "from rallypoint.cli.main import cli; cli()", "serve", str(registry),
                "--port", str(self.port), "--workers", str(workers), "--threads", str(threads)]
         if access_log:  # every request line goes to the log file (see read_log)
             cmd.append("--access-log")
+        cmd += list(extra_args)
         self.log = open(Path(registry).with_suffix(f".{self.port}.log"), "w")  # noqa: SIM115 (open while it runs)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         end = time.monotonic() + 60

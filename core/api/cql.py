@@ -72,7 +72,8 @@ def queryable_fields(layer: LayerDef, personal: bool) -> list[FieldDef]:
     return [f for f in layer.fields if f.name not in NOT_QUERYABLE and (personal or not f.personal)]
 
 
-def _field_schema(f: FieldDef) -> dict[str, Any]:
+def field_json_schema(f: FieldDef) -> dict[str, Any]:
+    """The JSON Schema of one value of field ``f`` (queryables, and the API document's filters and bodies)."""
     out: dict[str, Any] = {"title": f"{f.alias_zh} / {f.alias_en}"}
     desc = " / ".join(d for d in (f.description_zh, f.description_en) if d)
     if desc:
@@ -113,7 +114,7 @@ def queryables_schema(layer: LayerDef, personal: bool, schema_id: str) -> dict[s
         props[GEOMETRY] = {"title": "几何 / Geometry", "x-ogc-role": "primary-geometry",
                            "format": "geometry-" + layer.geometry.lower()}
     for f in queryable_fields(layer, personal):
-        props[f.name] = _field_schema(f)
+        props[f.name] = field_json_schema(f)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": schema_id, "type": "object",
             "title": f"{layer.title_zh} / {layer.title_en}", "properties": props, "additionalProperties": False}
 

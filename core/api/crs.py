@@ -77,8 +77,14 @@ class Crs:
         if self.identity:
             return bbox
         a0, a1, b0, b1 = bbox
-        box = shapely.box(a0, a1, b0, b1).segmentize(max(b0 - a0, b1 - a1) / 16 or 1)
-        return shapely.transform(box, self.to_storage).bounds
+        # a box of no width or height is a line or a point (GEOS segmentizes neither as a polygon)
+        if a0 < b0 and a1 < b1:
+            shape = shapely.box(a0, a1, b0, b1).segmentize(max(b0 - a0, b1 - a1) / 16)
+        elif (a0, a1) != (b0, b1):
+            shape = shapely.LineString([(a0, a1), (b0, b1)]).segmentize(max(b0 - a0, b1 - a1) / 16)
+        else:
+            shape = shapely.Point(a0, a1)
+        return shapely.transform(shape, self.to_storage).bounds
 
 
 SUPPORTED: dict[str, Crs] = {

@@ -64,8 +64,10 @@ def layer_entry(layer: LayerDef, lang: str, personal: bool) -> dict[str, Any]:
 
 
 def page_lang(req: Request) -> str:
-    lang = req.args.single("lang") or "zh"
-    if lang not in LANGS:
+    lang = req.args.single("lang")
+    if lang is None:
+        return "zh"
+    if lang not in LANGS:  # an empty lang= too: the document offers zh and en only
         raise BadRequest(f"parameter lang={lang!r}: the map is in zh (中文) or en (English)")
     return lang
 

@@ -12,15 +12,18 @@ from typing import Any
 
 from .. import __version__
 from ..schema import FieldDef, LayerDef
+from ..validation import PROVINCE_PREFIXES
 from . import crs as crsmod
 from . import html
 from .collections import read_only, site_title
+from .cql import field_json_schema
 from .context import Context
-from .query import filterable_fields
+from .query import MAX_INT, filterable_fields
 from .request import Request, check_params, output_format
 from .responses import GEOJSON, JSON, OPENAPI, Response, json_response
 
-_SCHEMA_TYPES = {"integer": "integer", "real": "number", "boolean": "boolean"}
+HTML_MEDIA = "text/html"
+
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -45,7 +48,7 @@ def _components(ctx: Context) -> dict[str, Any]:
                       "schema": {"type": "integer", "minimum": 1, "maximum": ctx.config.max_limit,
                                  "default": ctx.config.default_limit}},
             "offset": {"name": "offset", **query, "description": "Features to skip (paging).",
-                       "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                       "schema": {"type": "integer", "minimum": 0, "maximum": MAX_INT, "default": 0}},
             "bbox": {"name": "bbox", **query, "description": "minx,miny,maxx,maxy in bbox-crs (default CRS84).",
                      "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
             "bbox-crs": {"name": "bbox-crs", **query, "schema": {"type": "string", "format": "uri",
@@ -93,8 +96,17 @@ def _components(ctx: Context) -> dict[str, Any]:
         "responses": {
             "BadRequest": _resp("A bad parameter or body; the description says what was wrong.", JSON, "exception"),
             "NotFound": _resp("No such collection or feature.", JSON, "exception"),
+            "Unauthorized": _resp("The API key sent is wrong, malformed or revoked (on any operation), or the "
+                                  "operation needs a key and none was sent.", JSON, "exception"),
+            "Forbidden": _resp("The key's role is too low for this operation.", JSON, "exception"),
+            "TooManyRequests": _resp("Too many writes, or too many refused keys, from this client: try again after "
+                                     "Retry-After seconds.", JSON, "exception"),
+            "PayloadTooLarge": _resp("The body is larger than the server accepts.", JSON, "exception"),
+            "UnsupportedMediaType": _resp("The body is not of a media type this operation reads.", JSON,
+                                          "exception"),
             "Queryables": {"description": "The queryables of the collection, as JSON Schema (HTML with f=html).",
-                           "content": {"application/schema+json": {"schema": {"type": "object"}}}},
+                           "content": {"application/schema+json": {"schema": {"type": "object"}},
+                                       HTML_MEDIA: {"schema": {"type": "string"}}}},
         },
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "description": "An API key: rallypoint keys add"},
@@ -103,13 +115,42 @@ def _components(ctx: Context) -> dict[str, Any]:
     }
 
 
+def field_schema(f: FieldDef) -> dict[str, Any]:
+    """The JSON Schema of one value of field ``f``, as the queryables give it, with the division codes' pattern
+    (6, 9 or 12 digits starting with a province's code, which validation also checks)."""
+    schema = field_json_schema(f)
+    if f.type == "adcode":
+        schema["pattern"] = ADCODE_PATTERN
+    return schema
+
+
+#: a division code: 6, 9 or 12 digits starting with a province's code (GB/T 2260), as validation checks it
+ADCODE_PATTERN = rf"^(?:{'|'.join(sorted(PROVINCE_PREFIXES))})\d{{4}}(?:\d{{3}}(?:\d{{3}})?)?$"
+
+
 def _filter_param(f: FieldDef) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": _SCHEMA_TYPES.get(f.type, "string")}
-    if f.values and f.type != "codes":
-        schema["enum"] = list(f.codes)
+    schema = field_schema(f)
     return {"name": f.name, "in": "query", "required": False, "style": "form", "explode": True,
             "description": f"{f.alias_zh} / {f.alias_en}: features whose value equals this (repeat for any of several)",
             "schema": schema}
+
+
+def _feature_schema(layer: LayerDef, partial: bool = False) -> dict[str, Any]:
+    """A feature of ``layer`` as a write sends it: its fields' values (the stamps the registry sets itself may be
+    sent back as read), the required ones; the registry's rules across fields are checked on writing."""
+    # personal-data fields are written like any other but not named in the document that anyone reads
+    props = {f.name: {} if f.system else {**field_schema(f), "nullable": True} for f in layer.fields
+             if not f.personal}
+    required = [] if partial else [f.name for f in layer.editable_fields if f.required]
+    return {"type": "object", "required": [] if partial else ["type", "properties"],
+            "additionalProperties": False,
+            "properties": {"type": {"type": "string", "enum": ["Feature"]},
+                           "id": {"type": "string", "format": "uuid"},
+                           "geometry": {"type": "object", "nullable": True},
+                           "properties": {"type": "object", "nullable": True,
+                                          "properties": props, **({"required": required} if required else {})},
+                           "links": {"type": "array", "items": {"type": "object"}},
+                           "bbox": {"type": "array", "items": {"type": "number"}}}}
 
 
 def _collection_paths(layer: LayerDef) -> dict[str, Any]:
@@ -132,8 +173,8 @@ def _collection_paths(layer: LayerDef) -> dict[str, Any]:
         "responses": {"200": _resp("The feature, with its ETag.", GEOJSON, "featureGeoJSON"),
                       "304": {"description": "Not modified (If-None-Match)."}, **_ERRORS}}}
     if not read_only(layer):
-        body = {"required": True, "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/featureGeoJSON"}},
-                                              JSON: {"schema": {"$ref": "#/components/schemas/featureGeoJSON"}}}}
+        schema = _feature_schema(layer)
+        body = {"required": True, "content": {GEOJSON: {"schema": schema}, JSON: {"schema": schema}}}
         written = {"401": {"description": "No API key."}, "403": {"description": "The key's role is below editor."},
                    "412": {"description": "If-Match is stale."}, **_ERRORS}
         items["post"] = {"summary": f"{layer.title_en}: add a feature", "operationId": f"add_{layer.name}_item",
@@ -145,7 +186,11 @@ def _collection_paths(layer: LayerDef) -> dict[str, Any]:
                            "operationId": f"{method}_{layer.name}_item",
                            "parameters": [_ref("featureId"), _ref("ifMatch")],
                            "responses": {"204" if method == "delete" else "200": {"description": "Done."}, **written}}
-            if method != "delete":
+            if method == "patch":  # PATCH merges: nothing is required
+                patch = _feature_schema(layer, partial=True)
+                one[method]["requestBody"] = {"required": True, "content": {GEOJSON: {"schema": patch},
+                                                                            JSON: {"schema": patch}}}
+            elif method == "put":
                 one[method]["requestBody"] = body
     queryables = {"get": {
         "summary": f"{layer.title_zh} / {layer.title_en}: queryables (what a filter may name)",
@@ -163,9 +208,11 @@ def _tile_paths(ctx: Context) -> dict[str, Any]:
     tiled = [n for n, lay in ctx.registry.layers.items() if lay.has_geometry]
     cid = {"name": "collectionId", "in": "path", "required": True, "schema": {"type": "string", "enum": tiled}}
     tms = {"name": "tileMatrixSetId", "in": "path", "required": True, "schema": {"type": "string", "enum": [TMS_ID]}}
-    cell = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}, "description": d}
-            for n, d in (("tileMatrix", "zoom level, 0 to 24"), ("tileRow", "row, from the top"),
-                         ("tileCol", "column, from the left"))]
+    cell = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0, **most},
+             "description": d}
+            for n, d, most in (("tileMatrix", "zoom level, 0 to 24", {"maximum": 24}),
+                               ("tileRow", "row, from the top (below 2^tileMatrix)", {}),
+                               ("tileCol", "column, from the left (below 2^tileMatrix)", {}))]
     tile = {"200": {"description": "A Mapbox vector tile.", "content": {MVT: {"schema": {"type": "string",
                                                                                           "format": "binary"}}}},
             "204": {"description": "No feature in this tile."},
@@ -194,6 +241,7 @@ def _tile_paths(ctx: Context) -> dict[str, Any]:
 
 def document(ctx: Context, req: Request) -> dict[str, Any]:
     from ..analysis import analyses
+    from .processes import input_schema
 
     simple = {"responses": {"200": {"description": "OK"}}, "parameters": [_ref("f")]}
     paths: dict[str, Any] = {
@@ -211,12 +259,16 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
         paths.update(_collection_paths(layer))
     paths["/processes"] = {"get": {"summary": "The analyses plugins provide", "operationId": "getProcesses",
                                    **simple}}
-    for name in sorted(analyses(ctx.plugins)):
+    for name, analysis in sorted(analyses(ctx.plugins).items()):
+        inputs = {"type": "object", "additionalProperties": False,
+                  "properties": {p.name: input_schema(ctx, p) for p in analysis.parameters}}
         paths[f"/processes/{name}"] = {"get": {"summary": f"Analysis {name}: its inputs", **simple}}
         paths[f"/processes/{name}/execution"] = {"post": {
             "summary": f"Run analysis {name} (synchronously)", "security": [{"bearer": []}, {"apiKey": []}],
-            "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object",
-                                                                             "properties": {"inputs": {"type": "object"}}}}}},
+            "requestBody": {"required": True, "content": {JSON: {"schema": {
+                "type": "object", "additionalProperties": False,
+                "properties": {"inputs": inputs, "outputs": {"type": "object"},
+                               "response": {"type": "string"}, "subscriber": {"type": "object"}}}}}},
             "responses": {"200": {"description": "Summary and links to the result layers."}, **_ERRORS}}}
     job = "/processes/{processId}/jobs/{jobId}"
     job_params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -258,9 +310,36 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
                                 "editor's API key.",
                  "license": {"name": "Apache-2.0"}},
         "servers": [{"url": req.base_url or "/"}],
-        "paths": paths,
+        "paths": _complete(paths),
         "components": _components(ctx),
     }
+
+
+def _complete(paths: dict[str, Any]) -> dict[str, Any]:
+    """Add to every operation the answers it can really give beyond its own: 400 for a bad parameter, 401 for
+    a wrong or revoked key (checked on every request that sends one), 403 where a role is needed, 404 where
+    the path names something, 413/415 where a body is read, 414 (gunicorn's longest request line), 429 (rate
+    limits); and HTML where ``f=html`` is offered."""
+    err = "#/components/responses/"
+    for path, operations in paths.items():
+        for method, op in operations.items():
+            responses = op.setdefault("responses", {})
+            responses.setdefault("400", {"$ref": err + "BadRequest"})
+            responses.setdefault("401", {"$ref": err + "Unauthorized"})
+            if op.get("security"):
+                responses.setdefault("403", {"$ref": err + "Forbidden"})
+            if "{" in path:
+                responses.setdefault("404", {"$ref": err + "NotFound"})
+            responses.setdefault("414", {"description": "The request line is longer than the server takes "
+                                                        "(8190 bytes); send a long filter in fewer words."})
+            responses.setdefault("429", {"$ref": err + "TooManyRequests"})  # writes, and refused keys anywhere
+            if "requestBody" in op:
+                responses.setdefault("413", {"$ref": err + "PayloadTooLarge"})
+                responses.setdefault("415", {"$ref": err + "UnsupportedMediaType"})
+            ok = responses.get("200", {})
+            if _ref("f") in op.get("parameters", []) and "content" in ok:
+                ok["content"].setdefault(HTML_MEDIA, {"schema": {"type": "string"}})
+    return paths
 
 
 def api_document(ctx: Context, req: Request) -> Response:

@@ -71,7 +71,7 @@ def _analysis(ctx: Context, name: str) -> Analysis:
     return found[name]
 
 
-def _schema(ctx: Context, p: Parameter) -> dict[str, Any]:
+def input_schema(ctx: Context, p: Parameter) -> dict[str, Any]:
     schema = dict(_TYPES.get(p.type, {"type": "string"}))
     if p.type == "choice":
         schema["enum"] = list(p.choices)
@@ -119,7 +119,7 @@ def describe_process(ctx: Context, req: Request) -> Response:
     lang = ctx.registry.info.language
     doc = _summary_doc(ctx, req, a)
     doc["inputs"] = {p.name: {"title": p.title(lang), "title_zh": p.title_zh, "title_en": p.title_en,
-                              "schema": _schema(ctx, p), "minOccurs": 0, "maxOccurs": 1} for p in a.parameters}
+                              "schema": input_schema(ctx, p), "minOccurs": 0, "maxOccurs": 1} for p in a.parameters}
     doc["outputs"] = {o.name: {"title": o.title(lang), "kind": o.kind,
                                "schema": {"type": "object", "contentMediaType": GEOJSON}} for o in a.outputs}
     doc["requires"] = list(a.requires)
@@ -160,6 +160,10 @@ def execute(ctx: Context, req: Request) -> Response:
     extra = sorted(set(body) - {"inputs", "outputs", "response", "subscriber"})
     if extra:
         raise BadRequest(f"unknown member(s) of the execute request: {', '.join(extra)}")
+    for member, kind in (("outputs", dict), ("subscriber", dict), ("response", str)):
+        if member in body and not isinstance(body[member], kind):
+            raise BadRequest(f"'{member}' of the execute request must be a JSON "
+                             f"{'object' if kind is dict else 'string'}")
     lang = ctx.registry.info.language
     inputs = body.get("inputs", {})
     result = run_analysis(ctx.registry, ctx.plugins, a.name, inputs, lang=lang)

@@ -22,6 +22,8 @@ ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "
                 "filter-crs")
 TIME_FIELD = "updated_at"
 NOT_FILTERABLE = ("retired_at",)
+MAX_INT = 2 ** 63 - 1
+MERCATOR_X, MERCATOR_Y = 20037508.342789244, 20048966.1040146  # EPSG:3857's bounds
 
 
 @dataclass
@@ -47,7 +49,7 @@ def filterable_fields(layer: LayerDef, personal: bool) -> list[FieldDef]:
     return [f for f in layer.fields if f.name not in NOT_FILTERABLE and (personal or not f.personal)]
 
 
-def _int(req: Request, name: str, default: int, minimum: int) -> int:
+def _int(req: Request, name: str, default: int, minimum: int, clamp: int | None = None) -> int:
     raw = req.args.single(name)
     if raw is None:
         return default
@@ -57,12 +59,16 @@ def _int(req: Request, name: str, default: int, minimum: int) -> int:
         raise BadRequest(f"{name}={raw!r} is not a whole number") from None
     if value < minimum:
         raise BadRequest(f"{name}={value} is below the minimum {minimum}")
+    if clamp is not None:
+        return min(value, clamp)
+    if value > MAX_INT:  # SQLite's integers are 64-bit: a larger one was an internal error
+        raise BadRequest(f"{name}={value} is above the maximum {MAX_INT}")
     return value
 
 
 def parse_limit(req: Request, default: int, maximum: int) -> int:
     """``limit``: at least 1; above the maximum it is clamped, not refused."""
-    return min(_int(req, "limit", default, 1), maximum)
+    return _int(req, "limit", default, 1, clamp=maximum)
 
 
 def parse_bbox(raw: str, bbox_crs: crsmod.Crs) -> list[tuple[float, float, float, float]]:
@@ -80,6 +86,9 @@ def parse_bbox(raw: str, bbox_crs: crsmod.Crs) -> list[tuple[float, float, float
     if bbox_crs.uri == crsmod.EPSG.format(3857):
         if a0 > b0 or a1 > b1:
             raise BadRequest(f"bbox={raw!r}: the lower corner must come first (min x, min y, max x, max y)")
+        if max(abs(a0), abs(b0)) > MERCATOR_X or max(abs(a1), abs(b1)) > MERCATOR_Y:
+            raise BadRequest(f"bbox={raw!r}: EPSG:3857 coordinates lie within ±{MERCATOR_X:.2f} m (x) and "
+                             f"±{MERCATOR_Y:.2f} m (y)")
         return [bbox_crs.bbox_to_storage((a0, a1, b0, b1))]
     if lat_lo > lat_hi:
         raise BadRequest(f"bbox={raw!r}: the southern latitude {lat_lo} is north of {lat_hi}")

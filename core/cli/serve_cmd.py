@@ -64,7 +64,13 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
 @click.option("--access-log", is_flag=True, help="Log every request on standard output.")
 @click.option("--jobs-dir", type=click.Path(file_okay=False), default=None,
               help="Where analysis runs keep their results (default: a folder under the system's temp folder).")
-def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir):
+@click.option("--rate-limit-writes", default=None, metavar="LIMIT",
+              help="Writes a key may make, e.g. '1000 per minute' (the default).")
+@click.option("--rate-limit-refused-keys", default=None, metavar="LIMIT",
+              help="Refused API keys an address may send before it is answered 429, e.g. '10 per minute' "
+                   "(the default).")
+def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir, rate_limit_writes,
+          rate_limit_refused_keys):
     """Serve REGISTRY over HTTP: OGC API – Features (read, and write with an editor's key) and the analyses.
 
     \b
@@ -76,6 +82,14 @@ def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir)
         raise click.UsageError("serving a PostGIS registry is not supported yet (the OGC API reads SQLite); "
                                "serve a GeoPackage, e.g. one made with `rallypoint export URL out.gpkg`")
     open_registry(registry).close()  # fail here, clearly, rather than in every worker
-    config = {"RALLYPOINT_JOBS_DIR": jobs_dir} if jobs_dir else None
+    given = {"RALLYPOINT_JOBS_DIR": jobs_dir, "RALLYPOINT_RATELIMIT_WRITES": rate_limit_writes,
+             "RALLYPOINT_RATELIMIT_REFUSED_KEYS": rate_limit_refused_keys}
+    config = {k: v for k, v in given.items() if v} or None
+    from ..web.ratelimit import ConfigError, rate_limits
+
+    try:
+        rate_limits(config or {})
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     run_gunicorn(str(Path(registry).resolve()), gunicorn_options(host, port, workers, threads, timeout, access_log),
                  config)

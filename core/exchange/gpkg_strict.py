@@ -28,6 +28,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote as quote_uri
 
 import numpy as np
 import pyproj
@@ -87,32 +88,56 @@ class GpkgRead:
     problems: dict[int, str] = field(default_factory=dict)
 
 
+def _uri(p: Path, **params: str) -> str:
+    return f"file:{quote_uri(p.resolve().as_posix())}?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+
+def is_sqlite(path: str | Path) -> bool:
+    """Whether ``path`` is an SQLite database, asked of SQLite.
+
+    Never read with ``open()``: closing a descriptor of a file drops every POSIX lock this process holds on
+    it, and an import source may be a registry this process (or QGIS in it) has open. SQLite's own close
+    keeps them (it defers closing a descriptor while another of its connections holds locks on the file).
+    The probe is ``immutable``: it takes no lock and leaves no ``-wal``/``-shm`` files behind.
+    """
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size < 512:  # a database holds at least one page; SQLite takes a shorter
+        return False                                  # file for an empty database
+    conn = sqlite3.connect(_uri(p, mode="ro", immutable="1"), uri=True)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        return "not a database" not in str(exc)  # SQLite's, but damaged: open_geopackage says how
+    finally:
+        conn.close()
+    return True
+
+
 def check_file(path: str | Path) -> None:
     """Raise NotAGeoPackage unless ``path`` is an SQLite file (the first check, before any SQL)."""
     p = Path(path)
     if not p.is_file():
         raise NotAGeoPackage(f"{p}: no such file")
-    with open(p, "rb") as fh:
-        head = fh.read(100)
-    if not head.startswith(SQLITE_MAGIC):
+    if p.stat().st_size == 0:
+        raise NotAGeoPackage(f"{p.name}: an empty file, not a GeoPackage")
+    if not is_sqlite(p):
         raise NotAGeoPackage(f"{p.name}: not an SQLite database, so not a GeoPackage")
 
 
 def open_geopackage(path: str | Path, *, source: bool = False) -> sqlite3.Connection:
     """Open ``path`` read-only after checking that it is a GeoPackage; raise NotAGeoPackage if not.
 
-    ``source``: the file is someone else's import source. If it is in WAL mode with no ``-wal``
-    beside it (no writer has it open, nothing uncheckpointed to read), it is opened
-    ``immutable``, so reading it leaves no ``-shm``/``-wal`` files in a folder that is not ours.
+    ``source``: the file is someone else's import source. When no ``-wal``, ``-shm`` or ``-journal`` is
+    beside it, nobody has it open to write (a WAL database in use has its ``-shm``), and it is opened
+    ``immutable``, so reading it leaves no ``-shm``/``-wal`` files in a folder that is not ours. (Its header
+    is not read with ``open()`` to see its journal mode: see :func:`is_sqlite`.)
     """
     check_file(path)
     p = Path(path)
-    uri = f"file:{p.resolve().as_posix()}?mode=ro"
-    if source:
-        with open(p, "rb") as fh:
-            head = fh.read(20)
-        if head[18:20] == b"\x02\x02" and not Path(str(p) + "-wal").exists():
-            uri += "&immutable=1"
+    params = {"mode": "ro"}
+    if source and not any(Path(str(p) + s).exists() for s in ("-wal", "-shm", "-journal")):
+        params["immutable"] = "1"
+    uri = _uri(p, **params)
     conn = sqlite3.connect(uri, uri=True, isolation_level=None)
     try:
         geo.register_functions(conn)

@@ -85,6 +85,17 @@ def _order_codes(ldef: LayerDef, name: str, value: Any) -> Any:
     return value
 
 
+def _version(value: Any) -> int:
+    """A feature's version from a file: a whole number from 1 (a foreign or damaged file may hold anything)."""
+    try:
+        number = float(str(value).strip()) if not isinstance(value, bool) else float("nan")
+    except ValueError:
+        number = float("nan")
+    if not (number == number and number.is_integer() and 1 <= number < 2 ** 63):
+        raise mp.RowError(f"version {value!r} is not a whole number from 1")
+    return int(number)
+
+
 # -- choosing a mapping for each layer ------------------------------------------------------
 
 
@@ -207,8 +218,8 @@ def _map_layer(ldef: LayerDef, layer: SourceLayer, m: mp.ImportMapping, geoms: l
             seen[uid] = label
             initial = {k: v for k, v in m.constants.items() if k not in sets}
             if m.native:
-                if row.get("version") is not None:
-                    pf.expected_version = int(row["version"])
+                if not mp._blank(row.get("version")):
+                    pf.expected_version = _version(row["version"])
                 pf.retire = not mp._blank(row.get("retired_at"))
             name = given.get("name") or initial.get("name")
             if name:

@@ -231,10 +231,9 @@ def read_source(path: str | Path, *, formats: Iterable[Any] = (), options: dict[
     p = Path(path)
     if not p.is_file():
         raise SourceError(f"{p}: no such file")
-    with open(p, "rb") as fh:
-        head = fh.read(16)
     suffix = p.suffix.lower()
-    if head.startswith(gpkg_strict.SQLITE_MAGIC) or suffix == ".gpkg":
+    # SQLite is asked, not open(): an import source may be a registry open in this process (see is_sqlite)
+    if suffix == ".gpkg" or gpkg_strict.is_sqlite(p):
         return read_gpkg(p)  # refuses a .gpkg that is not SQLite, with the reason
     if suffix in (".geojson", ".json"):
         return read_ogr(p, "GeoJSON")

@@ -10,7 +10,8 @@ Settings (``config`` keys, all optional): ``RALLYPOINT_DEFAULT_LIMIT`` (100),
 ``RALLYPOINT_REUSE_CONNECTIONS`` (True: see :mod:`.adapter`),
 ``RALLYPOINT_MAX_LIMIT`` (10000), ``RALLYPOINT_MAX_BODY`` (bytes, 1 MB),
 ``RALLYPOINT_JOBS_DIR``, ``RALLYPOINT_JOB_TTL_HOURS`` (a week), ``RALLYPOINT_TITLE``, ``RALLYPOINT_PLUGINS`` (a plugin manager),
-and any Flask, Flask-Compress or Flask-CORS setting.
+the rate limits' ``RALLYPOINT_RATELIMIT_*`` (see :mod:`.ratelimit`),
+and any Flask, Flask-Compress, Flask-CORS or Flask-Limiter setting.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ..errors import RallypointError, RegistryFileError
 from ..registry import Registry
 from ..store import is_postgres_url
 from .adapter import close_registry
+from .ratelimit import init_limiter
 from .routes import features_blueprint, map_blueprint, plugin_endpoints_blueprint, processes_blueprint, tiles_blueprint
 
 log = logging.getLogger("rallypoint.web")
@@ -101,6 +103,7 @@ def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = Non
     app.register_error_handler(Exception, _error)
     Compress(app)
     CORS(app)
+    init_limiter(app, cfg, api_config.job_root())
     return app
 
 
@@ -129,6 +132,8 @@ def _error(exc: Exception):
                                    "accepted")
         if status == 405 and getattr(exc, "valid_methods", None):
             headers["Allow"] = ", ".join(exc.valid_methods)
+        if status == 429:  # Flask-Limiter's; it adds Retry-After to the response
+            body["code"] = "TooManyRequests"
     else:
         status, headers, body = error_body(exc)
         if status >= 500:
