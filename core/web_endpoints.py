@@ -19,3 +19,10 @@ class Endpoint:
     path: str  # e.g. "/plugins/demo/{name}"
     handler: Callable[[Mapping[str, Any]], Response]
     summary: str = ""
+    #: The least role a caller's key needs (``reader``, ``editor``, ``admin``), checked by the core before the
+    #: handler runs (401 without a key, 403 below it) and stated in the API document. ``None``: anyone may
+    #: call a GET; any other method needs an editor, as every write does.
+    role: str | None = None
+
+    def needed_role(self) -> str | None:
+        return self.role or (None if self.method.upper() in ("GET", "HEAD") else "editor")

@@ -299,8 +299,12 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
     for ep in ctx.plugins.collect("rallypoint_web_endpoints"):
         params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                   for n in re.findall(r"{(\w+)}", ep.path)]
-        paths.setdefault(ep.path, {})[ep.method.lower()] = {"summary": ep.summary or ep.path, "parameters": params,
-                                                           "responses": {"200": {"description": "OK"}}}
+        op = {"summary": ep.summary or ep.path, "parameters": params,
+              # the plugin chooses its success code (200, 201, 204 …)
+              "responses": {"2XX": {"description": "Done; the plugin's own answer."}}}
+        if ep.needed_role():
+            op["security"] = [{"bearer": []}, {"apiKey": []}]  # so 403 (role too low) is documented too
+        paths.setdefault(ep.path, {})[ep.method.lower()] = op
     return {
         "openapi": "3.0.2",
         "info": {"title": site_title(ctx), "version": __version__,

@@ -1,8 +1,9 @@
 """The survey over HTTP: ``GET /plugins/survey`` (figures by layer and township, JSON or the HTML report)
 and ``GET /plugins/survey/fixes`` (the fix list as GeoJSON, paged).
 
-Reading endpoints, open to anyone like the collections: the fix list carries names, codes, positions and
-what is missing, never the personal-data fields themselves. The survey's parameters are the query's
+Reading endpoints for key holders (any role): the figures and the fix list name the personal-data fields
+that are missing (contacts, phones), which anonymous users are not told about, as the queryables do not
+offer them; the values themselves are never in them. The survey's parameters are the query's
 (``profile``, ``layers``, ``fields``, ``within``, ``as_of``, ``tolerance_m``), checked as the analysis checks
 them; a bad one is a 400 naming it. Installed profiles only: a server never reads a profile file.
 
@@ -118,7 +119,7 @@ def survey_fixes(request: Mapping[str, Any]):
 
 ENDPOINTS = (
     Endpoint("GET", "/plugins/survey", survey_summary,
-             "Resource survey completeness by layer and township (JSON, or f=html for the report)"),
+             "Resource survey completeness by layer and township (JSON, or f=html for the report)", role="reader"),
     Endpoint("GET", "/plugins/survey/fixes", survey_fixes,
-             "The records to fix, as GeoJSON (layer, township, limit, offset)"),
+             "The records to fix, as GeoJSON (layer, township, limit, offset)", role="reader"),
 )
