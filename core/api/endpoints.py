@@ -30,8 +30,9 @@ def flask_rule(path: str) -> str:
 
 
 def call(ctx: Context, req: Request, endpoint: Endpoint) -> Response:
-    if endpoint.needed_role():
-        require(req.principal, endpoint.needed_role(), f"{req.method} {endpoint.path}")
+    role = endpoint.needed_role()
+    if role:
+        require(req.principal, role, f"{req.method} {endpoint.path}")
     payload: Any = None
     if req.body:
         if len(req.body) > ctx.config.max_body_bytes:

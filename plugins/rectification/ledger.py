@@ -152,7 +152,7 @@ def deadline_notice(old: Mapping[str, Any] | None, new: Mapping[str, Any], *, to
     deadline = new.get("deadline")
     if not deadline or (old is not None and old.get("deadline") == deadline):
         return None
-    if new.get("state") in RECTIFIED_OR_LATER or deadline >= today:
+    if not is_overdue(new.get("state"), deadline, today):
         return None
     days = (date.fromisoformat(today) - date.fromisoformat(deadline)).days
     return (f"deadline {deadline} has already passed (today is {today}): the record is overdue from the start, "

@@ -69,6 +69,7 @@ def ledger_frame(reg: "Registry", as_of: str, *, township: str = "") -> "pd.Data
     frame["township"] = frame["adcode"].map(township_of)
     frame["open"] = frame["state"] != "closed"
     rectified = frame["state"].isin(sorted(RECTIFIED_OR_LATER))
+    # ledger.is_overdue, for the whole frame at once
     frame["overdue"] = ~rectified & frame["deadline"].notna() & (frame["deadline"].fillna("") < as_of)
     frame["rectified"] = rectified
     if township:
