@@ -73,11 +73,27 @@ class SQLiteStorage(Storage):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, hits INTEGER NOT NULL, "
-                         "expires REAL NOT NULL)")
+            self._prepare(conn)
             self._local.conn = conn
         return conn
+
+    @staticmethod
+    def _prepare(conn: sqlite3.Connection) -> None:
+        """WAL mode and the table, once per file. When a server's threads first open a new file together,
+        switching to WAL can fail at once with "database is locked": SQLite does not wait on its busy
+        handler for that lock. So the switch is made only if needed and retried for up to 10 s."""
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, hits INTEGER NOT NULL, "
+                             "expires REAL NOT NULL)")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
