@@ -19,6 +19,7 @@ history but not write it: only the trigger, running with the owner's rights, app
 from __future__ import annotations
 
 from .schema import FieldDef, LayerDef
+from .store import CONFLICTS_TABLE
 
 HISTORY_TABLE = "rp_history"
 METADATA_TABLE = "rp_metadata"
@@ -187,6 +188,18 @@ CREATE TABLE IF NOT EXISTS layer_styles (
   update_time timestamp DEFAULT CURRENT_TIMESTAMP, type varchar);
 GRANT SELECT ON layer_styles TO {EDITOR_ROLE};
 """
+
+# Merge conflicts (rallypoint merge): as the GeoPackage's rp_conflicts, the versions as jsonb. Separate
+# statements: a registry made before the table existed gets them at its first merge, inside the merge's
+# transaction (psycopg's pipeline sends one statement per call).
+CONFLICTS_DDL = [
+    f"""CREATE TABLE IF NOT EXISTS {CONFLICTS_TABLE} (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, layer text NOT NULL, uuid text NOT NULL, kind text NOT NULL,
+  fields jsonb NOT NULL, ours_version bigint, base jsonb, ours jsonb, theirs jsonb NOT NULL, theirs_from text,
+  detected_at text NOT NULL, detected_by text NOT NULL, resolved_at text, resolution text)""",
+    f"CREATE INDEX IF NOT EXISTS idx_rp_conflicts_feature ON {CONFLICTS_TABLE} (layer, uuid)",
+    f"GRANT SELECT, INSERT, UPDATE ON {CONFLICTS_TABLE} TO {EDITOR_ROLE}",
+]
 
 EDITOR_ROLE_DDL = f"""
 DO $$ BEGIN

@@ -20,9 +20,22 @@ from shapely.geometry.base import BaseGeometry
 from .schema import LayerDef
 
 
+#: merge conflicts: the other side's version of features both sides changed (see :mod:`rallypoint.exchange.merge`)
+CONFLICTS_TABLE = "rp_conflicts"
+
+
 def is_postgres_url(location: Any) -> bool:
     """Whether ``location`` names a PostgreSQL database (``postgresql://…`` or ``postgres://…``) rather than a file."""
     return isinstance(location, str) and location.split("://", 1)[0] in ("postgresql", "postgres")
+
+
+def location_label(location: Any) -> str:
+    """A registry's location for messages and records: a file's path, or a URL without its password."""
+    if is_postgres_url(location):
+        from .store_pg import _label
+
+        return _label(str(location))
+    return str(location)
 
 
 @dataclass(frozen=True)
@@ -98,5 +111,19 @@ class Store(Protocol):
 
     def add_layers(self, layers: list[LayerDef], language: str, now: str) -> None:
         """Create the tables (without geometry) of layer types that plugins define, in one transaction."""
+
+    # -- merge conflicts (``rp_conflicts``), written inside a batch's transaction ----------
+    def ensure_conflicts_table(self, now: str) -> None:
+        """Create the table of merge conflicts where an older registry lacks it."""
+
+    def conflict_recorded(self, layer: str, uuid: str, theirs: str) -> bool:
+        """Whether this very version of theirs (JSON text) is recorded for the feature and not resolved."""
+
+    def record_conflict(self, row: dict[str, Any]) -> None:
+        """Add one conflict: layer, uuid, kind, fields, ours_version, base, ours, theirs (the last four JSON
+        text), theirs_from, detected_at, detected_by."""
+
+    def unresolved_conflicts(self) -> list[dict[str, Any]]:
+        """The conflicts nobody has resolved, oldest first, every column; JSON columns as JSON text."""
 
     def close(self) -> None: ...

@@ -15,7 +15,14 @@ from . import geometry as geo
 from .errors import RegistryFileError
 from .gpkgfile import HISTORY_TABLE, RegistryInfo, connect, quote, read_info
 from .schema import LayerDef
-from .store import HistoryEntry
+from .store import CONFLICTS_TABLE, HistoryEntry
+
+_CONFLICTS_DDL = f"""CREATE TABLE IF NOT EXISTS {CONFLICTS_TABLE} (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, layer TEXT NOT NULL, uuid TEXT NOT NULL, kind TEXT NOT NULL,
+  fields TEXT NOT NULL, ours_version INTEGER, base TEXT, ours TEXT, theirs TEXT NOT NULL, theirs_from TEXT,
+  detected_at DATETIME NOT NULL, detected_by TEXT NOT NULL, resolved_at DATETIME, resolution TEXT)"""
+_CONFLICT_COLUMNS = ("layer", "uuid", "kind", "fields", "ours_version", "base", "ours", "theirs", "theirs_from",
+                     "detected_at", "detected_by")
 
 
 @lru_cache(maxsize=256)
@@ -142,6 +149,32 @@ class GpkgStore:
         from .bulk import load_reference
 
         return load_reference(self.conn, layer, data, author=author, now=now, replace=replace, note=note)
+
+    # -- merge conflicts -------------------------------------------------------------
+    def ensure_conflicts_table(self, now: str) -> None:
+        """An attributes table registered in ``gpkg_contents``, so QGIS and GDAL list it."""
+        self.conn.execute(_CONFLICTS_DDL)
+        self.conn.execute(
+            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, last_change) "
+            "VALUES (?, 'attributes', ?, ?, ?)",
+            (CONFLICTS_TABLE, "合并冲突", ("Merge conflicts: the other bureau's version of features both sides "
+                                         "changed (ours stays in the layer)"), now))
+
+    def conflict_recorded(self, layer: str, uuid: str, theirs: str) -> bool:
+        return self.conn.execute(f"SELECT 1 FROM {CONFLICTS_TABLE} WHERE layer = ? AND uuid = ? AND theirs = ? "
+                                 "AND resolved_at IS NULL", (layer, uuid, theirs)).fetchone() is not None
+
+    def record_conflict(self, row: dict[str, Any]) -> None:
+        self.conn.execute(f"INSERT INTO {CONFLICTS_TABLE} ({', '.join(_CONFLICT_COLUMNS)}) "
+                          f"VALUES ({', '.join('?' * len(_CONFLICT_COLUMNS))})",
+                          [row[c] for c in _CONFLICT_COLUMNS])
+
+    def unresolved_conflicts(self) -> list[dict[str, Any]]:
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (CONFLICTS_TABLE,)).fetchone():
+            return []
+        cur = self.conn.execute(f"SELECT * FROM {CONFLICTS_TABLE} WHERE resolved_at IS NULL ORDER BY id")
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur]
 
     # -- reads ---------------------------------------------------------------------
     def lock_clause(self) -> str:

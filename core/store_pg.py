@@ -19,6 +19,7 @@ from . import geometry as geo
 from .errors import RegistryFileError
 from .gpkgfile import RegistryInfo
 from .pg_schema import (
+    CONFLICTS_DDL,
     EDITOR_ROLE_DDL,
     FUNCTIONS,
     HISTORY_DDL,
@@ -28,7 +29,11 @@ from .pg_schema import (
     qi,
 )
 from .schema import LayerDef
-from .store import HistoryEntry
+from .store import CONFLICTS_TABLE, HistoryEntry
+
+_CONFLICT_COLUMNS = ("layer", "uuid", "kind", "fields", "ours_version", "base", "ours", "theirs", "theirs_from",
+                     "detected_at", "detected_by")
+_CONFLICT_JSON = ("fields", "base", "ours", "theirs")
 from .styles import render_qml, render_sld
 
 
@@ -219,6 +224,38 @@ class PgStore:
 
         return load_reference(self.conn, layer, data, author=author, now=now, replace=replace, note=note)
 
+    # -- merge conflicts -------------------------------------------------------------
+    def ensure_conflicts_table(self, now: str) -> None:
+        if self.conn.execute("SELECT to_regclass(%s)", (CONFLICTS_TABLE,)).fetchone()[0] is None:
+            for stmt in CONFLICTS_DDL:  # a registry made before rp_conflicts was part of the schema
+                self.conn.execute(stmt)
+
+    def conflict_recorded(self, layer: str, uuid: str, theirs: str) -> bool:
+        return self.conn.execute(f"SELECT 1 FROM {CONFLICTS_TABLE} WHERE layer = %s AND uuid = %s"
+                                 " AND theirs = %s::jsonb AND resolved_at IS NULL",
+                                 (layer, uuid, theirs)).fetchone() is not None
+
+    def record_conflict(self, row: dict[str, Any]) -> None:
+        marks = ", ".join("%s::jsonb" if c in _CONFLICT_JSON else "%s" for c in _CONFLICT_COLUMNS)
+        self.conn.execute(f"INSERT INTO {CONFLICTS_TABLE} ({', '.join(_CONFLICT_COLUMNS)}) VALUES ({marks})",
+                          [row[c] for c in _CONFLICT_COLUMNS])
+
+    def unresolved_conflicts(self) -> list[dict[str, Any]]:
+        import json
+
+        if self.conn.execute("SELECT to_regclass(%s)", (CONFLICTS_TABLE,)).fetchone()[0] is None:
+            return []
+        cur = self.conn.execute(f"SELECT * FROM {CONFLICTS_TABLE} WHERE resolved_at IS NULL ORDER BY id")
+        cols = [d.name for d in cur.description]
+        out = []
+        for r in cur.fetchall():
+            row = dict(zip(cols, r))
+            for c in _CONFLICT_JSON:  # JSON text, as the GeoPackage gives it
+                if row[c] is not None:
+                    row[c] = json.dumps(row[c], ensure_ascii=False)
+            out.append(row)
+        return out
+
     # -- reads ---------------------------------------------------------------------
     def lock_clause(self) -> str:
         return " FOR UPDATE"  # the row read is the row written: no other transaction changes it meanwhile
@@ -277,6 +314,8 @@ def create_database_registry(url: str, layers: list[LayerDef], info: RegistryInf
                 _drop_registry(conn, layers)
             conn.execute(FUNCTIONS)
             conn.execute(HISTORY_DDL)
+            for stmt in CONFLICTS_DDL:
+                conn.execute(stmt)
             for layer in layers:
                 for stmt in layer_ddl(layer):
                     conn.execute(stmt)
@@ -291,7 +330,7 @@ def create_database_registry(url: str, layers: list[LayerDef], info: RegistryInf
 def _drop_registry(conn, layers: list[LayerDef]) -> None:
     for layer in layers:
         conn.execute(f"DROP TABLE IF EXISTS {qi(layer.name)} CASCADE")
-    conn.execute(f"DROP TABLE IF EXISTS {HISTORY_TABLE}, {METADATA_TABLE} CASCADE")
+    conn.execute(f"DROP TABLE IF EXISTS {HISTORY_TABLE}, {METADATA_TABLE}, {CONFLICTS_TABLE} CASCADE")
     conn.execute("DELETE FROM layer_styles WHERE stylename LIKE 'rallypoint%'")
     for fn in ("rp_setting(text)", "rp_author()", "rp_now()", "rp_stamp()", "rp_state(jsonb, geometry)",
                "rp_record()", "rp_retire_on_delete()", "rp_refuse()"):

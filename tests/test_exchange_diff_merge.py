@@ -1,10 +1,16 @@
 """rallypoint diff and merge: changes keyed on UUID, round trips, and a merge of two bureaus' edits that keeps
-every edit and reports every conflict."""
+every edit and reports every conflict.
+
+The merge tests run on both backends (``backend``): on PostGIS, ours and theirs are both PostGIS registries,
+so the merge writes into a database and reads another one's changes out of it. The diff tests compare files
+(exports, and geodiff's fids of one file's lineage) and stay on GeoPackage.
+"""
 
 import json
 import shutil
 import sqlite3
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,9 +25,13 @@ from rallypoint.exchange.export import export_registry
 from rallypoint.exchange.importer import plan_import
 from rallypoint.exchange.merge import CONFLICTS_TABLE, merge_registries, unresolved_conflicts
 from rallypoint.geometry import register_functions
+from rallypoint.pg_check import check_postgis_registry
+from rallypoint.store import location_label
 from rallypoint.plugins import default_plugin_manager, layer_catalog
 
 from conftest import StepClock
+
+pytestmark = pytest.mark.both_backends
 
 ENV = {"RALLYPOINT_AUTHOR": "cli", "COLUMNS": "200"}
 
@@ -101,14 +111,52 @@ def test_geodiff_finds_the_same_changes_when_fids_are_shared_and_is_not_trusted_
     assert any("geodiff" in n for n in fallback.notes)
 
 
+def import_into(location, source, bureau):
+    with Registry.open(location, clock=StepClock()) as reg:
+        result = apply_import(reg, plan_import(reg, source), author=bureau)
+    assert result.applied and not result.refused
+    return location
+
+
+@pytest.fixture(scope="module")
+def base_export(county_sample, tmp_path_factory):
+    """The base both bureaus start from: the county exported whole; and the city's registry made from it."""
+    d = tmp_path_factory.mktemp("bureaus")
+    base = d / "base.gpkg"
+    export_registry(county_sample, base, include_personal=True)
+    return base, import_into_new(base, d / "theirs.gpkg", "市局", "示例市应急管理局")
+
+
+@pytest.fixture(scope="module")
+def pg_base_imported(pg_cluster, pg_template, base_export):
+    """A PostGIS registry holding the base (imported once; each test gets copies of the database)."""
+    url = pg_cluster.new_database(template=pg_template)
+    import_into(url, base_export[0], "示例县应急管理局")
+    yield url.rsplit("/", 1)[1]
+    pg_cluster.drop_database(url)
+
+
 @pytest.fixture
-def two_bureaus(county_sample, tmp_path):
-    """Ours (the county registry), the base export both start from, theirs (the city's registry) and its export."""
-    ours = tmp_path / "ours.gpkg"
-    shutil.copyfile(county_sample, ours)
+def pg_bureaus(pg_cluster, pg_base_imported):
+    """Two PostGIS registries (ours, theirs) that both imported the base, dropped after the test."""
+    urls = [pg_cluster.new_database(template=pg_base_imported) for _ in range(2)]
+    yield urls
+    for url in urls:
+        pg_cluster.drop_database(url)
+
+
+@pytest.fixture
+def two_bureaus(county_sample, base_export, tmp_path, backend, request):
+    """Ours (the county registry), the base export both start from, theirs (the city's registry) and its export;
+    on PostGIS, ours and theirs are databases (the base imported into each) and theirs is read directly."""
     base = tmp_path / "base.gpkg"
-    export_registry(ours, base, include_personal=True)
-    theirs = import_into_new(base, tmp_path / "theirs.gpkg", "市局", "示例市应急管理局")
+    shutil.copyfile(base_export[0], base)
+    if backend == "postgis":
+        ours, theirs = request.getfixturevalue("pg_bureaus")
+    else:
+        ours, theirs = tmp_path / "ours.gpkg", tmp_path / "theirs.gpkg"
+        shutil.copyfile(county_sample, ours)
+        shutil.copyfile(base_export[1], theirs)
     with Registry.open(theirs, clock=StepClock()) as reg:
         s = list(reg.features("shelters", limit=4))
         hp, team = next(reg.features("helipads")), next(reg.features("teams"))
@@ -127,9 +175,12 @@ def two_bureaus(county_sample, tmp_path):
         reg.update("shelters", s[3].uuid, {"occupancy": 3}, author="us")
         only_ours = list(reg.features("teams", limit=2))[1].uuid
         reg.update("teams", only_ours, {"members": 12}, author="us")
-    their_export = tmp_path / "theirs-export.gpkg"
-    export_registry(theirs, their_export, include_personal=True)
-    return {"ours": ours, "base": base, "theirs": their_export, "s": [x.uuid for x in s], "helipad": hp.uuid,
+    if backend == "postgis":
+        their_export = theirs
+    else:
+        their_export = tmp_path / "theirs-export.gpkg"
+        export_registry(theirs, their_export, include_personal=True)
+    return {"backend": backend, "ours": ours, "base": base, "theirs": their_export, "s": [x.uuid for x in s], "helipad": hp.uuid,
             "new_team": new_team, "only_ours": only_ours}
 
 
@@ -162,13 +213,41 @@ def test_a_merge_keeps_every_edit_and_reports_every_conflict(two_bureaus):
     assert theirs["properties"]["occupancy"] == 111 and theirs["geometry"]
     assert json.loads(stored[s[3]]["theirs"])["properties"]["retired_at"]
     assert json.loads(stored[s[0]]["ours"])["properties"]["occupancy"] == 222
-    assert check_registry(b["ours"]) == []  # still a sound registry, GDAL's validator included
+    if b["backend"] == "postgis":
+        assert check_postgis_registry(b["ours"]) == []
+        assert stored[s[0]]["theirs_from"] == location_label(b["theirs"])  # where from, without a password
+    else:
+        assert check_registry(b["ours"]) == []  # still a sound registry, GDAL's validator included
     again = merge_registries(b["ours"], b["theirs"], b["base"], author="us")
     assert again.applied == [] and all(not c.recorded for c in again.conflicts)
     assert len(unresolved_conflicts(b["ours"])) == 2
-    with closing(sqlite3.connect(b["ours"])) as c:
-        assert c.execute("SELECT data_type FROM gpkg_contents WHERE table_name = ?", (CONFLICTS_TABLE,)).fetchone() \
-            == ("attributes",)
+    if b["backend"] == "gpkg":  # the file format: the table is listed in gpkg_contents, so QGIS and GDAL see it
+        with closing(sqlite3.connect(b["ours"])) as c:
+            assert c.execute("SELECT data_type FROM gpkg_contents WHERE table_name = ?",
+                             (CONFLICTS_TABLE,)).fetchone() == ("attributes",)
+
+
+def test_a_merge_into_a_registry_changed_since_its_snapshot_writes_nothing(two_bureaus, tmp_path):
+    """The merge's updates are guarded by the versions its snapshot of ours saw: an edit made in between
+    fails the merge whole, and is not overwritten."""
+    from rallypoint.errors import ConflictError
+    from rallypoint.exchange.merge import _merge
+    from rallypoint.exchange.pg_snapshot import as_files
+
+    b = two_bureaus
+    with as_files(b["ours"], b["theirs"]) as (ours_file, theirs_file):
+        stale = tmp_path / "ours-before.gpkg"
+        shutil.copyfile(ours_file, stale)
+        with Registry.open(b["ours"]) as reg:
+            reg.update("shelters", b["s"][1], {"capacity_night": 4}, author="meanwhile")  # theirs changed status
+            before = len(reg.history())
+        with pytest.raises(ConflictError, match="changed while it was being merged"):
+            _merge(b["ours"], stale, Path(theirs_file), Path(b["base"]), "theirs", "base", author="us",
+                   dry_run=False, layers=None)
+    with Registry.open(b["ours"]) as reg:
+        assert len(reg.history()) == before and reg.get("shelters", b["s"][1]).properties["status"] == "standby"
+        assert not reg.get("helipads", b["helipad"]).retired
+    assert unresolved_conflicts(b["ours"]) == []
 
 
 def test_diff_and_merge_from_the_command_line(two_bureaus):

@@ -7,7 +7,7 @@ import json
 import click
 
 from ..exchange.merge import merge_registries
-from .common import author_option, console, err_console
+from .common import RegistryLocation, author_option, console, err_console
 
 
 def _show(value) -> str:
@@ -15,9 +15,9 @@ def _show(value) -> str:
 
 
 @click.command("merge")
-@click.argument("ours", type=click.Path(dir_okay=False, exists=True))
-@click.argument("theirs", type=click.Path(dir_okay=False, exists=True))
-@click.option("--base", required=True, type=click.Path(dir_okay=False, exists=True),
+@click.argument("ours", type=RegistryLocation(exists=True))
+@click.argument("theirs", type=RegistryLocation(exists=True))
+@click.option("--base", required=True, type=RegistryLocation(exists=True),
               help="The common base: the export both sides started from.")
 @click.option("--layers", help="Comma-separated layers to merge (default: all resource layers and the stock).")
 @click.option("--dry-run", is_flag=True, help="Report what would be applied and every conflict; write nothing.")
@@ -29,6 +29,7 @@ def merge(ours, theirs, base, layers, dry_run, as_json, author):
     What only they changed is applied; fields only they changed are applied even where
     we changed others. Where both changed the same field differently, or one retired
     what the other edited, ours stays and theirs is kept whole in the rp_conflicts table.
+    Any of the three may be a PostGIS registry's postgresql:// URL.
     """
     wanted = [p.strip() for p in layers.split(",")] if layers else None
     result = merge_registries(ours, theirs, base, author=author, dry_run=dry_run, layers=wanted)

@@ -19,7 +19,14 @@ analyses as a feature of its own, and could not be told from a real retirement.
 list it; an unresolved conflict recorded once is not recorded again by a repeated merge.
 
 Everything is written in one ``Registry.batch``: checked, stamped, in the history, all or
-nothing. geodiff's own rebase is not used: it merges on fids and ignores tables without
+nothing.
+
+Any of the three may be a PostGIS registry (a ``postgresql://`` URL): the diffs are computed
+on GeoPackage snapshots taken in one ``REPEATABLE READ`` transaction each
+(:mod:`.pg_snapshot`), and the writes into a PostGIS ``ours`` go through its batch like any
+other, each update guarded by the version the snapshot saw, so an edit made meanwhile makes
+the merge fail whole (run it again) instead of being overwritten. ``rp_conflicts`` is then a
+table of the database (the versions as ``jsonb``); its SQL is in the stores. geodiff's own rebase is not used: it merges on fids and ignores tables without
 a primary key and the ``gpkg_*`` tables, and records conflicts as JSON beside the file;
 here identity is the UUID and conflicts stay in the registry.
 """
@@ -35,16 +42,15 @@ from typing import Any, Iterable
 import shapely
 
 from .. import geometry as geo
+from ..errors import ConflictError
 from ..gpkgfile import quote
 from ..registry import Registry
+from ..store import CONFLICTS_TABLE, is_postgres_url, location_label
 from .diff import FeatureChange, diff_registries
 from .gpkg_strict import open_geopackage
+from .pg_snapshot import as_files
 
-CONFLICTS_TABLE = "rp_conflicts"
-_DDL = f"""CREATE TABLE IF NOT EXISTS {CONFLICTS_TABLE} (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, layer TEXT NOT NULL, uuid TEXT NOT NULL, kind TEXT NOT NULL,
-  fields TEXT NOT NULL, ours_version INTEGER, base TEXT, ours TEXT, theirs TEXT NOT NULL, theirs_from TEXT,
-  detected_at DATETIME NOT NULL, detected_by TEXT NOT NULL, resolved_at DATETIME, resolution TEXT)"""
+__all__ = ["CONFLICTS_TABLE", "Conflict", "MergeResult", "merge_registries", "unresolved_conflicts"]
 
 
 @dataclass
@@ -59,9 +65,9 @@ class Conflict:
 
 @dataclass
 class MergeResult:
-    ours: Path
-    theirs: Path
-    base: Path
+    ours: Path | str  # a file, or a PostGIS registry's URL without its password
+    theirs: Path | str
+    base: Path | str
     applied: list[FeatureChange]
     conflicts: list[Conflict]
     notes: list[str] = field(default_factory=list)
@@ -125,27 +131,31 @@ def _json_state(rec: dict[str, Any] | None) -> str | None:
                        shapely.to_wkb(g, hex=True, byte_order=1, output_dimension=2)}, ensure_ascii=False)
 
 
-def ensure_conflicts_table(conn, now: str) -> None:
-    """Create ``rp_conflicts`` and register it in ``gpkg_contents`` (an attributes table) if it is missing."""
-    conn.execute(_DDL)
-    conn.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, last_change) "
-                 "VALUES (?, 'attributes', ?, ?, ?)",
-                 (CONFLICTS_TABLE, "合并冲突", ("Merge conflicts: the other bureau's version of features both sides "
-                                              "changed (ours stays in the layer)"), now))
-
-
 def _editable(reg: Registry, layer: str) -> list[str]:
     return [f.name for f in reg.layer(layer).editable_fields]
 
 
+def _where(location: str | Path) -> Path | str:
+    return location_label(location) if is_postgres_url(location) else Path(location)
+
+
 def merge_registries(ours: str | Path, theirs: str | Path, base: str | Path, *, author: str, dry_run: bool = False,
                      layers: Iterable[str] | None = None) -> MergeResult:
-    """Merge their changes since ``base`` into ``ours`` (see the module's description)."""
-    ours, theirs, base = Path(ours), Path(theirs), Path(base)
-    d_ours = diff_registries(base, ours, layers=layers)
+    """Merge their changes since ``base`` into ``ours`` (see the module's description); each may be a file
+    or a PostGIS registry's URL."""
+    with as_files(ours, theirs, base) as (ours_file, theirs_file, base_file):
+        return _merge(ours, Path(ours_file), Path(theirs_file), Path(base_file), _where(theirs), _where(base),
+                      author=author, dry_run=dry_run, layers=layers)
+
+
+def _merge(ours: str | Path, ours_file: Path, theirs: Path, base: Path, theirs_name: Path | str,
+           base_name: Path | str, *, author: str, dry_run: bool, layers: Iterable[str] | None) -> MergeResult:
+    """The merge, with ``ours_file``, ``theirs`` and ``base`` GeoPackages (``ours_file`` is ``ours`` itself or
+    a snapshot of it); the writes go to the registry ``ours``."""
+    d_ours = diff_registries(base, ours_file, layers=layers)
     d_theirs = diff_registries(base, theirs, layers=layers)
     mine = {(c.layer, c.uuid): c for c in d_ours.changes if c.op != "absent"}
-    result = MergeResult(ours, theirs, base, [], [], dry_run=dry_run)
+    result = MergeResult(_where(ours), theirs_name, base_name, [], [], dry_run=dry_run)
     absent = sum(1 for c in d_theirs.changes if c.op == "absent")
     if absent:
         result.notes.append(f"{absent} feature(s) of the base are not in theirs (a subset?): not treated as retired")
@@ -155,7 +165,7 @@ def merge_registries(ours: str | Path, theirs: str | Path, base: str | Path, *, 
     for c in todo:
         by_layer.setdefault(c.layer, []).append(c.uuid)
     with Registry.open(ours) as reg:
-        now_state = {name: _states(ours, name, u) for name, u in by_layer.items()}
+        now_state = {name: _states(ours_file, name, u) for name, u in by_layer.items()}
         their_state = {name: _states(theirs, name, u) for name, u in by_layer.items()}
         base_state = {name: _states(base, name, u) for name, u in by_layer.items()}
         plan: list[tuple[str, FeatureChange, dict[str, Any], dict[str, Any]]] = []  # (action, change, values, cur)
@@ -204,19 +214,23 @@ def merge_registries(ours: str | Path, theirs: str | Path, base: str | Path, *, 
                 take = {}  # a feature retired on our side is not changed
             if take or retire or restore:
                 plan.append(("apply", tc, take, {"retire": retire, "restore": restore, "version": cur["version"]}))
-        _write(reg, plan, result, author=author, source=theirs, dry_run=dry_run)
+        try:
+            _write(reg, plan, result, author=author, source=theirs_name, dry_run=dry_run)
+        except ConflictError as exc:  # ours changed between its snapshot and the writes: nothing was written
+            raise ConflictError(f"{result.ours} changed while it was being merged ({exc}); nothing was merged, "
+                                "run the merge again", current_version=exc.current_version) from None
     return result
 
 
-def _write(reg: Registry, plan, result: MergeResult, *, author: str, source: Path, dry_run: bool) -> None:
+def _write(reg: Registry, plan, result: MergeResult, *, author: str, source: Path | str, dry_run: bool) -> None:
     class _DryRun(Exception):
         pass
 
-    note = f"merge: changes of {source.name}"
+    note = f"merge: changes of {source.name if isinstance(source, Path) else source}"
+    store = reg._store  # rp_conflicts is written in the batch's own transaction: all or nothing
     try:
         with reg.batch(author=author, note=note) as b:
-            conn = b._conn  # rp_conflicts is written in the batch's own transaction: all or nothing
-            ensure_conflicts_table(conn, b.now)
+            store.ensure_conflicts_table(b.now)
             for action, tc, values, extra in plan:
                 if action == "insert":
                     props = {k: v for k, v in values.items() if k != "geometry"}
@@ -241,17 +255,15 @@ def _write(reg: Registry, plan, result: MergeResult, *, author: str, source: Pat
                 else:
                     conflict = extra["conflict"]
                     theirs = _json_state(extra["theirs"])
-                    seen = conn.execute(f"SELECT 1 FROM {CONFLICTS_TABLE} WHERE layer = ? AND uuid = ? AND theirs = ? "
-                                        "AND resolved_at IS NULL", (tc.layer, tc.uuid, theirs)).fetchone()
-                    if seen:
+                    if store.conflict_recorded(tc.layer, tc.uuid, theirs):
                         conflict.recorded = False
                         continue
-                    conn.execute(
-                        f"INSERT INTO {CONFLICTS_TABLE} (layer, uuid, kind, fields, ours_version, base, ours, theirs,"
-                        " theirs_from, detected_at, detected_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (tc.layer, tc.uuid, conflict.kind, json.dumps(sorted(conflict.fields), ensure_ascii=False),
-                         extra["cur"].get("version"), _json_state(extra["base"]), _json_state(extra["cur"]), theirs,
-                         str(source), b.now, author))
+                    store.record_conflict({
+                        "layer": tc.layer, "uuid": tc.uuid, "kind": conflict.kind,
+                        "fields": json.dumps(sorted(conflict.fields), ensure_ascii=False),
+                        "ours_version": extra["cur"].get("version"), "base": _json_state(extra["base"]),
+                        "ours": _json_state(extra["cur"]), "theirs": theirs, "theirs_from": str(source),
+                        "detected_at": b.now, "detected_by": author})
             if dry_run and not b.problems:
                 raise _DryRun()
     except _DryRun:
@@ -259,10 +271,6 @@ def _write(reg: Registry, plan, result: MergeResult, *, author: str, source: Pat
 
 
 def unresolved_conflicts(registry: str | Path) -> list[dict[str, Any]]:
-    """The conflicts recorded in ``registry`` that nobody has resolved yet."""
-    with closing(open_geopackage(registry)) as conn:
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (CONFLICTS_TABLE,)).fetchone():
-            return []
-        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({CONFLICTS_TABLE})")]
-        return [dict(zip(cols, r)) for r in conn.execute(
-            f"SELECT * FROM {CONFLICTS_TABLE} WHERE resolved_at IS NULL ORDER BY id")]
+    """The conflicts recorded in ``registry`` (a file or a PostGIS URL) that nobody has resolved yet."""
+    with Registry.open(registry, readonly=True) as reg:
+        return reg._store.unresolved_conflicts()
