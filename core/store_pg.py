@@ -9,7 +9,8 @@ the stamps it would carry in a GeoPackage.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import shapely
@@ -58,6 +59,19 @@ def _label(url: str) -> str:
     except Exception:
         return "PostgreSQL database"
     return f"postgresql://{d.get('user', '')}@{d.get('host', '')}:{d.get('port', 5432)}/{d.get('dbname', '')}"
+
+
+def url_without_password(url: str) -> str:
+    """The URL with its password left out (kept in files and records; libpq then takes the password from
+    ``PGPASSWORD``, ``~/.pgpass`` or a service file, as every PostgreSQL client does)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 def _pg_sql(sql: str) -> str:
@@ -159,6 +173,14 @@ class PgStore:
         except psycopg.Error:
             pass  # the error that made the batch roll back is already on its way
         self.conn.execute("ROLLBACK")
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            self.conn.execute("ROLLBACK")
 
     def add_layers(self, layers: list[LayerDef], language: str, now: str) -> None:
         for layer in layers:  # as on a GeoPackage (add_attribute_layers)
@@ -302,29 +324,35 @@ def create_database_registry(url: str, layers: list[LayerDef], info: RegistryInf
     import psycopg
 
     conn = _connect(url)
-    label = _label(url)
     try:
-        exists = conn.execute("SELECT to_regclass(%s)", (METADATA_TABLE,)).fetchone()[0]
-        if exists and not overwrite:
-            raise RegistryFileError(f"{label} already holds a registry (use overwrite to replace it)")
         with conn.transaction():
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-            conn.execute(EDITOR_ROLE_DDL)
-            if exists:
-                _drop_registry(conn, layers)
-            conn.execute(FUNCTIONS)
-            conn.execute(HISTORY_DDL)
-            for stmt in CONFLICTS_DDL:
-                conn.execute(stmt)
-            for layer in layers:
-                for stmt in layer_ddl(layer):
-                    conn.execute(stmt)
-            conn.execute(f"INSERT INTO {METADATA_TABLE} (id, info) VALUES (1, %s::jsonb)", (info.to_json(),))
-            _write_styles(conn, layers, info.language)
+            create_registry_tables(conn, _label(url), layers, info, overwrite=overwrite)
     except psycopg.Error as exc:
-        raise RegistryFileError(f"{label}: cannot create the registry: {str(exc).strip()}") from exc
+        raise RegistryFileError(f"{_label(url)}: cannot create the registry: {str(exc).strip()}") from exc
     finally:
         conn.close()
+
+
+def create_registry_tables(conn, label: str, layers: list[LayerDef], info: RegistryInfo, *,
+                           overwrite: bool = False) -> None:
+    """Create the registry's tables in the transaction open on ``conn`` (which the caller commits: a
+    registry filled in the same transaction appears whole, or not at all)."""
+    exists = conn.execute("SELECT to_regclass(%s)", (METADATA_TABLE,)).fetchone()[0]
+    if exists and not overwrite:
+        raise RegistryFileError(f"{label} already holds a registry (use overwrite to replace it)")
+    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    conn.execute(EDITOR_ROLE_DDL)
+    if exists:
+        _drop_registry(conn, layers)
+    conn.execute(FUNCTIONS)
+    conn.execute(HISTORY_DDL)
+    for stmt in CONFLICTS_DDL:
+        conn.execute(stmt)
+    for layer in layers:
+        for stmt in layer_ddl(layer):
+            conn.execute(stmt)
+    conn.execute(f"INSERT INTO {METADATA_TABLE} (id, info) VALUES (1, %s::jsonb)", (info.to_json(),))
+    _write_styles(conn, layers, info.language)
 
 
 def _drop_registry(conn, layers: list[LayerDef]) -> None:

@@ -188,5 +188,24 @@ def county_sample(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def pg_county_sample(pg_cluster):
+    """The county sample written into a PostGIS database by the real sample command's code (as county_sample);
+    read it, or write into a copy of it (``pg_county_copy``)."""
+    from rallypoint.sample import write_sample
+
+    url = pg_cluster.new_database()
+    write_sample(url, "county")
+    return url
+
+
+@pytest.fixture
+def pg_county_copy(pg_cluster, pg_county_sample):
+    """A copy of the PostGIS county sample for one test (CREATE DATABASE … TEMPLATE), dropped after it."""
+    url = pg_cluster.new_database(template=pg_county_sample.rsplit("/", 1)[1])
+    yield url
+    pg_cluster.drop_database(url)
+
+
+@pytest.fixture(scope="session")
 def county_counts(county_sample):
     return __import__("json").loads(county_sample.with_suffix(".counts.json").read_text())
