@@ -80,6 +80,9 @@ class Store(Protocol):
 
     def rollback(self) -> None: ...
 
+    def read_snapshot(self) -> Any:
+        """A context manager: the reads inside it see the registry as of one moment (writers go on)."""
+
     def insert(self, layer: LayerDef, row: dict[str, Any], geom: BaseGeometry | None,
                history: HistoryEntry | None, on_duplicate: Callable[[], None] | None = None) -> int | None:
         """Insert a row, and its history entry for a versioned layer; returns the fid (None when it is not

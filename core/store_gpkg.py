@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from shapely.geometry.base import BaseGeometry
 
@@ -85,6 +86,14 @@ class GpkgStore:
 
     def rollback(self) -> None:
         self.conn.execute("ROLLBACK")
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        self.conn.execute("BEGIN")  # deferred: in WAL mode, one read transaction sees one state of the file
+        try:
+            yield
+        finally:
+            self.conn.execute("ROLLBACK")
 
     def add_layers(self, layers: list[LayerDef], language: str, now: str) -> None:
         from .gpkgfile import add_attribute_layers

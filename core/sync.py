@@ -14,6 +14,11 @@ has local changes; one whose server version moved past its base was changed by o
 
 The HTTP client is the standard library's ``urllib``: a dozen plain JSON requests do not
 need another dependency, and the module stays importable inside QGIS's Python.
+
+The source may also be a registry reached directly, a PostGIS database (``postgresql://``)
+or a registry file: :mod:`rallypoint.sync_direct` reads and writes it through the registry's
+own API, with versions in place of ETags and a push in one transaction. The check-out is a
+GeoPackage file in every case.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import sqlite3
 import urllib.error
 import urllib.parse
 import urllib.request
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -34,6 +39,7 @@ import shapely
 from .errors import RallypointError
 from .gpkgfile import connect
 from .registry import Feature, Registry
+from .store import is_postgres_url
 
 BASE_TABLE = "rp_sync_base"
 META_TABLE = "rp_sync"
@@ -203,6 +209,8 @@ class _Base:
 
 def _open_checkout(path: str | Path) -> tuple[Registry, _Base, str]:
     """Open a check-out, reading only: an ordinary registry is refused unchanged."""
+    if is_postgres_url(path):
+        raise SyncError(f"{_public(path)}: a check-out is a GeoPackage file; a database is what one checks out from")
     reg = Registry.open(path)
     base = _Base(reg)
     try:
@@ -221,94 +229,62 @@ def _layers(reg: Registry, base: _Base) -> list[str]:
     return _sync_layers(reg, set(json.loads(saved)) if saved else None)
 
 
-# -- check-out, pull, push -------------------------------------------------------------
-def _load_reference_layers(reg: Registry, client: Client, collections: set[str], author: str) -> int:
-    """Copy the server's reference layers (areas, population, roads) whole, so analyses run offline."""
-    import geopandas as gpd
+# -- where a check-out comes from ----------------------------------------------------------
+def _public(url: Any) -> str:
+    if is_postgres_url(url):
+        from .store_pg import url_without_password
 
-    n = 0
-    for name, ldef in reg.layers.items():
-        if ldef.versioned or name not in collections:
-            continue
-        feats = list(client.items(name))
-        if not feats:
-            continue
-        frame = gpd.GeoDataFrame.from_features(feats, crs="EPSG:4490")  # CRS84 answers are the stored lon/lat
-        frame = frame[[f for f in ldef.field_names if f in frame.columns] + ["geometry"]]
-        n += reg.load_reference(name, frame, author=author, note=f"checked out from {client.url}")
-    return n
+        return url_without_password(str(url))
+    return str(url)
 
 
-def checkout(url: str, out: str | Path, *, key: str | None = None, author: str = "sync",
-             overwrite: bool = False, with_reference: bool = False) -> SyncReport:
-    """Copy the features in use of every registry layer the server has into a new local file.
+class _Server:
+    """A ``rallypoint serve`` server as the source of a check-out (OGC API - Features, ETags, API keys)."""
 
-    ``with_reference`` also copies the reference layers (administrative areas, population,
-    roads), which the analyses need; they are read-only data and are not pushed back.
-    """
-    client = Client(url, key)
-    landing = client.get("/")
-    collections = {c["id"] for c in client.get("/collections").get("collections", [])}
-    title = landing.get("title") or url
-    bureau = (landing.get("description") or "").split(" · ")[0].strip() or url
-    reg = Registry.create(out, name=title, bureau=bureau, overwrite=overwrite)
-    done = False
-    try:
-        base = _Base(reg, create=True)
+    def __init__(self, url: str, key: str | None):
+        self.client = Client(url, key)
+        self.url = self.client.url
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> tuple[str, str, str | None, set[str]]:
+        landing = self.client.get("/")
+        collections = {c["id"] for c in self.client.get("/collections").get("collections", [])}
+        title = landing.get("title") or self.url
+        bureau = (landing.get("description") or "").split(" · ")[0].strip() or self.url
+        return title, bureau, None, collections
+
+    def snapshot(self):
+        return nullcontext()  # each page is read as the server has it then
+
+    def items(self, layer: str) -> Iterator[dict[str, Any]]:
+        return self.client.items(layer)
+
+    def load_reference(self, reg: Registry, collections: set[str], author: str) -> int:
+        """Copy the server's reference layers (areas, population, roads) whole, so analyses run offline."""
+        import geopandas as gpd
+
+        n = 0
+        for name, ldef in reg.layers.items():
+            if ldef.versioned or name not in collections:
+                continue
+            feats = list(self.client.items(name))
+            if not feats:
+                continue
+            frame = gpd.GeoDataFrame.from_features(feats, crs="EPSG:4490")  # CRS84 answers are the stored lon/lat
+            frame = frame[[f for f in ldef.field_names if f in frame.columns] + ["geometry"]]
+            n += reg.load_reference(name, frame, author=author, note=f"checked out from {self.url}")
+        return n
+
+    def push(self, reg: Registry, base: "_Base", todo: dict[str, dict[str, tuple[str, Feature]]],
+             layers: list[str], *, author: str, source: str,
+             progress: Callable[[int], None] | None = None) -> SyncReport:
+        """One request per change, with ``If-Match``; the server names the key's holder as the author."""
+        client = self.client
         report = SyncReport()
-        layers = _sync_layers(reg, collections)
-        fetched = {layer: list(client.items(layer)) for layer in layers}
-        # One transaction: the features, what the server had of each, and where they came from;
-        # a check-out stopped half-way is no check-out at all.
-        with reg.batch(author=author, note=f"checked out from {client.url}") as b:
-            for layer, feats in fetched.items():
-                for f in feats:
-                    props = _editable(reg, layer, f["properties"])
-                    props["uuid"] = f["id"]
-                    b.add(layer, props, f.get("geometry"))
-                    report.created += 1
-            if not b.problems:
-                for layer, feats in fetched.items():
-                    for f in feats:
-                        base.set(layer, f["id"], f["properties"]["version"], _state(reg, reg.get(layer, f["id"])))
-                base.set_meta("layers", json.dumps(layers))
-                base.set_meta("url", client.url)
-        if with_reference:
-            report.created += _load_reference_layers(reg, client, collections, author)
-        done = True
-        return report
-    finally:
-        reg.close()
-        if not done:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{out}{suffix}").unlink(missing_ok=True)
-
-
-def pending(reg: Registry, base: _Base) -> dict[str, dict[str, tuple[str, Feature]]]:
-    """Local changes since the last sync: layer -> uuid -> (kind, feature); kind is new, changed or retired."""
-    out: dict[str, dict[str, tuple[str, Feature]]] = {}
-    for layer in _layers(reg, base):
-        known = base.all(layer)
-        changes = {}
-        for feat in reg.features(layer, include_retired=True):
-            st = _state(reg, feat)
-            if feat.uuid not in known:
-                if not feat.retired:
-                    changes[feat.uuid] = ("new", feat)
-            elif st != known[feat.uuid][1]:
-                changes[feat.uuid] = ("retired" if feat.retired else "changed", feat)
-        out[layer] = changes
-    return out
-
-
-def push(path: str | Path, *, key: str | None = None) -> SyncReport:
-    """Send local changes to the server; a feature the server changed meanwhile is a conflict, kept locally."""
-    reg, base, url = _open_checkout(path)
-    client = Client(url, key)
-    report = SyncReport()
-    try:
-        todo = pending(reg, base)
-        for layer in _layers(reg, base):
+        done = 0
+        for layer in layers:
             known = base.all(layer)
             for uid, (kind, feat) in todo[layer].items():
                 st = _state(reg, feat)
@@ -329,6 +305,9 @@ def push(path: str | Path, *, key: str | None = None) -> SyncReport:
                         if st["geometry"] != old["geometry"]:
                             body["geometry"] = geom
                         r = client.request("PATCH", item, body, headers=match)
+                done += 1
+                if progress is not None:
+                    progress(done)
                 if r.status == 412:
                     report.conflicts.append(Conflict(layer, uid, f"changed on the server since version {known[uid][0]}; "
                                                      "the local change was not sent (pull to see the server's state)",
@@ -348,6 +327,101 @@ def push(path: str | Path, *, key: str | None = None) -> SyncReport:
                 else:
                     report.updated += 1
         return report
+
+
+def _remote(url: str, key: str | None):
+    """The source of a check-out: a server (http/https), else a registry reached directly (database or file)."""
+    from .sync_direct import DirectRemote, is_direct
+
+    return DirectRemote(url) if is_direct(str(url)) else _Server(str(url), key)
+
+
+# -- check-out, pull, push -------------------------------------------------------------
+def checkout(url: str, out: str | Path, *, key: str | None = None, author: str = "sync",
+             overwrite: bool = False, with_reference: bool = False) -> SyncReport:
+    """Copy the features in use of every registry layer the source has into a new local file.
+
+    ``url`` is a server (``http(s)://``), a PostGIS registry (``postgresql://``) or a registry
+    file. ``with_reference`` also copies the reference layers (administrative areas,
+    population, roads), which the analyses need; they are read-only data and are not pushed back.
+    """
+    if is_postgres_url(out):
+        raise SyncError(f"{_public(out)}: a check-out is a GeoPackage file; give a file name to check out into")
+    remote = _remote(url, key)
+    try:
+        title, bureau, adcode, collections = remote.describe()
+        reg = Registry.create(out, name=title, bureau=bureau, adcode=adcode, overwrite=overwrite)
+        done = False
+        try:
+            base = _Base(reg, create=True)
+            report = SyncReport()
+            layers = _sync_layers(reg, collections)
+            with remote.snapshot():
+                fetched = {layer: list(remote.items(layer)) for layer in layers}
+            # One transaction: the features, what the source had of each, and where they came from;
+            # a check-out stopped half-way is no check-out at all.
+            with reg.batch(author=author, note=f"checked out from {remote.url}") as b:
+                for layer, feats in fetched.items():
+                    for f in feats:
+                        props = _editable(reg, layer, f["properties"])
+                        props["uuid"] = f["id"]
+                        b.add(layer, props, f.get("geometry"))
+                        report.created += 1
+                if not b.problems:
+                    for layer, feats in fetched.items():
+                        for f in feats:
+                            base.set(layer, f["id"], f["properties"]["version"],
+                                     _state(reg, reg.get(layer, f["id"])))
+                    base.set_meta("layers", json.dumps(layers))
+                    base.set_meta("url", remote.url)
+                    base.set_meta("author", author)
+            if with_reference:
+                report.created += remote.load_reference(reg, collections, author)
+            done = True
+            return report
+        finally:
+            reg.close()
+            if not done:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{out}{suffix}").unlink(missing_ok=True)
+    finally:
+        remote.close()
+
+
+def pending(reg: Registry, base: _Base) -> dict[str, dict[str, tuple[str, Feature]]]:
+    """Local changes since the last sync: layer -> uuid -> (kind, feature); kind is new, changed or retired."""
+    out: dict[str, dict[str, tuple[str, Feature]]] = {}
+    for layer in _layers(reg, base):
+        known = base.all(layer)
+        changes = {}
+        for feat in reg.features(layer, include_retired=True):
+            st = _state(reg, feat)
+            if feat.uuid not in known:
+                if not feat.retired:
+                    changes[feat.uuid] = ("new", feat)
+            elif st != known[feat.uuid][1]:
+                changes[feat.uuid] = ("retired" if feat.retired else "changed", feat)
+        out[layer] = changes
+    return out
+
+
+def push(path: str | Path, *, key: str | None = None, author: str | None = None,
+         progress: Callable[[int], None] | None = None) -> SyncReport:
+    """Send local changes to the source; a feature changed there meanwhile is a conflict, kept locally.
+
+    ``author`` names who pushes when the source is a registry reached directly (default: who
+    checked out); a server takes the name of the key's holder. ``progress`` is called with the
+    number of changes sent so far.
+    """
+    reg, base, url = _open_checkout(path)
+    try:
+        remote = _remote(url, key)
+        try:
+            todo = pending(reg, base)
+            return remote.push(reg, base, todo, _layers(reg, base), author=author or base.meta("author") or "sync",
+                               source=Path(path).name, progress=progress)
+        finally:
+            remote.close()
     finally:
         reg.close()
 
@@ -355,11 +429,15 @@ def push(path: str | Path, *, key: str | None = None) -> SyncReport:
 def pull(path: str | Path, *, key: str | None = None, author: str = "sync") -> SyncReport:
     """Write the server's changes since the last sync into the copy; both-sides changes are conflicts."""
     reg, base, url = _open_checkout(path)
-    client = Client(url, key)
     report = SyncReport()
     try:
         local = pending(reg, base)
-        server = {layer: {f["id"]: f for f in client.items(layer)} for layer in _layers(reg, base)}
+        remote = _remote(url, key)
+        try:
+            with remote.snapshot():
+                server = {layer: {f["id"]: f for f in remote.items(layer)} for layer in _layers(reg, base)}
+        finally:
+            remote.close()
         touched: list[tuple[str, str, int]] = []
         dropped: list[tuple[str, str]] = []
         with reg.batch(author=author, note=f"pulled from {url}") as b:

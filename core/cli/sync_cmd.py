@@ -1,4 +1,4 @@
-"""``rallypoint checkout / push / pull``: an offline copy of a served registry, synced back with ETags."""
+"""``rallypoint checkout / push / pull``: an offline copy of a served registry (or a PostGIS one), synced back."""
 
 from __future__ import annotations
 
@@ -35,7 +35,12 @@ def _show(report: SyncReport, what: str) -> None:
               help="Also copy the reference layers (areas, population, roads) so analyses run offline.")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def checkout(url, out, key, author, with_reference, force):
-    """Copy the registry served at URL into a new local file OUT, to edit offline."""
+    """Copy the registry at URL into a new local file OUT, to edit offline.
+
+    URL is a Rallypoint server (http://…), a PostGIS registry (postgresql://user@host/db: push
+    and pull then write the database directly, a push in one transaction) or a registry file.
+    A database's password is not kept in OUT: push and pull take it from PGPASSWORD or ~/.pgpass.
+    """
     report = do_checkout(url, out, key=key, author=author, overwrite=force, with_reference=with_reference)
     _show(report, f"checked out {url} to {out}")
 
@@ -43,9 +48,11 @@ def checkout(url, out, key, author, with_reference, force):
 @click.command()
 @click.argument("registry", type=click.Path(dir_okay=False, exists=True))
 @key_option
-def push(registry, key):
-    """Send the local changes of a check-out to its server (conflicts are kept locally)."""
-    report = do_push(registry, key=key)
+@click.option("--author", default=None, help="Who pushes, for a check-out of a PostGIS registry or file "
+              "(default: who checked out); a server names the key's holder.")
+def push(registry, key, author):
+    """Send the local changes of a check-out to its server or registry (conflicts are kept locally)."""
+    report = do_push(registry, key=key, author=author)
     _show(report, f"pushed {registry}")
     if not report.ok:
         raise SystemExit(1)
