@@ -74,9 +74,8 @@ def _copy_layer(src, dst: sqlite3.Connection, ldef: LayerDef) -> None:
 def snapshot_postgis(url: str, target: str | Path) -> None:
     """Copy the PostGIS registry at ``url`` into a new registry file ``target``, as of one moment."""
     with Registry.open(url, readonly=True) as reg:
-        src = reg._conn
-        src.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        try:
+        src = reg._store
+        with src.read_snapshot():  # REPEATABLE READ: every layer and the history as of one moment
             layers = list(reg.layers.values())
             create_file(target, layers, reg.info)
             with closing(connect(target)) as dst:
@@ -93,8 +92,6 @@ def snapshot_postgis(url: str, target: str | Path) -> None:
                     ((*r[:7], None if r[7] is None else json.dumps(r[7], ensure_ascii=False),
                       None if r[8] is None else json.dumps(r[8], ensure_ascii=False), r[9]) for r in history))
                 dst.execute("COMMIT")
-        finally:
-            src.execute("ROLLBACK")
 
 
 @contextmanager
