@@ -27,7 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import ConflictError, FeatureNotFoundError, RegistryFileError
+from .errors import ConflictError, FeatureNotFoundError, RegistryFileError, ValidationError
 from .registry import Feature, Registry
 from .store import is_postgres_url
 
@@ -136,6 +136,8 @@ class DirectRemote:
                         if progress is not None:
                             progress(i)
                     if b.problems:
+                        if any(p.feature not in labels for p in b.problems):
+                            raise ValidationError(list(b.problems))  # not one feature's: nothing is sent
                         for p in b.problems:
                             layer, uid, kind = labels[p.feature]
                             if (layer, uid) not in left_out:

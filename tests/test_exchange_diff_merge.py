@@ -180,8 +180,8 @@ def two_bureaus(county_sample, base_export, tmp_path, backend, request):
     else:
         their_export = tmp_path / "theirs-export.gpkg"
         export_registry(theirs, their_export, include_personal=True)
-    return {"backend": backend, "ours": ours, "base": base, "theirs": their_export, "s": [x.uuid for x in s], "helipad": hp.uuid,
-            "new_team": new_team, "only_ours": only_ours}
+    return {"backend": backend, "ours": ours, "base": base, "theirs": their_export, "s": [x.uuid for x in s],
+            "helipad": hp.uuid, "new_team": new_team, "only_ours": only_ours}
 
 
 def test_a_merge_keeps_every_edit_and_reports_every_conflict(two_bureaus):

@@ -19,16 +19,16 @@ analyses as a feature of its own, and could not be told from a real retirement.
 list it; an unresolved conflict recorded once is not recorded again by a repeated merge.
 
 Everything is written in one ``Registry.batch``: checked, stamped, in the history, all or
-nothing.
+nothing. geodiff's own rebase is not used: it merges on fids and ignores tables without
+a primary key and the ``gpkg_*`` tables, and records conflicts as JSON beside the file;
+here identity is the UUID and conflicts stay in the registry.
 
 Any of the three may be a PostGIS registry (a ``postgresql://`` URL): the diffs are computed
 on GeoPackage snapshots taken in one ``REPEATABLE READ`` transaction each
 (:mod:`.pg_snapshot`), and the writes into a PostGIS ``ours`` go through its batch like any
 other, each update guarded by the version the snapshot saw, so an edit made meanwhile makes
 the merge fail whole (run it again) instead of being overwritten. ``rp_conflicts`` is then a
-table of the database (the versions as ``jsonb``); its SQL is in the stores. geodiff's own rebase is not used: it merges on fids and ignores tables without
-a primary key and the ``gpkg_*`` tables, and records conflicts as JSON beside the file;
-here identity is the UUID and conflicts stay in the registry.
+table of the database (the versions as ``jsonb``); its SQL is in the stores.
 """
 
 from __future__ import annotations
