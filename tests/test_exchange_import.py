@@ -27,6 +27,8 @@ from rallypoint.profiles import Profile
 
 from conftest import REAL_FIXTURES
 
+pytestmark = pytest.mark.both_backends  # the `registry` tests import into a file and into PostGIS
+
 BUREAU = "示例县应急管理局"
 
 
