@@ -1,4 +1,8 @@
-"""rallypoint export: subsets, personal data, conformance, metadata, styles, the checksum manifest, snapshots."""
+"""rallypoint export: subsets, personal data, conformance, metadata, styles, the checksum manifest, snapshots.
+
+Tests of what an export selects (``source``/``county`` by ``backend``) run from a GeoPackage and from a PostGIS
+registry; those about the written file's format use the GeoPackage sample once.
+"""
 
 import json
 import shutil
@@ -41,8 +45,20 @@ def full_export(county_sample, tmp_path_factory):
     return out, result
 
 
+pytestmark = pytest.mark.both_backends
+
+
 @pytest.fixture
-def county(county_sample, tmp_path):
+def source(backend, request):
+    """The county sample to export from, read only: the session's file or its PostGIS database."""
+    return request.getfixturevalue("pg_county_sample" if backend == "postgis" else "county_sample")
+
+
+@pytest.fixture
+def county(county_sample, tmp_path, backend, request):
+    """A copy of the county sample to change before exporting: a file, or a PostGIS database."""
+    if backend == "postgis":
+        return request.getfixturevalue("pg_county_copy")
     path = tmp_path / "county.gpkg"
     shutil.copyfile(county_sample, path)
     return path
@@ -99,9 +115,9 @@ def test_personal_fields_come_along_only_when_asked(county_sample, tmp_path):
     assert q(out, "SELECT count(*) FROM shelters WHERE manager_phone IS NOT NULL")[0][0] > 0
 
 
-def test_a_subset_by_division_code_brings_what_it_refers_to(county_sample, tmp_path):
+def test_a_subset_by_division_code_brings_what_it_refers_to(source, tmp_path):
     out = tmp_path / "town.gpkg"
-    result = export_registry(county_sample, out, adcode="519921001")
+    result = export_registry(source, out, adcode="519921001")
     assert q(out, "SELECT count(*) FROM hazard_points WHERE adcode NOT LIKE '519921001%'") == [(0,)]
     outside = q(out, "SELECT count(*) FROM shelters WHERE adcode NOT LIKE '519921001%'")[0][0]
     assert outside == result.referenced.get("shelters", 0)  # only assigned shelters come from outside
@@ -161,7 +177,10 @@ def test_the_manifest_verifies_and_tampering_is_detected(full_export, tmp_path):
     assert out2.exit_code == 1 and "layer shelters" in out2.output
 
 
-def test_a_live_registry_is_snapshotted_with_what_is_still_in_its_wal(county, tmp_path):
+def test_a_live_registry_is_snapshotted_with_what_is_still_in_its_wal(county_sample, tmp_path):
+    """The GeoPackage's WAL (GeoPackage only; PostGIS snapshots are REPEATABLE READ, see test_exchange_postgis)."""
+    county = tmp_path / "county.gpkg"
+    shutil.copyfile(county_sample, county)
     reg = Registry.open(county, clock=StepClock())
     try:
         uid = reg.add("shelters", shelter(name="刚建的避难场所", adcode="519921001"), Point(103.7, 30.6),
@@ -176,13 +195,13 @@ def test_a_live_registry_is_snapshotted_with_what_is_still_in_its_wal(county, tm
         reg.close()
 
 
-def test_a_bad_request_writes_nothing(county_sample, tmp_path, full_export):
+def test_a_bad_request_writes_nothing(source, tmp_path, full_export):
     with pytest.raises(ExportError, match="no layer wells"):
-        export_registry(county_sample, tmp_path / "a.gpkg", layers=["wells"])
+        export_registry(source, tmp_path / "a.gpkg", layers=["wells"])
     with pytest.raises(ExportError, match="already exists"):
-        export_registry(county_sample, full_export[0])
+        export_registry(source, full_export[0])
     with pytest.raises(ExportError, match="roads has no division code"):
-        export_registry(county_sample, tmp_path / "b.gpkg", layers=["roads"], adcode="519921")
+        export_registry(source, tmp_path / "b.gpkg", layers=["roads"], adcode="519921")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -75,13 +75,14 @@ class ExportResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def snapshot(registry: str | os.PathLike, target: str | os.PathLike) -> None:
+def snapshot(registry: str | os.PathLike, target: str | os.PathLike, layers: Iterable[str] | None = None) -> None:
     """Copy a live registry into ``target`` with SQLite's backup API (consistent, WAL content included);
-    a PostGIS registry (a ``postgresql://`` URL) is copied in one REPEATABLE READ transaction."""
+    a PostGIS registry (a ``postgresql://`` URL) is copied in one REPEATABLE READ transaction, with the rows of
+    the reference layers among ``layers`` only (the export reads no others)."""
     if is_postgres_url(registry):
         from .pg_snapshot import snapshot_postgis
 
-        snapshot_postgis(str(registry), target)
+        snapshot_postgis(str(registry), target, reference=set(layers or ()))
         return
     src_path = Path(registry)
     if not src_path.is_file():
@@ -281,7 +282,7 @@ def export_registry(registry: str | os.PathLike, out: str | os.PathLike, *, laye
     for p in (snap, work):
         p.unlink(missing_ok=True)
     try:
-        snapshot(registry, snap)
+        snapshot(registry, snap, layers)
         with closing(connect(snap)) as conn:
             info = read_info(conn)
             present = {r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents")}

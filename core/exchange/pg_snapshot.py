@@ -14,7 +14,7 @@ import sqlite3
 import tempfile
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import shapely
@@ -71,8 +71,13 @@ def _copy_layer(src, dst: sqlite3.Connection, ldef: LayerDef) -> None:
                     (len(rows), ldef.name))
 
 
-def snapshot_postgis(url: str, target: str | Path) -> None:
-    """Copy the PostGIS registry at ``url`` into a new registry file ``target``, as of one moment."""
+def snapshot_postgis(url: str, target: str | Path, *, reference: Iterable[str] | None = None) -> None:
+    """Copy the PostGIS registry at ``url`` into a new registry file ``target``, as of one moment.
+
+    ``reference``: the reference layers (areas, population, roads) whose rows are wanted (default: all);
+    the others are left empty, as an export that does not name them never reads them (a city's million
+    population cells are most of a snapshot's time).
+    """
     with Registry.open(url, readonly=True) as reg:
         src = reg._store
         with src.read_snapshot():  # REPEATABLE READ: every layer and the history as of one moment
@@ -83,7 +88,8 @@ def snapshot_postgis(url: str, target: str | Path) -> None:
                 dst.execute("PRAGMA synchronous = OFF")
                 dst.execute("BEGIN")
                 for ldef in layers:
-                    _copy_layer(src, dst, ldef)
+                    if ldef.versioned or reference is None or ldef.name in reference:
+                        _copy_layer(src, dst, ldef)
                 history = src.execute(f"SELECT fid, layer, uuid, version, op, author, at, before, after, note "
                                       f"FROM {HISTORY_TABLE} ORDER BY fid")
                 dst.executemany(
