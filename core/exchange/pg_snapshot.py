@@ -109,7 +109,7 @@ def as_files(*locations: str | Path) -> Iterator[list[str | Path]]:
         for i, loc in enumerate(locations):
             if is_postgres_url(loc):
                 snap = Path(tmp) / f"{i}.gpkg"
-                snapshot_postgis(str(loc), snap)
+                snapshot_postgis(str(loc), snap, reference=())  # diff and merge compare the resource layers
                 out.append(snap)
             else:
                 out.append(loc)
