@@ -47,20 +47,20 @@ def main() -> None:
     write_sample_postgis(args.url, data, name="bench", author=SAMPLE_AUTHOR, at=SAMPLE_TIME,
                          resource_order=RESOURCE_ORDER, overwrite=True)
     copy_s = time.perf_counter() - t
+    print(f"PostGIS, one transaction + COPY : {copy_s:7.2f} s", flush=True)
     with Registry.open(args.url) as reg:
         assert reg.count("hazard_points") == len(data.features["hazard_points"])
 
     t = time.perf_counter()
     by_batches(args.url, data)
     batch_s = time.perf_counter() - t
+    print(f"PostGIS, batches (anchor)       : {batch_s:7.2f} s   ratio {batch_s / copy_s:.2f}x slower", flush=True)
 
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
         write_sample(Path(d) / "sample.gpkg", args.size)  # generates again: a few tenths of a second
         gpkg_s = time.perf_counter() - t
 
-    print(f"PostGIS, one transaction + COPY : {copy_s:7.2f} s")
-    print(f"PostGIS, batches (anchor)       : {batch_s:7.2f} s   ratio {batch_s / copy_s:.2f}x slower")
     print(f"GeoPackage sample               : {gpkg_s:7.2f} s   ratio {gpkg_s / copy_s:.2f}x of the COPY path")
 
 
