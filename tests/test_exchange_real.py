@@ -23,6 +23,8 @@ RESOURCE_DATA = ("jp-gsi", "noto-nanao")
 OPTIONS = {"adcode": "519921", "hazards": "earthquake"}  # what a receiving bureau gives for foreign data
 NANAO_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:rallypoint:jp:nanao-city:shelter-ID")
 
+pytestmark = pytest.mark.both_backends  # the `registry` test refuses files on either backend
+
 
 def test_the_fixture_folders_are_all_here():
     assert len(FILES) >= 45 and len(HISTORY) >= 100
