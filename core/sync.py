@@ -184,7 +184,9 @@ def _editable(reg: Registry, layer: str, props: dict[str, Any]) -> dict[str, Any
 
 class _Base:
     def __init__(self, reg: Registry, create: bool = False):
-        self.conn = reg._conn  # the registry's own connection: one SQLite, one transaction discipline
+        # the check-out's own connection (a check-out is always a GeoPackage, whatever it was checked out
+        # from): one SQLite, one transaction discipline
+        self.conn = reg._conn
         if create:
             self.conn.executescript(_DDL)
 
