@@ -13,8 +13,8 @@ import urllib.request
 from contextlib import closing
 from pathlib import Path
 
+from rallypoint import Registry
 from rallypoint.api.auth import add_key
-from rallypoint.gpkgfile import connect
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
@@ -28,9 +28,10 @@ def copy_registry(src: Path, dst: Path) -> Path:
     return dst
 
 
-def make_key(path: Path, name: str, role: str) -> str:
-    with closing(connect(path)) as conn:
-        return add_key(conn, name, role)[0]
+def make_key(location: Path | str, name: str, role: str) -> str:
+    """A new API key in the registry at ``location`` (a GeoPackage path or a PostgreSQL URL)."""
+    with Registry.open(location) as reg:
+        return add_key(reg, name, role)[0]
 
 
 def auth(key: str) -> dict[str, str]:
