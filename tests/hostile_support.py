@@ -51,7 +51,7 @@ def digest(path: Path) -> str:
 
 
 def _pg_digest(url: str, h) -> str:
-    """:func:`digest` of a PostGIS registry: every row of its tables (API keys and PostGIS's own aside), in key order."""
+    """:func:`digest` of a PostGIS registry: every row of its tables (keys and PostGIS's own aside), in key order."""
     import psycopg
 
     with psycopg.connect(url) as conn:
