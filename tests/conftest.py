@@ -160,38 +160,6 @@ def pg_registry_url(pg_cluster, pg_template):
     pg_cluster.drop_database(url)
 
 
-@pytest.fixture(scope="session")
-def pg_county_template(county_sample, pg_cluster, pg_template):
-    """The county sample in a PostGIS registry (the same features and UUIDs): a template database tests copy."""
-    from web_support import copy_to_postgis
-
-    url = pg_cluster.new_database(template=pg_template)
-    copy_to_postgis(county_sample, url)
-    return url.rsplit("/", 1)[1]
-
-
-@pytest.fixture(scope="module")
-def county_copy(request, tmp_path_factory):
-    """``county_copy(backend)``: a private copy of the county sample, a GeoPackage file or (``"postgis"``) a
-    PostgreSQL URL; the module's databases are dropped at its end. For module fixtures parametrised by backend."""
-    from web_support import copy_registry
-
-    made = []
-
-    def copy(backend: str, folder: Path | None = None):
-        if backend == "postgis":
-            url = request.getfixturevalue("pg_cluster").new_database(
-                template=request.getfixturevalue("pg_county_template"))
-            made.append(url)
-            return url
-        folder = folder or tmp_path_factory.mktemp("county")
-        return copy_registry(request.getfixturevalue("county_sample"), folder / "county.gpkg")
-
-    yield copy
-    for url in made:
-        request.getfixturevalue("pg_cluster").drop_database(url)
-
-
 @pytest.fixture
 def registry_location(request, backend):
     """Where the test's empty registry is: a GeoPackage path or a PostgreSQL URL, by ``backend``."""

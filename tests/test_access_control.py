@@ -14,7 +14,7 @@ from contextlib import closing
 
 import mapbox_vector_tile
 import pytest
-from conftest import BACKENDS, shelter
+from conftest import BACKENDS, county_copy, shelter
 from hostile_support import OWNERS, api_site, digest, record
 from web_support import Server, auth, copy_registry, make_key
 
@@ -36,12 +36,12 @@ class GuardedPlugin:
         return [Endpoint("POST", "/plugins/guarded/{name}", lambda req: (200, {}, {"written": True}))]
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def site(request, county_sample, county_copy, tmp_path_factory):
+@pytest.fixture(scope="module")
+def site(request, web_backend, county_sample, tmp_path_factory):
     pm = get_plugin_manager(extra=[("guarded", GuardedPlugin())])
     folder = tmp_path_factory.mktemp("access")
-    s = api_site(county_sample, folder, location=county_copy(request.param, folder), RALLYPOINT_PLUGINS=pm)
-    s["backend"] = request.param
+    s = api_site(county_sample, folder, location=county_copy(request, web_backend, "access"), RALLYPOINT_PLUGINS=pm)
+    s["backend"] = web_backend
     s["other_reader"] = auth(make_key(s["path"], "wang.fang", "reader"))
     c = s["client"]
     # one analysis run of the reader's, to dismiss and to read the results of
@@ -126,8 +126,8 @@ def test_every_write_route_refuses_anonymous_users_and_lower_roles_and_changes_n
     assert r.status_code == 200 and r.get_json() == {"written": True}
 
 
-def test_a_revoked_key_is_refused_everywhere_at_once(site, county_sample, county_copy, tmp_path):
-    s = api_site(county_sample, tmp_path, location=county_copy(site["backend"], tmp_path),
+def test_a_revoked_key_is_refused_everywhere_at_once(site, county_sample, request, tmp_path):
+    s = api_site(county_sample, tmp_path, location=county_copy(request, site["backend"], "revoked"),
                  RALLYPOINT_PLUGINS=get_plugin_manager(extra=[("g", GuardedPlugin())]),
                  RALLYPOINT_RATELIMIT_REFUSED_KEYS="1000 per minute")  # many refusals on purpose here
     c = s["client"]
@@ -284,8 +284,8 @@ def test_anonymous_users_cannot_probe_personal_fields_with_filters(site, query):
 # -- rate limits -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_writes_and_refused_keys_are_rate_limited_with_retry_after(county_sample, county_copy, backend, tmp_path):
-    s = api_site(county_sample, tmp_path, location=county_copy(backend, tmp_path),
+def test_writes_and_refused_keys_are_rate_limited_with_retry_after(county_sample, request, backend, tmp_path):
+    s = api_site(county_sample, tmp_path, location=county_copy(request, backend, "limits"),
                  RALLYPOINT_RATELIMIT_WRITES="3 per minute",
                  RALLYPOINT_RATELIMIT_REFUSED_KEYS="4 per minute")
     c = s["client"]

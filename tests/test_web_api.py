@@ -23,8 +23,7 @@ LAYERS = list(layer_catalog(default_plugin_manager()))  # the built-in layers, t
 @pytest.fixture(scope="module")
 def site(request, web_backend):
     path = county_copy(request, web_backend, "web_api")
-    # TODO(pgwrite): API keys of a PostGIS registry (its tests below are gpkg_only until then)
-    reader = make_key(path, "li.na", "reader") if web_backend == "gpkg" else None
+    reader = make_key(path, "li.na", "reader")
     with Registry.open(path) as reg:  # a retired shelter, which must never be served
         victim = next(reg.features("shelters"))
         reg.retire("shelters", victim.uuid, author="test", reason="closed")
@@ -333,7 +332,6 @@ def test_anonymous_users_never_receive_personal_data_in_any_format(site, client)
                 assert not any(f'"{p}"' in text or layer.field(p).alias_zh in text for p in personal), (name, fmt)
 
 
-@pytest.mark.gpkg_only  # TODO(pgwrite): keys on PostGIS
 def test_a_reader_key_sees_personal_data(site, client):
     doc = client.get("/collections/shelters/items?limit=5", headers=auth(site["reader"])).get_json()
     assert all("manager_phone" in f["properties"] for f in doc["features"])
@@ -344,7 +342,6 @@ def test_a_reader_key_sees_personal_data(site, client):
     assert "责任人电话" in html and phone in html
 
 
-@pytest.mark.gpkg_only  # TODO(pgwrite): keys on PostGIS
 def test_a_wrong_or_malformed_key_is_401_even_for_reading(client):
     for headers in ({"Authorization": "Bearer rp_00000000_nope"}, {"X-API-Key": "hello"},
                     {"Authorization": "Basic dXNlcjpwYXNz"}):

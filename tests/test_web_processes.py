@@ -9,7 +9,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import BACKENDS
+from conftest import county_copy
 from web_support import auth, make_key
 
 from rallypoint.analysis import Analysis, AnalysisResult, Output, Parameter
@@ -55,14 +55,14 @@ class WebPlugin:
                 Endpoint("POST", "/plugins/echo/{word}", echo)]
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def site(request, county_copy, tmp_path_factory):
+@pytest.fixture(scope="module")
+def site(request, web_backend, tmp_path_factory):
     folder = tmp_path_factory.mktemp("web_processes")
-    path = county_copy(request.param, folder)
+    path = county_copy(request, web_backend, "web_processes")
     keys = {"reader": make_key(path, "li.na", "reader"), "editor": make_key(path, "zhang.wei", "editor")}
     pm = get_plugin_manager(entrypoints=False, extra=[("webplugin", WebPlugin())])
     app = create_app(path, {"TESTING": True, "RALLYPOINT_PLUGINS": pm, "RALLYPOINT_JOBS_DIR": str(folder / "jobs")})
-    return {"client": app.test_client(), "path": path, "keys": keys, "jobs": folder / "jobs", "backend": request.param}
+    return {"client": app.test_client(), "path": path, "keys": keys, "jobs": folder / "jobs", "backend": web_backend}
 
 
 @pytest.fixture(scope="module")
@@ -183,8 +183,8 @@ def test_plugin_endpoints_are_served(site, client):
     assert r.get_json()["who"] == {"name": "zhang.wei", "role": "editor"}
 
 
-def test_keys_command_adds_lists_and_revokes(site, county_copy, tmp_path):
-    path = county_copy(site["backend"], tmp_path)
+def test_keys_command_adds_lists_and_revokes(site, request):
+    path = county_copy(request, site["backend"], "keys")
     runner = CliRunner()
     out = runner.invoke(cli, ["keys", "add", str(path), "wang.fang", "--role", "editor"])
     assert out.exit_code == 0, out.output

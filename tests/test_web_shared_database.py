@@ -16,6 +16,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import county_copy
 from web_support import Server, make_key
 
 from rallypoint import Registry
@@ -23,8 +24,8 @@ from rallypoint.api.auth import revoke_key
 
 
 @pytest.fixture(scope="module")
-def served(county_copy, tmp_path_factory):
-    url = county_copy("postgis")
+def served(request, tmp_path_factory):
+    url = county_copy(request, "postgis", "web_shared_database")
     folder = tmp_path_factory.mktemp("web_shared_database")
     keys = {"editor": make_key(url, "zhang.wei", "editor"), "doomed": make_key(url, "zhao.lei", "editor")}
     server = Server(url, workers=2, threads=2, log_dir=folder, extra_args=("--jobs-dir", str(folder / "jobs")))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import BACKENDS, helipad, shelter, stock
+from conftest import county_copy, helipad, shelter, stock
 from web_support import EPSG3857, EPSG4490, auth, make_key
 
 from rallypoint import Registry
@@ -16,13 +16,13 @@ from rallypoint.web import create_app
 GEOJSON = "application/geo+json"
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def site(request, county_copy):
-    path = county_copy(request.param)
+@pytest.fixture(scope="module")
+def site(request, web_backend):
+    path = county_copy(request, web_backend, "web_tx")
     keys = {role: make_key(path, name, role) for name, role in
             (("li.na", "reader"), ("zhang.wei", "editor"), ("chen.jie", "admin"))}
     app = create_app(path, {"TESTING": True, "RALLYPOINT_MAX_BODY": 20_000})
-    return {"client": app.test_client(), "path": path, "keys": keys, "backend": request.param}
+    return {"client": app.test_client(), "path": path, "keys": keys, "backend": web_backend}
 
 
 @pytest.fixture(scope="module")
@@ -207,10 +207,8 @@ def test_geometries_may_come_in_another_crs_named_by_content_crs(client, editor)
     assert r.status_code == 400
 
 
+@pytest.mark.gpkg_only  # the file's bytes and gpkg_contents (test_api_keys.py checks the rows on both backends)
 def test_api_keys_are_stored_hashed(site):
-    """The file's bytes: a GeoPackage's own test (test_api_keys.py checks the rows on both backends)."""
-    if site["backend"] != "gpkg":
-        pytest.skip("about the GeoPackage file's bytes and gpkg_contents")
     raw = site["path"].read_bytes()
     for key in site["keys"].values():
         assert key.split("_", 2)[2].encode() not in raw

@@ -28,29 +28,6 @@ def copy_registry(src: Path, dst: Path) -> Path:
     return dst
 
 
-def copy_to_postgis(src: Path, url: str) -> None:
-    """The features of the registry file ``src`` written into the (empty) PostGIS registry at ``url``, with
-    their UUIDs, fields, geometries and retirements, stamped by the sample's author and time; reference
-    layers loaded whole. Parents before the layers that refer to them."""
-    from rallypoint.sample import SAMPLE_AUTHOR, SAMPLE_TIME
-
-    with Registry.open(src, readonly=True) as gp, Registry.open(url, clock=lambda: SAMPLE_TIME) as pg:
-        for ldef in sorted(gp.layers.values(), key=lambda d: (d.versioned, d.parent is not None)):
-            if ldef.name not in pg.layers:
-                raise ValueError(f"{url} has no layer {ldef.name}")
-            if not ldef.versioned:
-                pg.load_reference(ldef.name, gp.read_frame(ldef.name), author=SAMPLE_AUTHOR)
-                continue
-            keep = [f.name for f in ldef.editable_fields] + ["uuid"]
-            feats = list(gp.features(ldef.name, include_retired=True))
-            pg.add_many(ldef.name, [({k: f.properties[k] for k in keep if f.properties.get(k) is not None},
-                                     f.geometry) for f in feats], author=SAMPLE_AUTHOR)
-            with pg.batch(author=SAMPLE_AUTHOR) as b:
-                for f in feats:
-                    if f.retired:
-                        b.retire(ldef.name, f.uuid)
-
-
 def make_key(location: Path | str, name: str, role: str) -> str:
     """A new API key in the registry at ``location`` (a GeoPackage path or a PostgreSQL URL)."""
     with Registry.open(location) as reg:
