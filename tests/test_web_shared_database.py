@@ -86,3 +86,27 @@ def test_a_key_revoked_by_another_process_is_refused_by_every_worker_at_once(ser
         answers = list(pool.map(lambda _: call(served, "GET", teams, key="doomed"), range(8)))
     assert {s for s, _ in answers} == {401} and all("revoked" in b["description"] for _, b in answers)
     assert call(served, "GET", teams)[0] == 200  # the other key is untouched
+
+
+def test_simultaneous_writes_with_one_if_match_let_exactly_one_through(served):
+    """Eight editors PATCH one feature at once, all sending the version they read: the database's row lock
+    (SELECT … FOR UPDATE) makes them take turns, the first wins, every other is 412; none fails (500)."""
+    with Registry.open(served["registry"]) as reg:
+        feat = list(reg.features("shelters"))[3]
+    uid, version = feat.uuid, feat.version
+
+    def patch(i):
+        return call(served, "PATCH", f"/collections/shelters/items/{uid}", {"properties": {"occupancy": 100 + i}},
+                    if_match=f'"{uid}-v{version}"')
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(patch, range(8)))
+    statuses = sorted(s for s, _ in answers)
+    assert statuses == [200] + [412] * 7, answers
+    won = next(b for s, b in answers if s == 200)
+    with Registry.open(served["registry"]) as reg:
+        now = reg.get("shelters", uid)
+        history = reg.history("shelters", uid)
+    assert now.version == version + 1 and now.properties["occupancy"] == won["properties"]["occupancy"]
+    assert [c.version for c in history][-2:] == [version, version + 1] and history[-1].author == "zhang.wei"
+    assert "Traceback" not in served["server"].read_log()
