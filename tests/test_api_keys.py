@@ -126,6 +126,9 @@ def test_an_editor_login_checks_keys_but_cannot_make_or_revoke_them(pg_registry_
         with pytest.raises(RegistryFileError, match="only the registry's owner may revoke API keys"):
             revoke_key(reg, "zhou.min")
         assert [k.name for k in list_keys(reg)] == ["zhou.min"]
+    refused = CliRunner().invoke(cli, ["keys", "add", editor_url, "mallory", "--role", "admin"])
+    assert refused.exit_code == 1 and "only the registry's owner may add API keys" in " ".join(refused.output.split())
+    assert "Traceback" not in refused.output
 
 
 def test_a_registry_made_before_keys_gets_its_table_on_the_first_key(pg_registry_url):
