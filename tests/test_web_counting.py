@@ -10,7 +10,7 @@ import pytest
 from conftest import county_copy, helipad
 
 from rallypoint import Registry
-from rallypoint.api import counting
+from rallypoint.api import counting, pg_read
 from rallypoint.web import create_app
 
 
@@ -33,15 +33,26 @@ def boxes(n, seed=7):
 
 
 def matched(client, layer, box):
-    return client.get(f"/collections/{layer}/items?limit=1&bbox=" + ",".join(map(str, box))).get_json()["numberMatched"]
+    doc = client.get(f"/collections/{layer}/items?limit=1&bbox=" + ",".join(map(str, box))).get_json()
+    return doc.get("numberMatched")
+
+
+def expected(reg, layer, box):
+    """The registry's count; on PostGIS, none beyond the cap (numberMatched is left out: pg_read.COUNT_CAP)."""
+    n = reg.count(layer, bbox=box)
+    return None if reg.url is not None and n > pg_read.COUNT_CAP else n
 
 
 def test_box_counts_equal_the_registrys_for_points_lines_and_polygons(site):
     path, client = site
+    capped = 0
     with Registry.open(path) as reg:
         for layer in ("population", "hazard_points", "roads", "admin_areas"):
             for box in boxes(60):
-                assert matched(client, layer, box) == reg.count(layer, bbox=box), (layer, box)
+                want = expected(reg, layer, box)
+                capped += want is None
+                assert matched(client, layer, box) == want, (layer, box)
+    assert capped < 30  # nearly every box is counted exactly
 
 
 def test_counts_follow_writes_retirements_and_moves(site):

@@ -2,17 +2,22 @@
 
 The same answers as the GeoPackage's read path (:mod:`.store`), by other means:
 
-* a page is one query, ``ORDER BY fid LIMIT … OFFSET …``; a box is ``geom && ST_MakeEnvelope(…)``
-  (the GiST index; the planner picks between it and the key's order by how much the box holds).
-  Pages with a box come in fid order, where a GeoPackage gives its R-tree's order: the same
-  features over the pages, each page sorted otherwise;
+* a page is one query, ``LIMIT … OFFSET …``; a box is ``geom && ST_MakeEnvelope(…)``. Without a
+  box, pages come in fid order (as from a GeoPackage). With one, in the GiST index's order of
+  distance from the box's lower-left corner (``ORDER BY geom <-> corner``: a nearest-first index
+  scan that stops after the page), as a GeoPackage gives its R-tree's order: stable while the layer
+  is unchanged, the same features over the pages, each page ordered otherwise. Measured on the
+  city sample (140,000 hazard points, 1 million population cells), a page of 100 from a box holding
+  20,000 to 40,000 features took 1.6–3 ms this way against 230–260 ms sorted by fid (the planner
+  then reads every feature in the box and sorts them);
 * each Feature of a GeoJSON page is written by PostgreSQL as one finished text (``ST_AsGeoJSON``
   for the geometry at full precision, ``row_to_json`` for the properties, in the layer's field
   order), so Python only splices them into the document, as it does with SQLite's
   (:mod:`.geojson_sql`); other CRSs and HTML go through :mod:`.geojson` from WKB;
 * ``numberMatched``: the unfiltered total of a layer is counted once per process and layer state;
   a box or filter is counted exactly up to :data:`COUNT_CAP` matches (a count with ``LIMIT``:
-  bounded work through the GiST index, whatever the layer's size). Beyond that it is left out,
+  bounded work through the GiST index, whatever the layer's size: each match costs a visit to its
+  row, about as long as writing a tenth of a page's Feature). Beyond that it is left out,
   as OGC API – Features allows (``numberMatched`` is optional, and must be exact when given:
   an estimate from the planner's statistics would be a wrong number). Pages still link ``next``
   while they are full. pygeoapi's PostgreSQL provider counts every match exactly on every
@@ -44,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .crs import Crs
     from .query import ItemsQuery
 
-COUNT_CAP = 50_000
+COUNT_CAP = 10_000
 STAMP_WINDOW = 256
 _EXTENT_EXACT_ROWS = 1_000_000  # above: the planner's estimated extent (ST_EstimatedExtent), not a full scan
 _prepared: dict[tuple[int, bool], tuple[LayerDef, tuple[str, str]]] = {}
@@ -175,18 +180,21 @@ class PgReader:
             params.extend(values)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
-    def page(self, q: ItemsQuery) -> list[tuple]:
-        row, _ = _selects(q.layer, q.personal)
+    def _page(self, q: ItemsQuery, select: str) -> list[tuple]:
         where, params = self._where(q)
-        return self._all(f"SELECT {row} FROM {qi(q.layer.name)} t{where} ORDER BY t.fid LIMIT ? OFFSET ?",
+        if q.bboxes:  # the GiST index's nearest-first order from the box's corner: stops after the page
+            order = "t.geom <-> ST_SetSRID(ST_MakePoint(?, ?), 4490)"
+            params += [q.bboxes[0][0], q.bboxes[0][1]]
+        else:
+            order = "t.fid"
+        return self._all(f"SELECT {select} FROM {qi(q.layer.name)} t{where} ORDER BY {order} LIMIT ? OFFSET ?",
                          params + [q.limit, q.offset])
 
+    def page(self, q: ItemsQuery) -> list[tuple]:
+        return self._page(q, _selects(q.layer, q.personal)[0])
+
     def page_json(self, q: ItemsQuery, state: PgLayerState) -> list[bytes]:
-        _, feature = _selects(q.layer, q.personal)
-        where, params = self._where(q)
-        rows = self._all(f"SELECT {feature} FROM {qi(q.layer.name)} t{where} ORDER BY t.fid LIMIT ? OFFSET ?",
-                         params + [q.limit, q.offset])
-        return [r[0].encode("utf-8") for r in rows]
+        return [r[0].encode("utf-8") for r in self._page(q, _selects(q.layer, q.personal)[1])]
 
     def count(self, q: ItemsQuery, state: PgLayerState) -> int | None:
         table = qi(q.layer.name)
