@@ -1,6 +1,7 @@
 """The read path's counts stay exact: the grid of counts, the per-process caches, and writes in between.
 
-On both backends (``both_backends``): the GeoPackage's grid and R-tree, PostGIS's GiST counts."""
+On both backends (``both_backends``): the grid of counts over the GeoPackage's R-tree, and over
+PostGIS's GiST index (``pg_read.PgGrid``), exact for any box."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from conftest import county_copy, helipad
 
 from rallypoint import Registry
-from rallypoint.api import counting, pg_read
+from rallypoint.api import counting
 from rallypoint.web import create_app
 
 
@@ -37,22 +38,12 @@ def matched(client, layer, box):
     return doc.get("numberMatched")
 
 
-def expected(reg, layer, box):
-    """The registry's count; on PostGIS, none beyond the cap (numberMatched is left out: pg_read.COUNT_CAP)."""
-    n = reg.count(layer, bbox=box)
-    return None if reg.url is not None and n > pg_read.COUNT_CAP else n
-
-
 def test_box_counts_equal_the_registrys_for_points_lines_and_polygons(site):
     path, client = site
-    capped = 0
     with Registry.open(path) as reg:
         for layer in ("population", "hazard_points", "roads", "admin_areas"):
             for box in boxes(60):
-                want = expected(reg, layer, box)
-                capped += want is None
-                assert matched(client, layer, box) == want, (layer, box)
-    assert capped < 30  # nearly every box is counted exactly
+                assert matched(client, layer, box) == reg.count(layer, bbox=box), (layer, box)
 
 
 def test_counts_follow_writes_retirements_and_moves(site):
