@@ -23,9 +23,9 @@ The same answers as the GeoPackage's read path (:mod:`.store`), by other means:
   row, about as long as writing a tenth of a page's Feature). Beyond that it is left out,
   as OGC API – Features allows (``numberMatched`` is optional, and must be exact when given:
   an estimate from the planner's statistics would be a wrong number). Pages still link ``next``
-  while they are full. pygeoapi's PostgreSQL provider counts every match exactly on every
-  request (seconds for a wide box over 10 million rows); tipg leaves the count out unless
-  asked. The cap bounds the work as tipg does and still gives the exact count wherever it is cheap;
+  while they are full. tipg (``_features_count_query``) and pygeoapi's PostgreSQL provider run a
+  separate exact ``count(*)`` on every request, whose cost grows with the matches (a wide box
+  over 10 million rows: seconds, for a page of 100); the grid and the cap keep it bounded;
 * the state of the registry (:meth:`PgReader.stamp`) comes from ``rp_history``, which every
   write through Rallypoint and every trigger-stamped edit (QGIS too) appends to in the same
   transaction: its highest id, and how many of its last :data:`STAMP_WINDOW` ids are visible
@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import psycopg
 
 from ..pg_schema import HISTORY_TABLE, qi
 from ..schema import LayerDef
@@ -196,8 +197,12 @@ class PgReader:
             if not self._has_geom(name):
                 continue
             box = None
-            if rows > _EXTENT_EXACT_ROWS:
-                box = self.conn.execute("SELECT ST_EstimatedExtent(current_schema(), %s, 'geom')", (name,)).fetchone()[0]
+            if rows > _EXTENT_EXACT_ROWS:  # from the planner's statistics: a little wider than the data, at most
+                try:
+                    box = self.conn.execute("SELECT ST_EstimatedExtent(current_schema(), %s, 'geom')",
+                                            (name,)).fetchone()[0]
+                except psycopg.Error:  # no statistics yet: the exact extent, once per state
+                    box = None
             if box is None:
                 box = self.conn.execute(f"SELECT ST_Extent(geom) FROM {qi(name)}").fetchone()[0]
             out[name] = (None, None, None, None, None) if box is None else (*_box(box), None)
