@@ -29,8 +29,7 @@ SCRIPT = Path(__file__).parent / "qgis_scripts" / "read_oapif.py"
 @pytest.fixture(scope="module")
 def served(request, web_backend, tmp_path_factory):
     path = county_copy(request, web_backend, "web_clients")
-    # TODO(pgwrite): API keys of a PostGIS registry (the write test below is gpkg_only until then)
-    editor = make_key(path, "zhang.wei", "editor") if web_backend == "gpkg" else None
+    editor = make_key(path, "zhang.wei", "editor")
     with Registry.open(path) as reg:
         reg.retire("hazard_points", next(reg.features("hazard_points")).uuid, author="test")
         counts = {name: reg.count(name) for name in reg.layers}
@@ -129,7 +128,6 @@ def test_gzip_etag_and_304_over_http(served):
     assert status == 304 and body == b""
 
 
-@pytest.mark.gpkg_only  # TODO(pgwrite): keys and writes through the API on PostGIS
 def test_a_write_through_one_worker_is_seen_by_both(served):
     base = served["url"]
     before = json.loads(get(base + "/collections/helipads/items")[2])["numberMatched"]

@@ -32,8 +32,7 @@ EARLY = "2026-06-01T00:00:00Z"
 @pytest.fixture(scope="module")
 def site(request, web_backend):
     path = county_copy(request, web_backend, "web_filter")
-    # TODO(pgwrite): API keys of a PostGIS registry (its tests below are gpkg_only until then)
-    reader = make_key(path, "li.na", "reader") if web_backend == "gpkg" else None
+    reader = make_key(path, "li.na", "reader")
     with Registry.open(path, clock=StepClock()) as reg:  # clock in May 2026: these features are updated early
         hazards = list(reg.features("hazard_points"))
         for f in hazards[:25]:
@@ -231,7 +230,6 @@ def test_html_pages_take_a_filter_too(client):
 
 # -- personal data ------------------------------------------------------------------------------------
 
-@pytest.mark.gpkg_only  # TODO(pgwrite): keys on PostGIS
 def test_personal_fields_are_queryable_only_with_a_key(site, client):
     anon = client.get("/collections/shelters/queryables").get_json()["properties"]
     assert "manager_phone" not in anon and "status" in anon

@@ -42,8 +42,7 @@ VIEWPORT = {"width": 1280, "height": 800}
 def site(request, web_backend):
     """The sample on a GeoPackage and on PostGIS (``web_backend``): the tests using it run on both."""
     path = county_copy(request, web_backend, "web_map")
-    # TODO(pgwrite): API keys of a PostGIS registry (the editor's check below is gpkg_only until then)
-    editor = make_key(path, "zhang.wei", "editor") if web_backend == "gpkg" else None
+    editor = make_key(path, "zhang.wei", "editor")
     return {"client": create_app(path, {"TESTING": True}).test_client(), "path": path, "editor": editor}
 
 
@@ -134,7 +133,6 @@ def test_map_page_in_chinese_and_english_with_legend_labels_and_field_aliases(si
     assert fields_en["shelter_type"]["values"]["fixed_short"] == "Fixed shelter, short term"
 
 
-@pytest.mark.gpkg_only  # TODO(pgwrite): keys on PostGIS
 def test_anonymous_pages_carry_no_personal_field_and_an_editors_do(site):
     client = site["client"]
     anonymous = {lay["id"]: lay for lay in page_config(client.get("/map").get_data(as_text=True))["layers"]}
