@@ -8,6 +8,10 @@ noisy machine. Every write goes through the registry's checks and is recorded in
 PostGIS by the database's triggers, as the key's holder); at the end both registries must hold
 exactly the features and history rows the acknowledged writes made.
 
+Mind the durability settings when reading the ratio: a GeoPackage commits with ``synchronous = FULL``
+(an fsync per write); a PostgreSQL server's own ``fsync``/``synchronous_commit`` decide its side (the
+tests' throwaway cluster, tests/pg_support.py, turns both off, which flatters PostGIS).
+
     python bench/api_write.py --postgis postgresql://me@127.0.0.1/bench     # an existing database; overwritten
     python bench/api_write.py --postgis URL --clients 16 --requests 4000 --workers 2 --threads 4
 """
