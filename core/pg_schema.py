@@ -19,7 +19,7 @@ history but not write it: only the trigger, running with the owner's rights, app
 from __future__ import annotations
 
 from .schema import FieldDef, LayerDef
-from .store import CONFLICTS_TABLE
+from .store import CONFLICTS_TABLE, KEYS_TABLE
 
 HISTORY_TABLE = "rp_history"
 METADATA_TABLE = "rp_metadata"
@@ -200,6 +200,17 @@ CONFLICTS_DDL = [
     f"CREATE INDEX IF NOT EXISTS idx_rp_conflicts_feature ON {CONFLICTS_TABLE} (layer, uuid)",
     f"GRANT SELECT, INSERT, UPDATE ON {CONFLICTS_TABLE} TO {EDITOR_ROLE}",
 ]
+
+# The web server's API keys (salted scrypt hashes, never the keys: rallypoint.api.auth). Made with the registry,
+# or on the first key in a registry made before it existed. Editors may read it, so a server that connects as
+# an editor can check keys; only the owner adds or revokes keys.
+KEYS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (
+  id text PRIMARY KEY, name text NOT NULL, role text NOT NULL CHECK (role IN ('reader','editor','admin')),
+  salt bytea NOT NULL, hash bytea NOT NULL, created_at text NOT NULL, revoked_at text);
+REVOKE ALL ON {KEYS_TABLE} FROM PUBLIC;
+GRANT SELECT ON {KEYS_TABLE} TO {EDITOR_ROLE};
+"""
 
 EDITOR_ROLE_DDL = f"""
 DO $$ BEGIN

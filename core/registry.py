@@ -428,6 +428,12 @@ class Registry:
     def close(self) -> None:
         self._store.close()
 
+    @property
+    def location(self) -> str:
+        """Where the registry is, for messages and cache keys: the file's absolute path, or the database's
+        URL without its password."""
+        return self._store.label if self.url is not None else str(self.path.resolve())
+
     def reader(self) -> Store:
         """A read-only store of the same registry on a connection of its own (close it after use)."""
         if self.url is not None:

@@ -38,6 +38,41 @@ def location_label(location: Any) -> str:
     return str(location)
 
 
+#: the web server's API keys (hashes only, see :mod:`rallypoint.api.auth`): the server's bookkeeping, not a layer
+KEYS_TABLE = "rp_api_keys"
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One API key as stored: never the key, only its salted hash."""
+
+    id: str
+    name: str
+    role: str
+    salt: bytes
+    hash: bytes
+    created_at: str
+    revoked_at: str | None
+
+
+class KeyStore(Protocol):
+    """Where a registry keeps its API keys: a table of its own database, so every server worker and
+    every process sees a key added or revoked at once. Hashing and roles are
+    :mod:`rallypoint.api.auth`'s; a key store only reads and writes rows."""
+
+    def add(self, row: KeyRow) -> None:
+        """Store a new key (making the table on the first key where the registry lacks it)."""
+
+    def get(self, key_id: str) -> KeyRow | None:
+        """The key with this id (revoked ones too), or None."""
+
+    def all(self) -> list[KeyRow]:
+        """Every key, oldest first."""
+
+    def revoke(self, which: str, now: str) -> list[KeyRow]:
+        """Revoke, in one transaction, the keys in use whose id or owner name is ``which``; those revoked."""
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     """One change as the registry records it; a store writes it (or has its database write it)."""
@@ -128,5 +163,8 @@ class Store(Protocol):
 
     def unresolved_conflicts(self) -> list[dict[str, Any]]:
         """The conflicts nobody has resolved, oldest first, every column; JSON columns as JSON text."""
+
+    def keys(self) -> KeyStore:
+        """The registry's API keys."""
 
     def close(self) -> None: ...

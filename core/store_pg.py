@@ -25,17 +25,18 @@ from .pg_schema import (
     FUNCTIONS,
     HISTORY_DDL,
     HISTORY_TABLE,
+    KEYS_DDL,
     METADATA_TABLE,
     layer_ddl,
     qi,
 )
 from .schema import LayerDef
-from .store import CONFLICTS_TABLE, HistoryEntry
+from .store import CONFLICTS_TABLE, KEYS_TABLE, HistoryEntry, KeyRow
+from .styles import render_qml, render_sld
 
 _CONFLICT_COLUMNS = ("layer", "uuid", "kind", "fields", "ours_version", "base", "ours", "theirs", "theirs_from",
                      "detected_at", "detected_by")
 _CONFLICT_JSON = ("fields", "base", "ours", "theirs")
-from .styles import render_qml, render_sld
 
 
 def _connect(url: str, *, readonly: bool = False):
@@ -86,6 +87,60 @@ def _value(layer: LayerDef, name: str, value: Any) -> Any:
     return value
 
 
+_KEY_COLUMNS = "id, name, role, salt, hash, created_at, revoked_at"
+
+
+class PgKeys:
+    """API keys in the database's ``rp_api_keys`` table (see :class:`rallypoint.store.KeyStore`).
+
+    Every statement commits on its own (the store's connection is in autocommit outside a batch), so a
+    key revoked here is refused by every server worker's next request."""
+
+    def __init__(self, conn, label: str):
+        self.conn = conn
+        self.label = label
+
+    def _read(self, sql: str, params: Any = None) -> list[KeyRow]:
+        import psycopg
+
+        try:
+            rows = self.conn.execute(sql, params).fetchall()
+        except psycopg.errors.UndefinedTable:  # a registry made before keys were kept in it: no key yet
+            return []
+        return [KeyRow(*r) for r in rows]
+
+    def add(self, row: KeyRow) -> None:
+        import psycopg
+
+        try:
+            with self.conn.transaction():
+                if self.conn.execute("SELECT to_regclass(%s)", (KEYS_TABLE,)).fetchone()[0] is None:
+                    self.conn.execute(KEYS_DDL)
+                self.conn.execute(f"INSERT INTO {KEYS_TABLE} ({_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                                  (row.id, row.name, row.role, row.salt, row.hash, row.created_at, row.revoked_at))
+        except psycopg.errors.InsufficientPrivilege:
+            raise RegistryFileError(f"{self.label}: only the registry's owner may add API keys "
+                                    f"(this connection's user may not write {KEYS_TABLE})") from None
+
+    def get(self, key_id: str) -> KeyRow | None:
+        found = self._read(f"SELECT {_KEY_COLUMNS} FROM {KEYS_TABLE} WHERE id = %s", (key_id,))
+        return found[0] if found else None
+
+    def all(self) -> list[KeyRow]:
+        return self._read(f"SELECT {_KEY_COLUMNS} FROM {KEYS_TABLE} ORDER BY created_at, id")
+
+    def revoke(self, which: str, now: str) -> list[KeyRow]:
+        import psycopg
+
+        try:
+            found = self._read(f"UPDATE {KEYS_TABLE} SET revoked_at = %s"
+                               " WHERE revoked_at IS NULL AND (id = %s OR name = %s)"
+                               f" RETURNING {_KEY_COLUMNS}", (now, which, which))
+        except psycopg.errors.InsufficientPrivilege:
+            raise RegistryFileError(f"{self.label}: only the registry's owner may revoke API keys") from None
+        return sorted(found, key=lambda k: (k.created_at, k.id))
+
+
 class PgStore:
     """A registry's tables in PostgreSQL/PostGIS. The database writes the history (triggers)."""
 
@@ -133,6 +188,9 @@ class PgStore:
 
     def close(self) -> None:
         self.conn.close()
+
+    def keys(self) -> PgKeys:
+        return PgKeys(self.conn, self.label)
 
     # -- transactions --------------------------------------------------------------
     def begin(self) -> None:
@@ -346,6 +404,7 @@ def create_registry_tables(conn, label: str, layers: list[LayerDef], info: Regis
         _drop_registry(conn, layers)
     conn.execute(FUNCTIONS)
     conn.execute(HISTORY_DDL)
+    conn.execute(KEYS_DDL)
     for stmt in CONFLICTS_DDL:
         conn.execute(stmt)
     for layer in layers:
@@ -358,7 +417,8 @@ def create_registry_tables(conn, label: str, layers: list[LayerDef], info: Regis
 def _drop_registry(conn, layers: list[LayerDef]) -> None:
     for layer in layers:
         conn.execute(f"DROP TABLE IF EXISTS {qi(layer.name)} CASCADE")
-    conn.execute(f"DROP TABLE IF EXISTS {HISTORY_TABLE}, {METADATA_TABLE}, {CONFLICTS_TABLE} CASCADE")
+    # the keys go with the registry they opened, as they do with a GeoPackage file overwritten
+    conn.execute(f"DROP TABLE IF EXISTS {HISTORY_TABLE}, {METADATA_TABLE}, {CONFLICTS_TABLE}, {KEYS_TABLE} CASCADE")
     conn.execute("DELETE FROM layer_styles WHERE stylename LIKE 'rallypoint%'")
     for fn in ("rp_setting(text)", "rp_author()", "rp_now()", "rp_stamp()", "rp_state(jsonb, geometry)",
                "rp_record()", "rp_retire_on_delete()", "rp_refuse()"):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from web_support import auth, copy_registry, make_key
 
+from rallypoint.store import is_postgres_url
 from rallypoint.web import create_app
 
 #: Examples per fuzzed case: a few in the test suite; bench/hostile.py sets many more.
@@ -37,6 +38,8 @@ def digest(path: Path) -> str:
     """Every row of every table of a registry (API keys and R-tree shadow tables aside) as one hash, read through
     SQLite (never GDAL: the registry may be open): "nothing changed" is "the same hash"."""
     h = hashlib.sha256()
+    if is_postgres_url(path):
+        return _pg_digest(path, h)
     with closing(sqlite3.connect(f"file:{Path(path).resolve().as_posix()}?mode=ro", uri=True)) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
                                              "LIKE 'rtree%' AND name != 'rp_api_keys' ORDER BY name")]
@@ -47,9 +50,25 @@ def digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def api_site(sample: Path, folder: Path, **config) -> dict:
-    """A private copy of ``sample``, a key of each role, and the Flask app serving it."""
-    path = copy_registry(sample, folder / "county.gpkg")
+def _pg_digest(url: str, h) -> str:
+    """:func:`digest` of a PostGIS registry: every row of its tables (keys and PostGIS's own aside), in key order."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+            " AND table_type = 'BASE TABLE' AND table_name NOT IN ('rp_api_keys', 'spatial_ref_sys') ORDER BY 1")]
+        for t in tables:
+            h.update(t.encode())
+            for row in conn.execute(f'SELECT * FROM "{t}" ORDER BY 1'):
+                h.update(repr(row).encode())
+    return h.hexdigest()
+
+
+def api_site(sample: Path, folder: Path, location: Path | str | None = None, **config) -> dict:
+    """A private copy of ``sample`` (or the registry at ``location``, a file or a PostGIS URL, already a copy),
+    a key of each role, and the Flask app serving it."""
+    path = location or copy_registry(sample, folder / "county.gpkg")
     keys = {role: make_key(path, OWNERS[role], role) for role in ROLES if role}
     cfg = {"TESTING": True, "RALLYPOINT_JOBS_DIR": str(folder / "jobs"), **config}
     app = create_app(path, cfg)

@@ -1,7 +1,8 @@
 """Access control: every write route of the app's URL map refuses anonymous users, lower roles and revoked
 keys (and changes nothing); anonymous answers never carry personal data, in any collection, format, tile,
 map style or analysis result; rate limits on writes and refused keys answer 429 with Retry-After, counted
-across gunicorn's workers."""
+across gunicorn's workers. The sweeps run on a GeoPackage file and on a PostGIS registry (``site`` is
+parametrised by backend); the rate limits' counters are a file of the server's whatever the backend."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ from contextlib import closing
 
 import mapbox_vector_tile
 import pytest
-from conftest import shelter
+from conftest import BACKENDS, county_copy, shelter
 from hostile_support import OWNERS, api_site, digest, record
 from web_support import Server, auth, copy_registry, make_key
 
 from rallypoint import Registry
 from rallypoint.api.auth import revoke_key
-from rallypoint.gpkgfile import connect
 from rallypoint.hookspecs import hookimpl
 from rallypoint.plugins import get_plugin_manager
 from rallypoint.web_endpoints import Endpoint
@@ -37,9 +37,11 @@ class GuardedPlugin:
 
 
 @pytest.fixture(scope="module")
-def site(county_sample, tmp_path_factory):
+def site(request, web_backend, county_sample, tmp_path_factory):
     pm = get_plugin_manager(extra=[("guarded", GuardedPlugin())])
-    s = api_site(county_sample, tmp_path_factory.mktemp("access"), RALLYPOINT_PLUGINS=pm)
+    folder = tmp_path_factory.mktemp("access")
+    s = api_site(county_sample, folder, location=county_copy(request, web_backend, "access"), RALLYPOINT_PLUGINS=pm)
+    s["backend"] = web_backend
     s["other_reader"] = auth(make_key(s["path"], "wang.fang", "reader"))
     c = s["client"]
     # one analysis run of the reader's, to dismiss and to read the results of
@@ -124,14 +126,15 @@ def test_every_write_route_refuses_anonymous_users_and_lower_roles_and_changes_n
     assert r.status_code == 200 and r.get_json() == {"written": True}
 
 
-def test_a_revoked_key_is_refused_everywhere_at_once(site, county_sample, tmp_path):
-    s = api_site(county_sample, tmp_path, RALLYPOINT_PLUGINS=get_plugin_manager(extra=[("g", GuardedPlugin())]),
+def test_a_revoked_key_is_refused_everywhere_at_once(site, county_sample, request, tmp_path):
+    s = api_site(county_sample, tmp_path, location=county_copy(request, site["backend"], "revoked"),
+                 RALLYPOINT_PLUGINS=get_plugin_manager(extra=[("g", GuardedPlugin())]),
                  RALLYPOINT_RATELIMIT_REFUSED_KEYS="1000 per minute")  # many refusals on purpose here
     c = s["client"]
     admin = s["headers"]["admin"]
     assert c.get("/collections/shelters/items?limit=1", headers=admin).status_code == 200  # remembered as verified
-    with closing(connect(s["path"])) as conn:
-        assert [k.name for k in revoke_key(conn, OWNERS["admin"])] == [OWNERS["admin"]]
+    with Registry.open(s["path"]) as reg:  # another process's connection, as `rallypoint keys revoke` has
+        assert [k.name for k in revoke_key(reg, OWNERS["admin"])] == [OWNERS["admin"]]
     before = digest(s["path"])
     for needed, method, url, body in write_requests({**s, "job": site["job"]}):
         r = send(c, method, url, body, admin)
@@ -141,10 +144,23 @@ def test_a_revoked_key_is_refused_everywhere_at_once(site, county_sample, tmp_pa
     assert digest(s["path"]) == before
 
 
+def _dump(location) -> tuple[list[tuple], str]:
+    """The keys' rows, and every row of every table as text (SQLite's dump; on PostGIS, each row as text)."""
+    if isinstance(location, str):
+        import psycopg
+
+        with psycopg.connect(location) as conn:
+            rows = conn.execute("SELECT id, salt, hash FROM rp_api_keys").fetchall()
+            tables = [r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE "
+                                                 "table_schema = current_schema() AND table_type = 'BASE TABLE'")]
+            dump = "\n".join(r[0] for t in tables for r in conn.execute(f'SELECT t::text FROM "{t}" t'))
+        return rows, dump
+    with closing(sqlite3.connect(location)) as conn:
+        return conn.execute("SELECT id, salt, hash FROM rp_api_keys").fetchall(), "\n".join(conn.iterdump())
+
+
 def test_keys_are_stored_as_salted_hashes_only(site):
-    with closing(sqlite3.connect(site["path"])) as conn:
-        rows = conn.execute("SELECT id, salt, hash FROM rp_api_keys").fetchall()
-        dump = "\n".join(conn.iterdump())
+    rows, dump = _dump(site["path"])
     assert len(rows) >= 4 and len({bytes(r[1]) for r in rows}) == len(rows)  # a salt of its own each
     for key in site["keys"].values():
         secret = key.split("_", 2)[2]
@@ -267,8 +283,10 @@ def test_anonymous_users_cannot_probe_personal_fields_with_filters(site, query):
 
 # -- rate limits -------------------------------------------------------------------------------------------
 
-def test_writes_and_refused_keys_are_rate_limited_with_retry_after(county_sample, tmp_path):
-    s = api_site(county_sample, tmp_path, RALLYPOINT_RATELIMIT_WRITES="3 per minute",
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_writes_and_refused_keys_are_rate_limited_with_retry_after(county_sample, request, backend, tmp_path):
+    s = api_site(county_sample, tmp_path, location=county_copy(request, backend, "limits"),
+                 RALLYPOINT_RATELIMIT_WRITES="3 per minute",
                  RALLYPOINT_RATELIMIT_REFUSED_KEYS="4 per minute")
     c = s["client"]
     editor = {**s["headers"]["editor"], "Content-Type": GEOJSON}
@@ -295,6 +313,8 @@ def test_writes_and_refused_keys_are_rate_limited_with_retry_after(county_sample
 
 
 def test_rate_limits_are_shared_by_the_server_workers(county_sample, tmp_path):
+    """GeoPackage only: the counters are a SQLite file beside the jobs folder whatever the registry is (the
+    PostGIS registry's server is started in test_web_shared_database.py)."""
     import urllib.error
     import urllib.request
 

@@ -20,7 +20,7 @@ from rallypoint_plugins.rectification.ledger import LAYER, STATES, STEP_FIELDS, 
 from rallypoint_plugins.rectification.records import add_record, advance
 from rallypoint_plugins.rectification.report import rate_percent
 
-from conftest import BUREAU, HERE, StepClock, hazard
+from conftest import BUREAU, HERE, StepClock, county_copy, hazard
 
 # the ledger's rules hold the same on either backend: tests through the `registry` fixture run on both
 pytestmark = pytest.mark.both_backends
@@ -326,12 +326,12 @@ def test_init_gives_the_same_table_as_a_new_registry(registry_path, tmp_path):
     assert describe(old) == describe(registry_path)
 
 
-def test_writes_over_http_follow_the_rules_and_reading_needs_no_key(county_sample, tmp_path):
-    from web_support import auth, copy_registry, make_key
+def test_writes_over_http_follow_the_rules_and_reading_needs_no_key(request, backend):
+    from web_support import auth, make_key
 
     from rallypoint.web import create_app
 
-    path = copy_registry(county_sample, tmp_path / "county.gpkg")
+    path = county_copy(request, backend, "rectification_web")
     editor = make_key(path, "zhang.wei", "editor")
     reader = make_key(path, "li.na", "reader")
     with Registry.open(path) as reg:

@@ -191,16 +191,6 @@ def test_validate_checks_the_tables_triggers_and_every_feature(pg):
     assert res.exit_code == 1 and "capacity_day" in res.output and "below the minimum" in res.output, res.output
 
 
-def test_what_does_not_work_on_postgis_yet_says_so(pg_registry_url):
-    from click.testing import CliRunner
-
-    from rallypoint.cli.main import cli
-
-    for args in (["serve", pg_registry_url], ["keys", "list", pg_registry_url]):
-        res = CliRunner().invoke(cli, args, env={"COLUMNS": "250"})
-        assert res.exit_code != 0 and "PostGIS registry is not" in res.output, (args, res.output)
-
-
 def test_a_database_error_in_a_batch_writes_nothing_and_the_registry_stays_usable(pg):
     with psycopg.connect(pg.url, autocommit=True) as conn:  # a rule of the database's own, not of the definitions
         conn.execute("ALTER TABLE teams ADD CONSTRAINT few_members CHECK (members < 100)")

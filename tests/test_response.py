@@ -294,15 +294,17 @@ def test_the_card_through_the_cli_in_the_browser_and_as_pdf(registry_path, tmp_p
         browser.close()
 
 
-def test_the_web_endpoint(registry_path, tmp_path):
+@pytest.mark.both_backends
+def test_the_web_endpoint(registry_location, tmp_path):
     from web_support import auth, copy_registry, make_key
 
     from rallypoint import Registry
     from rallypoint.web.app import create_app
 
-    with Registry.open(registry_path) as reg:
+    with Registry.open(registry_location) as reg:
         build(reg)
-    path = copy_registry(registry_path, tmp_path / "served.gpkg")
+    path = registry_location if isinstance(registry_location, str) else \
+        copy_registry(registry_location, tmp_path / "served.gpkg")
     key = auth(make_key(path, "li.na", "reader"))
     client = create_app(path, {"TESTING": True, "RALLYPOINT_JOBS_DIR": str(tmp_path / "jobs")}).test_client()
     q = {"point": f"{X0 + 2000},{Y0 + 2000}", "radius_m": "400", "area_crs": f"EPSG:{GK}", "incident": "flood"}

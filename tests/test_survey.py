@@ -90,9 +90,19 @@ def full_depot(**over):
 @pytest.fixture
 def survey_registry(registry_path):
     """The registry described in the module docstring; returns (path, uuids by label)."""
+    return registry_path, _build(registry_path)
+
+
+@pytest.fixture
+def survey_location(registry_location):
+    """The same registry on the test's backend (a file, or a PostGIS database: see conftest's both_backends)."""
+    return registry_location, _build(registry_location)
+
+
+def _build(location) -> dict[str, str]:
     clock = SetClock()
     ids: dict[str, str] = {}
-    with Registry.open(registry_path, clock=clock) as reg:
+    with Registry.open(location, clock=clock) as reg:
         areas = gpd.GeoDataFrame({
             "adcode": ["519901", "519901001", "519901002"], "name": ["示例县", "城关镇", "河西乡"],
             "level": ["county", "township", "township"], "parent_adcode": ["519900", "519901", "519901"],
@@ -127,7 +137,7 @@ def survey_registry(registry_path):
         add("D2", "2026-04-01", "depots", full_depot(name="ab仓库一号"), moved(P2, 3030))
         add("D3", "2026-05-01", "depots", full_depot(name="城关储备库", adcode="519901", keeper_phone=None,
                                                       staffed_24h=None), moved(P2, 6000))
-    return registry_path, ids
+    return ids
 
 
 def run(path, **params):
@@ -356,23 +366,25 @@ def _history_rows(path) -> int:
 
 
 def _client(path, tmp_path):
-    """A test client of the web app serving a copy of ``path`` (tmp_path/served.gpkg)."""
+    """A test client of the web app serving a copy of ``path`` (tmp_path/served.gpkg), or a PostGIS registry."""
     from rallypoint.web import create_app
 
-    served = copy_registry(path, tmp_path / "served.gpkg")
+    served = path if isinstance(path, str) else copy_registry(path, tmp_path / "served.gpkg")
     return create_app(served, {"TESTING": True, "RALLYPOINT_JOBS_DIR": str(tmp_path / "jobs")}).test_client()
 
 
-def test_the_web_endpoints_give_the_figures_and_the_fix_list(survey_registry, tmp_path):
+@pytest.mark.both_backends
+def test_the_web_endpoints_give_the_figures_and_the_fix_list(survey_location, tmp_path):
     from web_support import auth, make_key
 
-    path, ids = survey_registry
+    path, ids = survey_location
     client = _client(path, tmp_path)
+    served = path if isinstance(path, str) else tmp_path / "served.gpkg"
     # the figures name the personal fields that are missing: for key holders only
     assert client.get(f"/plugins/survey?as_of={AS_OF}").status_code == 401
     assert client.get("/plugins/survey/fixes").status_code == 401
     client.environ_base.update({"HTTP_" + k.upper().replace("-", "_"): v
-                                for k, v in auth(make_key(tmp_path / "served.gpkg", "li.na", "reader")).items()})
+                                for k, v in auth(make_key(served, "li.na", "reader")).items()})
     r = client.get(f"/plugins/survey?as_of={AS_OF}")
     assert r.status_code == 200, r.data
     body = r.get_json()
@@ -389,7 +401,7 @@ def test_the_web_endpoints_give_the_figures_and_the_fix_list(survey_registry, tm
     assert "manager_phone" not in page["features"][0]["properties"]  # what is missing, never personal data
     r = client.get(f"/plugins/survey?as_of={AS_OF}&f=html&lang=en")
     assert r.status_code == 200 and b"Resource survey completeness" in r.data
-    with Registry.open(tmp_path / "served.gpkg") as reg:  # an edit is seen at once, not after the cache's time
+    with Registry.open(served) as reg:  # an edit is seen at once, not after the cache's time
         reg.update("shelters", ids["S3"], {"manager_phone": "13800005678"}, author=AUTHOR)
     again = {row["layer"]: row for row in client.get(f"/plugins/survey?as_of={AS_OF}").get_json()["layers"]}
     assert again["shelters"]["complete"] == 7 and again["shelters"]["missing"] == 1

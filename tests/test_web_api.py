@@ -1,4 +1,7 @@
-"""The OGC API – Features read side (Parts 1 and 2), through Flask's test client on a copy of the county sample."""
+"""The OGC API – Features read side (Parts 1 and 2), through Flask's test client on a copy of the county sample.
+
+Every test runs on a GeoPackage and on a PostGIS copy of the sample (``web_backend``), but those
+marked ``gpkg_only``."""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ import gzip
 import re
 
 import pytest
-from web_support import CRS84, EPSG3857, EPSG4490, auth, copy_registry, make_key
+from conftest import county_copy
+from web_support import CRS84, EPSG3857, EPSG4490, auth, make_key
 
 from rallypoint import Registry, builtin_layers
 from rallypoint.plugins import default_plugin_manager, layer_catalog
@@ -17,8 +21,8 @@ LAYERS = list(layer_catalog(default_plugin_manager()))  # the built-in layers, t
 
 
 @pytest.fixture(scope="module")
-def site(county_sample, tmp_path_factory):
-    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_api") / "county.gpkg")
+def site(request, web_backend):
+    path = county_copy(request, web_backend, "web_api")
     reader = make_key(path, "li.na", "reader")
     with Registry.open(path) as reg:  # a retired shelter, which must never be served
         victim = next(reg.features("shelters"))
@@ -407,6 +411,7 @@ def test_every_reference_in_the_openapi_document_resolves(client):
                 any(p.get("$ref", "").endswith(name) for op in ops.values() for p in op.get("parameters", [])), path
 
 
+@pytest.mark.gpkg_only  # the GeoPackage's Feature cache (geojson_sql); PostgreSQL writes every page
 def test_the_feature_cache_keeps_under_its_byte_cap_and_pages_stay_right(site, client, monkeypatch):
     from rallypoint.api import geojson_sql
 

@@ -1,22 +1,27 @@
-"""The read path's counts stay exact: the grid of counts, the per-process caches, and writes in between."""
+"""The read path's counts stay exact: the grid of counts, the per-process caches, and writes in between.
+
+On both backends (``both_backends``): the grid of counts over the GeoPackage's R-tree, and over
+PostGIS's GiST index (``pg_read.PgGrid``), exact for any box."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
-from conftest import helipad
-from web_support import copy_registry
+from conftest import county_copy, helipad
 
 from rallypoint import Registry
 from rallypoint.api import counting
 from rallypoint.web import create_app
 
 
+pytestmark = pytest.mark.both_backends
+
+
 @pytest.fixture
-def site(county_sample, tmp_path, monkeypatch):
+def site(request, backend, monkeypatch):
     monkeypatch.setattr(counting, "MIN_ENTRIES", 100)  # the grid for every layer of the county, not only population
-    path = copy_registry(county_sample, tmp_path / "county.gpkg")
+    path = county_copy(request, backend, "web_counting")
     return path, create_app(path, {"TESTING": True}).test_client()
 
 
@@ -29,7 +34,8 @@ def boxes(n, seed=7):
 
 
 def matched(client, layer, box):
-    return client.get(f"/collections/{layer}/items?limit=1&bbox=" + ",".join(map(str, box))).get_json()["numberMatched"]
+    doc = client.get(f"/collections/{layer}/items?limit=1&bbox=" + ",".join(map(str, box))).get_json()
+    return doc.get("numberMatched")
 
 
 def test_box_counts_equal_the_registrys_for_points_lines_and_polygons(site):

@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, require
-from web_support import Server, auth, copy_registry, make_key
+from conftest import IN_CI, county_copy, require
+from web_support import Server, auth, make_key
 
 from rallypoint import Registry
 from rallypoint.api import mapstyle
@@ -39,8 +39,9 @@ VIEWPORT = {"width": 1280, "height": 800}
 # -- the style, the page and its configuration (Flask test client) ---------------------------------
 
 @pytest.fixture(scope="module")
-def site(county_sample, tmp_path_factory):
-    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_map") / "county.gpkg")
+def site(request, web_backend):
+    """The sample on a GeoPackage and on PostGIS (``web_backend``): the tests using it run on both."""
+    path = county_copy(request, web_backend, "web_map")
     editor = make_key(path, "zhang.wei", "editor")
     return {"client": create_app(path, {"TESTING": True}).test_client(), "path": path, "editor": editor}
 
@@ -189,11 +190,11 @@ def test_the_script_and_maplibre_are_served_by_the_app(site):
 # -- the page in headless Chromium ------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def served(county_sample, tmp_path_factory):
-    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_map_browser") / "county.gpkg")
+def served(request, web_backend, tmp_path_factory):
+    path = county_copy(request, web_backend, "web_map_browser")
     with Registry.open(path) as reg:
         uuids = {name: {f.uuid for f in reg.features(name)} for name in RESOURCES}
-    server = Server(path, workers=2)
+    server = Server(path, workers=2, log_dir=tmp_path_factory.mktemp("web_map_log"))
     try:
         yield {"url": server.url, "path": path, "uuids": uuids}
     finally:

@@ -1,4 +1,5 @@
-"""Analyses over HTTP, plugins' own endpoints, and the ``keys`` and ``serve`` commands."""
+"""Analyses over HTTP, plugins' own endpoints, and the ``keys`` and ``serve`` commands, on a GeoPackage file
+and on a PostGIS registry (the ``site`` fixture runs the module once per backend)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from web_support import auth, copy_registry, make_key
+from conftest import county_copy
+from web_support import auth, make_key
 
 from rallypoint.analysis import Analysis, AnalysisResult, Output, Parameter
 from rallypoint.cli.main import cli
@@ -54,13 +56,13 @@ class WebPlugin:
 
 
 @pytest.fixture(scope="module")
-def site(county_sample, tmp_path_factory):
+def site(request, web_backend, tmp_path_factory):
     folder = tmp_path_factory.mktemp("web_processes")
-    path = copy_registry(county_sample, folder / "county.gpkg")
+    path = county_copy(request, web_backend, "web_processes")
     keys = {"reader": make_key(path, "li.na", "reader"), "editor": make_key(path, "zhang.wei", "editor")}
     pm = get_plugin_manager(entrypoints=False, extra=[("webplugin", WebPlugin())])
     app = create_app(path, {"TESTING": True, "RALLYPOINT_PLUGINS": pm, "RALLYPOINT_JOBS_DIR": str(folder / "jobs")})
-    return {"client": app.test_client(), "path": path, "keys": keys, "jobs": folder / "jobs"}
+    return {"client": app.test_client(), "path": path, "keys": keys, "jobs": folder / "jobs", "backend": web_backend}
 
 
 @pytest.fixture(scope="module")
@@ -181,8 +183,8 @@ def test_plugin_endpoints_are_served(site, client):
     assert r.get_json()["who"] == {"name": "zhang.wei", "role": "editor"}
 
 
-def test_keys_command_adds_lists_and_revokes(site, county_sample, tmp_path):
-    path = copy_registry(county_sample, tmp_path / "keys.gpkg")
+def test_keys_command_adds_lists_and_revokes(site, request):
+    path = county_copy(request, site["backend"], "keys")
     runner = CliRunner()
     out = runner.invoke(cli, ["keys", "add", str(path), "wang.fang", "--role", "editor"])
     assert out.exit_code == 0, out.output

@@ -1,4 +1,7 @@
-"""OGC API – Tiles (vector tiles on WebMercatorQuad) and TileJSON, through Flask's test client on a copy of the county sample."""
+"""OGC API – Tiles (vector tiles on WebMercatorQuad) and TileJSON, through Flask's test client on a copy of the county sample.
+
+Every test runs on a GeoPackage (tiles by :mod:`rallypoint.api.mvt`) and on a PostGIS copy of the
+sample (``ST_AsMVT``: :mod:`rallypoint.api.pg_tiles`), by the same rules."""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ import math
 import mapbox_vector_tile
 import numpy as np
 import pytest
-from conftest import shelter
-from web_support import auth, copy_registry, make_key
+from conftest import county_copy, shelter
+from web_support import auth, make_key
 
 from rallypoint import Registry, builtin_layers
 from rallypoint.api import mvt
@@ -22,8 +25,8 @@ POINT_LAYERS = ("shelters", "hazard_points", "population", "teams")
 
 
 @pytest.fixture(scope="module")
-def site(county_sample, tmp_path_factory):
-    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_tiles") / "county.gpkg")
+def site(request, web_backend):
+    path = county_copy(request, web_backend, "web_tiles")
     editor = make_key(path, "zhang.wei", "editor")
     reader = make_key(path, "li.na", "reader")
     app = create_app(path, {"TESTING": True})

@@ -1,12 +1,13 @@
-"""Part 4 (create, replace, update, delete) with API keys and roles, through Flask's test client."""
+"""Part 4 (create, replace, update, delete) with API keys and roles, through Flask's test client, on a
+GeoPackage file and on a PostGIS registry (the ``site`` fixture runs the module once per backend)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from conftest import helipad, shelter, stock
-from web_support import EPSG3857, EPSG4490, auth, copy_registry, make_key
+from conftest import county_copy, helipad, shelter, stock
+from web_support import EPSG3857, EPSG4490, auth, make_key
 
 from rallypoint import Registry
 from rallypoint.api.auth import TABLE
@@ -16,12 +17,12 @@ GEOJSON = "application/geo+json"
 
 
 @pytest.fixture(scope="module")
-def site(county_sample, tmp_path_factory):
-    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_tx") / "county.gpkg")
+def site(request, web_backend):
+    path = county_copy(request, web_backend, "web_tx")
     keys = {role: make_key(path, name, role) for name, role in
             (("li.na", "reader"), ("zhang.wei", "editor"), ("chen.jie", "admin"))}
     app = create_app(path, {"TESTING": True, "RALLYPOINT_MAX_BODY": 20_000})
-    return {"client": app.test_client(), "path": path, "keys": keys}
+    return {"client": app.test_client(), "path": path, "keys": keys, "backend": web_backend}
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +207,7 @@ def test_geometries_may_come_in_another_crs_named_by_content_crs(client, editor)
     assert r.status_code == 400
 
 
+@pytest.mark.gpkg_only  # the file's bytes and gpkg_contents (test_api_keys.py checks the rows on both backends)
 def test_api_keys_are_stored_hashed(site):
     raw = site["path"].read_bytes()
     for key in site["keys"].values():

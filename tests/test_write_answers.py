@@ -5,7 +5,8 @@ write, then read the feature again for the answer. Another client's write to the
 feature landing in between made the answer (and its ETag) name that client's version, so
 a PATCH sent next with it as If-Match would have overwritten a change its sender never saw.
 Here the other client's write is made to land exactly there, through a second connection
-to the same file, right after each commit of the API's registry.
+to the same registry, right after each commit of the API's registry: on a GeoPackage file
+and on a PostGIS database.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from rallypoint.api.transactions import create_item, replace_item, update_item
 from rallypoint.plugins import default_plugin_manager
 
 from conftest import team
+
+pytestmark = pytest.mark.both_backends
 
 
 class OthersWriteAfterEachCommit(Registry):
@@ -50,10 +53,10 @@ def _request(method: str, uid: str | None, body: dict, if_match: str | None = No
 
 
 @pytest.fixture
-def teams_file(registry, registry_path):
+def teams_file(registry, registry_location):
     uid = registry.add("teams", team(), Point(104.06, 30.66), author="setup").uuid
     registry.close()
-    return registry_path, uid
+    return registry_location, uid
 
 
 def _other_client(path, uid):
@@ -86,7 +89,8 @@ def test_the_answer_to_a_change_is_its_own_version_not_the_next_writers(teams_fi
         assert check.get("teams", uid).properties["members"] == 107
 
 
-def test_the_answer_to_a_new_feature_is_version_1_as_written(registry, registry_path):
+def test_the_answer_to_a_new_feature_is_version_1_as_written(registry, registry_location):
+    registry_path = registry_location
     registry.close()
     made = {}
 

@@ -13,8 +13,8 @@ import urllib.request
 from contextlib import closing
 from pathlib import Path
 
+from rallypoint import Registry
 from rallypoint.api.auth import add_key
-from rallypoint.gpkgfile import connect
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
@@ -28,9 +28,10 @@ def copy_registry(src: Path, dst: Path) -> Path:
     return dst
 
 
-def make_key(path: Path, name: str, role: str) -> str:
-    with closing(connect(path)) as conn:
-        return add_key(conn, name, role)[0]
+def make_key(location: Path | str, name: str, role: str) -> str:
+    """A new API key in the registry at ``location`` (a GeoPackage path or a PostgreSQL URL)."""
+    with Registry.open(location) as reg:
+        return add_key(reg, name, role)[0]
 
 
 def auth(key: str) -> dict[str, str]:
@@ -46,8 +47,9 @@ def free_port() -> int:
 class Server:
     """``rallypoint serve`` in a subprocess on a free port of 127.0.0.1, stopped by its own process id."""
 
-    def __init__(self, registry: Path, workers: int = 2, threads: int = 1, access_log: bool = False,
-                 extra_args: tuple[str, ...] = ()):
+    def __init__(self, registry: Path | str, workers: int = 2, threads: int = 1, access_log: bool = False,
+                 extra_args: tuple[str, ...] = (), log_dir: Path | None = None):
+        """``registry``: a file, or a PostGIS registry's URL (then ``log_dir`` says where the log goes)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-c", "from rallypoint.cli.main import cli; cli()", "serve", str(registry),
@@ -55,7 +57,8 @@ class Server:
         if access_log:  # every request line goes to the log file (see read_log)
             cmd.append("--access-log")
         cmd += list(extra_args)
-        self.log = open(Path(registry).with_suffix(f".{self.port}.log"), "w")  # noqa: SIM115 (open while it runs)
+        log = Path(log_dir) / f"serve.{self.port}.log" if log_dir else Path(registry).with_suffix(f".{self.port}.log")
+        self.log = open(log, "w")  # noqa: SIM115 (open while it runs)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         end = time.monotonic() + 60
         while True:

@@ -2,16 +2,18 @@
 
 A key looks like ``rp_<id>_<secret>``: the id finds its row, the secret is checked against
 a salted scrypt hash. Only the hash is stored, in the table ``rp_api_keys`` of the registry
-file, created on first use. The table is deliberately *not* listed in ``gpkg_contents``:
-it is the server's own bookkeeping, so GDAL, QGIS and exchange copies do not show it as a
-layer (a GeoPackage may hold other tables). A key is revoked, never deleted, so the
-history's authors stay traceable.
+itself (the GeoPackage file, or the PostGIS database), through the registry's store
+(:class:`rallypoint.store.KeyStore`), so every process serving the registry sees the same keys.
+A key is revoked, never deleted, so the history's authors stay traceable.
 
 Roles: ``reader`` (reads personal-data fields, runs analyses) < ``editor`` (writes)
 < ``admin``. Anonymous users read everything but personal data.
 
 scrypt is slow on purpose; a verified key is remembered in the process by a SHA-256 of
 itself, and its row is read on every request, so revocation is immediate.
+
+The functions take the :class:`~rallypoint.registry.Registry` (or its store; a GeoPackage's
+``sqlite3`` connection is still accepted).
 """
 
 from __future__ import annotations
@@ -22,16 +24,15 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from ..store import KEYS_TABLE, KeyRow, KeyStore
 from .errors import BadRequest, Forbidden, Unauthorized
 
-TABLE = "rp_api_keys"
+TABLE = KEYS_TABLE
 ROLES = ("reader", "editor", "admin")
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "dklen": 32}
 
-_DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-  id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL CHECK (role IN ('reader','editor','admin')),
-  salt BLOB NOT NULL, hash BLOB NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)"""
 _verified: dict[bytes, bytes] = {}  # sha256(key) -> stored hash it matched
 
 
@@ -64,11 +65,21 @@ def _hash(secret: str, salt: bytes) -> bytes:
     return hashlib.scrypt(secret.encode(), salt=salt, maxmem=64 * 1024 * 1024, **_SCRYPT)
 
 
-def _table_exists(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)).fetchone() is not None
+def key_store(source: Any) -> KeyStore:
+    """The key store of a Registry, of a store, or of a GeoPackage's sqlite3 connection."""
+    store = getattr(source, "_store", source)
+    if isinstance(store, sqlite3.Connection):
+        from ..store_gpkg import GpkgKeys
+
+        return GpkgKeys(store)
+    return store.keys()
 
 
-def add_key(conn: sqlite3.Connection, name: str, role: str) -> tuple[str, KeyInfo]:
+def _info(row: KeyRow) -> KeyInfo:
+    return KeyInfo(row.id, row.name, row.role, row.created_at, row.revoked_at)
+
+
+def add_key(source: Any, name: str, role: str) -> tuple[str, KeyInfo]:
     """Create a key for ``name`` with ``role``; returns the key (shown once, never stored) and its record."""
     name = (name or "").strip()
     if not name:
@@ -78,35 +89,18 @@ def add_key(conn: sqlite3.Connection, name: str, role: str) -> tuple[str, KeyInf
     key_id = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     salt = secrets.token_bytes(16)
-    created = _now()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(_DDL)
-        conn.execute(f"INSERT INTO {TABLE} (id, name, role, salt, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                     (key_id, name, role, salt, _hash(secret, salt), created))
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return f"rp_{key_id}_{secret}", KeyInfo(key_id, name, role, created, None)
+    row = KeyRow(key_id, name, role, salt, _hash(secret, salt), _now(), None)
+    key_store(source).add(row)
+    return f"rp_{key_id}_{secret}", _info(row)
 
 
-def list_keys(conn: sqlite3.Connection) -> list[KeyInfo]:
-    if not _table_exists(conn):
-        return []
-    rows = conn.execute(f"SELECT id, name, role, created_at, revoked_at FROM {TABLE} ORDER BY created_at, id")
-    return [KeyInfo(*r) for r in rows]
+def list_keys(source: Any) -> list[KeyInfo]:
+    return [_info(r) for r in key_store(source).all()]
 
 
-def revoke_key(conn: sqlite3.Connection, which: str) -> list[KeyInfo]:
+def revoke_key(source: Any, which: str) -> list[KeyInfo]:
     """Revoke the keys whose id or owner name is ``which``; returns those revoked."""
-    found = [k for k in list_keys(conn) if which in (k.id, k.name) and k.revoked_at is None]
-    if found:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(f"UPDATE {TABLE} SET revoked_at = ? WHERE revoked_at IS NULL AND (id = ? OR name = ?)",
-                     (_now(), which, which))
-        conn.execute("COMMIT")
-    return found
+    return [_info(r) for r in key_store(source).revoke(which, _now())]
 
 
 def key_from_headers(headers) -> str | None:
@@ -121,30 +115,26 @@ def key_from_headers(headers) -> str | None:
     return key.strip() if key is not None else None
 
 
-def authenticate(conn: sqlite3.Connection, key: str | None) -> Principal | None:
+def authenticate(source: Any, key: str | None) -> Principal | None:
     """The principal a key belongs to; ``None`` without a key; 401 for a wrong or revoked key."""
     if key is None:
         return None
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "rp" or not parts[1] or not parts[2]:
         raise Unauthorized("the API key is not valid")
-    row = None
-    if _table_exists(conn):
-        row = conn.execute(f"SELECT name, role, salt, hash, revoked_at FROM {TABLE} WHERE id = ?",
-                           (parts[1],)).fetchone()
+    row = key_store(source).get(parts[1])
     if row is None:
         raise Unauthorized("the API key is not valid")
-    name, role, salt, stored, revoked = row
-    if revoked:
+    if row.revoked_at:
         raise Unauthorized("the API key has been revoked")
     digest = hashlib.sha256(key.encode()).digest()
-    if _verified.get(digest) != bytes(stored):
-        if not hmac.compare_digest(_hash(parts[2], bytes(salt)), bytes(stored)):
+    if _verified.get(digest) != row.hash:
+        if not hmac.compare_digest(_hash(parts[2], row.salt), row.hash):
             raise Unauthorized("the API key is not valid")
         if len(_verified) > 1024:
             _verified.clear()
-        _verified[digest] = bytes(stored)
-    return Principal(name=name, role=role, key_id=parts[1])
+        _verified[digest] = row.hash
+    return Principal(name=row.name, role=row.role, key_id=parts[1])
 
 
 def require(principal: Principal | None, role: str, what: str) -> Principal:

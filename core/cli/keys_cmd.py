@@ -1,27 +1,20 @@
 """``rallypoint keys``: API keys for the web server (add, list, revoke).
 
-Only a salted scrypt hash of each key is kept, in the registry's ``rp_api_keys`` table;
-the key itself is printed once, when it is made.
+Only a salted scrypt hash of each key is kept, in the registry's ``rp_api_keys`` table (in the
+GeoPackage file, or in the PostGIS database); the key itself is printed once, when it is made.
 """
 
 from __future__ import annotations
-
-from contextlib import closing
 
 import click
 from rich.table import Table
 
 from ..api.auth import ROLES, add_key, list_keys, revoke_key
-from ..gpkgfile import connect
-from ..store import is_postgres_url
 from .common import console, open_registry, registry_argument
 
 
 def _connect(registry: str):
-    if is_postgres_url(registry):
-        raise click.UsageError("API keys belong to a served registry file; a PostGIS registry is not served yet")
-    open_registry(registry).close()  # a clear error if it is not a registry
-    return closing(connect(registry))
+    return open_registry(registry)  # a clear error if it is not a registry; closed by `with`
 
 
 @click.group()
@@ -34,6 +27,7 @@ def keys():
       rallypoint keys add county.gpkg zhang.wei --role editor
       rallypoint keys list county.gpkg
       rallypoint keys revoke county.gpkg zhang.wei
+      rallypoint keys add postgresql://owner@db.example/registry li.na --role admin
     """
 
 
@@ -43,8 +37,8 @@ def keys():
 @click.option("--role", type=click.Choice(ROLES), default="reader", show_default=True)
 def add(registry, name, role):
     """Make a key for NAME and print it (only this once)."""
-    with _connect(registry) as conn:
-        key, info = add_key(conn, name, role)
+    with _connect(registry) as reg:
+        key, info = add_key(reg, name, role)
     console.print(f"API key for [bold]{info.name}[/] ({info.role}, id {info.id}). Keep it: it is not shown again.")
     click.echo(key)
 
@@ -53,8 +47,8 @@ def add(registry, name, role):
 @registry_argument
 def list_(registry):
     """List the keys (never the keys themselves)."""
-    with _connect(registry) as conn:
-        found = list_keys(conn)
+    with _connect(registry) as reg:
+        found = list_keys(reg)
     t = Table("id", "name", "role", "created", "revoked")
     for k in found:
         t.add_row(k.id, k.name, k.role, k.created_at, k.revoked_at or "")
@@ -66,8 +60,8 @@ def list_(registry):
 @click.argument("which")
 def revoke(registry, which):
     """Revoke the key(s) with this id or owner name."""
-    with _connect(registry) as conn:
-        found = revoke_key(conn, which)
+    with _connect(registry) as reg:
+        found = revoke_key(reg, which)
     if not found:
         raise click.ClickException(f"no key in use with id or name {which!r}")
     for k in found:

@@ -85,7 +85,7 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
     import geopandas as gpd
 
     if LAYER not in reg.layers:
-        raise AnalysisError(f"{reg.path.name} has no rectification ledger: add it with 'rallypoint rectification init'")
+        raise AnalysisError(f"{reg.location} has no rectification ledger: add it with 'rallypoint rectification init'")
     as_of = as_of_date(params["as_of"] or "", reg)
     township = params["township"] or ""
     if township and not township.isdigit():

@@ -35,7 +35,7 @@ def _today(reg: "Registry") -> str:
 def _require_ledger(reg: "Registry") -> None:
     if LAYER not in reg.layers:
         raise ValidationError([Problem(LAYER, "(layer)", None,
-                                       f"{reg.path} has no rectification ledger; add it with "
+                                       f"{reg.location} has no rectification ledger; add it with "
                                        "'rallypoint rectification init'")])
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -77,7 +76,7 @@ def surroundings(reg, area_m: "BaseGeometry", epsg: int, *, walk_reach_m: float,
     grow = max(walk_reach_m, search_m * (1 + DETOUR))
     minx, miny, maxx, maxy = area_m.bounds
     box_m = (minx - grow, miny - grow, maxx + grow, maxy + grow)
-    key = (str(Path(reg.path).resolve()), _roads_state(reg), epsg, float(walk_kmh))
+    key = (reg.location, _roads_state(reg), epsg, float(walk_kmh))
     with _LOCK:
         for sur in _RECENT.get(key, ()):
             b = sur.box_m

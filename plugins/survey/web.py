@@ -42,7 +42,7 @@ def _outcome(request: Mapping[str, Any]):
     profiles = reg.plugins.collect("rallypoint_profiles")
     params = SURVEY.parse_parameters(args, profiles)
     newest = reg.history(limit=1, newest_first=True)
-    key = (str(reg.path.resolve()), newest[0].id if newest else 0, tuple(sorted(params.items())))
+    key = (reg.location, newest[0].id if newest else 0, tuple(sorted(params.items())))
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
