@@ -1,9 +1,8 @@
 """Check out, push, pull and conflicts against a real ``rallypoint serve`` on 127.0.0.1, and directly against a
 registry (``backend``: a registry file, or a PostGIS database), where a push is one transaction.
 
-The server tests serve a GeoPackage: serving a PostGIS registry (``rallypoint serve postgresql://…``) is being
-built on another branch. TODO(pgread/pgwrite): once it is merged, parametrise the ``server`` fixture by backend;
-sync.py speaks only HTTP to a server and needs no change for it.
+The server tests run once per served backend (``web_backend``: the county sample as a file, and an exact copy
+of it in PostGIS served by ``rallypoint serve postgresql://…``); sync.py speaks only HTTP to a server.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ import urllib.request
 
 import pytest
 from click.testing import CliRunner
-from conftest import shelter
-from web_support import Server, copy_registry, make_key
+from conftest import county_copy, shelter
+from web_support import Server, make_key
 
 from rallypoint import Registry
 from rallypoint.cli.main import cli
@@ -28,8 +27,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 
 @pytest.fixture(scope="module")
-def server(county_sample, tmp_path_factory):
-    path = copy_registry(county_sample, tmp_path_factory.mktemp("sync") / "served.gpkg")
+def server(request, web_backend):
+    path = county_copy(request, web_backend, "sync")
     keys = {"editor": make_key(path, "zhang.field", "editor"), "reader": make_key(path, "li.reader", "reader"),
             "office": make_key(path, "wang.office", "editor")}
     srv = Server(path, workers=1, threads=2)

@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import closing
@@ -57,6 +58,8 @@ class Server:
         if access_log:  # every request line goes to the log file (see read_log)
             cmd.append("--access-log")
         cmd += list(extra_args)
+        if log_dir is None and "://" in str(registry):  # a database has no folder to put the log beside
+            log_dir = tempfile.mkdtemp(prefix="rallypoint-serve-log-")
         log = Path(log_dir) / f"serve.{self.port}.log" if log_dir else Path(registry).with_suffix(f".{self.port}.log")
         self.log = open(log, "w")  # noqa: SIM115 (open while it runs)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
