@@ -1,4 +1,6 @@
-"""The rallypoint command, driven as a user would (click's CliRunner on the real files)."""
+"""The rallypoint command, driven as a user would (click's CliRunner on the real files, and on a real
+PostGIS database: the tests that name ``reg`` run once per backend, ``reg`` being where ``init`` makes the
+registry: a new file's path or a new empty database's URL)."""
 
 import json
 import re
@@ -23,6 +25,17 @@ def wide_console(monkeypatch):
     monkeypatch.setattr(console, "_width", 200)
 
 
+@pytest.fixture(params=("gpkg", "postgis"))
+def reg(request, tmp_path):
+    """Where a test's registry is made by ``rallypoint init``: a file path, or an empty database's URL."""
+    if request.param == "gpkg":
+        return tmp_path / "r.gpkg"
+    cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.new_database()
+    request.addfinalizer(lambda: cluster.drop_database(url))
+    return url
+
+
 def run(*args, ok=True):
     result = CliRunner().invoke(cli, [str(a) for a in args], env={"RALLYPOINT_AUTHOR": "cli-user", "COLUMNS": "200"})
     if ok:
@@ -41,8 +54,7 @@ def test_help_explains_every_command():
         assert "Usage" in run(cmd, "--help").output
 
 
-def test_a_whole_life_of_a_feature_from_the_command_line(tmp_path):
-    reg = tmp_path / "r.gpkg"
+def test_a_whole_life_of_a_feature_from_the_command_line(reg, tmp_path):
     assert "Created" in run("init", reg, "--name", "示例县应急资源", "--bureau", "示例县应急管理局").output
     out = run("add", reg, "helipads", "--at", "104.06,30.66", *HELIPAD).output
     uid = UUID.search(out).group(0)
@@ -64,8 +76,7 @@ def test_a_whole_life_of_a_feature_from_the_command_line(tmp_path):
     assert gj["properties"]["night_lighting"] is None and gj["properties"]["version"] == 5
 
 
-def test_a_refused_add_lists_the_problems_and_writes_nothing(tmp_path):
-    reg = tmp_path / "r.gpkg"
+def test_a_refused_add_lists_the_problems_and_writes_nothing(reg, tmp_path):
     run("init", reg, "--name", "n", "--bureau", "b")
     bad = run("add", reg, "helipads", "--at", "104.06,30.66", *HELIPAD, "--set", "pad_width_m=-3",
               "--set", "contact_phone=123", ok=False)
@@ -76,8 +87,7 @@ def test_a_refused_add_lists_the_problems_and_writes_nothing(tmp_path):
         assert r.count("helipads") == 0 and r.history() == []
 
 
-def test_reprojected_input_and_output_formats(tmp_path):
-    reg = tmp_path / "r.gpkg"
+def test_reprojected_input_and_output_formats(reg, tmp_path):
     run("init", reg, "--name", "n", "--bureau", "b")
     x, y = pyproj.Transformer.from_crs(4490, 3857, always_xy=True).transform(104.06, 30.66)
     run("add", reg, "helipads", "--at", f"{x},{y}", "--crs", "EPSG:3857", *HELIPAD)
@@ -88,8 +98,7 @@ def test_reprojected_input_and_output_formats(tmp_path):
     assert csv_out.splitlines()[0].startswith("uuid,name,adcode") and "contact_phone" not in csv_out
 
 
-def test_geojson_files_are_added_in_one_batch(tmp_path):
-    reg = tmp_path / "r.gpkg"
+def test_geojson_files_are_added_in_one_batch(reg, tmp_path):
     run("init", reg, "--name", "n", "--bureau", "b")
     props = {"name": "甲", "adcode": "519901001", "source": "b", "surface": "grass", "pad_length_m": 30,
              "pad_width_m": 30, "status": "usable"}
@@ -111,28 +120,34 @@ def test_layers_lists_fields_with_aliases_and_allowed_values():
     assert "hazard_points" in run("layers").output
 
 
-def test_validate_reports_problems_with_exit_status_1(tmp_path):
-    reg = tmp_path / "r.gpkg"
+def test_validate_reports_problems_with_exit_status_1(reg, tmp_path):
     run("init", reg, "--name", "n", "--bureau", "b")
     run("add", reg, "helipads", "--at", "104.06,30.66", *HELIPAD)
     assert "OK" in run("validate", reg).output
-    conn = sqlite3.connect(reg)
-    register_functions(conn)  # the R-tree triggers GDAL wrote call ST_IsEmpty
-    conn.execute("UPDATE helipads SET surface = 'lava'")
-    conn.commit()
-    conn.close()
+    if isinstance(reg, str):  # a direct SQL edit of the database: its triggers check types, not allowed values
+        import psycopg
+
+        with psycopg.connect(reg) as conn:
+            conn.execute("UPDATE helipads SET surface = 'lava'")
+    else:
+        conn = sqlite3.connect(reg)
+        register_functions(conn)  # the R-tree triggers GDAL wrote call ST_IsEmpty
+        conn.execute("UPDATE helipads SET surface = 'lava'")
+        conn.commit()
+        conn.close()
     bad = run("validate", reg, ok=False)
     assert bad.exit_code == 1 and "surface" in bad.output and "lava" in bad.output
 
 
-def test_errors_are_messages_not_tracebacks(tmp_path):
+def test_errors_are_messages_not_tracebacks(reg, tmp_path):
     missing = run("list", tmp_path / "none.gpkg", "shelters", ok=False)
     assert missing.exit_code == 1 and "no such registry file" in missing.output
-    reg = tmp_path / "r.gpkg"
     run("init", reg, "--name", "n", "--bureau", "b")
     assert "no layer 'shelter'" in run("list", reg, "shelter", ok=False).output
     assert "not MINX" in run("list", reg, "shelters", "--bbox", "1,2,3", ok=False).output
-    assert "already exists" in run("init", reg, "--name", "n", "--bureau", "b", ok=False).output
+    again = run("init", reg, "--name", "n", "--bureau", "b", ok=False)
+    assert again.exit_code == 1 and "Traceback" not in again.output
+    assert ("already holds a registry" if isinstance(reg, str) else "already exists") in again.output
 
 
 def test_sample_writes_the_same_county_every_time(tmp_path, county_sample, county_counts):
