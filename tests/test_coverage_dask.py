@@ -82,9 +82,11 @@ def dask_scheduler(tmp_path):
         log.close()
 
 
-def test_cli_run_on_a_cluster_by_address_equals_one_process(county_sample, dask_scheduler, tmp_path):
+@pytest.mark.parametrize("backend", ["gpkg", "postgis"])
+def test_cli_run_on_a_cluster_by_address_equals_one_process(request, backend, county_sample, dask_scheduler, tmp_path):
     """`rallypoint analyse coverage` with RALLYPOINT_DASK_SCHEDULER set sends its searches to that cluster (seen
-    in the scheduler's own log of tasks) and writes the same result layers as a run in one process."""
+    in the scheduler's own log of tasks) and writes the same result layers as a run in one process; the
+    registry is the county as a file, or as a PostGIS database (a province's set-up: PostGIS and Dask)."""
     import os
     import subprocess
     import sys
@@ -92,7 +94,8 @@ def test_cli_run_on_a_cluster_by_address_equals_one_process(county_sample, dask_
     import pyogrio
     from dask.distributed import Client
 
-    args = ["analyse", "coverage", str(county_sample), "--hazard", "flood", "--minutes", "10,30,60",
+    where = county_sample if backend == "gpkg" else request.getfixturevalue("pg_county_sample")
+    args = ["analyse", "coverage", str(where), "--hazard", "flood", "--minutes", "10,30,60",
             "--new-sites", "3", "--lang", "en"]
     env = {k: v for k, v in os.environ.items() if k != "RALLYPOINT_DASK_SCHEDULER"}
     outs = {}
