@@ -206,7 +206,15 @@ def check_registry(path: str | Path, *, progress: Progress | None = None, gdal: 
     be there, and plugin layers that are); an export passes the ones it was written with.
     ``features=False`` checks the structure only; ``history=False`` skips the check that each
     feature's version is its history's last (for files written without their history).
+    A ``postgresql://`` URL is checked by :func:`rallypoint.pg_check.check_postgis_registry` (tables,
+    triggers, then every feature); the file-only options do not apply to it.
     """
+    from .store import is_postgres_url
+
+    if is_postgres_url(path):
+        from .pg_check import check_postgis_registry
+
+        return check_postgis_registry(str(path), progress=progress)
     path = Path(path)
     if not path.is_file():
         return [Problem("file", str(path), None, "no such file")]

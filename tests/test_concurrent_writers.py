@@ -1,12 +1,17 @@
-"""Several processes writing to one registry at once: WAL and the busy timeout make them take turns."""
+"""Several processes writing to one registry at once, on both backends: on a file, WAL and the busy timeout
+make them take turns; on PostGIS, the database's own locks."""
 
 import os
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from rallypoint import Registry
 from rallypoint.check import check_registry
+
+pytestmark = pytest.mark.both_backends
 
 WRITER = textwrap.dedent("""
     import sys
@@ -23,15 +28,15 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_concurrent_batches_from_several_processes_all_land(registry, registry_path):
+def test_concurrent_batches_from_several_processes_all_land(registry, registry_location):
     registry.close()
     env = dict(os.environ, PYTHONPATH=os.path.dirname(__file__))
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(registry_path), f"writer{k}"],
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(registry_location), f"writer{k}"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for k in range(4)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
-    with Registry.open(registry_path) as reg:
+    with Registry.open(registry_location) as reg:
         assert reg.count("helipads") == 4 * 40 * 5
         authors = {c.author for c in reg.history("helipads")}
         assert authors == {f"writer{k}" for k in range(4)}
-    assert check_registry(registry_path, gdal=False) == []
+    assert check_registry(registry_location, gdal=False) == []
