@@ -46,8 +46,9 @@ def free_port() -> int:
 class Server:
     """``rallypoint serve`` in a subprocess on a free port of 127.0.0.1, stopped by its own process id."""
 
-    def __init__(self, registry: Path, workers: int = 2, threads: int = 1, access_log: bool = False,
-                 extra_args: tuple[str, ...] = ()):
+    def __init__(self, registry: Path | str, workers: int = 2, threads: int = 1, access_log: bool = False,
+                 extra_args: tuple[str, ...] = (), log_dir: Path | None = None):
+        """``registry``: a file, or a PostGIS registry's URL (then ``log_dir`` says where the log goes)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-c", "from rallypoint.cli.main import cli; cli()", "serve", str(registry),
@@ -55,7 +56,8 @@ class Server:
         if access_log:  # every request line goes to the log file (see read_log)
             cmd.append("--access-log")
         cmd += list(extra_args)
-        self.log = open(Path(registry).with_suffix(f".{self.port}.log"), "w")  # noqa: SIM115 (open while it runs)
+        log = Path(log_dir) / f"serve.{self.port}.log" if log_dir else Path(registry).with_suffix(f".{self.port}.log")
+        self.log = open(log, "w")  # noqa: SIM115 (open while it runs)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         end = time.monotonic() + 60
         while True:

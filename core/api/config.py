@@ -7,6 +7,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..store import is_postgres_url
+
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 MAX_BODY_BYTES = 1_000_000
@@ -15,14 +17,14 @@ JOB_TTL_HOURS = 7 * 24.0
 
 @dataclass(frozen=True)
 class ApiConfig:
-    """Settings of one API instance (one registry file).
+    """Settings of one API instance (one registry: a file, or a PostGIS database's ``postgresql://`` URL).
 
     ``jobs_dir`` must be the same for every worker process serving the registry, so a
     job's results are found whichever worker answers: by default it is derived from the
     registry's path under the system's temporary folder.
     """
 
-    registry_path: Path
+    registry_path: Path | str  # a file's path, or a PostgreSQL URL (str)
     default_limit: int = DEFAULT_LIMIT
     max_limit: int = MAX_LIMIT
     max_body_bytes: int = MAX_BODY_BYTES
@@ -33,5 +35,8 @@ class ApiConfig:
     def job_root(self) -> Path:
         if self.jobs_dir is not None:
             return Path(self.jobs_dir)
-        digest = hashlib.sha1(str(Path(self.registry_path).resolve()).encode()).hexdigest()[:12]
+        where = self.registry_path
+        if not is_postgres_url(where):
+            where = Path(where).resolve()
+        digest = hashlib.sha1(str(where).encode()).hexdigest()[:12]
         return Path(tempfile.gettempdir()) / f"rallypoint-jobs-{digest}"

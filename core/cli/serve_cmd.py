@@ -75,12 +75,10 @@ def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir,
 
     \b
       rallypoint serve county.gpkg --port 8000 --workers 2
+      rallypoint serve postgresql://reader@db.example/registry    # a PostGIS registry
       ogrinfo OAPIF:http://127.0.0.1:8000/        # GDAL; QGIS: Layer › Add WFS / OGC API – Features
     Keys for writing: rallypoint keys add county.gpkg zhang.wei --role editor
     """
-    if is_postgres_url(registry):
-        raise click.UsageError("serving a PostGIS registry is not supported yet (the OGC API reads SQLite); "
-                               "serve a GeoPackage, e.g. one made with `rallypoint export URL out.gpkg`")
     open_registry(registry).close()  # fail here, clearly, rather than in every worker
     given = {"RALLYPOINT_JOBS_DIR": jobs_dir, "RALLYPOINT_RATELIMIT_WRITES": rate_limit_writes,
              "RALLYPOINT_RATELIMIT_REFUSED_KEYS": rate_limit_refused_keys}
@@ -91,5 +89,6 @@ def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir,
         rate_limits(config or {})
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    run_gunicorn(str(Path(registry).resolve()), gunicorn_options(host, port, workers, threads, timeout, access_log),
+    where = registry if is_postgres_url(registry) else str(Path(registry).resolve())
+    run_gunicorn(where, gunicorn_options(host, port, workers, threads, timeout, access_log),
                  config)

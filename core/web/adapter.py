@@ -7,12 +7,15 @@ connection, and closing the last one checkpoints the WAL), as much as a whole pa
 features: so, unless ``RALLYPOINT_REUSE_CONNECTIONS`` is false, a connection given back
 is kept for the next request *of the same thread* (a connection is never shared across
 threads, and never used by two requests at once). It is closed instead after an error,
-inside an unfinished transaction, or when the registry file was replaced meanwhile.
+inside an unfinished transaction, or when the registry file was replaced meanwhile. A PostGIS
+registry (``postgresql://`` URL) is kept the same way; a kept connection whose server went
+away (restart, terminated backend) is replaced by a new one before the request uses it.
 """
 
 from __future__ import annotations
 
 import os
+import select
 from collections.abc import Callable
 from typing import Any
 
@@ -21,15 +24,36 @@ from flask import Response, current_app, g, request
 from ..api import Context, Headers, QueryArgs, Request
 from ..api.auth import authenticate, key_from_headers
 from ..registry import Registry
+from ..store import is_postgres_url
 
 
 def state():
     return current_app.extensions["rallypoint"]
 
 
-def _file_id(path) -> tuple[int, int]:
-    st = os.stat(path)
+def _file_id(location) -> tuple[int, int] | None:
+    """What tells that the registry was replaced: a file's device and inode; None for a database."""
+    if is_postgres_url(location):
+        return None
+    st = os.stat(location)
     return st.st_dev, st.st_ino
+
+
+def _server_went_away(reg: Registry) -> bool:
+    """Whether a kept PostgreSQL connection is unusable: closed, broken, or the server spoke while it was idle.
+
+    An idle connection receives nothing unless the server ends it (restart, ``pg_terminate_backend``,
+    idle timeout: it then sends a FATAL notice and closes the socket), so a readable socket means
+    "gone". Checking costs one ``select`` system call, not a round trip (``SELECT 1``) per request.
+    """
+    conn = reg._conn
+    if conn.closed or conn.broken:
+        return True
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def get_registry() -> Registry:
@@ -39,8 +63,9 @@ def get_registry() -> Registry:
         if kept is not None:
             s.local.registry = None
             reg, file_id = kept
-            if file_id != _file_id(s.config.registry_path):
-                reg.close()
+            stale = _server_went_away(reg) if file_id is None else file_id != _file_id(s.config.registry_path)
+            if stale:
+                _close_quietly(reg)
                 kept = None
         if kept is None:
             file_id = _file_id(s.config.registry_path)
@@ -50,16 +75,32 @@ def get_registry() -> Registry:
     return g.registry
 
 
+def _close_quietly(reg: Registry) -> None:
+    try:
+        reg.close()
+    except Exception:  # a connection whose server went away may fail to close; it is dropped all the same
+        pass
+
+
+def _in_transaction(reg: Registry) -> bool:
+    conn = reg._conn
+    if reg.url is None:
+        return conn.in_transaction
+    from psycopg.pq import TransactionStatus
+
+    return conn.closed or conn.broken or conn.info.transaction_status != TransactionStatus.IDLE
+
+
 def close_registry(exc: BaseException | None = None) -> None:
     reg = g.pop("registry", None)
     if reg is None:
         return
     s = state()
-    if s.reuse_connections and exc is None and not reg._conn.in_transaction and \
+    if s.reuse_connections and exc is None and not _in_transaction(reg) and \
             getattr(s.local, "registry", None) is None:
         s.local.registry = (reg, g.pop("registry_file_id"))
     else:
-        reg.close()
+        _close_quietly(reg)
 
 
 def api_request(path_params: dict[str, Any]) -> Request:

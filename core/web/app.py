@@ -1,4 +1,4 @@
-"""The Flask app factory: ``create_app(registry_path, config=None)``.
+"""The Flask app factory: ``create_app(registry_path, config=None)`` (a file or a ``postgresql://`` URL).
 
 Nothing is created at import time. The factory checks that the registry opens, builds
 the plugin manager, registers the blueprints (features, processes, plugins' endpoints;
@@ -31,7 +31,7 @@ from ..api import ApiConfig
 from ..api.config import DEFAULT_LIMIT, JOB_TTL_HOURS, MAX_BODY_BYTES, MAX_LIMIT
 from ..api.errors import error_body
 from ..api.responses import dumps
-from ..errors import RallypointError, RegistryFileError
+from ..errors import RallypointError
 from ..registry import Registry
 from ..store import is_postgres_url
 from .adapter import close_registry
@@ -56,16 +56,14 @@ class State:
 
 
 def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = None) -> Flask:
+    """The app serving the registry at ``registry_path``: a GeoPackage file, or a PostGIS ``postgresql://`` URL."""
     from flask_compress import Compress
     from flask_cors import CORS
 
     from ..plugins import default_plugin_manager
 
-    if is_postgres_url(registry_path):
-        raise RegistryFileError("serving a PostGIS registry is not supported yet (the OGC API reads SQLite); "
-                                "serve a GeoPackage, e.g. one made with `rallypoint export URL out.gpkg`")
     cfg = dict(config or {})
-    path = Path(registry_path).resolve()
+    path: Path | str = str(registry_path) if is_postgres_url(registry_path) else Path(registry_path).resolve()
     plugins = cfg.pop("RALLYPOINT_PLUGINS", None) or default_plugin_manager()
     with Registry.open(path, plugins=plugins):  # fail now, with a clear message, not on the first request
         pass
