@@ -50,6 +50,7 @@ use under ~/.cache/rallypoint-bench/tipg.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import math
@@ -492,7 +493,8 @@ def check_alike(rp_base: str, tipg_base: str, sets: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--points", type=int, default=10_000_000, help="hazard points to load (default 10M)")
-    ap.add_argument("--url", help="an existing PostgreSQL database with PostGIS (default: a cluster of the bench's own)")
+    ap.add_argument("--url", help="an existing PostgreSQL database with PostGIS (default: a cluster of the bench's "
+                                  "own)")
     ap.add_argument("--cluster-dir", type=Path, default=Path(tempfile.gettempdir()) / "rallypoint-bench-pg",
                     help="where the bench's own cluster lives (kept with --keep, reused when it holds the load)")
     ap.add_argument("--keep", action="store_true", help="keep the cluster and its loaded database for the next run")
@@ -509,6 +511,9 @@ def main() -> None:
     ap.add_argument("--tile-cache", action="store_true", help="leave Rallypoint's per-worker tile cache on")
     ap.add_argument("--servers", nargs="+", choices=["rallypoint", "tipg"], default=["rallypoint", "tipg"],
                     help="which to run (default both)")
+    ap.add_argument("--explain-slow", type=int, metavar="MS",
+                    help="log the plans (EXPLAIN ANALYZE, by auto_explain) of statements slower than MS ms to the "
+                         "bench cluster's server.log, to see what is slow (it slows every statement a little)")
     ap.add_argument("--serve-rallypoint", metavar="URL", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -518,7 +523,8 @@ def main() -> None:
     client = args.client
     if client == "auto":
         client = "wrk" if shutil.which("wrk") else "python"
-    load = run_wrk if client == "wrk" else run_python_client
+    # a tile of millions of points may take seconds: wrk waits for it rather than count it lost
+    load = functools.partial(run_wrk, timeout=120) if client == "wrk" else run_python_client
 
     cluster = None
     if args.url:
@@ -529,7 +535,11 @@ def main() -> None:
         why = pg_support.missing()
         if why:
             raise SystemExit(f"cannot start PostgreSQL: {why}")
-        cluster = pg_support.PgCluster(args.cluster_dir, options="-c shared_buffers=1GB -c max_connections=200")
+        options = "-c shared_buffers=1GB -c max_connections=200"
+        if args.explain_slow is not None:
+            options += (" -c session_preload_libraries=auto_explain -c auto_explain.log_analyze=on"
+                        f" -c auto_explain.log_buffers=on -c auto_explain.log_min_duration={args.explain_slow}")
+        cluster = pg_support.PgCluster(args.cluster_dir, options=options)
         dbname = f"hazards_{args.points}"
         url = cluster.url(dbname)
         import psycopg
@@ -554,6 +564,9 @@ def main() -> None:
     finally:
         if cluster:
             cluster.stop(remove=not args.keep)
+            if args.explain_slow is not None:
+                print(f"plans of the statements slower than {args.explain_slow} ms: {cluster.dir / 'server.log'}"
+                      + ("" if args.keep else " (removed with the cluster: run with --keep to read it)"))
             if args.keep:
                 print(f"kept the cluster in {cluster.dir} (run again to reuse it; remove the folder to free "
                       "the disk)")
@@ -562,7 +575,7 @@ def main() -> None:
 def run(url: str, args, load, client: str, info: dict) -> None:
     sets = request_sets(url, args)
     per_round = max(1, args.duration // args.rounds)
-    table = []
+    table, problems = [], []
     for workers in args.workers:
         procs = []
         try:
@@ -574,7 +587,8 @@ def run(url: str, args, load, client: str, info: dict) -> None:
                 servers["tipg"] = start_tipg(url, workers)
                 procs.append(servers["tipg"][0])
             if len(servers) == 2:
-                print(f"{workers} workers: first requests {check_alike(servers['rallypoint'][1], servers['tipg'][1], sets)}")
+                first = check_alike(servers["rallypoint"][1], servers["tipg"][1], sets)
+                print(f"{workers} workers: first requests {first}")
             with tempfile.TemporaryDirectory() as tmp:
                 tmp = Path(tmp)
                 for kind, paths in sets.items():  # warm up: the same pages into the database's cache for both
@@ -594,6 +608,9 @@ def run(url: str, args, load, client: str, info: dict) -> None:
             row = {"workers": workers, "kind": kind, "distinct": sets[kind][2]}
             for name in servers:
                 row[name] = _median(rounds[name, kind])
+                lost = "; ".join(r["socket_errors"] for r in rounds[name, kind] if r.get("socket_errors"))
+                if lost:
+                    problems.append(f"{workers} workers, {name}, {kind}: socket errors {lost}")
             if len(servers) == 2:
                 ratios = sorted(a["rate"] / max(b["rate"], 1e-9)
                                 for a, b in zip(rounds["rallypoint", kind], rounds["tipg", kind]))
@@ -618,6 +635,8 @@ def run(url: str, args, load, client: str, info: dict) -> None:
         ratio = f"{row['ratio']:.2f}" if "ratio" in row else ""
         print(f"{row['workers']:>7} {row['kind']:8} {row['distinct']:>8}  {cells[0]:34}{cells[1]:28}{ratio}")
     print("ratio: Rallypoint's rate / tipg's, median over the alternating rounds (above 1: Rallypoint faster)")
+    for line in problems:
+        print("  " + line)
 
 
 if __name__ == "__main__":
