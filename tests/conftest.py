@@ -107,6 +107,51 @@ def pg_template(pg_cluster):
     return url.rsplit("/", 1)[1]
 
 
+@pytest.fixture(scope="session")
+def pg_county_template(pg_cluster, pg_template, county_sample):
+    """A database holding an exact copy of the county sample (same fids, UUIDs, stamps, history: tests/pg_copy.py)."""
+    from pg_copy import copy_gpkg_to_postgis
+
+    url = pg_cluster.new_database(template=pg_template)
+    copy_gpkg_to_postgis(county_sample, url)
+    return url.rsplit("/", 1)[1]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def web_backend(request):
+    """The backend a web test module's served registry is on: the module runs once per backend. A test
+    marked ``gpkg_only`` runs on the GeoPackage only (see pytest_collection_modifyitems)."""
+    return request.param
+
+
+def county_copy(request, backend: str, name: str):
+    """A private copy of the county sample on ``backend``: a GeoPackage path, or a PostGIS database's URL
+    (dropped when the requesting fixture ends)."""
+    if backend == "postgis":
+        cluster = request.getfixturevalue("pg_cluster")
+        url = cluster.new_database(template=request.getfixturevalue("pg_county_template"))
+        request.addfinalizer(lambda: cluster.drop_database(url))
+        return url
+    from web_support import copy_registry
+
+    folder = request.getfixturevalue("tmp_path_factory").mktemp(name)
+    return copy_registry(request.getfixturevalue("county_sample"), folder / "county.gpkg")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpkg_only`` are not run on the PostGIS variant of a ``web_backend`` module."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("web_backend") == "postgis" and item.get_closest_marker("gpkg_only"):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture
 def pg_registry_url(pg_cluster, pg_template):
     """The URL of a new PostGIS registry (an empty one, like ``registry_path``), dropped after the test."""

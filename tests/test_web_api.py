@@ -1,4 +1,7 @@
-"""The OGC API – Features read side (Parts 1 and 2), through Flask's test client on a copy of the county sample."""
+"""The OGC API – Features read side (Parts 1 and 2), through Flask's test client on a copy of the county sample.
+
+Every test runs on a GeoPackage and on a PostGIS copy of the sample (``web_backend``), but those
+marked ``gpkg_only``."""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ import gzip
 import re
 
 import pytest
-from web_support import CRS84, EPSG3857, EPSG4490, auth, copy_registry, make_key
+from conftest import county_copy
+from web_support import CRS84, EPSG3857, EPSG4490, auth, make_key
 
 from rallypoint import Registry, builtin_layers
 from rallypoint.plugins import default_plugin_manager, layer_catalog
@@ -17,9 +21,10 @@ LAYERS = list(layer_catalog(default_plugin_manager()))  # the built-in layers, t
 
 
 @pytest.fixture(scope="module")
-def site(county_sample, tmp_path_factory):
-    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_api") / "county.gpkg")
-    reader = make_key(path, "li.na", "reader")
+def site(request, web_backend):
+    path = county_copy(request, web_backend, "web_api")
+    # TODO(pgwrite): API keys of a PostGIS registry (its tests below are gpkg_only until then)
+    reader = make_key(path, "li.na", "reader") if web_backend == "gpkg" else None
     with Registry.open(path) as reg:  # a retired shelter, which must never be served
         victim = next(reg.features("shelters"))
         reg.retire("shelters", victim.uuid, author="test", reason="closed")
@@ -328,6 +333,7 @@ def test_anonymous_users_never_receive_personal_data_in_any_format(site, client)
                 assert not any(f'"{p}"' in text or layer.field(p).alias_zh in text for p in personal), (name, fmt)
 
 
+@pytest.mark.gpkg_only  # TODO(pgwrite): keys on PostGIS
 def test_a_reader_key_sees_personal_data(site, client):
     doc = client.get("/collections/shelters/items?limit=5", headers=auth(site["reader"])).get_json()
     assert all("manager_phone" in f["properties"] for f in doc["features"])
@@ -338,6 +344,7 @@ def test_a_reader_key_sees_personal_data(site, client):
     assert "责任人电话" in html and phone in html
 
 
+@pytest.mark.gpkg_only  # TODO(pgwrite): keys on PostGIS
 def test_a_wrong_or_malformed_key_is_401_even_for_reading(client):
     for headers in ({"Authorization": "Bearer rp_00000000_nope"}, {"X-API-Key": "hello"},
                     {"Authorization": "Basic dXNlcjpwYXNz"}):
@@ -407,6 +414,7 @@ def test_every_reference_in_the_openapi_document_resolves(client):
                 any(p.get("$ref", "").endswith(name) for op in ops.values() for p in op.get("parameters", [])), path
 
 
+@pytest.mark.gpkg_only  # the GeoPackage's Feature cache (geojson_sql); PostgreSQL writes every page
 def test_the_feature_cache_keeps_under_its_byte_cap_and_pages_stay_right(site, client, monkeypatch):
     from rallypoint.api import geojson_sql
 

@@ -1,22 +1,26 @@
-"""The read path's counts stay exact: the grid of counts, the per-process caches, and writes in between."""
+"""The read path's counts stay exact: the grid of counts, the per-process caches, and writes in between.
+
+On both backends (``both_backends``): the GeoPackage's grid and R-tree, PostGIS's GiST counts."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
-from conftest import helipad
-from web_support import copy_registry
+from conftest import county_copy, helipad
 
 from rallypoint import Registry
 from rallypoint.api import counting
 from rallypoint.web import create_app
 
 
+pytestmark = pytest.mark.both_backends
+
+
 @pytest.fixture
-def site(county_sample, tmp_path, monkeypatch):
+def site(request, backend, monkeypatch):
     monkeypatch.setattr(counting, "MIN_ENTRIES", 100)  # the grid for every layer of the county, not only population
-    path = copy_registry(county_sample, tmp_path / "county.gpkg")
+    path = county_copy(request, backend, "web_counting")
     return path, create_app(path, {"TESTING": True}).test_client()
 
 

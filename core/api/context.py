@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..plugins import RallypointPluginManager
     from ..registry import Registry
     from .config import ApiConfig
+    from .read import Reader
 
 
 @dataclass
@@ -19,8 +20,19 @@ class Context:
     registry: Registry
     config: ApiConfig
     plugins: RallypointPluginManager
+    _reader: Reader | None = field(default=None, init=False, repr=False)
 
     @property
     def conn(self) -> sqlite3.Connection:
-        """The registry's own SQLite connection, for the read path's plain SQL (see :mod:`.store`)."""
+        """The registry's own connection (SQLite for a GeoPackage; psycopg's for PostGIS). The read path
+        goes through :attr:`reader`, which knows which."""
         return self.registry._conn
+
+    @property
+    def reader(self) -> Reader:
+        """How the API reads this registry: SQLite or PostGIS (see :mod:`.read`)."""
+        if self._reader is None:
+            from .read import reader_for
+
+            self._reader = reader_for(self.registry, str(self.config.registry_path))
+        return self._reader

@@ -1,4 +1,5 @@
-"""OGC API – Features Part 3: queryables, and CQL2 filters turned into a parameterised SQLite WHERE fragment.
+"""OGC API – Features Part 3: queryables, and CQL2 filters turned into a parameterised WHERE fragment
+for SQLite (a GeoPackage registry) or PostgreSQL/PostGIS (``dialect="postgis"``).
 
 Both encodings are parsed by the ``cql2`` library (the CQL2 reference implementation in
 Rust, with Python bindings): CQL2 text is parsed and converted to CQL2 JSON, CQL2 JSON is
@@ -7,7 +8,10 @@ parsed and checked against the standard's JSON schema. One translator then walks
 decide: property names are checked against the layer's queryables (identifiers come from
 the layer definition only), every literal is bound, never written into the SQL, values are
 checked against the field's type and allowed codes, and spatial predicates use the layer's
-R-tree to pre-filter before one vectorised GEOS test per request (:func:`resolve`).
+R-tree to pre-filter before one vectorised GEOS test per request (:func:`resolve`). On PostGIS the
+same walk writes PostgreSQL: PostGIS's predicates (on the GiST index), LIKE, booleans.
+pygeofilter (not a dependency) has an SQL backend, but it writes literals into the SQL text and
+knows nothing of queryables, codes or personal fields, so it would replace none of this.
 
 >>> layer = __import__("rallypoint").builtin_layers()["shelters"]
 >>> parse_filter(layer, "status = 'open' AND capacity_day > 100", personal=False).sql
@@ -60,6 +64,17 @@ _FLIPPED = {"s_within": "s_contains", "s_contains": "s_within"}
 _WKT_TYPES = ("POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON",
               "GEOMETRYCOLLECTION", "ENVELOPE", "BBOX")
 _TEMPORAL = ("t_before", "t_after", "t_intersects", "t_disjoint", "t_equals")
+#: sqlite: a GeoPackage's SQLite (GLOB, 0/1, Python functions and an R-tree pass for geometry);
+#: postgis: PostgreSQL (LIKE, booleans, lower/normalize, PostGIS predicates on the GiST index)
+DIALECTS = ("sqlite", "postgis")
+_PG_SPATIAL = {"s_intersects": "ST_Intersects", "s_disjoint": "ST_Disjoint", "s_within": "ST_Within",
+               "s_contains": "ST_Contains", "s_equals": "ST_Equals", "s_touches": "ST_Touches",
+               "s_crosses": "ST_Crosses", "s_overlaps": "ST_Overlaps"}
+# casei: lower() (Python's casefold() also folds ß to ss); accenti: decompose, then drop the combining marks
+# of the blocks Unicode reserves for them (Python drops every character whose combining class is not 0)
+_PG_FOLD = {"casei": "lower(({x})::text)",
+            "accenti": "regexp_replace(normalize(({x})::text, NFD), "
+                       "'[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g')"}
 
 
 # -- queryables --------------------------------------------------------------------------------------
@@ -201,8 +216,13 @@ _stack_lock = threading.Lock()
 
 
 def parse_filter(layer: LayerDef, text: str, *, personal: bool, lang: str | None = None,
-                 filter_crs: str | None = None) -> Filter:
-    """A filter in ``cql2-text`` (default) or ``cql2-json``, checked and translated; BadRequest otherwise."""
+                 filter_crs: str | None = None, dialect: str = "sqlite") -> Filter:
+    """A filter in ``cql2-text`` (default) or ``cql2-json``, checked and translated; BadRequest otherwise.
+
+    ``dialect``: ``sqlite`` (a GeoPackage registry) or ``postgis`` (see :data:`DIALECTS`): the same checks
+    and refusals, the SQL of the database that runs it."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown SQL dialect {dialect!r}")
     lang = (lang or "cql2-text").strip().lower()
     if lang not in LANGS:
         raise BadRequest(f"filter-lang={lang!r} is not offered; use one of {', '.join(LANGS)}")
@@ -240,7 +260,7 @@ def parse_filter(layer: LayerDef, text: str, *, personal: bool, lang: str | None
             raise BadRequest(f"filter (cql2-json) is not CQL2 JSON: {str(exc)[:500]}") from None
         tree = raw  # our own walk reports paths into what the client sent
     crs = crsmod.find(filter_crs, "filter-crs")
-    t = _Translator(layer, personal, crs, lang, text)
+    t = _Translator(layer, personal, crs, lang, text, dialect)
     e = t.boolean(tree, "filter")
     if len(e.params) > MAX_VALUES:
         raise BadRequest(f"filter has {len(e.params):,} values; at most {MAX_VALUES:,}")
@@ -259,7 +279,10 @@ class _Expr:
 
 
 class _Translator:
-    def __init__(self, layer: LayerDef, personal: bool, crs: crsmod.Crs, lang: str, text: str):
+    def __init__(self, layer: LayerDef, personal: bool, crs: crsmod.Crs, lang: str, text: str,
+                 dialect: str = "sqlite"):
+        self.pg = dialect == "postgis"
+        self.true, self.false = ("TRUE", "FALSE") if self.pg else ("1", "0")
         self.layer = layer
         self.fields = {f.name: f for f in queryable_fields(layer, personal)}
         self.hidden = {f.name for f in layer.fields if f.personal and not personal}
@@ -282,13 +305,13 @@ class _Translator:
         if depth > MAX_DEPTH:
             raise self.bad(f"nests deeper than {MAX_DEPTH} levels", path)
         if isinstance(node, bool):
-            return _Expr("1" if node else "0", [], "predicate")
+            return _Expr(self.true if node else self.false, [], "predicate")
         if isinstance(node, dict) and "property" in node:
             e = self.scalar(node, path)
             if e.kind != "boolean":
                 raise self.bad(f"property {node['property']!r} is not true/false, so it is not a condition by itself",
                                path, str(node["property"]))
-            return _Expr(f"({e.sql} = 1)", e.params, "predicate")
+            return _Expr(f"({e.sql} = {self.true})", e.params, "predicate")
         if not isinstance(node, dict) or "op" not in node:
             raise self.bad(f"expected a condition, got {self.show(node)}", path)
         op = str(node["op"])
@@ -331,6 +354,9 @@ class _Translator:
                        "=, <>, <, <=, >, >=, like, between, in, isNull, casei, accenti, "
                        f"{', '.join(_SPATIAL)}, {', '.join(_TEMPORAL)})", path, op)
 
+    def never(self) -> _Expr:
+        return _Expr(f"({self.false})", [], "predicate")
+
     def arity(self, op: str, args: list, n: int, path: str) -> None:
         if len(args) != n:
             raise self.bad(f"{op} takes {n} argument(s), got {len(args)}", path, op)
@@ -348,7 +374,7 @@ class _Translator:
         if isinstance(node, dict) and "property" in node:
             return self.prop(node["property"], path, allow_geometry)
         if isinstance(node, bool):
-            return _Expr("?", [1 if node else 0], "boolean", value=node)
+            return _Expr("?", [node if self.pg else int(node)], "boolean", value=node)
         if isinstance(node, (int, float)):
             if not math.isfinite(node):
                 raise self.bad(f"{node} is not a finite number", path)
@@ -381,7 +407,8 @@ class _Translator:
                 inner = self.scalar(args[0], f"{path}.args[0]")
                 if inner.kind != "text":
                     raise self.bad(f"{fn} takes text, got a {inner.kind}", path, fn)
-                return _Expr(f"rp_cql_{fn}({inner.sql})", inner.params, "text", inner.field,
+                sql = (_PG_FOLD[fn] if self.pg else "rp_cql_{fn}({x})").format(fn=fn, x=inner.sql)
+                return _Expr(sql, inner.params, "text", inner.field,
                              _fold(fn, inner.value) if inner.value is not None else None)
             if "op" in node and str(node["op"]).upper() in _WKT_TYPES:
                 raise self.bad(f"{node['op']}{tuple(node.get('args') or ())} is not a valid WKT geometry", path,
@@ -472,9 +499,11 @@ class _Translator:
         b = self.scalar(args[1], f"{path}.args[1]")
         if a.kind != "text" or b.kind != "text":
             raise self.bad("like compares text with a text pattern", path, "like")
-        if b.sql == "?":
-            return _Expr(f"({a.sql} GLOB ?)", a.params + [_glob(b.value)], "predicate")
-        if b.sql.startswith("rp_cql_") and b.value is not None:  # casei('Pattern%'): fold, then match
+        if b.field is None and b.value is not None:
+            # a literal, or casei('Pattern%') folded already: matched case-sensitively (SQLite's LIKE is not);
+            # PostgreSQL's LIKE is, with CQL2's own wildcards and backslash escape
+            if self.pg:
+                return _Expr(f"({a.sql} LIKE ?)", a.params + [b.value], "predicate")
             return _Expr(f"({a.sql} GLOB ?)", a.params + [_glob(b.value)], "predicate")
         raise self.bad("the pattern of like must be a text literal", path, "like")
 
@@ -560,6 +589,10 @@ class _Translator:
         # feature-first form: op(geometry, literal); a literal-first call is the mirrored one
         if prop_side == 1:
             op = _FLIPPED.get(op, op)
+        if self.pg:  # the GiST index and PostGIS's GEOS decide; a missing or empty geometry matches nothing
+            return _Expr(f"(t.geom IS NOT NULL AND NOT ST_IsEmpty(t.geom) AND "
+                         f"{_PG_SPATIAL[op]}(t.geom, ST_GeomFromWKB(?::bytea, 4490)))",
+                         [shapely.to_wkb(lit, output_dimension=2)], "predicate")
         # the matching fids are computed once per request (and kept while the layer is unchanged) by
         # resolve(): R-tree candidates, then one vectorised GEOS test; SQL gets them as one bound value
         return _Expr("(t.fid IN (SELECT value FROM json_each(?)))", [Spatial(self.layer.name, op, shapely.to_wkb(lit))],
@@ -595,12 +628,12 @@ class _Translator:
             lo, hi = self.interval(lit, prop.kind, lpath)
         col = prop.sql
         if op == "t_before":
-            return _Expr(f"({col} < ?)", [lo], "predicate") if lo is not None else _Expr("(0)", [], "predicate")
+            return _Expr(f"({col} < ?)", [lo], "predicate") if lo is not None else self.never()
         if op == "t_after":
-            return _Expr(f"({col} > ?)", [hi], "predicate") if hi is not None else _Expr("(0)", [], "predicate")
+            return _Expr(f"({col} > ?)", [hi], "predicate") if hi is not None else self.never()
         if op == "t_equals":
             if kind == "interval" and lo != hi:
-                return _Expr(f"({col} IS NULL AND 0)", [], "predicate")  # an instant never equals a longer interval
+                return _Expr(f"({col} IS NULL AND {self.false})", [], "predicate")  # never equals a longer interval
             return _Expr(f"({col} = ?)", [lo], "predicate")
         parts, params = [], []
         if lo is not None:
@@ -610,7 +643,7 @@ class _Translator:
             parts.append(f"{col} <= ?")
             params.append(hi)
         if not parts and op == "t_disjoint":  # nothing is disjoint from all of time
-            return _Expr("(0)", [], "predicate")
+            return self.never()
         inside = " AND ".join(parts) if parts else f"{col} IS NOT NULL"
         if op == "t_intersects":
             return _Expr(f"({inside})", params, "predicate")

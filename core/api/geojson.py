@@ -32,13 +32,24 @@ def _point_text(blob: bytes) -> str | None:
     return None
 
 
-def geometries_json(blobs: list[bytes | None], crs: Crs, *, as_text: bool = False) -> list[Any]:
-    """GeoJSON geometries of a page of GeoPackage blobs, as orjson fragments or text (None for NULL)."""
+def _wkb_point_text(wkb: bytes) -> str | None:
+    """A 2D little-endian WKB point (as PostGIS's ST_AsBinary writes it), as :func:`_point_text` writes it."""
+    if len(wkb) == 21 and wkb[0] == 1 and wkb[1:5] == b"\x01\x00\x00\x00":
+        x, y = _POINT.unpack_from(wkb, 5)
+        if not (math.isnan(x) or math.isnan(y)):
+            return f'{{"type":"Point","coordinates":[{x!r},{y!r}]}}'
+    return None
+
+
+def geometries_json(blobs: list[bytes | None], crs: Crs, *, as_text: bool = False, wkb: bool = False) -> list[Any]:
+    """GeoJSON geometries of a page of GeoPackage blobs (or plain WKB with ``wkb``), as orjson fragments or
+    text (None for NULL)."""
     texts: list[str | None] | None = None
+    point_text = _wkb_point_text if wkb else _point_text
     if crs.identity:
         texts = []
         for blob in blobs:
-            t = None if blob is None else _point_text(blob)
+            t = None if blob is None else point_text(blob)
             if t is None and blob is not None:
                 texts = None
                 break
@@ -47,7 +58,7 @@ def geometries_json(blobs: list[bytes | None], crs: Crs, *, as_text: bool = Fals
         wkbs = np.empty(len(blobs), dtype=object)
         for i, blob in enumerate(blobs):
             if blob is not None:
-                wkbs[i] = bytes(blob[8 + _ENVELOPE.get((blob[3] >> 1) & 7, 0):])
+                wkbs[i] = bytes(blob) if wkb else bytes(blob[8 + _ENVELOPE.get((blob[3] >> 1) & 7, 0):])
         texts = list(shapely.to_geojson(crs.geometry_out(shapely.from_wkb(wkbs))))
     if as_text:
         return texts
@@ -55,11 +66,12 @@ def geometries_json(blobs: list[bytes | None], crs: Crs, *, as_text: bool = Fals
 
 
 def to_features(layer: LayerDef, rows: list[tuple], crs: Crs, personal: bool, *,
-                geometry_as_text: bool = False) -> list[dict[str, Any]]:
-    """GeoJSON Features (``id`` is the UUID, or the fid for reference layers) from rows of :func:`page`."""
+                geometry_as_text: bool = False, wkb: bool = False) -> list[dict[str, Any]]:
+    """GeoJSON Features (``id`` is the UUID, or the fid for reference layers) from rows of :func:`page`
+    (geometries as GeoPackage blobs, or as WKB with ``wkb``: PostGIS's rows)."""
     names, booleans, _ = columns(layer, personal)
     offset = 2 if layer.has_geometry else 1
-    geoms = (geometries_json([r[1] for r in rows], crs, as_text=geometry_as_text) if layer.has_geometry
+    geoms = (geometries_json([r[1] for r in rows], crs, as_text=geometry_as_text, wkb=wkb) if layer.has_geometry
              else [None] * len(rows))
     use_uuid = layer.versioned
     out = []

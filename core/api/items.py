@@ -1,7 +1,9 @@
 """``/collections/{id}/items`` and ``/collections/{id}/items/{featureId}`` (GET), as GeoJSON or HTML.
 
 Retired features are not served. Anonymous users never receive personal-data fields. Paging
-is by ``offset`` with a ``next`` link while more remain; ``numberMatched`` is exact.
+is by ``offset`` with a ``next`` link while more remain; ``numberMatched`` is exact (left out on
+PostGIS when more than :data:`.pg_read.COUNT_CAP` match). Reads go through ``ctx.reader``
+(:mod:`.read`), SQLite or PostGIS.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..schema import LayerDef
-from . import geojson, html, store
+from . import html
 from .auth import sees_personal_data
 from .collections import layer_of, site_title
 from .context import Context
@@ -35,35 +37,28 @@ def _crumbs(req: Request, layer: LayerDef, *extra: tuple[str, str]) -> list[tupl
 def get_items(ctx: Context, req: Request) -> Response:
     layer = layer_of(ctx, req.path_params["collection_id"])
     personal = sees_personal_data(req.principal)
+    reader = ctx.reader
     q = parse_items_query(req, layer, personal=personal, default_limit=ctx.config.default_limit,
-                          max_limit=ctx.config.max_limit)
+                          max_limit=ctx.config.max_limit, dialect=reader.dialect)
     fmt = output_format(req)
-    conn = ctx.conn
-    if q.cql:
-        from .cql import register
-
-        register(conn)
-    current = store.stamp(conn, layer.name)
+    current = reader.stamp(layer.name)
     etag = weak_etag("items", current, q.key(), fmt, req.base_url)
     headers = {"ETag": etag, "Content-Crs": q.crs.header}
     if not_modified(req.headers.get("if-none-match"), etag):
         return 304, headers, b""
-    if q.cql:  # spatial predicates: their matching fids, once per layer state
-        from .cql import resolve
-
-        q.filters = resolve(conn, q.filters, str(ctx.config.registry_path), current)
+    reader.prepare(q, current)  # e.g. spatial predicates: their matching fids, once per layer state
     fast = fmt == "json" and q.crs.identity
-    state = store.layer_state(conn, str(ctx.config.registry_path), layer, current)
-    rows = store.page_json(conn, q, state) if fast else store.page(conn, q)
+    state = reader.layer_state(layer, current)
+    rows = reader.page_json(q, state) if fast else reader.page(q)
     n = len(rows)
     if n < q.limit and (n or not q.offset):
-        matched = q.offset + n  # the last page: no need to count
+        matched: int | None = q.offset + n  # the last page: no need to count
     else:
-        matched = store.count(conn, q, state)
+        matched = reader.count(q, state)  # None: too many to count (PostGIS, see pg_read.COUNT_CAP)
     path = f"/collections/{layer.name}/items"
     links = self_and_alternates(req, path, fmt, json_type=GEOJSON, title=layer.title_en)
     next_href = prev_href = None
-    if q.offset + n < matched:
+    if (q.offset + n < matched) if matched is not None else n == q.limit:
         next_href = req.url(path, req.args.encode(offset=q.offset + n, limit=q.limit))
         links.append(link(next_href, "next", HTML if fmt == "html" else GEOJSON, "next page"))
     if q.offset > 0:
@@ -74,16 +69,18 @@ def get_items(ctx: Context, req: Request) -> Response:
         return _items_html(ctx, req, layer, q, rows, matched, prev_href, next_href, headers)
     doc = {"type": "FeatureCollection", "numberMatched": matched, "numberReturned": n, "timeStamp": _now(),
            "links": links}
+    if matched is None:
+        del doc["numberMatched"]
     if fast:  # splice the Features SQLite wrote into the document
         body = dumps(doc)[:-1] + b',"features":[' + b",".join(rows) + b"]}"
         return 200, {"Content-Type": GEOJSON, "Vary": VARY, **headers}, body
-    doc["features"] = geojson.to_features(layer, rows, q.crs, personal)
+    doc["features"] = reader.to_features(layer, rows, q.crs, personal)
     return json_response(doc, media_type=GEOJSON, headers=headers)
 
 
-def _items_html(ctx: Context, req: Request, layer: LayerDef, q: ItemsQuery, rows: list[tuple], matched: int,
+def _items_html(ctx: Context, req: Request, layer: LayerDef, q: ItemsQuery, rows: list[tuple], matched: int | None,
                 prev_href: str | None, next_href: str | None, headers: dict[str, str]) -> Response:
-    feats = geojson.to_features(layer, rows, q.crs, q.personal, geometry_as_text=True)
+    feats = ctx.reader.to_features(layer, rows, q.crs, q.personal, geometry_as_text=True)
     fields = [f for f in layer.fields if q.personal or not f.personal]
     shown = []
     for feat in feats:
@@ -105,14 +102,14 @@ def item_etag(ctx: Context, layer: LayerDef, feature: dict[str, Any], *extra: An
     props = feature["properties"]
     if layer.versioned:
         return feature_etag(props["uuid"], props["version"])
-    return weak_etag("feature", layer.name, feature["id"], store.stamp(ctx.conn, layer.name), *extra)
+    return weak_etag("feature", layer.name, feature["id"], ctx.reader.stamp(layer.name), *extra)
 
 
 def read_feature(ctx: Context, layer: LayerDef, feature_id: str, *, personal: bool, crs, as_text: bool = False):
-    row = store.one(ctx.conn, layer, feature_id, personal)
+    row = ctx.reader.one(layer, feature_id, personal)
     if row is None:
         raise NotFound(f"collection {layer.name} has no feature {feature_id!r} in use")
-    return geojson.to_features(layer, [row], crs, personal, geometry_as_text=as_text)[0]
+    return ctx.reader.to_features(layer, [row], crs, personal, geometry_as_text=as_text)[0]
 
 
 def get_item(ctx: Context, req: Request) -> Response:

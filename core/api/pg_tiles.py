@@ -17,7 +17,7 @@ in the neighbouring cell).
 The feature id is the fid, as in :mod:`.mvt`. The box is found with the GiST index on ``geom``
 (EPSG:4490); geometries are projected, clipped and quantised by ``ST_AsMVTGeom``. Each layer is
 one ``ST_AsMVT`` call; a tile of several layers is their concatenation (protobuf messages of
-repeated fields concatenate). Not yet served: the OGC API reads SQLite (see the README).
+repeated fields concatenate). Served for a PostGIS registry through :class:`.pg_read.PgReader`.
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ def parse_datetime(raw: str) -> tuple[str | None, str | None]:
     return lo, hi
 
 
-def _filter(f: FieldDef, values: list[str]) -> tuple[str, list[Any]]:
+def _filter(f: FieldDef, values: list[str], dialect: str = "sqlite") -> tuple[str, list[Any]]:
     col = 't."' + f.name + '"'
     out: list[Any] = []
     for raw in values:
@@ -151,6 +151,8 @@ def _filter(f: FieldDef, values: list[str]) -> tuple[str, list[Any]]:
             out.append(normalise_value(f, raw))
         except _Bad as exc:
             raise BadRequest(f"{f.name}={raw!r}: {exc}") from None
+    if f.type == "boolean" and dialect == "postgis":  # validation gives SQLite's 0/1
+        out = [None if v is None else bool(v) for v in out]
     if f.type == "codes":  # a list of codes: every code given must be in it; several values: any of them
         alternatives = []
         params: list[Any] = []
@@ -165,8 +167,9 @@ def _filter(f: FieldDef, values: list[str]) -> tuple[str, list[Any]]:
 
 
 def parse_items_query(req: Request, layer: LayerDef, *, personal: bool, default_limit: int,
-                      max_limit: int) -> ItemsQuery:
-    """Check every parameter of an items request; unknown parameters are a 400."""
+                      max_limit: int, dialect: str = "sqlite") -> ItemsQuery:
+    """Check every parameter of an items request; unknown parameters are a 400. ``dialect``: the SQL
+    the filters are written in, ``sqlite`` or ``postgis`` (see :data:`.cql.DIALECTS`)."""
     fields = {f.name: f for f in filterable_fields(layer, personal)}
     check_params(req, ITEMS_PARAMS + tuple(fields))
     q = ItemsQuery(layer=layer, limit=parse_limit(req, default_limit, max_limit),
@@ -188,7 +191,7 @@ def parse_items_query(req: Request, layer: LayerDef, *, personal: bool, default_
     for name, f in fields.items():
         values = req.args.getlist(name)
         if values:
-            q.filters.append(_filter(f, values))
+            q.filters.append(_filter(f, values, dialect))
     raw_filter = req.args.single("filter")
     if raw_filter is not None:
         from .cql import parse_filter
@@ -196,7 +199,7 @@ def parse_items_query(req: Request, layer: LayerDef, *, personal: bool, default_
         if req.args.single("filter-crs") is not None and not layer.has_geometry:
             raise BadRequest(f"collection {layer.name} has no geometry; filter-crs cannot be used")
         cql = parse_filter(layer, raw_filter, personal=personal, lang=req.args.single("filter-lang"),
-                           filter_crs=req.args.single("filter-crs"))
+                           filter_crs=req.args.single("filter-crs"), dialect=dialect)
         q.filters.append((cql.sql, cql.params))
         q.cql = True
     else:

@@ -211,6 +211,8 @@ def one(conn: sqlite3.Connection, layer: LayerDef, feature_id: str, personal: bo
         fid = int(feature_id)
     except ValueError:
         return None
+    if not -2**63 <= fid < 2**63:  # beyond SQLite's integers: no such feature (not an OverflowError)
+        return None
     return conn.execute(f"SELECT {select} FROM {quote(layer.name)} t WHERE t.fid = ?", (fid,)).fetchone()
 
 

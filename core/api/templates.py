@@ -84,7 +84,7 @@ COLLECTION = """{% extends "base.html" %}
 ITEMS = """{% extends "base.html" %}
 {% block main %}
 <h1>{{ layer.title_zh }} <span class="en">{{ layer.title_en }}</span></h1>
-<p>共 {{ doc.numberMatched }} 个要素，本页 {{ doc.numberReturned }} 个 · <span class="en">{{ doc.numberMatched }} matched, {{ doc.numberReturned }} on this page</span></p>
+<p>共 {{ doc.numberMatched if doc.numberMatched is not none else "许多" }} 个要素，本页 {{ doc.numberReturned }} 个 · <span class="en">{{ doc.numberMatched if doc.numberMatched is not none else "many" }} matched, {{ doc.numberReturned }} on this page</span></p>
 <p class="pager">{% if prev_href %}<a href="{{ prev_href }}">‹ 上一页 previous</a>{% endif %}{% if next_href %}<a href="{{ next_href }}">下一页 next ›</a>{% endif %}</p>
 <table><tr><th>#</th>{% for f in fields %}<th>{{ f.alias_zh }}<br><span class="en">{{ f.alias_en }}</span></th>{% endfor %}{% if layer.has_geometry %}<th>几何 Geometry</th>{% endif %}</tr>
 {% for feat in rows %}<tr><td><a href="{{ feat.href }}">{{ loop.index + offset }}</a></td>{% for v in feat["values"] %}<td>{{ v }}</td>{% endfor %}

@@ -12,7 +12,7 @@ Anonymous users get non-personal fields only (as for items). Out-of-range ``z``/
 any tile matrix set but WebMercatorQuad are 400, an unknown collection 404; a tile with no
 feature is answered ``204 No Content``. Encoded tiles are kept per worker in an LRU cache,
 keyed by (registry, layer, z, x, y, personal) and checked against the layer's
-:func:`.store.stamp` (so any write to the layer drops them); tiles carry a strong ETag (a
+:meth:`.read.Reader.stamp` (so any write to the layer drops them); tiles carry a strong ETag (a
 digest of their bytes, answered 304 on ``If-None-Match``) and ``Cache-Control``. Each tile is
 gzipped once, when it is encoded, and the cached gzip is sent to clients that accept it (MVT is
 protobuf with repeated keys and values: gzip typically halves it); the cache holds at most
@@ -28,7 +28,7 @@ from collections import OrderedDict
 from typing import Any
 
 from ..schema import LayerDef
-from . import mvt, store
+from . import mvt
 from .auth import sees_personal_data
 from .collections import layer_of, site_title
 from .context import Context
@@ -181,7 +181,7 @@ def get_tileset(ctx: Context, req: Request) -> Response:
 
 
 def _bounds(ctx: Context, layers: list[LayerDef]) -> list[float] | None:
-    contents = store.contents(ctx.conn)
+    contents = ctx.reader.contents()
     rows = [contents.get(lay.name) for lay in layers]
     rows = [r for r in rows if r and None not in r[:4]]
     if not rows:
@@ -271,23 +271,23 @@ def get_tile(ctx: Context, req: Request) -> Response:
     layer = _tiled_layer(ctx, req)
     z, x, y = parse_tile(req)
     personal = sees_personal_data(req.principal)
-    conn = ctx.conn
+    reader = ctx.reader
     layers = [layer] if layer is not None else _geometry_layers(ctx)
     name = layer.name if layer is not None else "*"
     key = (str(ctx.config.registry_path), name, z, x, y, personal)
     if layer is not None:
-        current = store.stamp(conn, layer.name)
+        current = reader.stamp(layer.name)
 
         def changed(old: tuple, new: tuple) -> bool:
-            return not store.unchanged(conn, layer.name, old, new)
+            return not reader.unchanged(layer.name, old, new)
     else:
-        current = store.stamp(conn)
+        current = reader.stamp()
 
         def changed(old: tuple, new: tuple) -> bool:
             return old != new
     hit = _cached(key, current, changed)
     if hit is None:
-        data = mvt.encode([(lay.name, mvt.layer_features(conn, lay, personal, z, x, y)) for lay in layers], z, x, y)
+        data = reader.tile(layers, personal, z, x, y)  # mvt (GeoPackage) or pg_tiles (PostGIS, ST_AsMVT)
         etag = '"' + hashlib.blake2b(data + repr(key[1:]).encode(), digest_size=12).hexdigest() + '"'
         gz = gzip.compress(data, GZIP_LEVEL, mtime=0) if data else b""
         _remember(key, current, etag, data, gz)

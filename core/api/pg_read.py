@@ -1,0 +1,232 @@
+"""The read path of a PostGIS registry: pages, counts, features and tiles written by PostgreSQL.
+
+The same answers as the GeoPackage's read path (:mod:`.store`), by other means:
+
+* a page is one query, ``ORDER BY fid LIMIT … OFFSET …``; a box is ``geom && ST_MakeEnvelope(…)``
+  (the GiST index; the planner picks between it and the key's order by how much the box holds).
+  Pages with a box come in fid order, where a GeoPackage gives its R-tree's order: the same
+  features over the pages, each page sorted otherwise;
+* each Feature of a GeoJSON page is written by PostgreSQL as one finished text (``ST_AsGeoJSON``
+  for the geometry at full precision, ``row_to_json`` for the properties, in the layer's field
+  order), so Python only splices them into the document, as it does with SQLite's
+  (:mod:`.geojson_sql`); other CRSs and HTML go through :mod:`.geojson` from WKB;
+* ``numberMatched``: the unfiltered total of a layer is counted once per process and layer state;
+  a box or filter is counted exactly up to :data:`COUNT_CAP` matches (a count with ``LIMIT``:
+  bounded work through the GiST index, whatever the layer's size). Beyond that it is left out,
+  as OGC API – Features allows (``numberMatched`` is optional, and must be exact when given:
+  an estimate from the planner's statistics would be a wrong number). Pages still link ``next``
+  while they are full. pygeoapi's PostgreSQL provider counts every match exactly on every
+  request (seconds for a wide box over 10 million rows); tipg leaves the count out unless
+  asked. The cap bounds the work as tipg does and still gives the exact count wherever it is cheap;
+* the state of the registry (:meth:`PgReader.stamp`) comes from ``rp_history``, which every
+  write through Rallypoint and every trigger-stamped edit (QGIS too) appends to in the same
+  transaction: its highest id, and how many of its last :data:`STAMP_WINDOW` ids are visible
+  (a transaction that took an id earlier but commits later changes that number). A write that
+  bypasses the history (a direct SQL change of a reference layer, which has no triggers) is not
+  seen until the next recorded change.
+
+Layer and field names come from the registry's definitions; values are always bound.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..pg_schema import HISTORY_TABLE, qi
+from ..schema import LayerDef
+from . import geojson
+from .query import TIME_FIELD
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..registry import Registry
+    from .crs import Crs
+    from .query import ItemsQuery
+
+COUNT_CAP = 50_000
+STAMP_WINDOW = 256
+_EXTENT_EXACT_ROWS = 1_000_000  # above: the planner's estimated extent (ST_EstimatedExtent), not a full scan
+_prepared: dict[tuple[int, bool], tuple[LayerDef, tuple[str, str]]] = {}
+_states: dict[tuple[str, str], PgLayerState] = {}
+_contents: dict[str, tuple[tuple, dict[str, tuple]]] = {}
+_lock = threading.Lock()
+
+
+@dataclass
+class PgLayerState:
+    stamp: tuple
+    total: int | None = None  # features in use, counted on first need
+
+
+def _sql(sql: str) -> str:
+    # the filters are written with '?' placeholders (see .query and .cql); none holds a literal '?' or '%'
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _selects(layer: LayerDef, personal: bool) -> tuple[str, str]:
+    """The row SELECT list (t.fid, WKB, fields) and the GeoJSON Feature expression; once per layer."""
+    key = (id(layer), personal)
+    hit = _prepared.get(key)
+    if hit is None or hit[0] is not layer:
+        names = [f.name for f in layer.fields if personal or not f.personal]
+        cols = ", ".join("t." + qi(n) for n in names)
+        row = "t.fid" + (", ST_AsBinary(t.geom)" if layer.has_geometry else "") + (", " + cols if cols else "")
+        ident = "to_json(t.uuid)::text" if layer.versioned else "t.fid::text"
+        # options 0: no "crs" member (PostGIS adds one for any SRID but 4326 by default)
+        geom = "coalesce(ST_AsGeoJSON(t.geom, 15, 0), 'null')" if layer.has_geometry else "'null'"
+        props = f"(SELECT row_to_json(p) FROM (SELECT {cols}) p)::text" if cols else "'{}'"
+        feature = (f"""'{{"type":"Feature","id":' || {ident} || ',"geometry":' || {geom} || """
+                   f"""',"properties":' || {props} || '}}'""")
+        hit = _prepared[key] = (layer, (row, feature))
+    return hit[1]
+
+
+class PgReader:
+    """A PostGIS registry, read through the request's own psycopg connection (autocommit)."""
+
+    dialect = "postgis"
+
+    def __init__(self, registry: Registry, where: str):
+        self.conn = registry._conn
+        self.where = where
+
+    def _all(self, sql: str, params: Any = ()) -> list[tuple]:
+        return self.conn.execute(_sql(sql), params or None).fetchall()
+
+    # -- state ---------------------------------------------------------------------------------
+    def stamp(self, table: str | None = None) -> tuple:
+        # one stamp for every layer, as the GeoPackage's history id is; unchanged() tells layers apart
+        row = self.conn.execute(
+            f"SELECT max(fid), count(*) FROM {HISTORY_TABLE} WHERE fid > "
+            f"(SELECT coalesce(max(fid), 0) FROM {HISTORY_TABLE}) - {STAMP_WINDOW}").fetchone()
+        return ("pg", row[0], row[1])
+
+    def unchanged(self, layer_name: str, old: tuple, new: tuple) -> bool:
+        if old == new:
+            return True
+        if old[1] is None:
+            return False
+        # every change since `old` has a history row past old's window (see the module's notes)
+        row = self.conn.execute(
+            f"SELECT NOT EXISTS (SELECT 1 FROM {HISTORY_TABLE} WHERE fid > %s AND layer = %s)",
+            (old[1] - STAMP_WINDOW, layer_name)).fetchone()
+        return bool(row[0])
+
+    def contents(self) -> dict[str, tuple]:
+        current = self.stamp()
+        hit = _contents.get(self.where)
+        if hit is not None and hit[0] == current:
+            return hit[1]
+        out: dict[str, tuple] = {}
+        tables = {r[0]: r[1] for r in self.conn.execute(
+            "SELECT c.relname, c.reltuples FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+            "AND c.relkind = 'r'")}
+        for name, rows in tables.items():
+            if not self._has_geom(name):
+                continue
+            box = None
+            if rows > _EXTENT_EXACT_ROWS:
+                box = self.conn.execute("SELECT ST_EstimatedExtent(current_schema(), %s, 'geom')", (name,)).fetchone()[0]
+            if box is None:
+                box = self.conn.execute(f"SELECT ST_Extent(geom) FROM {qi(name)}").fetchone()[0]
+            out[name] = (None, None, None, None, None) if box is None else (*_box(box), None)
+        with _lock:
+            _contents[self.where] = (current, out)
+        return out
+
+    def _has_geom(self, table: str) -> bool:
+        return self.conn.execute("SELECT EXISTS (SELECT 1 FROM geometry_columns WHERE f_table_schema = "
+                                 "current_schema() AND f_table_name = %s)", (table,)).fetchone()[0]
+
+    def layer_state(self, layer: LayerDef, current: tuple) -> PgLayerState:
+        key = (self.where, layer.name)
+        state = _states.get(key)
+        if state is not None and state.stamp != current and self.unchanged(layer.name, state.stamp, current):
+            state.stamp = current
+        if state is None or state.stamp != current:
+            state = _states[key] = PgLayerState(current)
+        return state
+
+    # -- items ---------------------------------------------------------------------------------
+    def prepare(self, q: ItemsQuery, current: tuple) -> None:
+        pass  # PostgreSQL runs the filters as written (cql's postgis dialect)
+
+    @staticmethod
+    def _where(q: ItemsQuery) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if q.layer.versioned:
+            clauses.append("t.retired_at IS NULL")
+        if q.bboxes:
+            clauses.append("(" + " OR ".join("t.geom && ST_MakeEnvelope(?, ?, ?, ?, 4490)" for _ in q.bboxes) + ")")
+            for box in q.bboxes:
+                params.extend(box)
+        if q.time is not None:
+            lo, hi = q.time
+            if lo is not None:
+                clauses.append(f"t.{TIME_FIELD} >= ?")
+                params.append(lo)
+            if hi is not None:
+                clauses.append(f"t.{TIME_FIELD} <= ?")
+                params.append(hi)
+        for sql, values in q.filters:  # written by query._filter and cql (dialect postgis), on the alias t
+            clauses.append(sql)
+            params.extend(values)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def page(self, q: ItemsQuery) -> list[tuple]:
+        row, _ = _selects(q.layer, q.personal)
+        where, params = self._where(q)
+        return self._all(f"SELECT {row} FROM {qi(q.layer.name)} t{where} ORDER BY t.fid LIMIT ? OFFSET ?",
+                         params + [q.limit, q.offset])
+
+    def page_json(self, q: ItemsQuery, state: PgLayerState) -> list[bytes]:
+        _, feature = _selects(q.layer, q.personal)
+        where, params = self._where(q)
+        rows = self._all(f"SELECT {feature} FROM {qi(q.layer.name)} t{where} ORDER BY t.fid LIMIT ? OFFSET ?",
+                         params + [q.limit, q.offset])
+        return [r[0].encode("utf-8") for r in rows]
+
+    def count(self, q: ItemsQuery, state: PgLayerState) -> int | None:
+        table = qi(q.layer.name)
+        where, params = self._where(q)
+        if q.bboxes is None and q.time is None and not q.filters:
+            if state.total is None:
+                state.total = self._all(f"SELECT count(*) FROM {table} t{where}")[0][0]
+            return state.total
+        n = self._all(f"SELECT count(*) FROM (SELECT 1 FROM {table} t{where} LIMIT ?) s",
+                      params + [COUNT_CAP + 1])[0][0]
+        return None if n > COUNT_CAP else n
+
+    def one(self, layer: LayerDef, feature_id: str, personal: bool) -> tuple | None:
+        row, _ = _selects(layer, personal)
+        if layer.versioned:
+            sql = f"SELECT {row} FROM {qi(layer.name)} t WHERE t.uuid = %s AND t.retired_at IS NULL"
+            return self.conn.execute(sql, (feature_id,)).fetchone()
+        try:
+            fid = int(feature_id)
+        except ValueError:
+            return None
+        if not -2**63 <= fid < 2**63:
+            return None
+        return self.conn.execute(f"SELECT {row} FROM {qi(layer.name)} t WHERE t.fid = %s", (fid,)).fetchone()
+
+    def to_features(self, layer: LayerDef, rows: list[tuple], crs: Crs, personal: bool, *,
+                    geometry_as_text: bool = False) -> list[dict[str, Any]]:
+        return geojson.to_features(layer, rows, crs, personal, geometry_as_text=geometry_as_text, wkb=True)
+
+    # -- tiles ---------------------------------------------------------------------------------
+    def tile(self, layers: list[LayerDef], personal: bool, z: int, x: int, y: int) -> bytes:
+        from . import pg_tiles
+
+        return pg_tiles.tile(self.conn, layers, personal, z, x, y)
+
+
+def _box(box: str) -> tuple[float, float, float, float]:
+    """``BOX(minx miny,maxx maxy)`` (ST_Extent's text) as numbers."""
+    inner = box[box.index("(") + 1:box.rindex(")")]
+    lo, hi = inner.split(",")
+    minx, miny = (float(v) for v in lo.split())
+    maxx, maxy = (float(v) for v in hi.split())
+    return minx, miny, maxx, maxy
