@@ -68,7 +68,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from api_bbox import _median, free_port, run_python_client, run_wrk, stop, wait_until_up  # noqa: E402
+from api_bbox import free_port, run_python_client, run_wrk, stop, wait_until_up  # noqa: E402
 
 LAYER = "hazard_points"
 EXTENT = (97.4, 26.1, 108.5, 34.2)  # about Sichuan's: a province-sized extent in EPSG:4490
@@ -330,19 +330,23 @@ def serve_rallypoint(url: str, port: int, workers: int, tile_cache: bool) -> Non
     cli(["serve", url, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)])
 
 
-def start_rallypoint(url: str, workers: int, tile_cache: bool) -> tuple[subprocess.Popen, str]:
+def _start(cmd: list[str], ready: str, log: Path, env: dict | None = None) -> subprocess.Popen:
+    """Start a server with its output in ``log`` (a pipe nobody reads would stall it once full)."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_until_up(ready, proc, timeout=120)
+    except SystemExit as exc:
+        stop(proc)
+        raise SystemExit(f"{exc}\n{log.read_text()[-3000:]}") from None
+    return proc
+
+
+def start_rallypoint(url: str, workers: int, tile_cache: bool, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [sys.executable, __file__, "--serve-rallypoint", url, "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd + (["--tile-cache"] if tile_cache else []), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + "/", proc, timeout=120)
-    except SystemExit as exc:
-        err = proc.stderr.read()[-3000:] if proc.poll() is not None else ""
-        stop(proc)
-        raise SystemExit(f"rallypoint serve {url}: {exc}\n{err}") from None
-    return proc, base
+    return _start(cmd + (["--tile-cache"] if tile_cache else []), base + "/", log), base
 
 
 def tipg_python() -> Path:
@@ -359,7 +363,7 @@ def tipg_python() -> Path:
     return python
 
 
-def start_tipg(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+def start_tipg(url: str, workers: int, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url,
            # only the one table: no functions, no other schema, no tiles viewer, no spatial/temporal extents
@@ -368,15 +372,8 @@ def start_tipg(url: str, workers: int) -> tuple[subprocess.Popen, str]:
            "TIPG_ADD_TILES_VIEWER": "false"}
     cmd = [str(tipg_python()), "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + f"/collections/{TIPG_ID}", proc, timeout=120)
-    except SystemExit as exc:
-        err = proc.stderr.read()[-3000:] if proc.poll() is not None else ""
-        stop(proc)
-        raise SystemExit(f"tipg: {exc}\n{err}") from None
-    return proc, base
+    return _start(cmd, base + f"/collections/{TIPG_ID}", log, env), base
 
 
 def _tree(pid: int) -> list[int]:
@@ -465,6 +462,50 @@ def request_sets(url: str, args) -> dict[str, tuple[list[str], list[str], int]]:
     return sets
 
 
+def settle(url: str, timeout: float = 60) -> int:
+    """Cancel the statements still running for requests the load generator gave up on when its round
+    ended (a server would go on with them into the next round, the other server's or its own), and wait
+    until the database is idle. Returns how many were cancelled."""
+    import psycopg
+
+    others = ("datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' "
+              "AND backend_type = 'client backend'")
+    with psycopg.connect(url, autocommit=True) as conn:
+        cancelled = conn.execute(f"SELECT count(*) FILTER (WHERE pg_cancel_backend(pid)) FROM pg_stat_activity "
+                                 f"WHERE {others}").fetchone()[0]
+        end = time.monotonic() + timeout
+        while conn.execute(f"SELECT count(*) FROM pg_stat_activity WHERE {others}").fetchone()[0]:
+            if time.monotonic() > end:
+                break
+            time.sleep(0.1)
+    time.sleep(0.5)  # a server's worker turns its cancelled statement into an error answer
+    return cancelled
+
+
+def measure(load, url: str, base: str, paths: list[str], seconds: int, connections: int, folder: Path) -> dict:
+    """One round against one server: the load generator's figures, then the database settled.
+    A round in which no request finished has rate 0 and no latencies (p50 and p99 are NaN)."""
+    try:
+        r = load(base, paths, seconds, connections, folder)
+    except (AttributeError, KeyError, ValueError, subprocess.CalledProcessError):  # no request finished: no figures
+        r = {"rate": 0.0, "p50": math.nan, "p99": math.nan, "requests": 0, "non_2xx": 0, "socket_errors": ""}
+    if not r["requests"]:
+        r.update(rate=0.0, p50=math.nan, p99=math.nan)
+    r["cancelled"] = settle(url)
+    return r
+
+
+def summary(rounds: list[dict]) -> dict:
+    """Medians over the rounds: of the rates, and of the latencies of the rounds in which requests finished."""
+    def median(values: list[float]) -> float:
+        values = sorted(v for v in values if not math.isnan(v))
+        return values[len(values) // 2] if values else math.nan
+
+    return {"rate": median([r["rate"] for r in rounds]), "p50": median([r["p50"] for r in rounds]),
+            "p99": median([r["p99"] for r in rounds]), "requests": sum(r["requests"] for r in rounds),
+            "non_2xx": sum(r["non_2xx"] for r in rounds)}
+
+
 def check_alike(rp_base: str, tipg_base: str, sets: dict) -> dict:
     """One request of each server per kind: both answer, the same features for a page (a sanity check)."""
     import urllib.request
@@ -511,6 +552,9 @@ def main() -> None:
     ap.add_argument("--tile-cache", action="store_true", help="leave Rallypoint's per-worker tile cache on")
     ap.add_argument("--servers", nargs="+", choices=["rallypoint", "tipg"], default=["rallypoint", "tipg"],
                     help="which to run (default both)")
+    ap.add_argument("--slow-timeout", type=int, default=900,
+                    help="seconds to wait for one request of a kind of which no request finished within a round")
+    ap.add_argument("--verbose", action="store_true", help="print each round's figures as they come")
     ap.add_argument("--explain-slow", type=int, metavar="MS",
                     help="log the plans (EXPLAIN ANALYZE, by auto_explain) of statements slower than MS ms to the "
                          "bench cluster's server.log, to see what is slow (it slows every statement a little)")
@@ -572,19 +616,37 @@ def main() -> None:
                       "the disk)")
 
 
+def time_one(url: str, timeout: float) -> str:
+    import urllib.request
+
+    t = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            size = len(r.read())
+    except OSError as exc:
+        return f"more than {time.perf_counter() - t:.0f} s ({exc})"
+    return f"{time.perf_counter() - t:.1f} s ({size:,} bytes)"
+
+
+def _ms(value: float) -> str:
+    return "      —" if math.isnan(value) else f"{value:7.0f}" if value >= 10000 else f"{value:7.1f}"
+
+
 def run(url: str, args, load, client: str, info: dict) -> None:
     sets = request_sets(url, args)
     per_round = max(1, args.duration // args.rounds)
-    table, problems = [], []
+    table, problems, timed_alone = [], [], set()
+    logs = Path(tempfile.mkdtemp(prefix="pg_10m-logs-"))  # the servers' output, kept for a look afterwards
     for workers in args.workers:
         procs = []
         try:
             servers = {}
             if "rallypoint" in args.servers:
-                servers["rallypoint"] = start_rallypoint(url, workers, args.tile_cache)
+                servers["rallypoint"] = start_rallypoint(url, workers, args.tile_cache,
+                                                          logs / f"rallypoint-{workers}w.log")
                 procs.append(servers["rallypoint"][0])
             if "tipg" in args.servers:
-                servers["tipg"] = start_tipg(url, workers)
+                servers["tipg"] = start_tipg(url, workers, logs / f"tipg-{workers}w.log")
                 procs.append(servers["tipg"][0])
             if len(servers) == 2:
                 first = check_alike(servers["rallypoint"][1], servers["tipg"][1], sets)
@@ -593,24 +655,38 @@ def run(url: str, args, load, client: str, info: dict) -> None:
                 tmp = Path(tmp)
                 for kind, paths in sets.items():  # warm up: the same pages into the database's cache for both
                     for name, (_, base) in servers.items():
-                        load(base, paths[SIDE[name]][:200], 1, args.connections, tmp)
+                        measure(load, url, base, paths[SIDE[name]][:200], 1, args.connections, tmp)
                 rounds = {(name, kind): [] for name in servers for kind in sets}
                 for _ in range(args.rounds):
                     for kind, paths in sets.items():
                         for name, (_, base) in servers.items():
-                            rounds[name, kind].append(load(base, paths[SIDE[name]], per_round, args.connections,
-                                                           tmp))
+                            rounds[name, kind].append(measure(load, url, base, paths[SIDE[name]], per_round,
+                                                              args.connections, tmp))
+                            if args.verbose:
+                                print(f"  {workers} workers, {name}, {kind}: {rounds[name, kind][-1]}", flush=True)
                 mem = {name: memory_mb(proc.pid) for name, (proc, _) in servers.items()}
+                for (name, kind), rs in rounds.items():  # nothing finished in a round: how long does one take?
+                    if not any(r["requests"] for r in rs) and (name, kind) not in timed_alone:
+                        timed_alone.add((name, kind))  # once: the workers do not change one request's time
+                        path = sets[kind][SIDE[name]][0]
+                        took = time_one(servers[name][1] + path, args.slow_timeout)
+                        problems.append(f"{workers} workers, {name}, {kind}: no request finished within a round; "
+                                        f"one alone ({path}) took {took}")
+                        settle(url)
         finally:
             for proc in procs:
                 stop(proc)
         for kind in sets:
             row = {"workers": workers, "kind": kind, "distinct": sets[kind][2]}
             for name in servers:
-                row[name] = _median(rounds[name, kind])
+                row[name] = summary(rounds[name, kind])
                 lost = "; ".join(r["socket_errors"] for r in rounds[name, kind] if r.get("socket_errors"))
                 if lost:
                     problems.append(f"{workers} workers, {name}, {kind}: socket errors {lost}")
+                cancelled = sum(r["cancelled"] for r in rounds[name, kind])
+                if cancelled:
+                    problems.append(f"{workers} workers, {name}, {kind}: {cancelled} statements still running at "
+                                    f"the ends of the rounds, cancelled")
             if len(servers) == 2:
                 ratios = sorted(a["rate"] / max(b["rate"], 1e-9)
                                 for a, b in zip(rounds["rallypoint", kind], rounds["tipg", kind]))
@@ -630,13 +706,14 @@ def run(url: str, args, load, client: str, info: dict) -> None:
         cells = []
         for name in ("rallypoint", "tipg"):
             r = row.get(name)
-            cells.append(f"{r['rate']:10.1f} {r['p50']:7.1f} {r['p99']:7.1f}"
+            cells.append(f"{r['rate']:10.1f} {_ms(r['p50'])} {_ms(r['p99'])}"
                          + (f" ({r['non_2xx']} bad)" if r["non_2xx"] else "") if r else "")
         ratio = f"{row['ratio']:.2f}" if "ratio" in row else ""
         print(f"{row['workers']:>7} {row['kind']:8} {row['distinct']:>8}  {cells[0]:34}{cells[1]:28}{ratio}")
     print("ratio: Rallypoint's rate / tipg's, median over the alternating rounds (above 1: Rallypoint faster)")
     for line in problems:
         print("  " + line)
+    print(f"servers' output: {logs}")
 
 
 if __name__ == "__main__":
