@@ -56,6 +56,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -506,13 +507,16 @@ def summary(rounds: list[dict]) -> dict:
             "non_2xx": sum(r["non_2xx"] for r in rounds)}
 
 
-def check_alike(rp_base: str, tipg_base: str, sets: dict) -> dict:
+def check_alike(rp_base: str, tipg_base: str, sets: dict, timeout: float) -> dict:
     """One request of each server per kind: both answer, the same features for a page (a sanity check)."""
     import urllib.request
 
     def get(url: str) -> tuple[int, bytes]:
-        with urllib.request.urlopen(url, timeout=120) as r:
-            return r.status, r.read()
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r:
+                return r.status, r.read()
+        except OSError as exc:
+            return str(exc), b""
 
     seen = {}
     rp_paths, tipg_paths, _ = sets["bbox"]
@@ -561,6 +565,7 @@ def main() -> None:
     ap.add_argument("--serve-rallypoint", metavar="URL", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers and the cluster on kill too
     if args.serve_rallypoint:
         serve_rallypoint(args.serve_rallypoint, args.port, args.workers[0], args.tile_cache)
         return
@@ -649,7 +654,8 @@ def run(url: str, args, load, client: str, info: dict) -> None:
                 servers["tipg"] = start_tipg(url, workers, logs / f"tipg-{workers}w.log")
                 procs.append(servers["tipg"][0])
             if len(servers) == 2:
-                first = check_alike(servers["rallypoint"][1], servers["tipg"][1], sets)
+                first = check_alike(servers["rallypoint"][1], servers["tipg"][1], sets, args.slow_timeout)
+                settle(url)
                 print(f"{workers} workers: first requests {first}")
             with tempfile.TemporaryDirectory() as tmp:
                 tmp = Path(tmp)
