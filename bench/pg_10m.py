@@ -463,23 +463,29 @@ def request_sets(url: str, args) -> dict[str, tuple[list[str], list[str], int]]:
     return sets
 
 
-def settle(url: str, timeout: float = 60) -> int:
+def settle(url: str, timeout: float = 300) -> int:
     """Cancel the statements still running for requests the load generator gave up on when its round
-    ended (a server would go on with them into the next round, the other server's or its own), and wait
-    until the database is idle. Returns how many were cancelled."""
+    ended, until the database stays idle: a server would go on with them, and with the requests still
+    queued on its socket, into the next round (the other server's or its own). Returns how many were
+    cancelled."""
     import psycopg
 
     others = ("datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' "
               "AND backend_type = 'client backend'")
+    cancelled, quiet_since = 0, None
+    end = time.monotonic() + timeout
     with psycopg.connect(url, autocommit=True) as conn:
-        cancelled = conn.execute(f"SELECT count(*) FILTER (WHERE pg_cancel_backend(pid)) FROM pg_stat_activity "
-                                 f"WHERE {others}").fetchone()[0]
-        end = time.monotonic() + timeout
-        while conn.execute(f"SELECT count(*) FROM pg_stat_activity WHERE {others}").fetchone()[0]:
-            if time.monotonic() > end:
+        while time.monotonic() < end:
+            n = conn.execute(f"SELECT count(*) FILTER (WHERE pg_cancel_backend(pid)) FROM pg_stat_activity "
+                             f"WHERE {others}").fetchone()[0]
+            cancelled += n
+            if n:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > 1.0:  # a worker takes its next queued request within this
                 break
             time.sleep(0.1)
-    time.sleep(0.5)  # a server's worker turns its cancelled statement into an error answer
     return cancelled
 
 
