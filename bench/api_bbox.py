@@ -18,6 +18,11 @@ Tiles (all layers, ``/tiles/WebMercatorQuad/{z}/{y}/{x}``, gzip accepted as a br
     python bench/api_bbox.py                           # the city sample (made first if missing, ~2.5 min)
     python bench/api_bbox.py --registry county.gpkg --duration 5
     python bench/api_bbox.py --threads 4               # gthread workers with keep-alive
+    python bench/api_bbox.py --postgis --no-pygeoapi   # the same registry served from PostGIS too
+
+``--postgis`` starts a throwaway PostgreSQL 15 + PostGIS server (tests/pg_support.py), copies the
+registry into it row for row (tests/pg_copy.py: the same fids, UUIDs and stamps) and serves it as
+a fourth server in the same alternating rounds: "ratio postgis / api" compares the backends.
 
 Target (the issue): at least 1,000 requests/s with 2 workers and p99 under 50 ms.
 pygeoapi 0.21 answered 5 (SQLite provider) and 33 (OGR provider) such pages a second
@@ -299,6 +304,30 @@ def tile_rates(base: str, registry: Path, args, load, folder: Path) -> dict[str,
     return {"cold": cold | {"tiles": len(cold_paths)}, "cached": cached | {"tiles": len(hot)}}
 
 
+def postgis_copy(registry: Path):
+    """A throwaway PostGIS server holding an exact copy of ``registry``: (cluster, the registry's URL)."""
+    tests = Path(__file__).resolve().parents[1] / "tests"
+    sys.path.insert(0, str(tests))
+    from pg_copy import copy_gpkg_to_postgis
+    from pg_support import PgCluster
+
+    from rallypoint import Registry
+
+    cluster = PgCluster()
+    try:
+        url = cluster.new_database()
+        with Registry.open(registry, readonly=True) as reg:
+            info = reg.info
+        Registry.create(url, name=info.name, bureau=info.bureau, adcode=info.adcode, language=info.language).close()
+        t = time.monotonic()
+        copy_gpkg_to_postgis(registry, url)
+        print(f"copied {registry} into PostGIS in {time.monotonic() - t:.0f} s", flush=True)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster, url
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--registry", type=Path, default=Path(tempfile.gettempdir()) / "web" / "city.gpkg",
@@ -314,6 +343,8 @@ def main() -> None:
     ap.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     ap.add_argument("--no-pygeoapi", action="store_true", help="leave pygeoapi out")
     ap.add_argument("--no-tiles", action="store_true", help="leave the tile rates out")
+    ap.add_argument("--postgis", action="store_true",
+                    help="also serve an exact copy of the registry from a throwaway PostGIS server")
     ap.add_argument("--serve-hello", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_hello:
@@ -336,12 +367,20 @@ def main() -> None:
         api_base = f"http://127.0.0.1:{free_port()}"
         hello_base = f"http://127.0.0.1:{free_port()}"
         cli = [sys.executable, "-c", "from rallypoint.cli.main import cli; cli()"]
+        cleanups: list = []
         procs = [start(cli + ["serve", str(args.registry), "--port", api_base.rsplit(":", 1)[1],
                               "--workers", str(args.workers), "--threads", str(args.threads)], api_base + "/")]
         try:
             procs.append(start([sys.executable, __file__, "--serve-hello", hello_base.rsplit(":", 1)[1],
                                 "--workers", str(args.workers), "--threads", str(args.threads)], hello_base + "/"))
             servers = {"api": (api_base, paths), "hello": (hello_base, ["/"])}
+            if args.postgis:
+                cluster, url = postgis_copy(args.registry)
+                cleanups.append(cluster.stop)
+                pg_api = f"http://127.0.0.1:{free_port()}"
+                procs.append(start(cli + ["serve", url, "--port", pg_api.rsplit(":", 1)[1], "--workers",
+                                          str(args.workers), "--threads", str(args.threads)], pg_api + "/"))
+                servers["postgis"] = (pg_api, paths)
             if not args.no_pygeoapi:
                 proc, pg_base = start_pygeoapi(args.registry, args.workers, args.threads, tmp)
                 procs.append(proc)
@@ -360,6 +399,8 @@ def main() -> None:
         finally:
             for proc in procs:
                 stop(proc)
+            for cleanup in cleanups:
+                cleanup()
     results = {name: _median(rs) for name, rs in rounds.items()}
     api = results["api"]
     print(f"registry {args.registry} · {LAYER} · gunicorn {args.workers} workers × {args.threads} thread(s) · "
@@ -367,7 +408,8 @@ def main() -> None:
           f"{os.cpu_count()} CPUs")
     print(f"first page: numberMatched {sample['numberMatched']}, numberReturned {sample['numberReturned']}")
     print("medians of the rounds:")
-    names = {"api": "bbox pages of 100", "hello": "Flask hello world", "pygeoapi": "pygeoapi 0.21 (OGR)"}
+    names = {"api": "bbox pages of 100", "hello": "Flask hello world", "pygeoapi": "pygeoapi 0.21 (OGR)",
+             "postgis": "the same, on PostGIS"}
     for name, r in results.items():
         print(f"  {names[name]:20s} {r['rate']:8.1f} requests/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
               f"({r['requests']} requests, {r['non_2xx']} not 2xx)")
@@ -375,6 +417,9 @@ def main() -> None:
         if other in rounds:
             ratios = sorted(a["rate"] / max(o["rate"], 1e-9) for a, o in zip(rounds["api"], rounds[other]))
             print(f"  ratio api / {other}: {ratios[len(ratios) // 2]:.2f} (median of {len(ratios)} alternating rounds)")
+    if "postgis" in rounds:
+        ratios = sorted(p["rate"] / max(a["rate"], 1e-9) for p, a in zip(rounds["postgis"], rounds["api"]))
+        print(f"  ratio postgis / api: {ratios[len(ratios) // 2]:.2f} (median of {len(ratios)} alternating rounds)")
     api_rates = ", ".join(f"{r['rate']:.0f}" for r in rounds["api"])
     print(f"  api rates in the rounds: {api_rates}")
     ok = api["rate"] >= 1000 and api["p99"] < 50

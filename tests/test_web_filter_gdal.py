@@ -5,7 +5,8 @@ GDAL 3.6 turns an attribute filter into a server-side filter when the OpenAPI do
 the items path; it sends ``filter=...&filter-lang=cql-text`` and still checks every feature it
 receives on its own side. So the counts must agree with the registry, and the server's access
 log must show the filter: otherwise GDAL filtered everything itself after reading the whole layer.
-In CI (CI=true) a missing ogrinfo fails these tests instead of skipping them.
+In CI (CI=true) a missing ogrinfo fails these tests instead of skipping them. Every test runs
+against a served GeoPackage and a served PostGIS copy of the sample (``web_backend``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import pytest
 import shapely
-from conftest import StepClock, require_program
-from web_support import Server, copy_registry
+from conftest import StepClock, county_copy, require_program
+from web_support import Server
 
 from rallypoint import Registry
 
@@ -25,15 +26,15 @@ BOX = (103.66, 30.57, 103.74, 30.64)
 
 
 @pytest.fixture(scope="module")
-def served(county_sample, tmp_path_factory):
-    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_filter_gdal") / "county.gpkg")
+def served(request, web_backend, tmp_path_factory):
+    path = county_copy(request, web_backend, "web_filter_gdal")
     with Registry.open(path, clock=StepClock()) as reg:  # a clock in May 2026: these ten are updated early
         hazards = list(reg.features("hazard_points"))
         reg.retire("hazard_points", hazards[0].uuid, author="test")
         for f in hazards[1:11]:
             reg.update("hazard_points", f.uuid, {"status": "monitoring"}, author="test")
         frame = reg.read_frame("hazard_points")
-    server = Server(path, workers=1, access_log=True)
+    server = Server(path, workers=1, access_log=True, log_dir=tmp_path_factory.mktemp("web_filter_gdal_log"))
     try:
         yield {"url": server.url, "server": server, "frame": frame}
     finally:

@@ -4,7 +4,8 @@ headless, in a subprocess with Debian's interpreter (tests/qgis_scripts/read_vec
 What QGIS decodes in each tile is compared with the same tile decoded by ``mapbox-vector-tile`` and, for the
 point layers (whole at this zoom), with the registry's own features inside the tile. QGIS also reads the web
 map's MapLibre style (``/map/style.json``) through ``styleUrl``.
-In CI (CI=true) a missing QGIS fails this test instead of skipping it.
+In CI (CI=true) a missing QGIS fails this test instead of skipping it. It runs against a served
+GeoPackage and a served PostGIS copy of the sample (``web_backend``: tiles by ST_AsMVT).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 
 import mapbox_vector_tile
 import pytest
-from conftest import require
-from web_support import Server, copy_registry
+from conftest import county_copy, require
+from web_support import Server
 
 from rallypoint import Registry
 from rallypoint.api import mvt
@@ -32,13 +33,13 @@ POINTS = ("shelters", "depots", "teams", "hazard_points", "helipads", "populatio
 
 
 @pytest.fixture(scope="module")
-def served(county_sample, tmp_path_factory):
-    path = copy_registry(county_sample, tmp_path_factory.mktemp("web_tiles_qgis") / "county.gpkg")
+def served(request, web_backend, tmp_path_factory):
+    path = county_copy(request, web_backend, "web_tiles_qgis")
     with Registry.open(path) as reg:
         names = [name for name, lay in reg.layers.items() if lay.has_geometry]
         shelter = next(reg.features("shelters")).geometry
         frames = {name: reg.read_frame(name, columns=[]) for name in POINTS}
-    server = Server(path, workers=2)
+    server = Server(path, workers=2, log_dir=tmp_path_factory.mktemp("web_tiles_qgis_log"))
     try:
         yield {"url": server.url, "names": names, "shelter": shelter, "frames": frames}
     finally:

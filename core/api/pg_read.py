@@ -2,22 +2,30 @@
 
 The same answers as the GeoPackage's read path (:mod:`.store`), by other means:
 
-* a page is one query, ``ORDER BY fid LIMIT … OFFSET …``; a box is ``geom && ST_MakeEnvelope(…)``
-  (the GiST index; the planner picks between it and the key's order by how much the box holds).
-  Pages with a box come in fid order, where a GeoPackage gives its R-tree's order: the same
-  features over the pages, each page sorted otherwise;
+* a page is one query, ``LIMIT … OFFSET …``; a box is ``geom && ST_MakeEnvelope(…)``. Without a
+  box, pages come in fid order (as from a GeoPackage). With one, in the GiST index's order of
+  distance from the box's lower-left corner (``ORDER BY geom <-> corner``: a nearest-first index
+  scan that stops after the page), as a GeoPackage gives its R-tree's order: stable while the layer
+  is unchanged, the same features over the pages, each page ordered otherwise. Measured on the
+  city sample (140,000 hazard points, 1 million population cells), a page of 100 from a box holding
+  20,000 to 40,000 features took 1.6–3 ms this way against 230–260 ms sorted by fid (the planner
+  then reads every feature in the box and sorts them);
 * each Feature of a GeoJSON page is written by PostgreSQL as one finished text (``ST_AsGeoJSON``
   for the geometry at full precision, ``row_to_json`` for the properties, in the layer's field
   order), so Python only splices them into the document, as it does with SQLite's
   (:mod:`.geojson_sql`); other CRSs and HTML go through :mod:`.geojson` from WKB;
 * ``numberMatched``: the unfiltered total of a layer is counted once per process and layer state;
-  a box or filter is counted exactly up to :data:`COUNT_CAP` matches (a count with ``LIMIT``:
-  bounded work through the GiST index, whatever the layer's size). Beyond that it is left out,
+  a single box over a layer of more than :data:`.counting.MIN_ENTRIES` features is counted exactly
+  with :mod:`.counting`'s grid of counts (:class:`PgGrid`: the cells wholly inside the box summed,
+  the GiST index counting only four thin strips at its edges), whatever it holds; any other
+  box or filter is counted exactly up to :data:`COUNT_CAP` matches (a count with ``LIMIT``:
+  bounded work through the GiST index, whatever the layer's size: each match costs a visit to its
+  row, about as long as writing a tenth of a page's Feature). Beyond that it is left out,
   as OGC API – Features allows (``numberMatched`` is optional, and must be exact when given:
   an estimate from the planner's statistics would be a wrong number). Pages still link ``next``
-  while they are full. pygeoapi's PostgreSQL provider counts every match exactly on every
-  request (seconds for a wide box over 10 million rows); tipg leaves the count out unless
-  asked. The cap bounds the work as tipg does and still gives the exact count wherever it is cheap;
+  while they are full. tipg (``_features_count_query``) and pygeoapi's PostgreSQL provider run a
+  separate exact ``count(*)`` on every request, whose cost grows with the matches (a wide box
+  over 10 million rows: seconds, for a page of 100); the grid and the cap keep it bounded;
 * the state of the registry (:meth:`PgReader.stamp`) comes from ``rp_history``, which every
   write through Rallypoint and every trigger-stamped edit (QGIS too) appends to in the same
   transaction: its highest id, and how many of its last :data:`STAMP_WINDOW` ids are visible
@@ -34,9 +42,12 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import psycopg
+
 from ..pg_schema import HISTORY_TABLE, qi
 from ..schema import LayerDef
-from . import geojson
+from . import counting, geojson
 from .query import TIME_FIELD
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,7 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .crs import Crs
     from .query import ItemsQuery
 
-COUNT_CAP = 50_000
+COUNT_CAP = 10_000
 STAMP_WINDOW = 256
 _EXTENT_EXACT_ROWS = 1_000_000  # above: the planner's estimated extent (ST_EstimatedExtent), not a full scan
 _prepared: dict[tuple[int, bool], tuple[LayerDef, tuple[str, str]]] = {}
@@ -57,6 +68,66 @@ _lock = threading.Lock()
 class PgLayerState:
     stamp: tuple
     total: int | None = None  # features in use, counted on first need
+    size: int | None = None  # the highest fid: about how many features the layer holds
+    grid: PgGrid | None = None  # counts of a large layer's features by cell, built on first need
+
+
+@dataclass
+class PgGrid:
+    """:mod:`.counting`'s grid of counts for a PostGIS layer: the features in use by the cell holding their
+    box's lower-left corner (``ST_XMin``, ``ST_YMin``), counted by PostgreSQL (``width_bucket``)."""
+
+    xs: np.ndarray  # cell edges, -inf and +inf at the ends
+    ys: np.ndarray
+    cum: np.ndarray  # cum[i, j] = features in cells [:i, :j]
+
+    @classmethod
+    def build(cls, conn, layer: LayerDef) -> PgGrid | None:
+        table = qi(layer.name)
+        use = " AND t.retired_at IS NULL" if layer.versioned else ""
+        lo_x, hi_x, lo_y, hi_y = conn.execute(
+            f"SELECT min(ST_XMin(t.geom)), max(ST_XMin(t.geom)), min(ST_YMin(t.geom)), max(ST_YMin(t.geom)) "
+            f"FROM {table} t WHERE t.geom IS NOT NULL{use}").fetchone()
+        if lo_x is None:
+            return None
+        xs, ys = counting._edges(np.array([lo_x, hi_x])), counting._edges(np.array([lo_y, hi_y]))
+        rows = conn.execute(
+            f"SELECT width_bucket(ST_XMin(t.geom), %s::float8[]), width_bucket(ST_YMin(t.geom), %s::float8[]), "
+            f"count(*) FROM {table} t WHERE t.geom IS NOT NULL{use} GROUP BY 1, 2",
+            (xs[1:-1].tolist(), ys[1:-1].tolist())).fetchall()
+        counts = np.zeros((counting.CELLS, counting.CELLS), dtype=np.int64)
+        if rows:
+            cells = np.array(rows, dtype=np.int64)
+            counts[cells[:, 0], cells[:, 1]] = cells[:, 2]
+        cum = np.zeros((counting.CELLS + 1, counting.CELLS + 1), dtype=np.int64)
+        cum[1:, 1:] = counts.cumsum(0).cumsum(1)
+        return cls(xs, ys, cum)
+
+    def count(self, reader: PgReader, q: ItemsQuery) -> int:
+        """Exactly the features in use whose box meets ``q``'s one box, as ``count(*)`` with ``&&`` would say."""
+        minx, miny, maxx, maxy = q.bboxes[0]
+        a, b = counting.Grid._full(self, self.xs, minx, maxx)
+        c, d = counting.Grid._full(self, self.ys, miny, maxy)
+        where, params = reader._where(q)
+        table = qi(q.layer.name)
+        if b <= a or d <= c:
+            return reader._all(f"SELECT count(*) FROM {table} t{where}", params)[0][0]
+        x0, x1, y0, y1 = float(self.xs[a]), float(self.xs[b]), float(self.ys[c]), float(self.ys[d])
+        cum = self.cum
+        inner = int(cum[b, d] - cum[a, d] - cum[b, c] + cum[a, c])  # a corner inside the box: surely in it
+        # the rest of the box: four thin strips, each feature in exactly one (by its corner's cell)
+        # (the second && narrows the index scan to the strip: a feature whose corner lies left of x0 and
+        # that meets the box meets the box's part left of x0, and so on)
+        strips = [("ST_XMin(t.geom) < ?", [x0], (minx, miny, x0, maxy)),
+                  ("ST_XMin(t.geom) >= ?", [x1], (x1, miny, maxx, maxy)),
+                  ("ST_XMin(t.geom) >= ? AND ST_XMin(t.geom) < ? AND ST_YMin(t.geom) < ?", [x0, x1, y0],
+                   (x0, miny, x1, y0)),
+                  ("ST_XMin(t.geom) >= ? AND ST_XMin(t.geom) < ? AND ST_YMin(t.geom) >= ?", [x0, x1, y1],
+                   (x0, y1, x1, maxy))]
+        sql = " + ".join(f"(SELECT count(*) FROM {table} t{where} AND t.geom && ST_MakeEnvelope(?, ?, ?, ?, 4490) "
+                         f"AND {cond})" for cond, _, _ in strips)
+        return inner + reader._all(f"SELECT {sql}", [v for _, extra, env in strips
+                                                     for v in (*params, *env, *extra)])[0][0]
 
 
 def _sql(sql: str) -> str:
@@ -126,8 +197,12 @@ class PgReader:
             if not self._has_geom(name):
                 continue
             box = None
-            if rows > _EXTENT_EXACT_ROWS:
-                box = self.conn.execute("SELECT ST_EstimatedExtent(current_schema(), %s, 'geom')", (name,)).fetchone()[0]
+            if rows > _EXTENT_EXACT_ROWS:  # from the planner's statistics: a little wider than the data, at most
+                try:
+                    box = self.conn.execute("SELECT ST_EstimatedExtent(current_schema(), %s, 'geom')",
+                                            (name,)).fetchone()[0]
+                except psycopg.Error:  # no statistics yet: the exact extent, once per state
+                    box = None
             if box is None:
                 box = self.conn.execute(f"SELECT ST_Extent(geom) FROM {qi(name)}").fetchone()[0]
             out[name] = (None, None, None, None, None) if box is None else (*_box(box), None)
@@ -175,18 +250,21 @@ class PgReader:
             params.extend(values)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
-    def page(self, q: ItemsQuery) -> list[tuple]:
-        row, _ = _selects(q.layer, q.personal)
+    def _page(self, q: ItemsQuery, select: str) -> list[tuple]:
         where, params = self._where(q)
-        return self._all(f"SELECT {row} FROM {qi(q.layer.name)} t{where} ORDER BY t.fid LIMIT ? OFFSET ?",
+        if q.bboxes:  # the GiST index's nearest-first order from the box's corner: stops after the page
+            order = "t.geom <-> ST_SetSRID(ST_MakePoint(?, ?), 4490)"
+            params += [q.bboxes[0][0], q.bboxes[0][1]]
+        else:
+            order = "t.fid"
+        return self._all(f"SELECT {select} FROM {qi(q.layer.name)} t{where} ORDER BY {order} LIMIT ? OFFSET ?",
                          params + [q.limit, q.offset])
 
+    def page(self, q: ItemsQuery) -> list[tuple]:
+        return self._page(q, _selects(q.layer, q.personal)[0])
+
     def page_json(self, q: ItemsQuery, state: PgLayerState) -> list[bytes]:
-        _, feature = _selects(q.layer, q.personal)
-        where, params = self._where(q)
-        rows = self._all(f"SELECT {feature} FROM {qi(q.layer.name)} t{where} ORDER BY t.fid LIMIT ? OFFSET ?",
-                         params + [q.limit, q.offset])
-        return [r[0].encode("utf-8") for r in rows]
+        return [r[0].encode("utf-8") for r in self._page(q, _selects(q.layer, q.personal)[1])]
 
     def count(self, q: ItemsQuery, state: PgLayerState) -> int | None:
         table = qi(q.layer.name)
@@ -195,9 +273,23 @@ class PgReader:
             if state.total is None:
                 state.total = self._all(f"SELECT count(*) FROM {table} t{where}")[0][0]
             return state.total
+        if q.bboxes is not None and len(q.bboxes) == 1 and q.time is None and not q.filters:
+            grid = self._grid(q.layer, state)
+            if grid is not None:
+                return grid.count(self, q)
         n = self._all(f"SELECT count(*) FROM (SELECT 1 FROM {table} t{where} LIMIT ?) s",
                       params + [COUNT_CAP + 1])[0][0]
         return None if n > COUNT_CAP else n
+
+    def _grid(self, layer: LayerDef, state: PgLayerState) -> PgGrid | None:
+        """The grid of a layer large enough to need one, built on first need and kept with the layer's state."""
+        if state.size is None:
+            state.size = self.conn.execute(f"SELECT coalesce(max(fid), 0) FROM {qi(layer.name)}").fetchone()[0]
+        if state.size < counting.MIN_ENTRIES:
+            return None
+        if state.grid is None:
+            state.grid = PgGrid.build(self.conn, layer)
+        return state.grid
 
     def one(self, layer: LayerDef, feature_id: str, personal: bool) -> tuple | None:
         row, _ = _selects(layer, personal)
