@@ -556,7 +556,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4, help="alternating rounds (Rallypoint, tipg, Rallypoint, …)")
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--requests", type=int, default=20000, help="distinct random requests per kind to draw from")
-    ap.add_argument("--zooms", type=int, nargs="+", default=list(ZOOMS))
+    ap.add_argument("--zooms", type=int, nargs="*", default=list(ZOOMS), help="tile zooms (none: pages only)")
     ap.add_argument("--seed", type=int, default=2938)
     ap.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     ap.add_argument("--tile-cache", action="store_true", help="leave Rallypoint's per-worker tile cache on")
@@ -665,7 +665,15 @@ def run(url: str, args, load, client: str, info: dict) -> None:
                 print(f"{workers} workers: first requests {first}")
             with tempfile.TemporaryDirectory() as tmp:
                 tmp = Path(tmp)
-                for kind, paths in sets.items():  # warm up: the same pages into the database's cache for both
+                for name, (_, base) in servers.items():
+                    # Warm up, waiting for every answer (nothing cancelled): a Rallypoint worker's first box
+                    # over a large layer builds its grid of counts (a pass over the whole table), which a
+                    # running server has done long before; a few boxes per worker reach every worker.
+                    t = time.perf_counter()
+                    run_python_client(base, sets["bbox"][SIDE[name]][-4 * workers:], 0, args.connections, tmp)
+                    print(f"  {workers} workers, {name}: first {4 * workers} pages in {time.perf_counter() - t:.1f} s",
+                          flush=True)
+                for kind, paths in sets.items():  # the same pages into the database's cache for both
                     for name, (_, base) in servers.items():
                         measure(load, url, base, paths[SIDE[name]][:200], 1, args.connections, tmp)
                 rounds = {(name, kind): [] for name in servers for kind in sets}
