@@ -396,6 +396,9 @@ def main() -> None:
                 for name, (base, some) in servers.items():
                     rounds[name].append(load(base, some, per_round, args.connections, tmp))
             tiles = None if args.no_tiles else tile_rates(api_base, args.registry, args, load, tmp)
+            if tiles and "postgis" in servers:  # the same tiles written by ST_AsMVT
+                tiles |= {f"{k} pg": v for k, v in tile_rates(servers["postgis"][0], args.registry, args, load,
+                                                                tmp).items()}
         finally:
             for proc in procs:
                 stop(proc)
@@ -426,9 +429,11 @@ def main() -> None:
     print(f"  target ≥ 1,000 requests/s and p99 < 50 ms: {'met' if ok else 'NOT met'}")
     if tiles:
         for name, r in tiles.items():
-            print(f"  tiles {name:6s} {r['rate']:8.1f} tiles/s      p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
+            print(f"  tiles {name:9s} {r['rate']:8.1f} tiles/s      p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
                   f"({r['requests']} requests over {r['tiles']} tiles, {r['non_2xx']} not 2xx or 204)")
         print(f"  ratio cached / cold tiles: {tiles['cached']['rate'] / tiles['cold']['rate']:.1f}")
+        if "cold pg" in tiles:
+            print(f"  ratio postgis / api, cold tiles: {tiles['cold pg']['rate'] / tiles['cold']['rate']:.2f}")
 
 
 if __name__ == "__main__":

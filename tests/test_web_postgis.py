@@ -215,3 +215,28 @@ def test_beyond_the_count_cap_numbermatched_is_left_out_and_next_links_still_rea
         assert len(seen) > 50
         assert ("numberMatched" in first) == (backend == "gpkg")  # an exact count or none, never a guess
     assert sorted(ids["gpkg"]) == sorted(ids["postgis"]) and len(set(ids["postgis"])) == len(ids["postgis"])
+
+
+def test_a_write_shows_in_the_next_page_and_feature_at_once(request):
+    """The Features kept per process (geojson_sql's cache, used by both backends) never outlive a write."""
+    from conftest import county_copy
+
+    from rallypoint import Registry
+
+    url = county_copy(request, "postgis", "web_fresh")
+    client = create_app(url, {"TESTING": True}).test_client()
+    page = "/collections/hazard_points/items?limit=50&bbox=103.5,30.4,104.0,30.8"
+    first = client.get(page).get_json()["features"]
+    victim, moved = first[3], first[7]
+    etag = client.get(page).headers["ETag"]
+    with Registry.open(url) as reg:
+        reg.update("hazard_points", victim["id"], {"name": "改名的隐患点"}, author="test")
+        reg.update("hazard_points", moved["id"], geometry=(104.5, 31.5), author="test")  # out of the box
+    r = client.get(page)
+    assert r.headers["ETag"] != etag
+    now = {f["id"]: f for f in r.get_json()["features"]}
+    assert now[victim["id"]]["properties"]["name"] == "改名的隐患点"
+    assert now[victim["id"]]["properties"]["version"] == victim["properties"]["version"] + 1
+    assert moved["id"] not in now
+    one = client.get(f"/collections/hazard_points/items/{moved['id']}").get_json()
+    assert one["geometry"]["coordinates"] == [104.5, 31.5]

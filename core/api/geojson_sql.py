@@ -96,8 +96,11 @@ def _execute(conn: sqlite3.Connection, sql: str, params: list) -> list[tuple]:
         return conn.execute(sql, params).fetchall()
 
 
-def _cache_for(conn: sqlite3.Connection, key: tuple, stamp: tuple) -> list:
-    from .store import unchanged
+def _cache_for(conn: sqlite3.Connection, key: tuple, stamp: tuple, unchanged=None) -> list:
+    """The cache entry of (registry, layer, personal) valid at ``stamp``; ``unchanged(conn, layer, old, new)``
+    tells whether the layer changed between two stamps (:func:`.store.unchanged`, or PostGIS's reader's)."""
+    if unchanged is None:
+        from .store import unchanged
 
     global _cache_bytes
     with _lock:

@@ -12,8 +12,10 @@ The same answers as the GeoPackage's read path (:mod:`.store`), by other means:
   then reads every feature in the box and sorts them);
 * each Feature of a GeoJSON page is written by PostgreSQL as one finished text (``ST_AsGeoJSON``
   for the geometry at full precision, ``row_to_json`` for the properties, in the layer's field
-  order), so Python only splices them into the document, as it does with SQLite's
-  (:mod:`.geojson_sql`); other CRSs and HTML go through :mod:`.geojson` from WKB;
+  order), so Python only splices them into the document, as it does with SQLite's; and, as for a
+  GeoPackage, written Features are kept per process (:mod:`.geojson_sql`'s cache, dropped when the
+  layer is written), so a page costs one query for its fids and PostgreSQL writes only the
+  Features not yet seen. Other CRSs and HTML go through :mod:`.geojson` from WKB;
 * ``numberMatched``: the unfiltered total of a layer is counted once per process and layer state;
   a single box over a layer of more than :data:`.counting.MIN_ENTRIES` features is counted exactly
   with :mod:`.counting`'s grid of counts (:class:`PgGrid`: the cells wholly inside the box summed,
@@ -264,7 +266,24 @@ class PgReader:
         return self._page(q, _selects(q.layer, q.personal)[0])
 
     def page_json(self, q: ItemsQuery, state: PgLayerState) -> list[bytes]:
-        return [r[0].encode("utf-8") for r in self._page(q, _selects(q.layer, q.personal)[1])]
+        """The page's fids, then the Features not yet in :mod:`.geojson_sql`'s per-process cache (kept, as for a
+        GeoPackage, until the layer is written): on the county sample a page of 100 hazard points took
+        4.6 ms with every Feature written by PostgreSQL on each request."""
+        from . import geojson_sql
+
+        entry = geojson_sql._cache_for(self.conn, (self.where, q.layer.name, q.personal), state.stamp,
+                                       lambda _conn, name, old, new: self.unchanged(name, old, new))
+        cache = entry[1]
+        fids = [r[0] for r in self._page(q, "t.fid")]
+        found = {f: cache.get(f) for f in fids}
+        missing = [f for f, text in found.items() if text is None]
+        if missing:
+            feature = _selects(q.layer, q.personal)[1]
+            rows = self._all(f"SELECT t.fid, {feature} FROM {qi(q.layer.name)} t WHERE t.fid = ANY(?)", [missing])
+            fetched = {fid: text.encode("utf-8") for fid, text in rows}
+            geojson_sql._keep(entry, fetched)
+            found.update(fetched)
+        return [found[f] for f in fids]
 
     def count(self, q: ItemsQuery, state: PgLayerState) -> int | None:
         table = qi(q.layer.name)
