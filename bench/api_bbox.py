@@ -139,11 +139,14 @@ def _ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def run_wrk(base: str, paths: list[str], duration: int, connections: int, folder: Path) -> dict:
+def run_wrk(base: str, paths: list[str], duration: int, connections: int, folder: Path,
+            timeout: int | None = None) -> dict:
+    """``timeout``: seconds before wrk gives a request up (its default, 2 s, drops slow ones from the latencies)."""
     script = folder / "paths.lua"
     script.write_text(_LUA % ",".join(json.dumps(p) for p in paths))
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), base],
-                         capture_output=True, text=True, check=True).stdout
+    wait = [f"--timeout={timeout}s"] if timeout else []
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", *wait, "-s", str(script),
+                          base], capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

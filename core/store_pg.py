@@ -46,6 +46,10 @@ def _connect(url: str, *, readonly: bool = False):
         conn = psycopg.connect(url, autocommit=True, application_name="rallypoint")
     except psycopg.Error as exc:
         raise RegistryFileError(f"{_label(url)}: cannot connect: {str(exc).strip()}") from None
+    # No JIT compilation: the registry's statements are short (a page, a tile, an edit), and the planner's
+    # estimate for a tile's pass over its points crosses jit_above_cost, so each tile paid 50-230 ms of
+    # compiling; off, zoom-14 tiles of 10M points came twice as fast (bench/pg_10m.py, issue 7).
+    conn.execute("SET jit = off")
     if readonly:
         conn.execute("SET default_transaction_read_only = on")
     return conn

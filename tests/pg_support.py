@@ -27,20 +27,26 @@ PG_BIN = Path(os.environ.get("RALLYPOINT_PG_BIN", "/usr/lib/postgresql/15/bin"))
 class PgCluster:
     """A running cluster: :meth:`url` of a database, :meth:`new_database` from a template."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path | None = None, options: str = "") -> None:
+        """A new cluster in a temporary folder; or, with ``folder`` (the benchmarks keep a loaded
+        database between runs), the cluster in that folder, made there first if missing and kept
+        by :meth:`stop` ``(remove=False)``. ``options``: more ``-c name=value`` server settings."""
         self.port = _free_port()
         self.user = "postgres"
-        self.dir = Path(tempfile.mkdtemp(prefix="rallypoint-pg-"))
+        self.dir = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="rallypoint-pg-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.data = self.dir / "data"
         self._as: list[str] = []
         if os.geteuid() == 0:
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
             self._as = [shutil.which("runuser") or "/sbin/runuser", "-u", "postgres", "--"]
-        self._run([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", self.user, "-A", "trust",
-                   "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+        if not (self.data / "PG_VERSION").exists():
+            self._run([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", self.user, "-A", "trust",
+                       "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
         opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.dir}"
-                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+                + (" " + options if options else ""))
         self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "server.log"), "-o", opts,
                    "-w", "-t", "60", "start"])
         self._counter = 0
@@ -72,11 +78,14 @@ class PgCluster:
         """Drop a database made by :meth:`new_database` (each copy of a registry takes tens of megabytes)."""
         self.sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
-    def stop(self) -> None:
+    def stop(self, remove: bool = True) -> None:
+        """Stop the server and remove its folder (``remove=False``: a clean shutdown, the data kept)."""
         try:
-            self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"])
+            self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate" if remove else "fast",
+                       "-w", "stop"])
         finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            if remove:
+                shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _free_port() -> int:

@@ -64,39 +64,59 @@ def layer_tile(conn, layer: LayerDef, personal: bool, z: int, x: int, y: int) ->
             f"ST_Transform(ST_TileEnvelope({int(z)}, {int(x)}, {int(y)}, margin => {margin}), 4490) AS q)")
     proj = "ST_Transform(t.geom, 3857)"
     where = f"t.geom && tile.q{filters}"
+    rows_from = f"{qi(layer.name)} t, tile"
     if point:
+        # Each point projected once (m.p; OFFSET 0 keeps the planner from copying the expression into
+        # every use: five PROJ calls a point were most of a tile's time, bench/pg_10m.py).
+        rows_from = (f"{qi(layer.name)} t CROSS JOIN LATERAL (SELECT ST_Transform(t.geom, 3857) AS p OFFSET 0) m, "
+                     "tile")
         # half-open, as mvt: a point on an edge is in exactly one tile
-        where += (" AND ST_X(ST_Transform(t.geom, 3857)) >= ST_XMin(tile.e) AND ST_X(ST_Transform(t.geom, 3857))"
-                  " < ST_XMax(tile.e) AND ST_Y(ST_Transform(t.geom, 3857)) > ST_YMin(tile.e)"
-                  " AND ST_Y(ST_Transform(t.geom, 3857)) <= ST_YMax(tile.e)")
+        where += (" AND ST_X(m.p) >= ST_XMin(tile.e) AND ST_X(m.p) < ST_XMax(tile.e)"
+                  " AND ST_Y(m.p) > ST_YMin(tile.e) AND ST_Y(m.p) <= ST_YMax(tile.e)")
     fields = _fields(layer, personal, z)
     cols = "".join(", t." + qi(f) for f in fields)
-    source = f"SELECT t.fid, {proj} AS g{cols} FROM {qi(layer.name)} t, tile WHERE {where}"
+    source = f"SELECT t.fid, {'m.p' if point else proj} AS g{cols} FROM {rows_from} WHERE {where}"
+    source_params = params
     if point:
-        counted = conn.execute(f"{tile} SELECT count(*) FROM {qi(layer.name)} t, tile WHERE {where}",
-                               params).fetchone()[0]
+        # One pass over the tile's points: per cell of the finest grid, its count and lowest fid.
+        fine = conn.execute(f"{tile} SELECT {_cell_key(FINEST)} AS cell, count(*), min(fid) FROM "
+                            f"(SELECT t.fid, m.p AS p, tile.e FROM {rows_from} WHERE {where}) s GROUP BY cell",
+                            params).fetchall()
+        counted = sum(n for _, n, _ in fine)
         if counted and not (z >= FULL_DETAIL_ZOOM and counted <= MAX_POINTS):
-            cells = _cells(conn, tile, layer, where, params)
-            # the first (lowest fid) point of each occupied cell
-            source = (f"SELECT DISTINCT ON (cell) fid, g{''.join(', ' + qi(f) for f in fields)} FROM "
-                      f"(SELECT {_cell_key(cells)} AS cell, s.* FROM (SELECT s0.*, s0.g AS p, tile.e FROM "
-                      f"({source}) s0, tile) s) c ORDER BY cell, fid")
+            # the first (lowest fid) point of each occupied cell, fetched by key
+            source = f"SELECT t.fid, {proj} AS g{cols} FROM {qi(layer.name)} t WHERE t.fid = ANY(%s)"
+            source_params = [_thinned({cell: fid for cell, _, fid in fine})]
     sql = (f"{tile}, rows AS (SELECT fid, ST_AsMVTGeom(g, tile.e, {EXTENT}, {0 if point else BUFFER}, true) AS geom"
            f"{''.join(', ' + qi(f) for f in fields)} FROM ({source}) src, tile) "
            f"SELECT ST_AsMVT(rows, %s, {EXTENT}, 'geom', 'fid') FROM rows WHERE geom IS NOT NULL")
-    data = conn.execute(sql, [*params, layer.name]).fetchone()[0]
+    data = conn.execute(sql, [*source_params, layer.name]).fetchone()[0]
     return bytes(data) if data else b""
 
 
-def _cells(conn, tile: str, layer: LayerDef, where: str, params: list[Any]) -> int:
-    cells = 256
-    while cells > 1:
-        sql = (f"{tile} SELECT count(DISTINCT {_cell_key(cells)}) FROM "
-               f"(SELECT ST_Transform(t.geom, 3857) AS p, tile.e FROM {qi(layer.name)} t, tile WHERE {where}) s")
-        if conn.execute(sql, params).fetchone()[0] <= MAX_POINTS:
-            break
-        cells //= 2
-    return cells
+FINEST = 256  # cells a side of the finest thinning grid
+
+
+def _thinned(firsts: dict[int, int]) -> list[int]:
+    """The fids kept: the lowest of each cell of the finest grid holding at most MAX_POINTS occupied cells,
+    from ``firsts`` (the lowest fid of each occupied cell of the FINEST × FINEST grid, keyed as _cell_key).
+
+    The grids are nested and their sizes powers of two, so a cell of a coarser grid is the union of four
+    of the finer one's, exactly: the position in the tile, v in [0, 1], is the same float at every level,
+    and v · 2c is v · c scaled by two without rounding, so floor(v · c) = floor(v · 2c) // 2. One pass
+    over the points (the caller's) gives every level, where a count per level and a sort of all the
+    tile's points took minutes for a tile of millions of points (bench/pg_10m.py, issue 7).
+    """
+    cells = FINEST
+    while cells > 1 and len(firsts) > MAX_POINTS:
+        half, coarser = cells // 2, {}
+        for cell, fid in firsts.items():
+            row, col = divmod(cell, cells)
+            key = (row // 2) * half + col // 2
+            if key not in coarser or fid < coarser[key]:
+                coarser[key] = fid
+        firsts, cells = coarser, half
+    return sorted(firsts.values())
 
 
 def tile(conn, layers: list[LayerDef], personal: bool, z: int, x: int, y: int) -> bytes:
