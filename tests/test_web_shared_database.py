@@ -10,14 +10,11 @@ by another process on its very next request.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import county_copy
-from web_support import Server, make_key
+from web_support import Server, call_json, make_key
 
 from rallypoint import Registry
 from rallypoint.api.auth import revoke_key
@@ -34,16 +31,7 @@ def served(request, tmp_path_factory):
 
 
 def call(served, method: str, path: str, body=None, if_match: str | None = None, key: str = "editor"):
-    headers = {"Authorization": f"Bearer {served['keys'][key]}", "Content-Type": "application/geo+json"}
-    if if_match:
-        headers["If-Match"] = if_match
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(served["url"] + path, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    return call_json(served["url"], method, path, served["keys"][key], body, if_match)
 
 
 def test_writes_by_another_process_are_seen_by_every_worker_and_stale_writes_are_412(served):

@@ -8,13 +8,10 @@ PATCH with a stale If-Match went through to a 500 (a duplicate history version) 
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from web_support import Server, copy_registry, make_key
+from web_support import Server, call_json, copy_registry, make_key
 
 from rallypoint import Registry
 
@@ -29,16 +26,7 @@ def served(county_sample, tmp_path_factory):
 
 
 def call(served, method: str, path: str, body=None, if_match: str | None = None):
-    headers = {"Authorization": f"Bearer {served['key']}", "Content-Type": "application/geo+json"}
-    if if_match:
-        headers["If-Match"] = if_match
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(served["url"] + path, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    return call_json(served["url"], method, path, served["key"], body, if_match)
 
 
 def test_writes_by_another_process_are_seen_by_every_thread_and_stale_writes_are_412(served):

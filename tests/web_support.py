@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from contextlib import closing
 from pathlib import Path
@@ -37,6 +39,20 @@ def make_key(location: Path | str, name: str, role: str) -> str:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def call_json(base_url: str, method: str, path: str, key: str, body=None, if_match: str | None = None):
+    """One request with an API key and a GeoJSON body; its status and its decoded JSON answer (errors too)."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/geo+json"}
+    if if_match:
+        headers["If-Match"] = if_match
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base_url + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
 
 
 def free_port() -> int:

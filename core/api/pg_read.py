@@ -50,7 +50,7 @@ import psycopg
 from ..pg_schema import HISTORY_TABLE, qi
 from ..schema import LayerDef
 from . import counting, geojson
-from .query import TIME_FIELD
+from .store import attribute_clauses
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..registry import Registry
@@ -231,25 +231,11 @@ class PgReader:
 
     @staticmethod
     def _where(q: ItemsQuery) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if q.layer.versioned:
-            clauses.append("t.retired_at IS NULL")
+        clauses, params = attribute_clauses(q)  # filters written by query._filter and cql (dialect postgis)
         if q.bboxes:
             clauses.append("(" + " OR ".join("t.geom && ST_MakeEnvelope(?, ?, ?, ?, 4490)" for _ in q.bboxes) + ")")
             for box in q.bboxes:
                 params.extend(box)
-        if q.time is not None:
-            lo, hi = q.time
-            if lo is not None:
-                clauses.append(f"t.{TIME_FIELD} >= ?")
-                params.append(lo)
-            if hi is not None:
-                clauses.append(f"t.{TIME_FIELD} <= ?")
-                params.append(hi)
-        for sql, values in q.filters:  # written by query._filter and cql (dialect postgis), on the alias t
-            clauses.append(sql)
-            params.extend(values)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def _page(self, q: ItemsQuery, select: str) -> list[tuple]:

@@ -112,7 +112,9 @@ def _box_clause(q: ItemsQuery, alias: str = "") -> tuple[str, list[float]]:
     return " OR ".join(parts), params
 
 
-def _attribute_clauses(q: ItemsQuery) -> tuple[list[str], list[Any]]:
+def attribute_clauses(q: ItemsQuery) -> tuple[list[str], list[Any]]:
+    """The clauses on the alias ``t`` other than the boxes (in use, datetime, filters) and their values; the
+    PostGIS reader uses them too (its filters are written in the postgis dialect)."""
     clauses: list[str] = []
     params: list[Any] = []
     if q.layer.versioned:
@@ -153,7 +155,7 @@ def count(conn: sqlite3.Connection, q: ItemsQuery, state: LayerState) -> int:
             n -= conn.execute(f"SELECT count(*) FROM {_rtree(q.layer)} WHERE id IN ({ids}) AND ({box})",
                               [*state.retired, *params]).fetchone()[0]
         return n
-    clauses, params = _attribute_clauses(q)
+    clauses, params = attribute_clauses(q)
     if q.bboxes:
         box, box_params = _box_clause(q)
         clauses.append(f"t.fid IN (SELECT id FROM {_rtree(q.layer)} WHERE {box})")
@@ -164,7 +166,7 @@ def count(conn: sqlite3.Connection, q: ItemsQuery, state: LayerState) -> int:
 
 def _page_source(q: ItemsQuery) -> tuple[str, list[Any]]:
     """``FROM … LIMIT ? OFFSET ?`` of one page: R-tree order with a box, fid order without."""
-    clauses, params = _attribute_clauses(q)
+    clauses, params = attribute_clauses(q)
     table = quote(q.layer.name)
     if q.bboxes:
         box, box_params = _box_clause(q, "r")
