@@ -69,3 +69,34 @@ def test_an_unfiltered_count_is_cached_and_refreshed(site):
     with Registry.open(path) as reg:
         reg.retire("teams", next(reg.features("teams")).uuid, author="test")
         assert client.get("/collections/teams/items?limit=1").get_json()["numberMatched"] == total - 1 == reg.count("teams")
+
+
+@pytest.fixture
+def pg_site(request, monkeypatch):
+    monkeypatch.setattr(counting, "MIN_ENTRIES", 100)
+    path = county_copy(request, "postgis", "web_counting_pg")
+    return path, create_app(path, {"TESTING": True}).test_client()
+
+
+def test_after_a_write_a_large_postgis_layer_counts_without_rebuilding_its_grid_until_quiet(pg_site, monkeypatch):
+    """Rebuilding a grid is a pass over the whole layer (24 s over 10M points, in every worker): after a write,
+    box counts are capped counts, still exact, and the grid is built again only once the layer is quiet."""
+    from rallypoint.api import pg_read
+
+    path, client = pg_site
+    box = (103.60, 30.50, 103.85, 30.70)
+
+    def state():
+        return next(s for (where, layer), s in pg_read._states.items() if layer == "hazard_points" and path in where)
+
+    with Registry.open(path) as reg:
+        assert matched(client, "hazard_points", box) == reg.count("hazard_points", bbox=box)
+        assert state().grid is not None
+        reg.retire("hazard_points", next(reg.features("hazard_points", bbox=box)).uuid, author="test")
+        assert matched(client, "hazard_points", box) == reg.count("hazard_points", bbox=box)
+        assert state().grid is None and state().grid_after > 0  # counted without the grid
+        monkeypatch.setattr(pg_read, "GRID_QUIET_S", 0.0)
+        reg.retire("hazard_points", next(reg.features("hazard_points", bbox=box)).uuid, author="test")
+        assert matched(client, "hazard_points", box) == reg.count("hazard_points", bbox=box)
+        assert matched(client, "hazard_points", box) == reg.count("hazard_points", bbox=box)
+        assert state().grid is not None  # quiet (at once, here): built again
