@@ -3,7 +3,7 @@
 Every read of the OGC API (collections, items, single features, tiles) goes through the
 :class:`Reader` of its request (``ctx.reader``), chosen by the registry's backend:
 :class:`SqliteReader` (a GeoPackage: the SQLite code of :mod:`.store`, :mod:`.geojson_sql`,
-:mod:`.counting`, :mod:`.cql` and :mod:`.mvt`) or :class:`~.pg_read.PgReader` (PostgreSQL
+:mod:`.counting`, :mod:`.cql` and :mod:`.mvt_gpkg`) or :class:`~.pg_read.PgReader` (PostgreSQL
 with PostGIS). The endpoints keep the rules (parameters, links, ETags, personal data, errors);
 a reader only answers them, with the same values on both backends.
 """
@@ -105,10 +105,9 @@ class SqliteReader:
         return geojson.to_features(layer, rows, crs, personal, geometry_as_text=geometry_as_text)
 
     def tile(self, layers: list[LayerDef], personal: bool, z: int, x: int, y: int) -> bytes:
-        from . import mvt
+        from . import mvt_gpkg
 
-        return mvt.encode([(lay.name, mvt.layer_features(self.conn, lay, personal, z, x, y)) for lay in layers],
-                          z, x, y)
+        return mvt_gpkg.tile(self.conn, self.where, layers, personal, z, x, y)
 
 
 def reader_for(registry: Registry, where: str) -> Reader:

@@ -194,4 +194,13 @@ def init_limiter(app, config: dict[str, Any], jobs_folder: Path):
         error_message="too many refused API keys from this address: try again after Retry-After seconds")
     limiter = Limiter(_address, app=app, application_limits=[writes, refused], storage_uri=uri,
                       headers_enabled=True, strategy="fixed-window", key_prefix="rallypoint")
+    # Neither limit applies to a read without a key: exempt it before Flask-Limiter resolves the limits
+    # (a third of the framework's time of a cached tile or a cold tile's request otherwise).
+    limiter.request_filter(_anonymous_read)
     return limiter
+
+
+def _anonymous_read() -> bool:
+    from flask import request
+
+    return request.method not in WRITE_METHODS and _sent_key() is None

@@ -1,0 +1,233 @@
+"""Vector tiles of a GeoPackage registry's layers: each row read once, the layer encoded at once.
+
+The tiles :func:`.mvt.layer_features` and :func:`.mvt.encode` describe (the same features,
+properties and geometries: tests/test_web_tiles.py compares them tile by tile), made with
+arrays instead of a feature at a time, and written by :mod:`.mvt_encode`:
+
+* points: the R-tree alone gives the candidates and their (float32) positions, the layer's
+  retired features (kept per layer state, :func:`.store.layer_state`) left out; the thinning
+  (:func:`.mvt.thin_points`) picks from them, and only the rows kept are read, once, by fid. Their
+  coordinates come straight from the GeoPackage blobs (uniform little-endian points, else
+  through shapely), are projected in one call and kept half-open inside the tile (a point on an
+  edge is in exactly one tile), quantised and written as MoveTo commands;
+* lines and polygons: the rows of the buffered tile box, once; projected, clipped, simplified and
+  snapped to the tile grid by shapely's vectorised functions as before; their commands from
+  shapely's coordinate arrays.
+
+A tile of several layers (the dataset's ``/tiles``) shares the tile's box and bounds; each layer
+is a Tile message of its own, and the messages concatenate into one tile (repeated fields of
+protobuf messages concatenate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+
+from ..gpkgfile import quote
+from ..schema import LayerDef
+from . import mvt, mvt_encode, store
+from .geojson import _ENVELOPE
+
+_POINT_WKB = np.array([1, 1, 0, 0, 0], np.uint8)  # little-endian, type 1 (Point)
+
+
+def tile(conn, where: str, layers: list[LayerDef], personal: bool, z: int, x: int, y: int) -> bytes:
+    """Tile ``z/x/y`` of ``layers`` (b"" when none holds anything); ``where`` keys the layers' cached state."""
+    bounds = mvt.tile_bounds(z, x, y)
+    return b"".join(layer_tile(conn, where, layer, personal, z, bounds) for layer in layers)
+
+
+def layer_tile(conn, where: str, layer: LayerDef, personal: bool, z: int,
+               bounds: tuple[float, float, float, float]) -> bytes:
+    """One layer of the tile with ``bounds`` (EPSG:3857) as a Tile message (b"" when it holds nothing)."""
+    if z < layer.tiles.min_zoom or not layer.has_geometry:
+        return b""
+    minx, miny, maxx, maxy = bounds
+    point = "Point" in layer.geometry and "Multi" not in layer.geometry
+    grow = 0.0 if point else (maxx - minx) * mvt.BUFFER / mvt.EXTENT
+    query = mvt.lonlat_bounds((minx - grow, miny - grow, maxx + grow, maxy + grow))
+    names, booleans, select = mvt._fields(layer, personal, z)
+    if point:
+        source = _point_source(conn, where, layer, query, bounds, z)
+        if source is None:
+            return b""
+        fids, lonlat, ok, columns = _read_points(conn, layer, names, select, *source)
+        if not len(fids):
+            return b""
+        lonlat[:, 1] = np.clip(lonlat[:, 1], -mvt.MAX_LAT, mvt.MAX_LAT)
+        xy = mvt._to_3857(lonlat)
+        ok &= (xy[:, 0] >= minx) & (xy[:, 0] < maxx) & (xy[:, 1] > miny) & (xy[:, 1] <= maxy)
+        keep = None if ok.all() else np.flatnonzero(ok)
+        if keep is not None:
+            xy = xy[keep]
+        grid = np.round((xy - (minx, miny)) * (mvt.EXTENT / (maxx - minx)))
+        commands, counts = mvt_encode.point_commands(grid[:, 0], grid[:, 1])
+        geom_type = mvt_encode.POINT
+    else:
+        rows = mvt._rows(conn, layer, select, query, z)
+        rows = [r for r in rows if r[1] is not None]
+        if not rows:
+            return b""
+        columns = list(zip(*rows))
+        fids = np.array(columns[0], dtype=np.int64)
+        columns = columns[2:]
+        keep, geom_type, commands, counts = _shapes([r[1] for r in rows], layer, bounds, grow)
+        if len(keep) == 0:
+            return b""
+    if keep is not None:
+        fids = fids[keep]
+    props = [(name, _pick(columns[i], keep), i in booleans) for i, name in enumerate(names)]
+    return mvt_encode.layer(layer.name, fids.astype(np.uint64), geom_type, commands, counts, props)
+
+
+def _pick(column: Sequence[Any], keep: np.ndarray | None) -> Sequence[Any]:
+    if keep is None:
+        return column
+    if len(keep) == 1:
+        return (column[int(keep[0])],)
+    return itemgetter(*keep.tolist())(column) if len(keep) else ()
+
+
+# -- points ---------------------------------------------------------------------------------------------
+
+_IN_BOX = "minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
+
+
+def _point_source(conn, where: str, layer: LayerDef, query: tuple[float, float, float, float],
+                  bounds: tuple[float, float, float, float], z: int) -> tuple[str, tuple] | None:
+    """Which rows the tile keeps (a clause on the alias ``t`` and its parameters; None: none): thinned on the
+    R-tree's positions before any row is read (a zoom-10 tile of the city's hazard points covers tens of
+    thousands of points and keeps a few thousand)."""
+    rtree = quote(f"rtree_{layer.name}_geom")
+    minx, miny, maxx, maxy = query
+    box = (maxx, minx, maxy, miny)
+    if layer.tiles.classes_hidden_at(z):  # the class is in the row: candidates through the table
+        index = np.array(mvt._rows(conn, layer, "t.fid, r.minx, r.miny", query, z), np.float64).reshape(-1, 3)
+    else:
+        if z >= mvt.FULL_DETAIL_ZOOM:
+            n = conn.execute(f"SELECT count(*) FROM {rtree} WHERE {_IN_BOX}", box).fetchone()[0]
+            if n == 0:
+                return None
+            if n <= mvt.MAX_POINTS:  # no thinning (the usual at high zoom): the rows of the box
+                return f"t.fid IN (SELECT id FROM {rtree} WHERE {_IN_BOX})", box
+        ids, xs, ys = conn.execute(f"SELECT json_group_array(id), json_group_array(minx), json_group_array(miny) "
+                                   f"FROM {rtree} WHERE {_IN_BOX}", box).fetchone()
+        # the boxes are float32: their JSON text (15 digits) comes back to the same float32 exactly
+        index = np.column_stack([np.array(orjson.loads(ids), np.float64),
+                                 np.array(orjson.loads(xs), np.float32).astype(np.float64),
+                                 np.array(orjson.loads(ys), np.float32).astype(np.float64)]).reshape(-1, 3)
+        if layer.versioned and len(index):
+            retired = store.layer_state(conn, where, layer, store.stamp(conn, layer.name)).retired
+            if retired:
+                index = index[~np.isin(index[:, 0], np.array(retired, np.float64))]
+        index = index[np.argsort(index[:, 0], kind="stable")]
+    if not len(index):
+        return None
+    if z >= mvt.FULL_DETAIL_ZOOM and len(index) <= mvt.MAX_POINTS:
+        fids = index[:, 0]
+    else:
+        lonlat = index[:, 1:3].copy()
+        lonlat[:, 1] = np.clip(lonlat[:, 1], -mvt.MAX_LAT, mvt.MAX_LAT)
+        fids = index[mvt.thin_points(mvt._to_3857(lonlat), bounds, always=z < mvt.FULL_DETAIL_ZOOM), 0]
+    return "t.fid IN (SELECT value FROM json_each(?))", (orjson.dumps(fids.astype(np.int64).tolist()).decode(),)
+
+
+def _read_points(conn, layer: LayerDef, names: Sequence[str], select: str, clause: str,
+                 params: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Sequence[Any]]]:
+    """fids, longitude and latitude, which are points, and the fields' values of the rows ``clause`` picks (fid
+    order).
+
+    Read as one row of arrays: the fids and fields as JSON arrays (SQLite's ``json_group_array``), the
+    geometry blobs concatenated, so that no Python object is made per row but the values. Real fields
+    go the usual way (JSON keeps 15 digits of a real), as do NULL or unlike geometry blobs."""
+    live = " AND t.retired_at IS NULL" if layer.versioned else ""
+    rows_sql = f"SELECT {select} FROM {quote(layer.name)} t WHERE {clause}{live} ORDER BY t.fid"
+    if not any(layer.field(n).type == "real" for n in names):
+        arrays = "".join(f", json_group_array({quote(n)})" for n in names)
+        packed = conn.execute(f"SELECT json_group_array(fid), CAST(group_concat(geom, '') AS BLOB), "
+                              f"count(*) - count(geom){arrays} FROM ({rows_sql})", params).fetchone()
+        fids = np.array(orjson.loads(packed[0]), np.int64)
+        if not len(fids):
+            return fids, np.zeros((0, 2)), np.zeros(0, bool), []
+        if packed[2] == 0 and len(packed[1]) % len(fids) == 0:
+            blobs = np.frombuffer(packed[1], np.uint8).reshape(len(fids), -1)
+            got = _uniform_lonlat(blobs)
+            if got is not None:
+                return fids, *got, [orjson.loads(v) for v in packed[3:]]
+    rows = conn.execute(rows_sql, params).fetchall()
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros(0, bool), []
+    columns = list(zip(*rows))
+    return np.array(columns[0], np.int64), *point_lonlat(columns[1]), columns[2:]
+
+
+def _uniform_lonlat(blobs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Longitude and latitude from GeoPackage point blobs of one length (rows of ``blobs``); which are not
+    empty. None unless all have the same header flags and hold little-endian 2D WKB points."""
+    size = blobs.shape[1]
+    flags = int(blobs[0, 3]) if len(blobs) and size >= 8 else 0x10
+    head = 8 + _ENVELOPE.get((flags >> 1) & 7, -999)
+    if head + 21 != size or flags & 0x10 or not (blobs[:, 3] == flags).all() \
+            or not (blobs[:, head:head + 5] == _POINT_WKB).all():
+        return None
+    lonlat = blobs[:, head + 5:head + 21].copy().view("<f8").astype(np.float64)
+    return lonlat, ~np.isnan(lonlat).any(axis=1)
+
+
+def point_lonlat(blobs: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and latitude of GeoPackage point blobs; and which are points (not NULL, not empty)."""
+    n = len(blobs)
+    if n and all(b is not None for b in blobs) and len({len(b) for b in blobs}) == 1:
+        got = _uniform_lonlat(np.frombuffer(b"".join(blobs), np.uint8).reshape(n, -1))
+        if got is not None:
+            return got
+    geoms = mvt._geometries(list(blobs))
+    ok = (shapely.get_type_id(geoms) == 0) & ~shapely.is_empty(geoms)
+    lonlat = np.full((n, 2), np.nan)
+    if ok.any():
+        lonlat[ok] = shapely.get_coordinates(geoms[ok])
+    return lonlat, ok
+
+
+# -- lines and polygons ---------------------------------------------------------------------------------
+
+_COMMANDS = {mvt_encode.LINESTRING: mvt_encode.line_commands, mvt_encode.POLYGON: mvt_encode.polygon_commands,
+             mvt_encode.POINT: mvt_encode.multipoint_commands}
+# shapely's type id (index; -1, a missing geometry, is the last) -> MVT type (0: none)
+_MVT_TYPE = np.array([0, mvt_encode.LINESTRING, 0, mvt_encode.POLYGON, mvt_encode.POINT, mvt_encode.LINESTRING,
+                      mvt_encode.POLYGON, 0], np.int64)
+
+
+def _shapes(blobs: list[bytes], layer: LayerDef, bounds: tuple[float, float, float, float],
+            grow: float) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Which rows stay, their MVT type, commands and commands per feature: the geometries projected, those
+    under a pixel dropped, the rest clipped to the buffered tile, simplified at one extent unit and snapped
+    to the tile's integer grid (dropped where they collapse), as :func:`.mvt.layer_features` and
+    :func:`.mvt.encode` do."""
+    minx, miny, maxx, maxy = bounds
+    size = maxx - minx
+    geoms = mvt._project(mvt._geometries(blobs))
+    b = shapely.bounds(geoms)
+    idx = np.flatnonzero(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= size / 256)
+    geoms = shapely.clip_by_rect(geoms[idx], minx - grow, miny - grow, maxx + grow, maxy + grow)
+    geoms = shapely.simplify(geoms, size / mvt.EXTENT, preserve_topology="Polygon" in layer.geometry)
+    ok = ~shapely.is_empty(geoms)
+    geoms, idx = geoms[ok], idx[ok]
+    scale = mvt.EXTENT / size
+    geoms = shapely.transform(geoms, lambda xy: np.round((xy - (minx, miny)) * scale))
+    geoms = shapely.set_precision(geoms, 1.0)  # drops repeated points, keeps rings valid
+    kinds = _MVT_TYPE[shapely.get_type_id(geoms)]
+    ok = ~shapely.is_empty(geoms) & (kinds > 0)
+    if not ok.any():
+        return np.zeros(0, np.int64), 0, np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    # one MVT type a layer (its definition's); a geometry snapped into another kind (rare) is left out
+    kind = int(np.bincount(kinds[ok]).argmax())
+    ok &= kinds == kind
+    commands, counts = _COMMANDS[kind](geoms[ok])
+    return idx[ok], kind, commands, counts
