@@ -1,4 +1,4 @@
-"""Vector tiles written by PostGIS (ST_AsMVT) hold what the GeoPackage path's tiles hold."""
+"""Vector tiles written by PostGIS (ST_AsMVT) hold what the GeoPackage path's tiles (as served) hold."""
 
 import math
 
@@ -6,7 +6,7 @@ import mapbox_vector_tile
 import pytest
 
 from rallypoint import Registry
-from rallypoint.api import mvt, pg_tiles
+from rallypoint.api import mvt_gpkg, pg_tiles
 from rallypoint.sample import SAMPLE_AUTHOR, SAMPLE_TIME
 
 POINT_LAYERS = ("shelters", "hazard_points", "helipads", "teams", "depots")
@@ -47,7 +47,7 @@ def _decoded(data):
 
 def _both_tiles(gp, pg, names, z, x, y, personal=False):
     layers = [gp.layer(n) for n in names]
-    ours = mvt.encode([(lay.name, mvt.layer_features(gp._conn, lay, personal, z, x, y)) for lay in layers], z, x, y)
+    ours = mvt_gpkg.tile(gp._conn, str(gp.path), layers, personal, z, x, y)
     theirs = pg_tiles.tile(pg._conn, [pg.layer(n) for n in names], personal, z, x, y)
     return _decoded(ours), _decoded(theirs)
 

@@ -21,6 +21,7 @@ protobuf messages concatenate).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
@@ -70,8 +71,7 @@ def layer_tile(conn, where: str, layer: LayerDef, personal: bool, z: int,
         commands, counts = mvt_encode.point_commands(grid[:, 0], grid[:, 1])
         geom_type = mvt_encode.POINT
     else:
-        rows = mvt._rows(conn, layer, select, query, z)
-        rows = [r for r in rows if r[1] is not None]
+        rows = [r for r in _shape_rows(conn, layer, select, query, z) if r[1] is not None]
         if not rows:
             return b""
         columns = list(zip(*rows))
@@ -97,6 +97,12 @@ def _pick(column: Sequence[Any], keep: np.ndarray | None) -> Sequence[Any]:
 # -- points ---------------------------------------------------------------------------------------------
 
 _IN_BOX = "minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
+_SCALE = float(1 << 40)
+
+
+def _integers(text: str) -> np.ndarray:
+    """The integers of SQLite's ``group_concat`` (comma-separated) as an array."""
+    return np.fromstring(text, dtype=np.int64, sep=",")
 
 
 def _point_source(conn, where: str, layer: LayerDef, query: tuple[float, float, float, float],
@@ -111,31 +117,62 @@ def _point_source(conn, where: str, layer: LayerDef, query: tuple[float, float, 
         index = np.array(mvt._rows(conn, layer, "t.fid, r.minx, r.miny", query, z), np.float64).reshape(-1, 3)
     else:
         if z >= mvt.FULL_DETAIL_ZOOM:
-            n = conn.execute(f"SELECT count(*) FROM {rtree} WHERE {_IN_BOX}", box).fetchone()[0]
+            n = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {rtree} WHERE {_IN_BOX} LIMIT {mvt.MAX_POINTS + 1})",
+                             box).fetchone()[0]
             if n == 0:
                 return None
             if n <= mvt.MAX_POINTS:  # no thinning (the usual at high zoom): the rows of the box
                 return f"t.fid IN (SELECT id FROM {rtree} WHERE {_IN_BOX})", box
-        ids, xs, ys = conn.execute(f"SELECT json_group_array(id), json_group_array(minx), json_group_array(miny) "
-                                   f"FROM {rtree} WHERE {_IN_BOX}", box).fetchone()
-        # the boxes are float32: their JSON text (15 digits) comes back to the same float32 exactly
-        index = np.column_stack([np.array(orjson.loads(ids), np.float64),
-                                 np.array(orjson.loads(xs), np.float32).astype(np.float64),
-                                 np.array(orjson.loads(ys), np.float32).astype(np.float64)]).reshape(-1, 3)
+        # The boxes are float32: times 2^40 they are integers (exactly, from 2^-17 degrees up), which SQLite
+        # writes out much faster than reals (and exactly)
+        ids, xs, ys = conn.execute(f"SELECT group_concat(id), group_concat(CAST(minx * {_SCALE} AS INTEGER)), "
+                                   f"group_concat(CAST(miny * {_SCALE} AS INTEGER)) FROM {rtree} WHERE {_IN_BOX}",
+                                   box).fetchone()
+        index = np.zeros((0, 3))
+        if ids:
+            index = np.column_stack([_integers(ids), _integers(xs) / _SCALE, _integers(ys) / _SCALE])
         if layer.versioned and len(index):
             retired = store.layer_state(conn, where, layer, store.stamp(conn, layer.name)).retired
             if retired:
                 index = index[~np.isin(index[:, 0], np.array(retired, np.float64))]
-        index = index[np.argsort(index[:, 0], kind="stable")]
     if not len(index):
         return None
-    if z >= mvt.FULL_DETAIL_ZOOM and len(index) <= mvt.MAX_POINTS:
-        fids = index[:, 0]
-    else:
+    fids = index[:, 0].astype(np.int64)
+    if z < mvt.FULL_DETAIL_ZOOM or len(index) > mvt.MAX_POINTS:
         lonlat = index[:, 1:3].copy()
         lonlat[:, 1] = np.clip(lonlat[:, 1], -mvt.MAX_LAT, mvt.MAX_LAT)
-        fids = index[mvt.thin_points(mvt._to_3857(lonlat), bounds, always=z < mvt.FULL_DETAIL_ZOOM), 0]
-    return "t.fid IN (SELECT value FROM json_each(?))", (orjson.dumps(fids.astype(np.int64).tolist()).decode(),)
+        fids = thin(fids, mvt._to_3857(lonlat), bounds)
+    return "t.fid IN (SELECT value FROM json_each(?))", (orjson.dumps(np.sort(fids).tolist()).decode(),)
+
+
+def thin(fids: np.ndarray, xy: np.ndarray, bounds: tuple[float, float, float, float],
+         limit: int = mvt.MAX_POINTS) -> np.ndarray:
+    """The fids :func:`.mvt.thin_points` keeps (it always thins: the caller decides when), in any order.
+
+    The lowest fid of each occupied cell of the 256 × 256 grid (one sort of cell and fid together), then
+    of each cell of the coarser grids, from those: a cell of the grid of c cells a side is exactly four
+    of the grid of 2c (the cell of a point at c is its cell at 2c halved, as :func:`.mvt.thin_points`
+    computes it: the position scaled by a power of two), so its lowest fid is the lowest of theirs."""
+    minx, miny, maxx, maxy = bounds
+    cells = 256
+    col = np.clip(((xy[:, 0] - minx) / (maxx - minx) * cells).astype(np.int64), 0, cells - 1)
+    row = np.clip(((xy[:, 1] - miny) / (maxy - miny) * cells).astype(np.int64), 0, cells - 1)
+    cell = row * cells + col
+    while True:
+        if len(fids) and int(fids.max()) < 1 << 40:
+            key = np.sort((cell << 40) | fids)
+            cell, fids = key >> 40, key & ((1 << 40) - 1)
+        else:
+            order = np.lexsort((fids, cell))
+            cell, fids = cell[order], fids[order]
+        first = np.ones(len(cell), bool)
+        first[1:] = cell[1:] != cell[:-1]
+        cell, fids = cell[first], fids[first]
+        if len(fids) <= limit or cells == 1:
+            return fids
+        row, col = np.divmod(cell, cells)
+        cells //= 2
+        cell = (row // 2) * cells + col // 2
 
 
 def _read_points(conn, layer: LayerDef, names: Sequence[str], select: str, clause: str,
@@ -143,24 +180,35 @@ def _read_points(conn, layer: LayerDef, names: Sequence[str], select: str, claus
     """fids, longitude and latitude, which are points, and the fields' values of the rows ``clause`` picks (fid
     order).
 
-    Read as one row of arrays: the fids and fields as JSON arrays (SQLite's ``json_group_array``), the
-    geometry blobs concatenated, so that no Python object is made per row but the values. Real fields
-    go the usual way (JSON keeps 15 digits of a real), as do NULL or unlike geometry blobs."""
+    Read as one row of arrays, so that no Python object is made per row but the values: the fids and
+    the geometry blobs concatenated, the fields as JSON arrays (SQLite's ``json_group_array``), in the
+    order SQLite walks the fids (ascending: it looks them up in an index of their own; sorted here
+    otherwise). Real fields go the usual way (JSON keeps 15 digits of a real), as do fields holding
+    a blob and unlike geometry blobs."""
     live = " AND t.retired_at IS NULL" if layer.versioned else ""
-    rows_sql = f"SELECT {select} FROM {quote(layer.name)} t WHERE {clause}{live} ORDER BY t.fid"
+    where = f"FROM {quote(layer.name)} t WHERE {clause}{live}"
     if not any(layer.field(n).type == "real" for n in names):
-        arrays = "".join(f", json_group_array({quote(n)})" for n in names)
-        packed = conn.execute(f"SELECT json_group_array(fid), CAST(group_concat(geom, '') AS BLOB), "
-                              f"count(*) - count(geom){arrays} FROM ({rows_sql})", params).fetchone()
-        fids = np.array(orjson.loads(packed[0]), np.int64)
-        if not len(fids):
-            return fids, np.zeros((0, 2)), np.zeros(0, bool), []
-        if packed[2] == 0 and len(packed[1]) % len(fids) == 0:
-            blobs = np.frombuffer(packed[1], np.uint8).reshape(len(fids), -1)
-            got = _uniform_lonlat(blobs)
+        arrays = "".join(f", json_group_array(t.{quote(n)})" for n in names)
+        try:
+            packed = conn.execute(f"SELECT group_concat(t.fid), CAST(group_concat(t.geom, '') AS BLOB), "
+                                  f"count(*) - count(t.geom){arrays} {where}", params).fetchone()
+        except sqlite3.OperationalError:  # a blob in a field: JSON cannot hold it
+            packed = None
+        if packed is not None and packed[0] is None:
+            return np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros(0, bool), []
+        if packed is not None and packed[2] == 0:
+            fids = _integers(packed[0])
+            got = None
+            if len(packed[1]) % len(fids) == 0:
+                got = _uniform_lonlat(np.frombuffer(packed[1], np.uint8).reshape(len(fids), -1))
             if got is not None:
-                return fids, *got, [orjson.loads(v) for v in packed[3:]]
-    rows = conn.execute(rows_sql, params).fetchall()
+                columns: list[Sequence[Any]] = [orjson.loads(v) for v in packed[3:]]
+                if len(fids) > 1 and not (fids[1:] > fids[:-1]).all():
+                    order = np.argsort(fids, kind="stable")
+                    fids, got = fids[order], (got[0][order], got[1][order])
+                    columns = [_pick(c, order) for c in columns]
+                return fids, *got, columns
+    rows = conn.execute(f"SELECT {select} {where} ORDER BY t.fid", params).fetchall()
     if not rows:
         return np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros(0, bool), []
     columns = list(zip(*rows))
@@ -202,6 +250,21 @@ _COMMANDS = {mvt_encode.LINESTRING: mvt_encode.line_commands, mvt_encode.POLYGON
 # shapely's type id (index; -1, a missing geometry, is the last) -> MVT type (0: none)
 _MVT_TYPE = np.array([0, mvt_encode.LINESTRING, 0, mvt_encode.POLYGON, mvt_encode.POINT, mvt_encode.LINESTRING,
                       mvt_encode.POLYGON, 0], np.int64)
+
+
+def _shape_rows(conn, layer: LayerDef, select: str, query: tuple[float, float, float, float], z: int) -> list[tuple]:
+    """The rows of the box in use (fid order), without the classes hidden at zoom ``z``: as :func:`.mvt._rows`,
+    the fids looked up in order (no sort)."""
+    minx, miny, maxx, maxy = query
+    where = f"t.fid IN (SELECT id FROM {quote(f'rtree_{layer.name}_geom')} WHERE {_IN_BOX})"
+    params: list[Any] = [maxx, minx, maxy, miny]
+    if layer.versioned:
+        where += " AND t.retired_at IS NULL"
+    hidden = layer.tiles.classes_hidden_at(z)
+    if hidden:
+        where += f" AND t.{quote(layer.tiles.class_field)} NOT IN ({', '.join('?' * len(hidden))})"
+        params.extend(hidden)
+    return conn.execute(f"SELECT {select} FROM {quote(layer.name)} t WHERE {where} ORDER BY t.fid", params).fetchall()
 
 
 def _shapes(blobs: list[bytes], layer: LayerDef, bounds: tuple[float, float, float, float],
