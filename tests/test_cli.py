@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from rallypoint import Registry
 from rallypoint.cli.main import cli
-from rallypoint.geometry import register_functions
+from rallypoint.storage.gpkg.blobs import register_functions
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

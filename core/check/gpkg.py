@@ -1,6 +1,6 @@
 """Checking a whole registry file: GeoPackage conformance, layers, every feature, history.
 
-:func:`check_registry` reports every problem it finds (it does not stop at the first) as
+:func:`check_file` reports every problem it finds (it does not stop at the first) as
 :class:`~rallypoint.errors.Problem` records naming layer, feature and field. It reads
 only; it never changes the file.
 """
@@ -16,13 +16,16 @@ from contextlib import closing
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import geometry as geo
-from .bulk import check_frame
-from .errors import Problem
-from .gpkgfile import HISTORY_TABLE, METADATA_URI, connect, quote
-from .plugins import default_plugin_manager, layer_catalog
-from .schema import LayerDef, builtin_layers
-from .validation import check_feature
+from .. import geometry as geo
+from ..errors import Problem
+from ..frame_checks import check_frame
+from ..plugins import default_plugin_manager, layer_catalog
+from ..registry import Registry
+from ..schema import LayerDef, builtin_layers
+from ..storage.base import HISTORY_TABLE, METADATA_URI, quote
+from ..storage.gpkg import blobs
+from ..storage.gpkg.file import connect
+from ..validation import check_feature
 
 _SQL_TYPES = {
     "text": ("TEXT",), "uuid": ("TEXT",), "adcode": ("TEXT",), "phone": ("TEXT",), "codes": ("TEXT",),
@@ -119,10 +122,10 @@ def _features(conn: sqlite3.Connection, layer: LayerDef, progress: Progress | No
             blob = row[1]
             try:
                 if blob is not None:
-                    srs, _, _ = geo.parse_header(blob)
+                    srs, _, _ = blobs.parse_header(blob)
                     if srs != geo.STORAGE_EPSG:
                         out.append(Problem(layer.name, label, "geom", f"blob srs_id {srs}, column is {geo.STORAGE_EPSG}"))
-                geom = geo.decode(blob)
+                geom = blobs.decode(blob)
             except geo.GeometryBlobError as exc:
                 out.append(Problem(layer.name, label, "geom", str(exc)))
                 continue
@@ -169,7 +172,7 @@ def _reference_layer(conn: sqlite3.Connection, path: Path, layer: LayerDef, prog
     bad_blobs = 0
     for i, blob in enumerate(blobs):
         try:
-            srs, _, _ = geo.parse_header(blob) if blob is not None else (geo.STORAGE_EPSG, False, 0)
+            srs, _, _ = blobs.parse_header(blob) if blob is not None else (geo.STORAGE_EPSG, False, 0)
         except geo.GeometryBlobError as exc:
             bad_blobs += 1
             if bad_blobs <= 5:
@@ -182,8 +185,6 @@ def _reference_layer(conn: sqlite3.Connection, path: Path, layer: LayerDef, prog
     if bad_blobs:
         return out
     # Read with Python's own SQLite (Registry.read_frame), never with GDAL's copy in this process.
-    from .registry import Registry
-
     with Registry(path, readonly=True) as reg:
         gdf = reg.read_frame(layer.name)
     _, _, found = check_frame(layer, gdf)
@@ -197,24 +198,11 @@ def _reference_layer(conn: sqlite3.Connection, path: Path, layer: LayerDef, prog
     return out
 
 
-def check_registry(path: str | Path, *, progress: Progress | None = None, gdal: bool = True,
-                   layers: Iterable[LayerDef] | None = None, features: bool = True,
-                   history: bool = True) -> list[Problem]:
-    """Every problem in the registry file at ``path`` (an empty list when it is sound).
-
-    ``layers``: the definitions to check against (default: every built-in layer, which must
-    be there, and plugin layers that are); an export passes the ones it was written with.
-    ``features=False`` checks the structure only; ``history=False`` skips the check that each
-    feature's version is its history's last (for files written without their history).
-    A ``postgresql://`` URL is checked by :func:`rallypoint.pg_check.check_postgis_registry` (tables,
-    triggers, then every feature); the file-only options do not apply to it.
-    """
-    from .store import is_postgres_url
-
-    if is_postgres_url(path):
-        from .pg_check import check_postgis_registry
-
-        return check_postgis_registry(str(path), progress=progress)
+def check_file(path: str | Path, *, progress: Progress | None = None, gdal: bool = True,
+               layers: Iterable[LayerDef] | None = None, features: bool = True,
+               history: bool = True) -> list[Problem]:
+    """Every problem in the registry file at ``path`` (an empty list when it is sound); see
+    :func:`rallypoint.check.check_registry` for the options."""
     path = Path(path)
     if not path.is_file():
         return [Problem("file", str(path), None, "no such file")]

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 import shapely
 
-from ..gpkgfile import HISTORY_TABLE, quote
 from ..schema import LayerDef
-from ..store import Store
+from ..storage.base import HISTORY_TABLE, Store, quote
 from ..validation import check_feature
 from . import mapping as mp
 from .plan import PlannedFeature

@@ -5,8 +5,8 @@ validated batches as any user's edits (so the sample also proves the write path)
 base layers through the bulk loader. The file is built under a temporary name and moved
 into place at the end, so an interrupted run leaves no half-made registry.
 
-``path`` may be a PostGIS database's URL: :mod:`rallypoint.pg_sample` writes the same
-registry there in one transaction, the resources with ``COPY``.
+``path`` may be a PostGIS database's URL: :mod:`.postgis` writes the same registry there in
+one transaction, the resources with ``COPY``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .errors import RegistryFileError
-from .registry import Registry
-from .sample_data import generate
-from .store import is_postgres_url
+from ..errors import RegistryFileError
+from ..registry import Registry
+from ..sample_data import generate
+from ..storage import backend_for
+from .postgis import write_sample_postgis
 
 SAMPLE_AUTHOR = "rallypoint-sample"
 SAMPLE_TIME = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -34,7 +35,7 @@ def write_sample(path: str | os.PathLike, size: str = "county", seed: int = 2938
     """Generate the ``size`` sample (``county`` or ``city``) into a new registry at ``path``; return counts."""
     if size not in ("county", "city"):
         raise ValueError(f"size must be 'county' or 'city', not {size!r}")
-    postgis = is_postgres_url(path)
+    postgis = not backend_for(path).is_file
     target = Path(path)
     if not postgis and target.exists() and not overwrite:
         raise RegistryFileError(f"{target} already exists (use overwrite to replace it)")
@@ -43,8 +44,6 @@ def write_sample(path: str | os.PathLike, size: str = "county", seed: int = 2938
     data = generate(size, seed)
     note("generating", 1, 1)
     if postgis:
-        from .pg_sample import write_sample_postgis
-
         return write_sample_postgis(str(path), data, name=f"{data.region['name']}应急资源（示例数据）",
                                     author=SAMPLE_AUTHOR, at=SAMPLE_TIME, resource_order=RESOURCE_ORDER,
                                     overwrite=overwrite, progress=progress)

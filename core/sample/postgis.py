@@ -5,33 +5,29 @@ moves it into place; here the same guarantee comes from the database: the tables
 reference layers and every resource are written in **one transaction**, so a run that fails
 or is killed leaves the database as it was (with ``overwrite``, the old registry too).
 
-The resources are checked as a batch checks them (field definitions, derived fields,
-references, the plugins' checks) and then sent with ``COPY``, not one ``INSERT`` per row:
-the registry's triggers fire for copied rows too, so every feature gets its stamps and its
-insert in the history from the database, as for any other write (author and time from the
-``rallypoint.author`` / ``rallypoint.now`` settings of the transaction). The reference
-layers go through :mod:`rallypoint.pg_bulk`, as ``Registry.load_reference`` sends them.
+The resources are checked here as a batch checks them (field definitions, derived fields,
+references, the plugins' checks) and then sent with ``COPY`` by the storage seam
+(:func:`rallypoint.storage.new_registry`), not one ``INSERT`` per row: the registry's triggers
+fire for copied rows too, so every feature gets its stamps and its insert in the history from
+the database, as for any other write (author and time from the ``rallypoint.author`` /
+``rallypoint.now`` settings of the transaction). The reference layers are checked as
+``Registry.load_reference`` checks them (:mod:`rallypoint.frame_checks`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-import numpy as np
-import shapely
-
-from . import geometry as geo
-from .errors import Problem, RegistryFileError, ValidationError
-from .gpkgfile import SCHEMA_VERSION, RegistryInfo
-from .pg_bulk import load_reference
-from .pg_schema import qi
-from .plugins import default_plugin_manager, layer_catalog
-from .schema import LayerDef
-from .validation import check_feature, format_datetime
+from .. import geometry as geo
+from ..errors import Problem, ValidationError
+from ..frame_checks import prepare_reference
+from ..plugins import default_plugin_manager, layer_catalog
+from ..schema import LayerDef
+from ..storage import new_registry
+from ..storage.base import SCHEMA_VERSION, RegistryInfo
+from ..validation import check_feature, format_datetime
 
 Progress = Callable[[str, int, int], None]
-
-_STAMPS = ("version", "created_at", "created_by", "updated_at", "updated_by", "retired_at")
 
 
 def _checked_rows(pm, layer: LayerDef, items: list[tuple[dict[str, Any], Any]], known: dict[str, set[str]],
@@ -65,28 +61,9 @@ def _checked_rows(pm, layer: LayerDef, items: list[tuple[dict[str, Any], Any]], 
     return rows, geoms
 
 
-def _copy_features(conn, layer: LayerDef, rows: list[dict[str, Any]], geoms: list[Any]) -> None:
-    """COPY the rows in; the layer's triggers stamp them and write their history."""
-    names = [f.name for f in layer.fields if f.name not in _STAMPS]
-    bools = {f.name for f in layer.fields if f.type == "boolean"}
-    cols = ([] if not layer.has_geometry else ["geom"]) + [qi(n) for n in names]
-    if layer.has_geometry:
-        arr = np.array(geoms, dtype=object)
-        ewkb = shapely.to_wkb(shapely.set_srid(arr, geo.STORAGE_EPSG), hex=True, include_srid=True,
-                              output_dimension=2)
-    with conn.cursor().copy(f"COPY {qi(layer.name)} ({', '.join(cols)}) FROM STDIN") as copy:
-        for i, row in enumerate(rows):
-            values = [bool(row[n]) if n in bools and row.get(n) is not None else row.get(n) for n in names]
-            copy.write_row(([ewkb[i]] if layer.has_geometry else []) + values)
-
-
 def write_sample_postgis(url: str, data, *, name: str, author: str, at, resource_order: tuple[str, ...],
                          overwrite: bool = False, progress: Progress | None = None) -> dict[str, int]:
     """Write generated sample ``data`` (:func:`rallypoint.sample_data.generate`) as a new registry at ``url``."""
-    import psycopg
-
-    from .store_pg import _connect, _label, create_registry_tables
-
     note = progress or (lambda stage, done, total: None)
     pm = default_plugin_manager()
     catalog = layer_catalog(pm)
@@ -95,29 +72,20 @@ def write_sample_postgis(url: str, data, *, name: str, author: str, at, resource
     info = RegistryInfo(name=name, bureau=region["bureau"], adcode=region["adcode"], schema_version=SCHEMA_VERSION,
                         created_at=now, language="zh")
     counts: dict[str, int] = {}
-    conn = _connect(url)
-    try:
-        with conn.transaction():
-            create_registry_tables(conn, _label(url), list(catalog.values()), info, overwrite=overwrite)
-            conn.execute("SELECT set_config('rallypoint.author', %s, true), set_config('rallypoint.now', %s, true),"
-                         " set_config('rallypoint.note', 'sample data', true)", (author, now))
-            for layer in ("admin_areas", "population", "roads"):
-                gdf = getattr(data, layer)
-                note(layer, 0, len(gdf))
-                counts[layer] = load_reference(conn, catalog[layer], gdf, author=author, now=now, note="sample data")
-                note(layer, len(gdf), len(gdf))
-            known: dict[str, set[str]] = {}
-            for layer in resource_order:
-                items = data.features[layer]
-                note(layer, 0, len(items))
-                rows, geoms = _checked_rows(pm, catalog[layer], items, known, now)
-                _copy_features(conn, catalog[layer], rows, geoms)
-                counts[layer] = len(rows)
-                note(layer, len(items), len(items))
-            for layer in catalog:  # plugins' layer types are in the registry too, with no sample data
-                counts.setdefault(layer, 0)
-    except psycopg.Error as exc:
-        raise RegistryFileError(f"{_label(url)}: cannot write the sample: {str(exc).strip()}") from exc
-    finally:
-        conn.close()
+    with new_registry(url, list(catalog.values()), info, author=author, now=now, note="sample data",
+                      overwrite=overwrite) as loader:
+        for layer in ("admin_areas", "population", "roads"):
+            gdf = getattr(data, layer)
+            note(layer, 0, len(gdf))
+            counts[layer] = loader.load_reference(catalog[layer], prepare_reference(catalog[layer], gdf))
+            note(layer, len(gdf), len(gdf))
+        known: dict[str, set[str]] = {}
+        for layer in resource_order:
+            items = data.features[layer]
+            note(layer, 0, len(items))
+            rows, geoms = _checked_rows(pm, catalog[layer], items, known, now)
+            counts[layer] = loader.add_checked(catalog[layer], rows, geoms)
+            note(layer, len(items), len(items))
+        for layer in catalog:  # plugins' layer types are in the registry too, with no sample data
+            counts.setdefault(layer, 0)
     return counts

@@ -1,45 +1,63 @@
-"""Where a registry keeps its rows: the small interface between :mod:`rallypoint.registry` and its storage.
+"""The storage seam's shared types: what a backend must offer, and what the layers above hand it.
 
 The registry's rules (validation, stamps, versions, history records, errors) live in
-:mod:`rallypoint.registry` and are the same for every storage; a store only runs SQL on
-its database. Two stores exist: :class:`~rallypoint.store_gpkg.GpkgStore` (a GeoPackage
-file, through Python's sqlite3) and :class:`~rallypoint.store_pg.PgStore` (PostgreSQL with
-PostGIS, through psycopg 3), chosen by :func:`is_postgres_url`.
+:mod:`rallypoint.registry` and are the same for every storage; a :class:`Store` only runs SQL on
+its database, and a :class:`Reader` answers the OGC API's reads. Two backends exist:
+:mod:`rallypoint.storage.gpkg` (a GeoPackage file, through Python's sqlite3) and
+:mod:`rallypoint.storage.postgis` (PostgreSQL with PostGIS, through psycopg 3); a location
+becomes one of them in one place, :mod:`rallypoint.storage` (``open_store``, ``reader_for`` …).
 
-SQL shared by both is written with ``?`` placeholders and double-quoted identifiers; a
-store adapts the placeholders to its driver (:meth:`Store.execute`).
+SQL shared by both is written with ``?`` placeholders and double-quoted identifiers (:func:`quote`);
+a store adapts the placeholders to its driver (:meth:`Store.execute`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from shapely.geometry.base import BaseGeometry
 
-from .schema import LayerDef
+from ..crs import DEFAULT as DEFAULT_CRS
+from ..crs import Crs
+from ..schema import LayerDef
+
+#: the registry's schema version (kept in its metadata); a registry of a newer one is refused
+SCHEMA_VERSION = 1
+#: where a GeoPackage registry keeps its record (``gpkg_metadata.md_standard_uri``)
+METADATA_URI = "urn:rallypoint:registry"
+#: every accepted change: who, when, before and after (append-only)
+HISTORY_TABLE = "rp_history"
 
 
 #: merge conflicts: the other side's version of features both sides changed (see :mod:`rallypoint.exchange.merge`)
 CONFLICTS_TABLE = "rp_conflicts"
 
 
-def is_postgres_url(location: Any) -> bool:
-    """Whether ``location`` names a PostgreSQL database (``postgresql://…`` or ``postgres://…``) rather than a file."""
-    return isinstance(location, str) and location.split("://", 1)[0] in ("postgresql", "postgres")
-
-
-def location_label(location: Any) -> str:
-    """A registry's location for messages and records: a file's path, or a URL without its password."""
-    if is_postgres_url(location):
-        from .store_pg import _label
-
-        return _label(str(location))
-    return str(location)
-
-
 #: the web server's API keys (hashes only, see :mod:`rallypoint.api.auth`): the server's bookkeeping, not a layer
 KEYS_TABLE = "rp_api_keys"
+
+
+def quote(identifier: str) -> str:
+    """Quote an SQL identifier (callers only pass names checked against the definitions)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class RegistryInfo:
+    """What the registry says about itself (a GeoPackage's ``gpkg_metadata``, PostGIS's ``rp_metadata``)."""
+
+    name: str
+    bureau: str
+    adcode: str | None
+    schema_version: int
+    created_at: str
+    language: str = "zh"
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, ensure_ascii=False, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -87,10 +105,28 @@ class HistoryEntry:
     note: str | None
 
 
+@dataclass
+class PreparedLoad:
+    """A reference layer's data, checked by :func:`rallypoint.frame_checks.prepare_reference` and ready for a
+    storage to write whole (:meth:`Store.load_reference`)."""
+
+    rows: int
+    columns: dict[str, Any]  # pandas Series: the stored columns, by field name, in the layer's order
+    geoms: Any  # a numpy array of shapely geometries in EPSG:4490
+    load_id: str  # the pseudo-feature the loads of this layer are versions of
+    summary: str  # this load, as JSON (rows, replace, bounds)
+
+
 class Store(Protocol):
     """What :class:`~rallypoint.registry.Registry` needs from its storage."""
 
     conn: Any
+    #: where the registry is, for messages: a file's path, or the database's URL without its password
+    label: str
+    #: where the registry is whatever the working folder: a file's absolute path, or :attr:`label`
+    location: str
+    #: the registry's own record (name, bureau, division code, schema version, language)
+    info: RegistryInfo
     #: the SQL expression that selects the geometry column as :meth:`decode` reads it
     geom_select: str
     #: the LIMIT value meaning "no limit"
@@ -144,8 +180,9 @@ class Store(Protocol):
     def point_coords(self, values: Any) -> Any:
         """The (n, 2) coordinates of point geometries as selected; NaN for NULL; ValueError for other types."""
 
-    def load_reference(self, layer: LayerDef, data: Any, *, author: str, now: str, replace: bool,
-                       note: str | None) -> int: ...
+    def load_reference(self, layer: LayerDef, data: PreparedLoad, *, author: str, now: str, replace: bool,
+                       note: str | None) -> int:
+        """Write a checked reference layer whole, with its load recorded in the history, in one transaction."""
 
     def add_layers(self, layers: list[LayerDef], language: str, now: str) -> None:
         """Create the tables (without geometry) of layer types that plugins define, in one transaction."""
@@ -167,4 +204,103 @@ class Store(Protocol):
     def keys(self) -> KeyStore:
         """The registry's API keys."""
 
+    # -- a connection kept between requests (the web adapter keeps one per thread) ----------
+    def alive(self) -> bool:
+        """Whether this connection may serve another request: its database is still there (a file not
+        replaced meanwhile, a server that has not ended the session). Costs no round trip."""
+
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (or the connection is unusable): such a connection is not kept."""
+
+    def reader(self, where: str) -> Reader:
+        """The OGC API's reader of this registry, on this store's connection (see :class:`Reader`)."""
+
+    def snapshot(self, target: Any, layers: list[LayerDef], *, reference: Any = None) -> None:
+        """Write the registry as of one moment into a new GeoPackage registry file ``target``, rows with their
+        fids and the history; ``reference``: the reference layers whose rows are wanted (None: all)."""
+
     def close(self) -> None: ...
+
+
+# -- the read path of the OGC API ------------------------------------------------------------------------
+
+@dataclass
+class ItemsQuery:
+    """A checked request for items (see :mod:`rallypoint.api.features.query`), as a reader answers it."""
+
+    layer: LayerDef
+    limit: int
+    offset: int = 0
+    bboxes: list[tuple[float, float, float, float]] | None = None  # storage lon/lat; two across the antimeridian
+    time: tuple[str | None, str | None] | None = None  # inclusive, as stored strings
+    filters: list[tuple[str, list[Any]]] = field(default_factory=list)  # SQL fragment on the alias t, values
+    crs: Crs = DEFAULT_CRS
+    personal: bool = False
+    cql: bool = False  # a CQL2 filter is among the filters: its SQL functions must be on the connection
+
+    def key(self) -> tuple:
+        """What identifies the result (for ETags)."""
+        return (self.layer.name, self.limit, self.offset, self.bboxes, self.time,
+                tuple((s, tuple(v)) for s, v in self.filters), self.crs.uri, self.personal)
+
+
+#: the field the ``datetime`` parameter filters on
+TIME_FIELD = "updated_at"
+
+
+@dataclass(frozen=True)
+class Spatial:
+    """A CQL2 spatial predicate's value, waiting for the backend to resolve it (a GeoPackage turns it into the
+    matching fids); its repr keys ETags."""
+
+    layer: str
+    op: str
+    wkb: bytes
+
+    def __repr__(self) -> str:
+        return f"Spatial({self.layer}, {self.op}, {hashlib.blake2b(self.wkb, digest_size=12).hexdigest()})"
+
+
+class Reader(Protocol):
+    """How the OGC API reads one registry, on the request's own connection (``ctx.reader``).
+
+    The API's endpoints keep the rules (parameters, links, ETags, personal data, errors); a reader only
+    answers them, with the same values on every backend.
+    """
+
+    #: the SQL dialect the items' filters are written in (see :mod:`rallypoint.storage.filters`)
+    dialect: str
+
+    def stamp(self, table: str | None = None) -> tuple:
+        """Changes whenever the layer (or, without ``table``, any layer) may have been written: caches, ETags."""
+
+    def unchanged(self, layer_name: str, old: tuple, new: tuple) -> bool:
+        """Whether the layer is surely as it was at stamp ``old``, now that the stamp is ``new``."""
+
+    def contents(self) -> dict[str, tuple]:
+        """Layer name → (min_x, min_y, max_x, max_y, last_change); the extent in CRS84 (None where unknown)."""
+
+    def prepare(self, q: ItemsQuery, current: tuple) -> None:
+        """Ready ``q``'s filters to run (once the request is known not to be answered 304)."""
+
+    def layer_state(self, layer: LayerDef, current: tuple) -> Any:
+        """What the reader keeps about a layer between requests, valid at ``current``."""
+
+    def page(self, q: ItemsQuery) -> list[tuple]:
+        """One page of rows (fid, geometry, fields) for :meth:`to_features`."""
+
+    def page_json(self, q: ItemsQuery, state: Any) -> list[bytes]:
+        """One page as finished GeoJSON Feature texts (CRS84), in the order of :meth:`page`."""
+
+    def count(self, q: ItemsQuery, state: Any) -> int | None:
+        """How many features in use match, exactly; None when too many to count per request."""
+
+    def one(self, layer: LayerDef, feature_id: str, personal: bool) -> tuple | None:
+        """The row of one feature in use, or None."""
+
+    def to_features(self, layer: LayerDef, rows: list[tuple], crs: Crs, personal: bool, *,
+                    geometry_as_text: bool = False) -> list[dict[str, Any]]:
+        """GeoJSON Features from rows of :meth:`page` or :meth:`one`."""
+
+    def tile(self, layers: list[LayerDef], personal: bool, z: int, x: int, y: int) -> bytes:
+        """Mapbox Vector Tile ``z/x/y`` of ``layers`` (b"" when it holds nothing)."""

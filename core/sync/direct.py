@@ -27,9 +27,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import ConflictError, FeatureNotFoundError, RegistryFileError, ValidationError
-from .registry import Feature, Registry
-from .store import is_postgres_url
+from ..errors import ConflictError, FeatureNotFoundError, RegistryFileError, ValidationError
+from ..registry import Feature, Registry
+from ..storage import backend_for
+from .base import Conflict, SyncError, SyncReport, editable, state
 
 
 class _Retry(Exception):
@@ -45,12 +46,9 @@ class DirectRemote:
     """A registry (PostGIS URL or registry file) as the source of a check-out."""
 
     def __init__(self, location: str | Path):
-        from .sync import SyncError
-
-        if is_postgres_url(location):
-            from .store_pg import url_without_password
-
-            self.url = url_without_password(str(location))
+        backend = backend_for(location)
+        if not backend.is_file:
+            self.url = backend.public_url()
         else:
             path = Path(location)
             if not path.is_file():
@@ -58,7 +56,7 @@ class DirectRemote:
                                 "postgresql:// database")
             self.url = str(path.resolve())
         try:
-            self.reg = Registry.open(str(location) if is_postgres_url(location) else self.url)
+            self.reg = Registry.open(self.url if backend.is_file else str(location))
         except RegistryFileError as exc:
             raise SyncError(f"cannot open the registry to sync with: {exc}") from None
 
@@ -72,7 +70,7 @@ class DirectRemote:
 
     def snapshot(self):
         """Reads inside see the registry as of one moment (a check-out or pull of several layers)."""
-        return self.reg._store.read_snapshot()
+        return self.reg.store.read_snapshot()
 
     def items(self, layer: str) -> Iterator[dict[str, Any]]:
         """The features in use of a layer, as the server gives them (GeoJSON, every field: direct access is
@@ -95,8 +93,6 @@ class DirectRemote:
     def push(self, local: Registry, base, todo: dict[str, dict[str, tuple[str, Feature]]], layers: list[str], *,
              author: str, source: str, progress: Callable[[int], None] | None = None):
         """Send the local changes ``todo`` (see :func:`rallypoint.sync.pending`) in one transaction."""
-        from .sync import Conflict, SyncReport, _editable, _state
-
         report = SyncReport()
         work = []
         for layer in layers:
@@ -112,14 +108,14 @@ class DirectRemote:
                     for i, (layer, uid, kind, feat, (version, old)) in enumerate(work, start=1):
                         if (layer, uid) in left_out:
                             continue
-                        st = _state(local, feat)
+                        st = state(local, feat)
                         labels[f"feature {uid}"] = (layer, uid, kind)
                         already = self._already_there(layer, uid, st)
                         if already is not None:  # sent by a push killed before its record was kept
                             sent.append((layer, uid, kind, st, already))
                             continue
                         try:
-                            new_version = self._send(b, layer, uid, kind, feat, st, version, old, _editable)
+                            new_version = self._send(b, layer, uid, kind, feat, st, version, old, editable)
                         except ConflictError:
                             left_out.add((layer, uid))
                             report.conflicts.append(Conflict(
@@ -150,7 +146,7 @@ class DirectRemote:
                 continue
             break
         # the registry has committed: now the check-out's record of it, in one transaction of the file
-        local._store.begin()
+        local.store.begin()
         try:
             for layer, uid, kind, st, version in sent:
                 if kind == "retired":
@@ -163,20 +159,18 @@ class DirectRemote:
                     else:
                         report.updated += 1
         except BaseException:
-            local._store.rollback()
+            local.store.rollback()
             raise
-        local._store.commit({}, "")
+        local.store.commit({}, "")
         return report
 
     def _already_there(self, layer: str, uid: str, st: dict[str, Any]) -> int | None:
         """The registry's version of a feature whose state there is already the local one, else None."""
-        from .sync import _state
-
         try:
             there = self.reg.get(layer, uid)
         except FeatureNotFoundError:
             return None
-        return there.version if _state(self.reg, there) == st else None
+        return there.version if state(self.reg, there) == st else None
 
     def _send(self, b, layer, uid, kind, feat, st, version, old, editable) -> int | None | bool:
         """Write one change in the batch; its new version (None once retired), or False when refused."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from rallypoint.analysis import Analysis, AnalysisContext, AnalysisError, AnalysisResult, Output, Parameter
+from rallypoint.analysis import Analysis, AnalysisContext, AnalysisResult, Output, Parameter
 
 if TYPE_CHECKING:  # pragma: no cover
     from rallypoint import Registry
@@ -95,10 +95,3 @@ COVERAGE = Analysis(
     requires=("admin_areas", "population", "shelters"),
     version="1",
 )
-
-
-def check_thresholds(minutes: tuple[float, ...]) -> tuple[float, ...]:
-    out = tuple(sorted(set(float(m) for m in minutes)))
-    if not out or out[0] <= 0:
-        raise AnalysisError("parameter 'minutes': give one or more walking times above 0 minutes, e.g. 10,30,60")
-    return out

@@ -12,7 +12,6 @@ from rallypoint.analysis import AnalysisContext, AnalysisError, AnalysisResult
 from . import assignment as asg_mod
 from . import coverage as cov
 from . import network as nw
-from .analysis import check_thresholds
 from .eligibility import COLUMNS, eligible_shelters, setbacks
 
 
@@ -210,4 +209,11 @@ def _response(reg, roads, road_geom, epsg, hp, params, max_snap, walk_kmh, respo
                                                     params["heli_radius_km"])
         out.update(heli_km=km, heli_min=mins, pad=np.where(i >= 0, pads.index.to_numpy()[np.maximum(i, 0)], -1)
                    if len(pads) else i)
+    return out
+
+
+def check_thresholds(minutes: tuple[float, ...]) -> tuple[float, ...]:
+    out = tuple(sorted(set(float(m) for m in minutes)))
+    if not out or out[0] <= 0:
+        raise AnalysisError("parameter 'minutes': give one or more walking times above 0 minutes, e.g. 10,30,60")
     return out

@@ -251,8 +251,6 @@ td.more {{ color: #666; font-style: italic; }}
 
 
 def _headline(m: dict, lang: str, needs: dict):
-    from .results import summary_rows
-
     short = [needs.get(k, (k, k)) for k in m["needs_short"].split(", ") if k]
     rows = summary_rows(m)
     return [(z, e, ("、".join(n[0] for n in short) if lang == "zh" else ", ".join(n[1] for n in short)) or "—")
@@ -300,3 +298,24 @@ def _rules(info, m, lang: str) -> str:
          f"Helipads: status usable, outside the area, within {p['search_km']:g} km of it."),
     ]
     return "".join(f"<li>{html.escape(z if zh else e)}</li>" for z, e in items)
+
+
+def summary_rows(m: dict) -> list[tuple[str, str, object]]:
+    """The headline figures, (Chinese label, English label, value)."""
+    rows = [("区域内人口", "People inside", round(m["people"])),
+            ("估算户数", "Households (estimated)", m["households"]),
+            ("区域内隐患点", "Hazard points inside", m["hazard_points"]),
+            ("需转移人数", "People to evacuate", round(m["to_evacuate"])),
+            ("开放避难场所", "Shelters to open", m["shelters_open"]),
+            ("已安置", "Placed in a shelter", round(m["placed"])),
+            ("无法安置", "Unplaced", round(m["unplaced"])),
+            ("  其中：可达场所已满", "  of whom: shelters in reach full", round(m["unplaced_full"])),
+            ("  其中：时限内无可达场所", "  of whom: no shelter within the walking limit", round(m["unplaced_no_reach"])),
+            ("  其中：不在路网上", "  of whom: off the road network", round(m["unplaced_off_network"])),
+            ("派出队伍", "Teams to send", m["teams_sent"]),
+            ("首支队伍到达（分钟）", "First team arrives (min)",
+             "—" if not math.isfinite(m["first_team_min"]) else round(m["first_team_min"], 1)),
+            ("调用储备库", "Depots drawn on", m["depots_drawn"]),
+            ("物资缺口", "Supplies short", m["needs_short"] or "—"),
+            ("可用直升机起降点", "Usable helipads", m["helipads_usable"])]
+    return rows

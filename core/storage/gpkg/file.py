@@ -13,18 +13,16 @@ import os
 import sqlite3
 import tempfile
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .errors import RegistryFileError
-from .geometry import STORAGE_EPSG, register_functions
-from .schema import LayerDef
-from .styles import render_qml, render_sld
+from ...errors import RegistryFileError
+from ...geometry import STORAGE_EPSG
+from ...schema import LayerDef
+from ...styles import render_qml, render_sld
+from ..base import HISTORY_TABLE, METADATA_URI, RegistryInfo, quote
+from .blobs import register_functions
 
-SCHEMA_VERSION = 1
-METADATA_URI = "urn:rallypoint:registry"
-HISTORY_TABLE = "rp_history"
 BUSY_TIMEOUT_MS = 30_000
 GPKG_APPLICATION_ID = 0x47504B47  # 'GPKG'
 
@@ -63,26 +61,6 @@ LAYER_STYLES_SCHEMA = {
         "update_time": "datetime",
     },
 }
-
-
-@dataclass(frozen=True)
-class RegistryInfo:
-    """What the registry says about itself (kept in ``gpkg_metadata``)."""
-
-    name: str
-    bureau: str
-    adcode: str | None
-    schema_version: int
-    created_at: str
-    language: str = "zh"
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, ensure_ascii=False, sort_keys=True)
-
-
-def quote(identifier: str) -> str:
-    """Quote an SQL identifier (callers only pass names checked against the definitions)."""
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def connect(path: str | os.PathLike, *, readonly: bool = False) -> sqlite3.Connection:

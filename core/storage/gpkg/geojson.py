@@ -7,11 +7,10 @@ significant digits; booleans as true/false); the geometry by :func:`_geojson`, r
 on the connection, which writes a point straight from its GeoPackage blob at full precision
 and any other geometry through shapely.
 
-Written Features are kept per process (at most :data:`CACHE_BYTES`; when full, the oldest go first),
-keyed on the layer and whether personal fields are in, and dropped as soon as the layer is
-written (checked on every request: :func:`.store.unchanged`), so a cached Feature is never
-stale. A page then costs one R-tree query for its fids, and SQLite writes only the Features
-not yet seen.
+Written Features are kept per process (:mod:`rallypoint.storage.cache`), dropped as soon as the
+layer is written (checked on every request: :func:`.reader.unchanged`), so a cached Feature is
+never stale. A page then costs one R-tree query for its fids, and SQLite writes only the
+Features not yet seen.
 """
 
 from __future__ import annotations
@@ -19,27 +18,18 @@ from __future__ import annotations
 import math
 import sqlite3
 import struct
-import threading
-from collections import OrderedDict
 
 import shapely
 
-from ..gpkgfile import quote
-from ..schema import LayerDef
-from .query import ItemsQuery
+from ...schema import LayerDef
+from .. import cache
+from ..base import ItemsQuery, quote
+from .changes import unchanged
 
 _POINT = struct.Struct("<dd")
 _ENVELOPE = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 _sql: dict[tuple[int, bool], tuple[LayerDef, str]] = {}
 MAX_JSON_OBJECT_ARGS = 120  # SQLite's default limit is 127 arguments
-# Per worker. The city's 140,000 hazard points are about 110 MB of Features: with room for all of
-# them a bbox page is served from here; the earlier cap of 50,000 Features, emptied when full,
-# kept a random-bbox load missing about 30 Features a page (620 against 830+ pages/s).
-CACHE_BYTES = 128 * 1024 * 1024
-EVICT_TO = 0.9  # when full, drop the oldest down to this share, not one by one
-_cache: dict[tuple, list] = {}  # (registry, layer, personal) -> [stamp, OrderedDict{fid: Feature}, bytes]
-_cache_bytes = 0
-_lock = threading.Lock()  # gthread workers serve several requests at once
 
 
 def _geojson(blob: bytes | None) -> str | None:
@@ -96,66 +86,15 @@ def _execute(conn: sqlite3.Connection, sql: str, params: list) -> list[tuple]:
         return conn.execute(sql, params).fetchall()
 
 
-def _cache_for(conn: sqlite3.Connection, key: tuple, stamp: tuple, unchanged=None) -> list:
-    """The cache entry of (registry, layer, personal) valid at ``stamp``; ``unchanged(conn, layer, old, new)``
-    tells whether the layer changed between two stamps (:func:`.store.unchanged`, or PostGIS's reader's)."""
-    if unchanged is None:
-        from .store import unchanged
-
-    global _cache_bytes
-    with _lock:
-        found = _cache.get(key)
-        if found is not None and found[0] != stamp:
-            if unchanged(conn, key[1], found[0], stamp):
-                found[0] = stamp
-            else:
-                _cache_bytes -= found[2]
-                found = None
-        if found is None:
-            found = _cache[key] = [stamp, OrderedDict(), 0]
-        return found
-
-
-def _keep(entry: list, fetched: dict[int, bytes]) -> None:
-    global _cache_bytes
-    with _lock:
-        if not any(v is entry for v in _cache.values()):
-            return  # the layer changed meanwhile: this entry is no longer the cache's
-        added = sum(len(t) for f, t in fetched.items() if f not in entry[1])
-        entry[1].update(fetched)
-        entry[2] += added
-        _cache_bytes += added
-        if _cache_bytes > CACHE_BYTES:
-            while _cache_bytes > CACHE_BYTES * EVICT_TO:
-                biggest = max(_cache.values(), key=lambda e: e[2])
-                if not biggest[1]:
-                    break
-                _, text = biggest[1].popitem(last=False)
-                biggest[2] -= len(text)
-                _cache_bytes -= len(text)
-
-
-def clear_cache() -> None:
-    global _cache_bytes
-    with _lock:
-        _cache.clear()
-        _cache_bytes = 0
-
-
-def cache_usage() -> tuple[int, int]:
-    """(Features, bytes) in this worker's Feature cache."""
-    with _lock:
-        return sum(len(e[1]) for e in _cache.values()), _cache_bytes
-
-
 def page(conn: sqlite3.Connection, q: ItemsQuery, fids: list[int], state) -> list[bytes]:
     """The Features with these fids, in this order, each as UTF-8 JSON."""
-    entry = _cache_for(conn, (state.path, q.layer.name, q.personal), state.stamp)
-    cache = entry[1]
+    entry = cache.entry((state.path, q.layer.name, q.personal), state.stamp,
+                        lambda name, old, new: unchanged(conn, name, old, new))
+    kept = entry[1]
     found = {}
     missing = []
     for f in fids:
-        text = cache.get(f)
+        text = kept.get(f)
         if text is None:
             missing.append(f)
         else:
@@ -168,6 +107,6 @@ def page(conn: sqlite3.Connection, q: ItemsQuery, fids: list[int], state) -> lis
             part = missing[i:i + 500]
             sql = f"SELECT t.fid, {expr} FROM {table} t WHERE t.fid IN ({', '.join('?' * len(part))})"
             fetched.update((fid, text.encode("utf-8")) for fid, text in _execute(conn, sql, part))
-        _keep(entry, fetched)
+        cache.keep(entry, fetched)
         found.update(fetched)
     return [found[f] for f in fids]

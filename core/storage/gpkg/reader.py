@@ -1,4 +1,4 @@
-"""The read path: features straight from SQLite into GeoJSON.
+"""The read path of a GeoPackage registry: features straight from SQLite into GeoJSON (:class:`SqliteReader`).
 
 Read through the request's registry connection with plain SQL, shaped by measurement on
 the city sample (140,000 hazard points):
@@ -25,10 +25,14 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from ..gpkgfile import HISTORY_TABLE, quote
-from ..schema import LayerDef
+from ...crs import Crs
+from ...schema import LayerDef
+from .. import rows as features
+from ..base import ItemsQuery, quote
+from ..clauses import attribute_clauses
+from ..rows import served_fields
 from . import counting
-from .query import TIME_FIELD, ItemsQuery
+from .changes import contents, stamp, unchanged
 
 _prepared: dict[tuple[int, bool], tuple[LayerDef, tuple]] = {}
 _states: dict[tuple[str, str], LayerState] = {}
@@ -40,37 +44,13 @@ def columns(layer: LayerDef, personal: bool) -> tuple[tuple[str, ...], tuple[int
     key = (id(layer), personal)
     hit = _prepared.get(key)
     if hit is None or hit[0] is not layer:
-        names = tuple(f.name for f in layer.fields if personal or not f.personal)
-        booleans = tuple(i for i, n in enumerate(names) if layer.field(n).type == "boolean")
+        names, booleans = served_fields(layer, personal)
         cols = ["t.fid"] + (["t.geom"] if layer.has_geometry else []) + ["t." + quote(n) for n in names]
         hit = _prepared[key] = (layer, (names, booleans, ", ".join(cols)))
     return hit[1]
 
 
-# -- what changed, and what is cached about each layer ------------------------------------------
-
-def stamp(conn: sqlite3.Connection, table: str | None = None) -> tuple:
-    """Changes whenever the layer (or, without ``table``, any layer) is written: for caches and ETags."""
-    if table is None:
-        sql = f"SELECT (SELECT max(last_change) FROM gpkg_contents), (SELECT max(fid) FROM {HISTORY_TABLE})"
-        return tuple(conn.execute(sql).fetchone())
-    sql = f"SELECT (SELECT last_change FROM gpkg_contents WHERE table_name = ?), (SELECT max(fid) FROM {HISTORY_TABLE})"
-    return tuple(conn.execute(sql, (table,)).fetchone())
-
-
-def unchanged(conn: sqlite3.Connection, layer_name: str, old: tuple, new: tuple) -> bool:
-    """Whether a layer is as it was at stamp ``old``, now that the stamp is ``new``.
-
-    Every write records history rows, so when the layer's ``last_change`` is the same and no
-    history row for it came after ``old``, only other layers were written meanwhile.
-    """
-    if old == new:
-        return True
-    if old[0] != new[0] or new[1] is None:
-        return False
-    sql = f"SELECT NOT EXISTS (SELECT 1 FROM {HISTORY_TABLE} WHERE fid > ? AND layer = ?)"
-    return bool(conn.execute(sql, (old[1] or 0, layer_name)).fetchone()[0])
-
+# -- what is cached about each layer -------------------------------------------------------------
 
 @dataclass
 class LayerState:
@@ -110,27 +90,6 @@ def _box_clause(q: ItemsQuery, alias: str = "") -> tuple[str, list[float]]:
         parts.append(f"({p}minx <= ? AND {p}maxx >= ? AND {p}miny <= ? AND {p}maxy >= ?)")
         params.extend([maxx, minx, maxy, miny])
     return " OR ".join(parts), params
-
-
-def attribute_clauses(q: ItemsQuery) -> tuple[list[str], list[Any]]:
-    """The clauses on the alias ``t`` other than the boxes (in use, datetime, filters) and their values; the
-    PostGIS reader uses them too (its filters are written in the postgis dialect)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if q.layer.versioned:
-        clauses.append("t.retired_at IS NULL")
-    if q.time is not None:
-        lo, hi = q.time
-        if lo is not None:
-            clauses.append(f"t.{TIME_FIELD} >= ?")
-            params.append(lo)
-        if hi is not None:
-            clauses.append(f"t.{TIME_FIELD} <= ?")
-            params.append(hi)
-    for sql, values in q.filters:  # written by query._filter, on the alias t
-        clauses.append(sql)
-        params.extend(values)
-    return clauses, params
 
 
 def count(conn: sqlite3.Connection, q: ItemsQuery, state: LayerState) -> int:
@@ -197,10 +156,10 @@ def page_ids(conn: sqlite3.Connection, q: ItemsQuery, state: LayerState) -> list
 
 
 def page_json(conn: sqlite3.Connection, q: ItemsQuery, state: LayerState) -> list[bytes]:
-    """One page as GeoJSON Feature texts written by SQLite (CRS84 only): see :mod:`.geojson_sql`."""
-    from . import geojson_sql
+    """One page as GeoJSON Feature texts written by SQLite (CRS84 only): see :mod:`.geojson`."""
+    from . import geojson
 
-    return geojson_sql.page(conn, q, page_ids(conn, q, state), state)
+    return geojson.page(conn, q, page_ids(conn, q, state), state)
 
 
 def one(conn: sqlite3.Connection, layer: LayerDef, feature_id: str, personal: bool) -> tuple | None:
@@ -218,7 +177,52 @@ def one(conn: sqlite3.Connection, layer: LayerDef, feature_id: str, personal: bo
     return conn.execute(f"SELECT {select} FROM {quote(layer.name)} t WHERE t.fid = ?", (fid,)).fetchone()
 
 
-def contents(conn: sqlite3.Connection) -> dict[str, tuple]:
-    """Table name → (min_x, min_y, max_x, max_y, last_change) from ``gpkg_contents``."""
-    rows = conn.execute("SELECT table_name, min_x, min_y, max_x, max_y, last_change FROM gpkg_contents")
-    return {r[0]: r[1:] for r in rows}
+class SqliteReader:
+    """A GeoPackage registry, read through the request's own SQLite connection (see :class:`~..base.Reader`)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection, where: str):
+        self.conn = conn
+        self.where = where
+
+    def stamp(self, table: str | None = None) -> tuple:
+        return stamp(self.conn, table)
+
+    def unchanged(self, layer_name: str, old: tuple, new: tuple) -> bool:
+        return unchanged(self.conn, layer_name, old, new)
+
+    def contents(self) -> dict[str, tuple]:
+        return contents(self.conn)
+
+    def prepare(self, q: ItemsQuery, current: tuple) -> None:
+        if q.cql:  # the SQL functions a filter calls, and the fids of its spatial predicates
+            from .filters import register, resolve
+
+            register(self.conn)
+            q.filters = resolve(self.conn, q.filters, self.where, current)
+
+    def layer_state(self, layer: LayerDef, current: tuple) -> LayerState:
+        return layer_state(self.conn, self.where, layer, current)
+
+    def page(self, q: ItemsQuery) -> list[tuple]:
+        return page(self.conn, q)
+
+    def page_json(self, q: ItemsQuery, state: LayerState) -> list[bytes]:
+        return page_json(self.conn, q, state)
+
+    def count(self, q: ItemsQuery, state: LayerState) -> int:
+        return count(self.conn, q, state)
+
+    def one(self, layer: LayerDef, feature_id: str, personal: bool) -> tuple | None:
+        return one(self.conn, layer, feature_id, personal)
+
+    def to_features(self, layer: LayerDef, rows_: list[tuple], crs: Crs, personal: bool, *,
+                    geometry_as_text: bool = False) -> list[dict[str, Any]]:
+        return features.to_features(layer, rows_, crs, personal, geometry_as_text=geometry_as_text)
+
+    def tile(self, layers: list[LayerDef], personal: bool, z: int, x: int, y: int) -> bytes:
+        from . import tiles
+
+        return tiles.encode([(lay.name, tiles.layer_features(self.conn, lay, personal, z, x, y)) for lay in layers],
+                            z, x, y)

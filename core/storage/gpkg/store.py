@@ -1,22 +1,23 @@
-"""The GeoPackage store: a registry in one file, through Python's sqlite3 (see :mod:`rallypoint.store`)."""
+"""The GeoPackage store: a registry in one file, through Python's sqlite3 (see :mod:`rallypoint.storage.base`)."""
 
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from shapely.geometry.base import BaseGeometry
 
-from . import geometry as geo
-from .errors import RegistryFileError
-from .gpkgfile import HISTORY_TABLE, RegistryInfo, connect, quote, read_info
-from .schema import LayerDef
-from .store import CONFLICTS_TABLE, KEYS_TABLE, HistoryEntry, KeyRow
+from ...errors import RegistryFileError
+from ...schema import LayerDef
+from ..base import CONFLICTS_TABLE, HISTORY_TABLE, HistoryEntry, PreparedLoad, RegistryInfo, quote
+from . import blobs
+from .file import add_attribute_layers, connect, read_info
+from .keys import GpkgKeys
 
 _CONFLICTS_DDL = f"""CREATE TABLE IF NOT EXISTS {CONFLICTS_TABLE} (
   id INTEGER PRIMARY KEY AUTOINCREMENT, layer TEXT NOT NULL, uuid TEXT NOT NULL, kind TEXT NOT NULL,
@@ -36,66 +37,6 @@ def _json(value: dict | None) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
-# Not listed in gpkg_contents: the server's own bookkeeping, so GDAL, QGIS and exchange copies do not show
-# it as a layer (a GeoPackage may hold other tables). Made on the first key.
-_KEYS_DDL = f"""CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (
-  id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL CHECK (role IN ('reader','editor','admin')),
-  salt BLOB NOT NULL, hash BLOB NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)"""
-_KEY_COLUMNS = "id, name, role, salt, hash, created_at, revoked_at"
-
-
-def _key_row(r: tuple) -> KeyRow:
-    return KeyRow(r[0], r[1], r[2], bytes(r[3]), bytes(r[4]), r[5], r[6])
-
-
-class GpkgKeys:
-    """API keys in the registry file's ``rp_api_keys`` table (see :class:`rallypoint.store.KeyStore`)."""
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-
-    def _exists(self) -> bool:
-        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                 (KEYS_TABLE,)).fetchone() is not None
-
-    def add(self, row: KeyRow) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            self.conn.execute(_KEYS_DDL)
-            self.conn.execute(f"INSERT INTO {KEYS_TABLE} ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                              (row.id, row.name, row.role, row.salt, row.hash, row.created_at, row.revoked_at))
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-
-    def get(self, key_id: str) -> KeyRow | None:
-        if not self._exists():
-            return None
-        r = self.conn.execute(f"SELECT {_KEY_COLUMNS} FROM {KEYS_TABLE} WHERE id = ?", (key_id,)).fetchone()
-        return None if r is None else _key_row(r)
-
-    def all(self) -> list[KeyRow]:
-        if not self._exists():
-            return []
-        return [_key_row(r) for r in self.conn.execute(
-            f"SELECT {_KEY_COLUMNS} FROM {KEYS_TABLE} ORDER BY created_at, id")]
-
-    def revoke(self, which: str, now: str) -> list[KeyRow]:
-        if not self._exists():
-            return []
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            rows = self.conn.execute(
-                f"UPDATE {KEYS_TABLE} SET revoked_at = ? WHERE revoked_at IS NULL AND (id = ? OR name = ?)"
-                f" RETURNING {_KEY_COLUMNS}", (now, which, which)).fetchall()
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-        return sorted((_key_row(r) for r in rows), key=lambda k: (k.created_at, k.id))
-
-
 class GpkgStore:
     """A registry's GeoPackage file. Rallypoint writes the history rows itself, in the batch's transaction."""
 
@@ -105,8 +46,11 @@ class GpkgStore:
 
     def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
         self.path = Path(path)
+        self.label = str(self.path)
         if not self.path.is_file():
             raise RegistryFileError(f"{self.path}: no such registry file")
+        self.location = str(self.path.resolve())
+        self._file_id = self._identity()
         # The file is never opened and closed with open() to look at its header: closing any
         # descriptor of a file drops every POSIX lock this process holds on it, SQLite's among
         # them, and another connection of this process (a server's other thread) then reads
@@ -124,6 +68,31 @@ class GpkgStore:
             if "file is not a database" in str(exc):
                 raise RegistryFileError(f"{self.path}: not a GeoPackage (not an SQLite database)") from None
             raise RegistryFileError(f"{self.path}: cannot be read as a registry: {exc}") from exc
+
+    def _identity(self) -> tuple[int, int] | None:
+        """What tells that the file was replaced: its device and inode (None when it is gone)."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def alive(self) -> bool:
+        return self._identity() == self._file_id
+
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def reader(self, where: str):
+        """The OGC API's reader of this file (:mod:`.reader`), on this connection."""
+        from .reader import SqliteReader
+
+        return SqliteReader(self.conn, where)
+
+    def snapshot(self, target: str | os.PathLike, layers: list[LayerDef], *, reference: Any = None) -> None:
+        """SQLite's online backup of the file into ``target``: one consistent state, WAL content included."""
+        with closing(sqlite3.connect(str(target))) as dst:
+            self.conn.backup(dst)
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -159,8 +128,6 @@ class GpkgStore:
             self.conn.execute("ROLLBACK")
 
     def add_layers(self, layers: list[LayerDef], language: str, now: str) -> None:
-        from .gpkgfile import add_attribute_layers
-
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             add_attribute_layers(self.conn, layers, language, now)
@@ -193,7 +160,7 @@ class GpkgStore:
         cols = tuple(row)
         values = [row[c] for c in cols]
         if layer.has_geometry:
-            values.append(geo.encode(geom))
+            values.append(blobs.encode(geom))
         try:
             fid = self.conn.execute(_insert_sql(layer.name, cols, layer.has_geometry), values).lastrowid
         except sqlite3.IntegrityError as exc:  # the unique index on uuid
@@ -212,11 +179,11 @@ class GpkgStore:
         sets = [f"{quote(c)} = ?" for c in cols]
         if layer.has_geometry:
             sets.append("geom = ?")
-            values.append(geo.encode(geom))
+            values.append(blobs.encode(geom))
         self.conn.execute(f"UPDATE {quote(layer.name)} SET {', '.join(sets)} WHERE fid = ?", (*values, fid))
         self._write_history(layer.name, history)
 
-    def load_reference(self, layer: LayerDef, data: Any, *, author: str, now: str, replace: bool,
+    def load_reference(self, layer: LayerDef, data: PreparedLoad, *, author: str, now: str, replace: bool,
                        note: str | None) -> int:
         from .bulk import load_reference
 
@@ -259,10 +226,10 @@ class GpkgStore:
                 [maxx, minx, maxy, miny])
 
     def decode(self, value: Any) -> BaseGeometry | None:
-        return geo.decode(value)
+        return blobs.decode(value)
 
     def decode_many(self, values: Any) -> Any:
-        return geo.decode_many(values)
+        return blobs.decode_many(values)
 
     def point_coords(self, values: Any) -> Any:
-        return geo.point_coords(values)
+        return blobs.point_coords(values)

@@ -1,7 +1,7 @@
 """Mapbox Vector Tiles of the registry's layers on the WebMercatorQuad grid, encoded by ``mapbox-vector-tile``.
 
 A tile's features come from the layer's R-tree (the tile's box in EPSG:4490), through the
-request's own SQLite connection (never GDAL: see :mod:`.store`). Geometries are projected to
+request's own SQLite connection (never GDAL: see :mod:`.reader`). Geometries are projected to
 EPSG:3857 in one vectorised call, clipped to the tile box grown by :data:`BUFFER` units
 (points: only those inside the tile), and quantised to the 4096 extent here, vectorised
 (shapely's ``set_precision`` on the integer grid, which keeps rings valid); the library
@@ -20,55 +20,20 @@ roads) that appear only from some zoom, and the few fields carried below its det
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import mapbox_vector_tile
 import numpy as np
 import shapely
 
-from ..gpkgfile import quote
-from ..schema import LayerDef
-from .crs import _projector
-from .geojson import _ENVELOPE
-from .store import columns
-
-EXTENT = 4096
-BUFFER = 64  # extent units kept around the tile for lines and polygons
-MAX_POINTS = 2000  # points of one layer in one tile, beyond which they are thinned
-FULL_DETAIL_ZOOM = 12  # from this zoom on, points are thinned only beyond MAX_POINTS
-MAX_ZOOM = 24
-ORIGIN = 20037508.342789244  # half the side of the WebMercatorQuad square, in metres
-MAX_LAT = 85.0511287798066
+from ...crs import _projector
+from ...schema import LayerDef
+from ..base import quote
+from ..tiles import BUFFER, EXTENT, FULL_DETAIL_ZOOM, MAX_LAT, MAX_POINTS, lonlat_bounds, tile_bounds
+from .blobs import _ENVELOPE_SIZES as _ENVELOPE
+from ..rows import served_fields
 
 _to_3857 = _projector(4490, 3857)
-
-
-def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
-    """The tile's box in EPSG:3857 (row ``y`` counted from the top)."""
-    size = 2 * ORIGIN / (1 << z)
-    minx = -ORIGIN + x * size
-    maxy = ORIGIN - y * size
-    return minx, maxy - size, minx + size, maxy
-
-
-def _lon(x: float) -> float:
-    return x / ORIGIN * 180.0
-
-
-def _lat(y: float) -> float:
-    return math.degrees(2 * math.atan(math.exp(y / ORIGIN * math.pi)) - math.pi / 2)
-
-
-def lonlat_bounds(bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-    """A box of EPSG:3857 in longitude/latitude (exact: the projection keeps axes apart).
-
-    The tiles of the top and bottom rows reach the poles, beyond the projection's edge.
-    """
-    minx, miny, maxx, maxy = bounds
-    lo = -90.0 if miny <= -ORIGIN + 1e-6 else _lat(miny)
-    hi = 90.0 if maxy >= ORIGIN - 1e-6 else _lat(maxy)
-    return _lon(minx), lo, _lon(maxx), hi
 
 
 def _geometries(blobs: list[bytes]) -> np.ndarray:
@@ -89,13 +54,13 @@ def _project(geoms: np.ndarray) -> np.ndarray:
 
 
 def _fields(layer: LayerDef, personal: bool, z: int) -> tuple[tuple[str, ...], tuple[int, ...], str]:
-    """Like :func:`.store.columns`, with only the fields the layer's tile rules carry at zoom ``z``."""
-    names, booleans, select = columns(layer, personal)
+    """The fields served (as :func:`..rows.served_fields`) that the layer's tile rules carry at zoom ``z``, the
+    positions of the boolean ones, and the SELECT list (t.fid, t.geom, those fields)."""
+    names, booleans = served_fields(layer, personal)
     wanted = layer.tiles.fields_at(z)
-    if wanted is None:
-        return names, booleans, select
-    names = tuple(n for n in names if n in wanted)
-    booleans = tuple(i for i, n in enumerate(names) if layer.field(n).type == "boolean")
+    if wanted is not None:
+        names = tuple(n for n in names if n in wanted)
+        booleans = tuple(i for i, n in enumerate(names) if layer.field(n).type == "boolean")
     return names, booleans, ", ".join(["t.fid", "t.geom"] + ["t." + quote(n) for n in names])
 
 

@@ -1,6 +1,6 @@
 """The read path of a PostGIS registry: pages, counts, features and tiles written by PostgreSQL.
 
-The same answers as the GeoPackage's read path (:mod:`.store`), by other means:
+The same answers as the GeoPackage's read path (:mod:`..gpkg.reader`), by other means:
 
 * a page is one query, ``LIMIT … OFFSET …``; a box is ``geom && ST_MakeEnvelope(…)``. Without a
   box, pages come in fid order (as from a GeoPackage). With one, in the GiST index's order of
@@ -13,7 +13,7 @@ The same answers as the GeoPackage's read path (:mod:`.store`), by other means:
 * each Feature of a GeoJSON page is written by PostgreSQL as one finished text (``ST_AsGeoJSON``
   for the geometry at full precision, ``row_to_json`` for the properties, in the layer's field
   order), so Python only splices them into the document, as it does with SQLite's; and, as for a
-  GeoPackage, written Features are kept per process (:mod:`.geojson_sql`'s cache, dropped when the
+  GeoPackage, written Features are kept per process (:mod:`..cache`, dropped when the
   layer is written), so a page costs one query for its fids and PostgreSQL writes only the
   Features not yet seen. Other CRSs and HTML go through :mod:`.geojson` from WKB;
 * ``numberMatched``: the unfiltered total of a layer is counted once per process and layer state;
@@ -43,20 +43,18 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import psycopg
 
-from ..pg_schema import HISTORY_TABLE, qi
-from ..schema import LayerDef
-from . import counting, geojson
-from .store import attribute_clauses
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..registry import Registry
-    from .crs import Crs
-    from .query import ItemsQuery
+from ...crs import Crs
+from ...schema import LayerDef
+from .. import cache, grid
+from .. import rows as features
+from ..base import HISTORY_TABLE, ItemsQuery
+from ..clauses import attribute_clauses
+from .schema import qi
 
 COUNT_CAP = 10_000
 # After a write to a large layer its grid of counts is not rebuilt at once (a full pass: 24 s over 10M rows, in
@@ -98,24 +96,22 @@ class PgGrid:
             f"FROM {table} t WHERE t.geom IS NOT NULL{use}").fetchone()
         if lo_x is None:
             return None
-        xs, ys = counting._edges(np.array([lo_x, hi_x])), counting._edges(np.array([lo_y, hi_y]))
+        xs, ys = grid.edges(np.array([lo_x, hi_x])), grid.edges(np.array([lo_y, hi_y]))
         rows = conn.execute(
             f"SELECT width_bucket(ST_XMin(t.geom), %s::float8[]), width_bucket(ST_YMin(t.geom), %s::float8[]), "
             f"count(*) FROM {table} t WHERE t.geom IS NOT NULL{use} GROUP BY 1, 2",
             (xs[1:-1].tolist(), ys[1:-1].tolist())).fetchall()
-        counts = np.zeros((counting.CELLS, counting.CELLS), dtype=np.int64)
+        counts = np.zeros((grid.CELLS, grid.CELLS), dtype=np.int64)
         if rows:
             cells = np.array(rows, dtype=np.int64)
             counts[cells[:, 0], cells[:, 1]] = cells[:, 2]
-        cum = np.zeros((counting.CELLS + 1, counting.CELLS + 1), dtype=np.int64)
-        cum[1:, 1:] = counts.cumsum(0).cumsum(1)
-        return cls(xs, ys, cum)
+        return cls(xs, ys, grid.prefix_sums(counts))
 
     def count(self, reader: PgReader, q: ItemsQuery) -> int:
         """Exactly the features in use whose box meets ``q``'s one box, as ``count(*)`` with ``&&`` would say."""
         minx, miny, maxx, maxy = q.bboxes[0]
-        a, b = counting.Grid._full(self, self.xs, minx, maxx)
-        c, d = counting.Grid._full(self, self.ys, miny, maxy)
+        a, b = grid.full_cells(self.xs, minx, maxx)
+        c, d = grid.full_cells(self.ys, miny, maxy)
         where, params = reader._where(q)
         table = qi(q.layer.name)
         if b <= a or d <= c:
@@ -166,8 +162,8 @@ class PgReader:
 
     dialect = "postgis"
 
-    def __init__(self, registry: Registry, where: str):
-        self.conn = registry._conn
+    def __init__(self, conn, where: str):
+        self.conn = conn
         self.where = where
 
     def _all(self, sql: str, params: Any = ()) -> list[tuple]:
@@ -261,22 +257,19 @@ class PgReader:
         return self._page(q, _selects(q.layer, q.personal)[0])
 
     def page_json(self, q: ItemsQuery, state: PgLayerState) -> list[bytes]:
-        """The page's fids, then the Features not yet in :mod:`.geojson_sql`'s per-process cache (kept, as for a
+        """The page's fids, then the Features not yet in the per-process cache (:mod:`..cache`) (kept, as for a
         GeoPackage, until the layer is written): on the county sample a page of 100 hazard points took
         4.6 ms with every Feature written by PostgreSQL on each request."""
-        from . import geojson_sql
-
-        entry = geojson_sql._cache_for(self.conn, (self.where, q.layer.name, q.personal), state.stamp,
-                                       lambda _conn, name, old, new: self.unchanged(name, old, new))
-        cache = entry[1]
+        entry = cache.entry((self.where, q.layer.name, q.personal), state.stamp, self.unchanged)
+        kept = entry[1]
         fids = [r[0] for r in self._page(q, "t.fid")]
-        found = {f: cache.get(f) for f in fids}
+        found = {f: kept.get(f) for f in fids}
         missing = [f for f, text in found.items() if text is None]
         if missing:
             feature = _selects(q.layer, q.personal)[1]
             rows = self._all(f"SELECT t.fid, {feature} FROM {qi(q.layer.name)} t WHERE t.fid = ANY(?)", [missing])
             fetched = {fid: text.encode("utf-8") for fid, text in rows}
-            geojson_sql._keep(entry, fetched)
+            cache.keep(entry, fetched)
             found.update(fetched)
         return [found[f] for f in fids]
 
@@ -299,7 +292,7 @@ class PgReader:
         """The grid of a layer large enough to need one, built on first need and kept with the layer's state."""
         if state.size is None:
             state.size = self.conn.execute(f"SELECT coalesce(max(fid), 0) FROM {qi(layer.name)}").fetchone()[0]
-        if state.size < counting.MIN_ENTRIES:
+        if state.size < grid.MIN_ENTRIES:
             return None
         if state.grid is None:
             if time.monotonic() < state.grid_after:
@@ -320,15 +313,15 @@ class PgReader:
             return None
         return self.conn.execute(f"SELECT {row} FROM {qi(layer.name)} t WHERE t.fid = %s", (fid,)).fetchone()
 
-    def to_features(self, layer: LayerDef, rows: list[tuple], crs: Crs, personal: bool, *,
+    def to_features(self, layer: LayerDef, rows_: list[tuple], crs: Crs, personal: bool, *,
                     geometry_as_text: bool = False) -> list[dict[str, Any]]:
-        return geojson.to_features(layer, rows, crs, personal, geometry_as_text=geometry_as_text, wkb=True)
+        return features.to_features(layer, rows_, crs, personal, geometry_as_text=geometry_as_text, wkb=True)
 
     # -- tiles ---------------------------------------------------------------------------------
     def tile(self, layers: list[LayerDef], personal: bool, z: int, x: int, y: int) -> bytes:
-        from . import pg_tiles
+        from . import tiles
 
-        return pg_tiles.tile(self.conn, layers, personal, z, x, y)
+        return tiles.tile(self.conn, layers, personal, z, x, y)
 
 
 def _box(box: str) -> tuple[float, float, float, float]:

@@ -18,10 +18,12 @@ history but not write it: only the trigger, running with the owner's rights, app
 
 from __future__ import annotations
 
-from .schema import FieldDef, LayerDef
-from .store import CONFLICTS_TABLE, KEYS_TABLE
+from ...errors import RegistryFileError
+from ...schema import FieldDef, LayerDef
+from ...styles import render_qml, render_sld
+from ..base import CONFLICTS_TABLE, HISTORY_TABLE, KEYS_TABLE, RegistryInfo
+from .connect import connect, label
 
-HISTORY_TABLE = "rp_history"
 METADATA_TABLE = "rp_metadata"
 #: the role editors are granted: they may change layers and append to the history, never rewrite it
 EDITOR_ROLE = "rallypoint_editor"
@@ -219,3 +221,66 @@ DO $$ BEGIN
   END IF;
 END $$;
 """
+
+
+# -- creating a registry's tables -----------------------------------------------------------------------
+
+def write_styles(conn, layers: list[LayerDef], default_lang: str) -> None:
+    for layer in layers:
+        for lang in (default_lang, "en" if default_lang == "zh" else "zh"):
+            conn.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column,"
+                " stylename, styleqml, stylesld, useasdefault, description, owner, ui, type)"
+                " VALUES (current_database(), current_schema(), %s, %s, %s, %s, %s, %s, %s, 'rallypoint', '', %s)",
+                # QGIS looks a style up by geometry column (NULL for a table without one); type NULL fits any
+                (layer.name, "geom" if layer.has_geometry else None, f"rallypoint-{lang}", render_qml(layer, lang),
+                 render_sld(layer), lang == default_lang,
+                 f"Rallypoint default style ({'中文' if lang == 'zh' else 'English'})", None))
+
+
+def create_database_registry(url: str, layers: list[LayerDef], info: RegistryInfo, *, overwrite: bool = False) -> None:
+    """Create the registry's tables in the (existing) database at ``url``, in one transaction."""
+    import psycopg
+
+    conn = connect(url)
+    try:
+        with conn.transaction():
+            create_registry_tables(conn, label(url), layers, info, overwrite=overwrite)
+    except psycopg.Error as exc:
+        raise RegistryFileError(f"{label(url)}: cannot create the registry: {str(exc).strip()}") from exc
+    finally:
+        conn.close()
+
+
+def create_registry_tables(conn, label: str, layers: list[LayerDef], info: RegistryInfo, *,
+                           overwrite: bool = False) -> None:
+    """Create the registry's tables in the transaction open on ``conn`` (which the caller commits: a
+    registry filled in the same transaction appears whole, or not at all)."""
+    exists = conn.execute("SELECT to_regclass(%s)", (METADATA_TABLE,)).fetchone()[0]
+    if exists and not overwrite:
+        raise RegistryFileError(f"{label} already holds a registry (use overwrite to replace it)")
+    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    conn.execute(EDITOR_ROLE_DDL)
+    if exists:
+        _drop_registry(conn, layers)
+    conn.execute(FUNCTIONS)
+    conn.execute(HISTORY_DDL)
+    conn.execute(KEYS_DDL)
+    for stmt in CONFLICTS_DDL:
+        conn.execute(stmt)
+    for layer in layers:
+        for stmt in layer_ddl(layer):
+            conn.execute(stmt)
+    conn.execute(f"INSERT INTO {METADATA_TABLE} (id, info) VALUES (1, %s::jsonb)", (info.to_json(),))
+    write_styles(conn, layers, info.language)
+
+
+def _drop_registry(conn, layers: list[LayerDef]) -> None:
+    for layer in layers:
+        conn.execute(f"DROP TABLE IF EXISTS {qi(layer.name)} CASCADE")
+    # the keys go with the registry they opened, as they do with a GeoPackage file overwritten
+    conn.execute(f"DROP TABLE IF EXISTS {HISTORY_TABLE}, {METADATA_TABLE}, {CONFLICTS_TABLE}, {KEYS_TABLE} CASCADE")
+    conn.execute("DELETE FROM layer_styles WHERE stylename LIKE 'rallypoint%'")
+    for fn in ("rp_setting(text)", "rp_author()", "rp_now()", "rp_stamp()", "rp_state(jsonb, geometry)",
+               "rp_record()", "rp_retire_on_delete()", "rp_refuse()"):
+        conn.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")

@@ -1,29 +1,27 @@
-"""A consistent GeoPackage copy of a PostGIS registry, for ``rallypoint export`` to work from.
+"""A consistent GeoPackage copy of a PostGIS registry (:meth:`PgStore.snapshot`), for exports, checks and diffs.
 
-An export selects and writes from a snapshot (see :mod:`.export`). For a GeoPackage the
-snapshot is SQLite's backup of the file; for PostGIS it is this: every layer and the history
-read in one ``REPEATABLE READ`` transaction (one moment, while editors keep writing) into a
-new registry file made by :func:`~rallypoint.gpkgfile.create_file`, rows with their fids.
-The R-tree is filled from bounds computed in one vectorised pass, as :mod:`rallypoint.bulk` does.
+An export, ``validate`` and ``diff``/``merge`` read a snapshot. For a GeoPackage the snapshot is
+SQLite's backup of the file; for PostGIS it is this: every layer and the history read in one
+``REPEATABLE READ`` transaction (one moment, while editors keep writing) into a new registry
+file made by :func:`~rallypoint.storage.gpkg.file.create_file`, rows with their fids. The R-tree
+is filled from bounds computed in one vectorised pass, as :mod:`rallypoint.storage.gpkg.bulk` does.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import tempfile
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import numpy as np
 import shapely
 
-from .. import geometry as geo
-from ..gpkgfile import HISTORY_TABLE, connect, create_file, quote
-from ..registry import Registry
-from ..schema import LayerDef
-from ..store import is_postgres_url
+from ...schema import LayerDef
+from ..base import HISTORY_TABLE, Store, quote
+from ..gpkg.blobs import encode_many
+from ..gpkg.file import connect, create_file
 
 
 def _copy_layer(src, dst: sqlite3.Connection, ldef: LayerDef) -> None:
@@ -42,7 +40,7 @@ def _copy_layer(src, dst: sqlite3.Connection, ldef: LayerDef) -> None:
         dst.execute(f"DROP TRIGGER {quote(name)}")
     if ldef.has_geometry:
         geoms = shapely.from_wkb(np.array([None if r[1] is None else bytes(r[1]) for r in rows], dtype=object))
-        blobs = geo.encode_many(geoms)
+        blobs = encode_many(geoms)
     else:
         blobs = [None] * len(rows)
 
@@ -67,50 +65,31 @@ def _copy_layer(src, dst: sqlite3.Connection, ldef: LayerDef) -> None:
     for _, sql in triggers:
         dst.execute(sql)
     if dst.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_ogr_contents'").fetchone():
-        dst.execute(f"UPDATE gpkg_ogr_contents SET feature_count = ? WHERE lower(table_name) = lower(?)",
+        dst.execute("UPDATE gpkg_ogr_contents SET feature_count = ? WHERE lower(table_name) = lower(?)",
                     (len(rows), ldef.name))
 
 
-def snapshot_postgis(url: str, target: str | Path, *, reference: Iterable[str] | None = None) -> None:
-    """Copy the PostGIS registry at ``url`` into a new registry file ``target``, as of one moment.
+def snapshot(src: Store, target: str | Path, layers: list[LayerDef], *, reference: Iterable[str] | None = None) -> None:
+    """Copy the PostGIS registry open as ``src`` into a new registry file ``target``, as of one moment.
 
     ``reference``: the reference layers (areas, population, roads) whose rows are wanted (default: all);
     the others are left empty, as an export that does not name them never reads them (a city's million
     population cells are most of a snapshot's time).
     """
-    with Registry.open(url, readonly=True) as reg:
-        src = reg._store
-        with src.read_snapshot():  # REPEATABLE READ: every layer and the history as of one moment
-            layers = list(reg.layers.values())
-            create_file(target, layers, reg.info)
-            with closing(connect(target)) as dst:
-                dst.execute("PRAGMA journal_mode = OFF")  # a temporary file: deleted on any error
-                dst.execute("PRAGMA synchronous = OFF")
-                dst.execute("BEGIN")
-                for ldef in layers:
-                    if ldef.versioned or reference is None or ldef.name in reference:
-                        _copy_layer(src, dst, ldef)
-                history = src.execute(f"SELECT fid, layer, uuid, version, op, author, at, before, after, note "
-                                      f"FROM {HISTORY_TABLE} ORDER BY fid")
-                dst.executemany(
-                    f"INSERT INTO {HISTORY_TABLE} (fid, layer, uuid, version, op, author, at, before, after, note)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    ((*r[:7], None if r[7] is None else json.dumps(r[7], ensure_ascii=False),
-                      None if r[8] is None else json.dumps(r[8], ensure_ascii=False), r[9]) for r in history))
-                dst.execute("COMMIT")
-
-
-@contextmanager
-def as_files(*locations: str | Path) -> Iterator[list[str | Path]]:
-    """The locations as registry files for code that reads GeoPackages (``diff``): a PostGIS URL becomes
-    a snapshot in a temporary folder (removed afterwards), a file stays itself."""
-    with tempfile.TemporaryDirectory(prefix="rallypoint-snapshot-") as tmp:
-        out: list[str | Path] = []
-        for i, loc in enumerate(locations):
-            if is_postgres_url(loc):
-                snap = Path(tmp) / f"{i}.gpkg"
-                snapshot_postgis(str(loc), snap, reference=())  # diff and merge compare the resource layers
-                out.append(snap)
-            else:
-                out.append(loc)
-        yield out
+    with src.read_snapshot():  # REPEATABLE READ: every layer and the history as of one moment
+        create_file(target, layers, src.info)
+        with closing(connect(target)) as dst:
+            dst.execute("PRAGMA journal_mode = OFF")  # a temporary file: deleted on any error
+            dst.execute("PRAGMA synchronous = OFF")
+            dst.execute("BEGIN")
+            for ldef in layers:
+                if ldef.versioned or reference is None or ldef.name in reference:
+                    _copy_layer(src, dst, ldef)
+            history = src.execute(f"SELECT fid, layer, uuid, version, op, author, at, before, after, note "
+                                  f"FROM {HISTORY_TABLE} ORDER BY fid")
+            dst.executemany(
+                f"INSERT INTO {HISTORY_TABLE} (fid, layer, uuid, version, op, author, at, before, after, note)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((*r[:7], None if r[7] is None else json.dumps(r[7], ensure_ascii=False),
+                  None if r[8] is None else json.dumps(r[8], ensure_ascii=False), r[9]) for r in history))
+            dst.execute("COMMIT")

@@ -1,7 +1,7 @@
-"""The PostGIS store: a registry in a PostgreSQL database, through psycopg 3 (see :mod:`rallypoint.store`).
+"""The PostGIS store: a registry in a PostgreSQL database, through psycopg 3 (see :mod:`rallypoint.storage.base`).
 
 Selected by a connection URL, ``postgresql://user[:password]@host[:port]/database``. The
-database's triggers (:mod:`rallypoint.pg_schema`) stamp versions and write the history of
+database's triggers (:mod:`.schema`) stamp versions and write the history of
 every change; Rallypoint tells them who writes and when through the transaction-local
 settings ``rallypoint.author`` and ``rallypoint.now``, so a change made here carries exactly
 the stamps it would carry in a GeoPackage.
@@ -9,6 +9,7 @@ the stamps it would carry in a GeoPackage.
 
 from __future__ import annotations
 
+import select
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -16,67 +17,17 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from . import geometry as geo
-from .errors import RegistryFileError
-from .gpkgfile import RegistryInfo
-from .pg_schema import (
-    CONFLICTS_DDL,
-    EDITOR_ROLE_DDL,
-    FUNCTIONS,
-    HISTORY_DDL,
-    HISTORY_TABLE,
-    KEYS_DDL,
-    METADATA_TABLE,
-    layer_ddl,
-    qi,
-)
-from .schema import LayerDef
-from .store import CONFLICTS_TABLE, KEYS_TABLE, HistoryEntry, KeyRow
-from .styles import render_qml, render_sld
+from ... import geometry as geo
+from ...errors import Problem, RegistryFileError
+from ...schema import LayerDef
+from ..base import CONFLICTS_TABLE, HistoryEntry, PreparedLoad, RegistryInfo
+from .connect import connect, label
+from .keys import PgKeys
+from .schema import CONFLICTS_DDL, METADATA_TABLE, layer_ddl, qi, write_styles
 
 _CONFLICT_COLUMNS = ("layer", "uuid", "kind", "fields", "ours_version", "base", "ours", "theirs", "theirs_from",
                      "detected_at", "detected_by")
 _CONFLICT_JSON = ("fields", "base", "ours", "theirs")
-
-
-def _connect(url: str, *, readonly: bool = False):
-    import psycopg
-
-    try:
-        conn = psycopg.connect(url, autocommit=True, application_name="rallypoint")
-    except psycopg.Error as exc:
-        raise RegistryFileError(f"{_label(url)}: cannot connect: {str(exc).strip()}") from None
-    # No JIT compilation: the registry's statements are short (a page, a tile, an edit), and the planner's
-    # estimate for a tile's pass over its points crosses jit_above_cost, so each tile paid 50-230 ms of
-    # compiling; off, zoom-14 tiles of 10M points came twice as fast (bench/pg_10m.py, issue 7).
-    conn.execute("SET jit = off")
-    if readonly:
-        conn.execute("SET default_transaction_read_only = on")
-    return conn
-
-
-def _label(url: str) -> str:
-    """The URL without its password, for messages."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        d = conninfo_to_dict(url)
-    except Exception:
-        return "PostgreSQL database"
-    return f"postgresql://{d.get('user', '')}@{d.get('host', '')}:{d.get('port', 5432)}/{d.get('dbname', '')}"
-
-
-def url_without_password(url: str) -> str:
-    """The URL with its password left out (kept in files and records; libpq then takes the password from
-    ``PGPASSWORD``, ``~/.pgpass`` or a service file, as every PostgreSQL client does)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 def _pg_sql(sql: str) -> str:
@@ -91,60 +42,6 @@ def _value(layer: LayerDef, name: str, value: Any) -> Any:
     return value
 
 
-_KEY_COLUMNS = "id, name, role, salt, hash, created_at, revoked_at"
-
-
-class PgKeys:
-    """API keys in the database's ``rp_api_keys`` table (see :class:`rallypoint.store.KeyStore`).
-
-    Every statement commits on its own (the store's connection is in autocommit outside a batch), so a
-    key revoked here is refused by every server worker's next request."""
-
-    def __init__(self, conn, label: str):
-        self.conn = conn
-        self.label = label
-
-    def _read(self, sql: str, params: Any = None) -> list[KeyRow]:
-        import psycopg
-
-        try:
-            rows = self.conn.execute(sql, params).fetchall()
-        except psycopg.errors.UndefinedTable:  # a registry made before keys were kept in it: no key yet
-            return []
-        return [KeyRow(*r) for r in rows]
-
-    def add(self, row: KeyRow) -> None:
-        import psycopg
-
-        try:
-            with self.conn.transaction():
-                if self.conn.execute("SELECT to_regclass(%s)", (KEYS_TABLE,)).fetchone()[0] is None:
-                    self.conn.execute(KEYS_DDL)
-                self.conn.execute(f"INSERT INTO {KEYS_TABLE} ({_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                                  (row.id, row.name, row.role, row.salt, row.hash, row.created_at, row.revoked_at))
-        except psycopg.errors.InsufficientPrivilege:
-            raise RegistryFileError(f"{self.label}: only the registry's owner may add API keys "
-                                    f"(this connection's user may not write {KEYS_TABLE})") from None
-
-    def get(self, key_id: str) -> KeyRow | None:
-        found = self._read(f"SELECT {_KEY_COLUMNS} FROM {KEYS_TABLE} WHERE id = %s", (key_id,))
-        return found[0] if found else None
-
-    def all(self) -> list[KeyRow]:
-        return self._read(f"SELECT {_KEY_COLUMNS} FROM {KEYS_TABLE} ORDER BY created_at, id")
-
-    def revoke(self, which: str, now: str) -> list[KeyRow]:
-        import psycopg
-
-        try:
-            found = self._read(f"UPDATE {KEYS_TABLE} SET revoked_at = %s"
-                               " WHERE revoked_at IS NULL AND (id = %s OR name = %s)"
-                               f" RETURNING {_KEY_COLUMNS}", (now, which, which))
-        except psycopg.errors.InsufficientPrivilege:
-            raise RegistryFileError(f"{self.label}: only the registry's owner may revoke API keys") from None
-        return sorted(found, key=lambda k: (k.created_at, k.id))
-
-
 class PgStore:
     """A registry's tables in PostgreSQL/PostGIS. The database writes the history (triggers)."""
 
@@ -155,10 +52,11 @@ class PgStore:
     def __init__(self, url: str, *, readonly: bool = False):
         import psycopg
 
-        self.label = _label(url)
+        self.label = label(url)
+        self.location = self.label
         self._pipeline = None
         self._pending = []
-        self.conn = _connect(url, readonly=readonly)
+        self.conn = connect(url, readonly=readonly)
         try:
             row = self.conn.execute(f"SELECT info FROM {METADATA_TABLE} WHERE id = 1").fetchone()
         except psycopg.errors.UndefinedTable:
@@ -186,6 +84,43 @@ class PgStore:
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         return self.conn.execute(_pg_sql(sql), params or None)
+
+    def alive(self) -> bool:
+        """Whether this kept connection is usable: not closed or broken, and the server did not speak while it
+        was idle. An idle connection receives nothing unless the server ends it (restart,
+        ``pg_terminate_backend``, idle timeout: it then sends a FATAL notice and closes the socket), so a
+        readable socket means "gone". Checking costs one ``select`` system call, not a round trip."""
+        conn = self.conn
+        if conn.closed or conn.broken:
+            return False
+        try:
+            readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        conn = self.conn
+        return conn.closed or conn.broken or conn.info.transaction_status != TransactionStatus.IDLE
+
+    def reader(self, where: str):
+        """The OGC API's reader of this database (:mod:`.reader`), on this connection."""
+        from .reader import PgReader
+
+        return PgReader(self.conn, where)
+
+    def snapshot(self, target: Any, layers: list[LayerDef], *, reference: Any = None) -> None:
+        from .snapshot import snapshot
+
+        snapshot(self, target, layers, reference=reference)
+
+    def structure_problems(self, layers: list[LayerDef]) -> list[Problem]:
+        """Every problem in the database's tables, columns, indexes and triggers (see :mod:`.check`)."""
+        from .check import structure_problems
+
+        return structure_problems(self.conn, layers)
 
     def tables(self) -> set[str]:
         return self._tables
@@ -252,7 +187,7 @@ class PgStore:
             for layer in layers:
                 for stmt in layer_ddl(layer):
                     self.conn.execute(stmt)
-            _write_styles(self.conn, layers, language)
+            write_styles(self.conn, layers, language)
 
     # -- writes --------------------------------------------------------------------
     def _say(self, history: HistoryEntry) -> None:
@@ -302,9 +237,9 @@ class PgStore:
             values.append(None if geom is None else shapely.to_wkb(geom, output_dimension=2))
         self.conn.execute(f"UPDATE {qi(layer.name)} SET {', '.join(sets)} WHERE fid = %s", (*values, fid))
 
-    def load_reference(self, layer: LayerDef, data: Any, *, author: str, now: str, replace: bool,
+    def load_reference(self, layer: LayerDef, data: PreparedLoad, *, author: str, now: str, replace: bool,
                        note: str | None) -> int:
-        from .pg_bulk import load_reference
+        from .bulk import load_reference
 
         return load_reference(self.conn, layer, data, author=author, now=now, replace=replace, note=note)
 
@@ -366,64 +301,3 @@ class PgStore:
         out[full, 0] = shapely.get_x(geoms[full])
         out[full, 1] = shapely.get_y(geoms[full])
         return out
-
-
-def _write_styles(conn, layers: list[LayerDef], default_lang: str) -> None:
-    for layer in layers:
-        for lang in (default_lang, "en" if default_lang == "zh" else "zh"):
-            conn.execute(
-                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column,"
-                " stylename, styleqml, stylesld, useasdefault, description, owner, ui, type)"
-                " VALUES (current_database(), current_schema(), %s, %s, %s, %s, %s, %s, %s, 'rallypoint', '', %s)",
-                # QGIS looks a style up by geometry column (NULL for a table without one); type NULL fits any
-                (layer.name, "geom" if layer.has_geometry else None, f"rallypoint-{lang}", render_qml(layer, lang),
-                 render_sld(layer), lang == default_lang,
-                 f"Rallypoint default style ({'中文' if lang == 'zh' else 'English'})", None))
-
-
-def create_database_registry(url: str, layers: list[LayerDef], info: RegistryInfo, *, overwrite: bool = False) -> None:
-    """Create the registry's tables in the (existing) database at ``url``, in one transaction."""
-    import psycopg
-
-    conn = _connect(url)
-    try:
-        with conn.transaction():
-            create_registry_tables(conn, _label(url), layers, info, overwrite=overwrite)
-    except psycopg.Error as exc:
-        raise RegistryFileError(f"{_label(url)}: cannot create the registry: {str(exc).strip()}") from exc
-    finally:
-        conn.close()
-
-
-def create_registry_tables(conn, label: str, layers: list[LayerDef], info: RegistryInfo, *,
-                           overwrite: bool = False) -> None:
-    """Create the registry's tables in the transaction open on ``conn`` (which the caller commits: a
-    registry filled in the same transaction appears whole, or not at all)."""
-    exists = conn.execute("SELECT to_regclass(%s)", (METADATA_TABLE,)).fetchone()[0]
-    if exists and not overwrite:
-        raise RegistryFileError(f"{label} already holds a registry (use overwrite to replace it)")
-    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    conn.execute(EDITOR_ROLE_DDL)
-    if exists:
-        _drop_registry(conn, layers)
-    conn.execute(FUNCTIONS)
-    conn.execute(HISTORY_DDL)
-    conn.execute(KEYS_DDL)
-    for stmt in CONFLICTS_DDL:
-        conn.execute(stmt)
-    for layer in layers:
-        for stmt in layer_ddl(layer):
-            conn.execute(stmt)
-    conn.execute(f"INSERT INTO {METADATA_TABLE} (id, info) VALUES (1, %s::jsonb)", (info.to_json(),))
-    _write_styles(conn, layers, info.language)
-
-
-def _drop_registry(conn, layers: list[LayerDef]) -> None:
-    for layer in layers:
-        conn.execute(f"DROP TABLE IF EXISTS {qi(layer.name)} CASCADE")
-    # the keys go with the registry they opened, as they do with a GeoPackage file overwritten
-    conn.execute(f"DROP TABLE IF EXISTS {HISTORY_TABLE}, {METADATA_TABLE}, {CONFLICTS_TABLE}, {KEYS_TABLE} CASCADE")
-    conn.execute("DELETE FROM layer_styles WHERE stylename LIKE 'rallypoint%'")
-    for fn in ("rp_setting(text)", "rp_author()", "rp_now()", "rp_stamp()", "rp_state(jsonb, geometry)",
-               "rp_record()", "rp_retire_on_delete()", "rp_refuse()"):
-        conn.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")

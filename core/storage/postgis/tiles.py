@@ -1,32 +1,32 @@
 """Mapbox Vector Tiles of a PostGIS registry's layers, written by the database (``ST_AsMVT``).
 
-The same tiles as :mod:`.mvt` writes from a GeoPackage, by the same rules: the WebMercatorQuad
-grid, a 4096 extent, lines and polygons clipped to the tile grown by :data:`~.mvt.BUFFER` units
+The same tiles as :mod:`..gpkg.tiles` writes from a GeoPackage, by the same rules: the WebMercatorQuad
+grid, a 4096 extent, lines and polygons clipped to the tile grown by :data:`~..tiles.BUFFER` units
 (points only inside the tile), retired features and personal fields left out, and each
 layer's ``[layer.tiles]`` rules (minimum zoom, classes hidden below their zoom, the few fields
-carried below the detail zoom). Points are thinned as :func:`.mvt.thin_points` does: below
-:data:`~.mvt.FULL_DETAIL_ZOOM`, or beyond :data:`~.mvt.MAX_POINTS` in a tile, one point (the
+carried below the detail zoom). Points are thinned as :func:`..gpkg.tiles.thin_points` does: below
+:data:`~..tiles.FULL_DETAIL_ZOOM`, or beyond :data:`~..tiles.MAX_POINTS` in a tile, one point (the
 lowest fid) per cell of a grid over the tile, the grid halved until the tile is under the limit.
 
 Where the two differ: lines and polygons are clipped and snapped to the extent's grid by
 ``ST_AsMVTGeom`` (which drops what collapses), not simplified nor dropped below a pixel as
-:mod:`.mvt` does; and points are placed in the thinning grid by their exact position, where
-:mod:`.mvt` uses the R-tree's float32 boxes (a point within a metre of a cell's edge may fall
+:mod:`..gpkg.tiles` does; and points are placed in the thinning grid by their exact position, where
+:mod:`..gpkg.tiles` uses the R-tree's float32 boxes (a point within a metre of a cell's edge may fall
 in the neighbouring cell).
 
-The feature id is the fid, as in :mod:`.mvt`. The box is found with the GiST index on ``geom``
+The feature id is the fid, as in :mod:`..gpkg.tiles`. The box is found with the GiST index on ``geom``
 (EPSG:4490); geometries are projected, clipped and quantised by ``ST_AsMVTGeom``. Each layer is
 one ``ST_AsMVT`` call; a tile of several layers is their concatenation (protobuf messages of
-repeated fields concatenate). Served for a PostGIS registry through :class:`.pg_read.PgReader`.
+repeated fields concatenate). Served for a PostGIS registry through :class:`.reader.PgReader`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..pg_schema import qi
-from ..schema import LayerDef
-from .mvt import BUFFER, EXTENT, FULL_DETAIL_ZOOM, MAX_POINTS
+from ...schema import LayerDef
+from ..tiles import BUFFER, EXTENT, FULL_DETAIL_ZOOM, MAX_POINTS
+from .schema import qi
 
 
 def _fields(layer: LayerDef, personal: bool, z: int) -> list[str]:

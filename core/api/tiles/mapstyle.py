@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..schema import LayerDef, style_text
+from ...schema import LayerDef, style_text
 
 log = logging.getLogger("rallypoint.web")
 

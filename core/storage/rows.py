@@ -1,6 +1,7 @@
-"""GeoJSON Features from the rows of :func:`.store.page` (other CRSs, HTML, single features).
+"""Rows → GeoJSON Features, for every backend's reader (other CRSs, HTML, single features).
 
-A page of 2D points in CRS84 is written straight from the GeoPackage blobs; any other
+A reader's rows are (fid, geometry, fields…), the geometry as a GeoPackage blob (a file) or as
+WKB (PostGIS). A page of 2D points in CRS84 is written straight from the bytes; any other
 geometry a page at a time by shapely (reprojected when asked); orjson embeds each geometry
 as a ready-made fragment.
 """
@@ -15,12 +16,24 @@ import numpy as np
 import orjson
 import shapely
 
+from ..crs import Crs
 from ..schema import LayerDef
-from .crs import Crs
-from .store import columns
+from .gpkg.blobs import _ENVELOPE_SIZES as _ENVELOPE
 
-_ENVELOPE = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 _POINT = struct.Struct("<dd")
+_served: dict[tuple[int, bool], tuple[LayerDef, tuple[tuple[str, ...], tuple[int, ...]]]] = {}
+
+
+def served_fields(layer: LayerDef, personal: bool) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The field names served (personal ones only when ``personal``) and the positions of the boolean ones;
+    worked out once per layer."""
+    key = (id(layer), personal)
+    hit = _served.get(key)
+    if hit is None or hit[0] is not layer:
+        names = tuple(f.name for f in layer.fields if personal or not f.personal)
+        booleans = tuple(i for i, n in enumerate(names) if layer.field(n).type == "boolean")
+        hit = _served[key] = (layer, (names, booleans))
+    return hit[1]
 
 
 def _point_text(blob: bytes) -> str | None:
@@ -67,9 +80,9 @@ def geometries_json(blobs: list[bytes | None], crs: Crs, *, as_text: bool = Fals
 
 def to_features(layer: LayerDef, rows: list[tuple], crs: Crs, personal: bool, *,
                 geometry_as_text: bool = False, wkb: bool = False) -> list[dict[str, Any]]:
-    """GeoJSON Features (``id`` is the UUID, or the fid for reference layers) from rows of :func:`page`
+    """GeoJSON Features (``id`` is the UUID, or the fid for reference layers) from a reader's rows
     (geometries as GeoPackage blobs, or as WKB with ``wkb``: PostGIS's rows)."""
-    names, booleans, _ = columns(layer, personal)
+    names, booleans = served_fields(layer, personal)
     offset = 2 if layer.has_geometry else 1
     geoms = (geometries_json([r[1] for r in rows], crs, as_text=geometry_as_text, wkb=wkb) if layer.has_geometry
              else [None] * len(rows))

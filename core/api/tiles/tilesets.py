@@ -27,15 +27,15 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from ..schema import LayerDef
-from . import mvt
-from .auth import sees_personal_data
-from .collections import layer_of, site_title
-from .context import Context
-from .errors import BadRequest, NotFound
-from .etags import not_modified
-from .request import Request, check_params
-from .responses import JSON, VARY, Response, json_response, link
+from ...schema import LayerDef
+from ...storage import tiles as tile_grid
+from ..auth import sees_personal_data
+from ..features.collections import layer_of, site_title
+from ..context import Context
+from ..errors import BadRequest, NotFound
+from ..etags import not_modified
+from ..request import Request, check_params
+from ..responses import JSON, VARY, Response, json_response, link
 
 TMS_ID = "WebMercatorQuad"
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
@@ -43,7 +43,7 @@ CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 MVT = "application/vnd.mapbox-vector-tile"
 REL_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
 REL_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
-TILEJSON_MAXZOOM = 18  # clients overzoom beyond; tiles are served up to mvt.MAX_ZOOM
+TILEJSON_MAXZOOM = 18  # clients overzoom beyond; tiles are served up to tile_grid.MAX_ZOOM
 CACHE_SIZE = 2048
 CACHE_BYTES = 64 * 1024 * 1024  # per worker, raw and gzipped bytes together
 GZIP_LEVEL = 6
@@ -63,10 +63,10 @@ _MVT_TYPES = {"integer": "Number", "real": "Number", "boolean": "Boolean"}
 def tile_matrix_set() -> dict[str, Any]:
     """WebMercatorQuad as OGC 2D Tile Matrix Set 2.0 defines it (zoom levels 0 to 24)."""
     matrices = []
-    for z in range(mvt.MAX_ZOOM + 1):
-        cell = 2 * mvt.ORIGIN / 256 / (1 << z)
+    for z in range(tile_grid.MAX_ZOOM + 1):
+        cell = 2 * tile_grid.ORIGIN / 256 / (1 << z)
         matrices.append({"id": str(z), "scaleDenominator": cell / 0.00028, "cellSize": cell,
-                         "cornerOfOrigin": "topLeft", "pointOfOrigin": [-mvt.ORIGIN, mvt.ORIGIN],
+                         "cornerOfOrigin": "topLeft", "pointOfOrigin": [-tile_grid.ORIGIN, tile_grid.ORIGIN],
                          "tileWidth": 256, "tileHeight": 256, "matrixWidth": 1 << z, "matrixHeight": 1 << z})
     return {"id": TMS_ID, "title": "Google Maps Compatible for the World", "uri": TMS_URI, "crs": CRS_3857,
             "orderedAxes": ["X", "Y"],
@@ -120,8 +120,8 @@ def parse_tile(req: Request) -> tuple[int, int, int]:
         z, y, x = int(p["z"]), int(p["y"]), int(p["x"])
     except ValueError:
         raise BadRequest(f"tile {p['z']}/{p['y']}/{p['x']}: tileMatrix, tileRow and tileCol are integers") from None
-    if not 0 <= z <= mvt.MAX_ZOOM:
-        raise BadRequest(f"tileMatrix {z} is outside {TMS_ID} (0 to {mvt.MAX_ZOOM})")
+    if not 0 <= z <= tile_grid.MAX_ZOOM:
+        raise BadRequest(f"tileMatrix {z} is outside {TMS_ID} (0 to {tile_grid.MAX_ZOOM})")
     n = 1 << z
     if not (0 <= x < n and 0 <= y < n):
         raise BadRequest(f"tile {z}/{y}/{x}: at tileMatrix {z} tileRow and tileCol go from 0 to {n - 1}")
@@ -140,7 +140,7 @@ def _layer_entry(layer: LayerDef, personal: bool) -> dict[str, Any]:
              for f in layer.fields if personal or not f.personal}
     return {"id": layer.name, "title": layer.title_en, "dataType": "vector",
             "geometryDimension": _DIMENSION.get(layer.geometry.removesuffix("Z"), 2),
-            "minTileMatrix": "0", "maxTileMatrix": str(mvt.MAX_ZOOM),
+            "minTileMatrix": "0", "maxTileMatrix": str(tile_grid.MAX_ZOOM),
             "propertiesSchema": {"type": "object", "properties": props}}
 
 
@@ -195,7 +195,7 @@ def tilejson(ctx: Context, req: Request) -> Response:
     layer = _tiled_layer(ctx, req)
     personal = sees_personal_data(req.principal)
     layers = [layer] if layer is not None else _geometry_layers(ctx)
-    bounds = _bounds(ctx, layers) or [-180.0, -mvt.MAX_LAT, 180.0, mvt.MAX_LAT]
+    bounds = _bounds(ctx, layers) or [-180.0, -tile_grid.MAX_LAT, 180.0, tile_grid.MAX_LAT]
     doc = {
         "tilejson": "3.0.0",
         "name": layer.title_en if layer is not None else site_title(ctx),
@@ -287,7 +287,7 @@ def get_tile(ctx: Context, req: Request) -> Response:
             return old != new
     hit = _cached(key, current, changed)
     if hit is None:
-        data = reader.tile(layers, personal, z, x, y)  # mvt (GeoPackage) or pg_tiles (PostGIS, ST_AsMVT)
+        data = reader.tile(layers, personal, z, x, y)  # encoded by the backend (a GeoPackage: in Python; PostGIS: ST_AsMVT)
         etag = '"' + hashlib.blake2b(data + repr(key[1:]).encode(), digest_size=12).hexdigest() + '"'
         gz = gzip.compress(data, GZIP_LEVEL, mtime=0) if data else b""
         _remember(key, current, etag, data, gz)

@@ -8,40 +8,21 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ..schema import FieldDef, LayerDef
-from ..validation import _Bad, format_datetime, normalise_value
-from . import crs as crsmod
-from .errors import BadRequest
-from .request import Request, check_params
+from ...schema import FieldDef, LayerDef
+from ...storage.base import TIME_FIELD, ItemsQuery
+from ...validation import _Bad, format_datetime, normalise_value
+from .. import crs as crsmod
+from ..errors import BadRequest
+from ..request import Request, check_params
 
 ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter", "filter-lang",
                 "filter-crs")
-TIME_FIELD = "updated_at"
 NOT_FILTERABLE = ("retired_at",)
 MAX_INT = 2 ** 63 - 1
 MERCATOR_X, MERCATOR_Y = 20037508.342789244, 20048966.1040146  # EPSG:3857's bounds
-
-
-@dataclass
-class ItemsQuery:
-    layer: LayerDef
-    limit: int
-    offset: int = 0
-    bboxes: list[tuple[float, float, float, float]] | None = None  # storage lon/lat; two across the antimeridian
-    time: tuple[str | None, str | None] | None = None  # inclusive, as stored strings
-    filters: list[tuple[str, list[Any]]] = field(default_factory=list)  # SQL fragment, values
-    crs: crsmod.Crs = crsmod.DEFAULT
-    personal: bool = False
-    cql: bool = False  # a CQL2 filter is among the filters: its SQL functions must be on the connection
-
-    def key(self) -> tuple:
-        """What identifies the result (for ETags)."""
-        return (self.layer.name, self.limit, self.offset, self.bboxes, self.time,
-                tuple((s, tuple(v)) for s, v in self.filters), self.crs.uri, self.personal)
 
 
 def filterable_fields(layer: LayerDef, personal: bool) -> list[FieldDef]:

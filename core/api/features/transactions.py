@@ -14,18 +14,18 @@ from typing import Any, Callable
 import orjson
 import shapely.geometry
 
-from ..errors import FeatureNotFoundError
-from ..registry import Batch, Feature
-from ..schema import LayerDef
-from . import crs as crsmod
-from .auth import require
+from ...errors import FeatureNotFoundError
+from ...registry import Batch, Feature
+from ...schema import LayerDef
+from .. import crs as crsmod
+from ..auth import require
 from .collections import layer_of, read_only
-from .context import Context
-from .errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, PreconditionFailed, UnsupportedMediaType
-from .etags import feature_etag, matching_versions
+from ..context import Context
+from ..errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, PreconditionFailed, UnsupportedMediaType
+from ..etags import feature_etag, matching_versions
 from .items import read_feature
-from .request import Request, check_params
-from .responses import GEOJSON, Response, empty_response, json_response
+from ..request import Request, check_params
+from ..responses import GEOJSON, Response, empty_response, json_response
 
 _MEDIA = ("application/json", "application/geo+json", "application/merge-patch+json")
 

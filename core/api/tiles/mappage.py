@@ -14,15 +14,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..schema import FieldDef, LayerDef
-from . import html, mapstyle
-from .auth import sees_personal_data
-from .collections import site_title
-from .context import Context
-from .errors import BadRequest
-from .request import Request, check_params
-from .responses import Response, json_response
-from .tiles import TMS_ID, _bounds
+from ...schema import FieldDef, LayerDef
+from .. import html
+from . import mapstyle
+from ..auth import sees_personal_data
+from ..features.collections import site_title
+from ..context import Context
+from ..errors import BadRequest
+from ..request import Request, check_params
+from ..responses import Response, json_response
+from .tilesets import TMS_ID, _bounds
 
 LANGS = ("zh", "en")
 TEXTS = {

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..schema import LayerDef
-from . import crs as crsmod
-from . import html
-from .auth import sees_personal_data
-from .context import Context
-from .errors import NotFound
-from .etags import not_modified, weak_etag
-from .request import Request, check_params, output_format
-from .responses import GEOJSON, HTML, JSON, Response, json_response, link, self_and_alternates
+from ...schema import LayerDef
+from .. import crs as crsmod
+from .. import html
+from ..auth import sees_personal_data
+from ..context import Context
+from ..errors import NotFound
+from ..etags import not_modified, weak_etag
+from ..request import Request, check_params, output_format
+from ..responses import GEOJSON, HTML, JSON, Response, json_response, link, self_and_alternates
 
 REL_QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 SCHEMA_JSON = "application/schema+json"
@@ -117,7 +117,7 @@ def get_collection(ctx: Context, req: Request) -> Response:
 
 def get_queryables(ctx: Context, req: Request) -> Response:
     """``/collections/{id}/queryables``: what a CQL2 filter may name (Part 3), as JSON Schema or HTML."""
-    from .cql import queryables_schema
+    from .queryables import queryables_schema
 
     check_params(req, ("f",))
     fmt = output_format(req)

@@ -11,16 +11,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..schema import LayerDef
-from . import html
-from .auth import sees_personal_data
+from ...schema import LayerDef
+from .. import html
+from ..auth import sees_personal_data
 from .collections import layer_of, site_title
-from .context import Context
-from .errors import NotFound
-from .etags import feature_etag, not_modified, weak_etag
+from ..context import Context
+from ..errors import NotFound
+from ..etags import feature_etag, not_modified, weak_etag
 from .query import ItemsQuery, parse_items_query
-from .request import Request, check_params, output_format
-from .responses import GEOJSON, HTML, JSON, VARY, Response, dumps, json_response, link, self_and_alternates
+from ..request import Request, check_params, output_format
+from ..responses import GEOJSON, HTML, JSON, VARY, Response, dumps, json_response, link, self_and_alternates
 
 ITEM_PARAMS = ("f", "crs")
 
@@ -113,7 +113,7 @@ def read_feature(ctx: Context, layer: LayerDef, feature_id: str, *, personal: bo
 
 
 def get_item(ctx: Context, req: Request) -> Response:
-    from . import crs as crsmod
+    from .. import crs as crsmod
 
     layer = layer_of(ctx, req.path_params["collection_id"])
     check_params(req, ITEM_PARAMS)

@@ -1,284 +1,54 @@
-"""OGC API – Features Part 3: queryables, and CQL2 filters turned into a parameterised WHERE fragment
-for SQLite (a GeoPackage registry) or PostgreSQL/PostGIS (``dialect="postgis"``).
+"""CQL2 (as checked CQL2 JSON) translated into a parameterised WHERE fragment on the alias ``t``, for SQLite
+(a GeoPackage registry) or PostgreSQL/PostGIS (``dialect="postgis"``).
 
-Both encodings are parsed by the ``cql2`` library (the CQL2 reference implementation in
-Rust, with Python bindings): CQL2 text is parsed and converted to CQL2 JSON, CQL2 JSON is
-parsed and checked against the standard's JSON schema. One translator then walks that JSON
-(:class:`_Translator`), which we write ourselves because SQL for *this* registry is ours to
-decide: property names are checked against the layer's queryables (identifiers come from
-the layer definition only), every literal is bound, never written into the SQL, values are
-checked against the field's type and allowed codes, and spatial predicates use the layer's
-R-tree to pre-filter before one vectorised GEOS test per request (:func:`resolve`). On PostGIS the
-same walk writes PostgreSQL: PostGIS's predicates (on the GiST index), LIKE, booleans.
+We write this walk ourselves because SQL for *this* registry is ours to decide: property names are
+checked against the layer's queryables (identifiers come from the layer definition only), every
+literal is bound, never written into the SQL, values are checked against the field's type and
+allowed codes. On a GeoPackage a spatial predicate is left as a :class:`~rallypoint.storage.base.Spatial`
+value that the backend resolves with its R-tree and one vectorised GEOS test per request
+(:mod:`rallypoint.storage.gpkg.filters`); on PostGIS it is PostGIS's predicate on the GiST index.
 pygeofilter (not a dependency) has an SQL backend, but it writes literals into the SQL text and
 knows nothing of queryables, codes or personal fields, so it would replace none of this.
-
->>> layer = __import__("rallypoint").builtin_layers()["shelters"]
->>> parse_filter(layer, "status = 'open' AND capacity_day > 100", personal=False).sql
-'((t."status" = ?) AND (t."capacity_day" > ?))'
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
-import sqlite3
-import threading
-from concurrent.futures import ThreadPoolExecutor
-import unicodedata
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import numpy as np
 import shapely
 
-from ..geometry import decode_many
-from ..gpkgfile import quote
-from ..schema import FieldDef, LayerDef
-from ..validation import _Bad, format_datetime, normalise_value
-from . import crs as crsmod
-from .errors import BadRequest
+from ...schema import FieldDef, LayerDef
+from ...storage.base import Spatial, quote
+from ...storage.filters import fold
+from ...validation import _Bad, format_datetime, normalise_value
+from .. import crs as crsmod
+from ..errors import BadRequest
+from .cql_terms import (
+    _COMPARE,
+    _FLIPPED,
+    _KIND,
+    _PG_FOLD,
+    _PG_SPATIAL,
+    _SPATIAL,
+    _TEMPORAL,
+    _WKT_TYPES,
+    _article,
+    _balanced,
+    _describe,
+    _Expr,
+    _glob,
+    _nested_fold,
+)
+from .queryables import GEOMETRY, queryable_fields
 
-FILTER_PARAMS = ("filter", "filter-lang", "filter-crs")
-LANGS = ("cql2-text", "cql2-json", "cql-text")
-# "cql-text" is the draft's name for the text encoding, which GDAL 3.6's OAPIF driver sends (and only when the
-# OpenAPI document offers it) for `ogr2ogr/ogrinfo -where`. Read as CQL2 text, with the two habits of GDAL's
-# writer: ILIKE, and date-times as quoted strings ('2026-05-01T08:00:00Z') rather than TIMESTAMP(...).
 LEGACY = "cql-text"
-_ILIKE = re.compile(r"""("[^"]+"|[A-Za-z_][A-Za-z0-9_]*)\s+ILIKE\s+('(?:[^']|'')*')""", re.IGNORECASE)
-GEOMETRY = "geometry"  # the queryable naming the layer's geometry (the column is geom)
-MAX_FILTER_CHARS = 100_000
 MAX_DEPTH = 30  # levels of and/or/not: SQLite's parser takes about 100 nested parentheses
-MAX_VALUES = 20_000  # bound values (SQLite allows 32,766 in one statement, and the query adds its own)
 
-_KIND = {"text": "text", "uuid": "text", "adcode": "text", "phone": "text", "codes": "text",
-         "integer": "number", "real": "number", "boolean": "boolean", "date": "date", "datetime": "timestamp"}
-_COMPARE = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_SPATIAL = ("s_intersects", "s_disjoint", "s_within", "s_contains", "s_equals", "s_touches", "s_crosses",
-            "s_overlaps")
-# the literal goes first (it is the prepared one): op(feature, literal) == _FLIPPED[op](literal, feature)
-_FLIPPED = {"s_within": "s_contains", "s_contains": "s_within"}
-_WKT_TYPES = ("POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON",
-              "GEOMETRYCOLLECTION", "ENVELOPE", "BBOX")
-_TEMPORAL = ("t_before", "t_after", "t_intersects", "t_disjoint", "t_equals")
-#: sqlite: a GeoPackage's SQLite (GLOB, 0/1, Python functions and an R-tree pass for geometry);
-#: postgis: PostgreSQL (LIKE, booleans, lower/normalize, PostGIS predicates on the GiST index)
-DIALECTS = ("sqlite", "postgis")
-_PG_SPATIAL = {"s_intersects": "ST_Intersects", "s_disjoint": "ST_Disjoint", "s_within": "ST_Within",
-               "s_contains": "ST_Contains", "s_equals": "ST_Equals", "s_touches": "ST_Touches",
-               "s_crosses": "ST_Crosses", "s_overlaps": "ST_Overlaps"}
-# casei: lower() (Python's casefold() also folds ß to ss); accenti: decompose, then drop the combining marks
-# of the blocks Unicode reserves for them (Python drops every character whose combining class is not 0)
-_PG_FOLD = {"casei": "lower(({x})::text)",
-            "accenti": "regexp_replace(normalize(({x})::text, NFD), "
-                       "'[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]', '', 'g')"}
-
-
-# -- queryables --------------------------------------------------------------------------------------
-
-NOT_QUERYABLE = ("retired_at",)
-
-
-def queryable_fields(layer: LayerDef, personal: bool) -> list[FieldDef]:
-    """The fields a filter may name: personal-data fields only for callers allowed to see them."""
-    return [f for f in layer.fields if f.name not in NOT_QUERYABLE and (personal or not f.personal)]
-
-
-def field_json_schema(f: FieldDef) -> dict[str, Any]:
-    """The JSON Schema of one value of field ``f`` (queryables, and the API document's filters and bodies)."""
-    out: dict[str, Any] = {"title": f"{f.alias_zh} / {f.alias_en}"}
-    desc = " / ".join(d for d in (f.description_zh, f.description_en) if d)
-    if desc:
-        out["description"] = desc
-    if f.type in ("integer", "real"):
-        out["type"] = "integer" if f.type == "integer" else "number"
-        if f.min is not None:
-            out["minimum"] = f.min
-        if f.max is not None:
-            out["maximum"] = f.max
-        if f.unit:
-            out["x-ogc-unit"] = f.unit
-    elif f.type == "boolean":
-        out["type"] = "boolean"
-    elif f.type == "date":
-        out.update(type="string", format="date")
-    elif f.type == "datetime":
-        out.update(type="string", format="date-time")
-    else:
-        out["type"] = "string"
-        if f.type == "uuid":
-            out["format"] = "uuid"
-        if f.max_length:
-            out["maxLength"] = f.max_length
-        if f.values and f.type != "codes":
-            out["enum"] = list(f.codes)
-            out["x-enum-titles"] = {v.code: f"{v.zh} / {v.en}" for v in f.values}
-        if f.type == "codes":  # a comma-separated list of codes, matched with LIKE
-            out["description"] = (out.get("description", "") + " (comma-separated codes: "
-                                  + ", ".join(f.codes) + ")").strip()
-    return out
-
-
-def queryables_schema(layer: LayerDef, personal: bool, schema_id: str) -> dict[str, Any]:
-    """``/collections/{id}/queryables``: a JSON Schema of what a filter may name."""
-    props: dict[str, Any] = {}
-    if layer.has_geometry:
-        props[GEOMETRY] = {"title": "几何 / Geometry", "x-ogc-role": "primary-geometry",
-                           "format": "geometry-" + layer.geometry.lower()}
-    for f in queryable_fields(layer, personal):
-        props[f.name] = field_json_schema(f)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": schema_id, "type": "object",
-            "title": f"{layer.title_zh} / {layer.title_en}", "properties": props, "additionalProperties": False}
-
-
-# -- parsing --------------------------------------------------------------------------------------------
-
-@dataclass
-class Filter:
-    """A checked filter: a WHERE fragment on the alias ``t`` and the values it binds, in order."""
-
-    sql: str
-    params: list[Any] = field(default_factory=list)
-
-
-def _cql2():
-    import cql2  # the CQL2 reference parser (Rust); imported on first use
-
-    return cql2
-
-
-def _parse_error(lang: str, exc: Exception) -> BadRequest:
-    text = str(exc).strip()
-    m = re.search(r"-->\s*(\d+):(\d+)", text)
-    where = f" at line {m.group(1)}, column {m.group(2)}" if m else ""
-    expected = re.search(r"=\s*(expected .*)$", text, re.DOTALL)
-    detail = expected.group(1).strip() if expected else text.splitlines()[-1] if text else "cannot be parsed"
-    return BadRequest(f"filter ({lang}) does not parse{where}: {detail}")
-
-
-MAX_NESTING = 100  # the parser recurses per level: thousands of levels overflow its stack and kill the process
-
-
-def _too_deep(text: str) -> str | None:
-    """Why a CQL2 text nests too deeply for the parser to be given it, or None (a lexical check, quotes blanked)."""
-    s = re.sub(r"'(?:[^']|'')*'|\"[^\"]*\"", "''", text)
-    depth = deepest = 0
-    for ch in s:
-        if ch == "(":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch == ")":
-            depth -= 1
-    if deepest > MAX_NESTING:
-        return f"parentheses nest {deepest} deep; at most {MAX_NESTING}"
-    if len(re.findall(r"\bNOT\b", s, re.IGNORECASE)) > MAX_NESTING:
-        return f"more than {MAX_NESTING} NOTs"
-    minus = max((m.count("-") for m in re.findall(r"-[-\s(]*", s)), default=0)
-    if minus > 20:
-        return f"{minus} minus signs in a row"
-    return None
-
-
-BIG_STACK = 256 * 1024 * 1024
-SMALL_TEXT = 2000  # below this, no text nests deep enough to trouble the default 8 MB stack
-
-
-def _parse_text(text: str) -> Any:
-    """CQL2 text → CQL2 JSON. The parser recurses once per level of an expression (``a + 1 + 1 …`` too),
-    so a long text is parsed on a thread with a large stack (reserved, not used) rather than risk the process."""
-    cql2 = _cql2()
-    if len(text) < SMALL_TEXT:
-        return cql2.parse_text(text).to_json()
-    return _big_stack_thread().submit(lambda: cql2.parse_text(text).to_json()).result()
-
-
-def _big_stack_thread() -> ThreadPoolExecutor:
-    """One thread per process, started once with a big stack: the process-wide stack size is
-    changed only for that moment, not around every long filter (other threads start meanwhile)."""
-    global _parser
-    with _stack_lock:
-        if _parser is None:
-            old = threading.stack_size(BIG_STACK)
-            try:
-                pool = ThreadPoolExecutor(1, thread_name_prefix="cql2-parse")
-                pool.submit(lambda: None).result()  # its thread starts now, with the big stack
-            finally:
-                threading.stack_size(old)
-            _parser = pool
-        return _parser
-
-
-_parser: ThreadPoolExecutor | None = None
-_stack_lock = threading.Lock()
-
-
-def parse_filter(layer: LayerDef, text: str, *, personal: bool, lang: str | None = None,
-                 filter_crs: str | None = None, dialect: str = "sqlite") -> Filter:
-    """A filter in ``cql2-text`` (default) or ``cql2-json``, checked and translated; BadRequest otherwise.
-
-    ``dialect``: ``sqlite`` (a GeoPackage registry) or ``postgis`` (see :data:`DIALECTS`): the same checks
-    and refusals, the SQL of the database that runs it."""
-    if dialect not in DIALECTS:
-        raise ValueError(f"unknown SQL dialect {dialect!r}")
-    lang = (lang or "cql2-text").strip().lower()
-    if lang not in LANGS:
-        raise BadRequest(f"filter-lang={lang!r} is not offered; use one of {', '.join(LANGS)}")
-    if not text.strip():
-        raise BadRequest("filter is empty")
-    if len(text) > MAX_FILTER_CHARS:
-        raise BadRequest(f"filter is {len(text):,} characters long; at most {MAX_FILTER_CHARS:,}")
-    cql2 = _cql2()
-    if lang in ("cql2-text", LEGACY):
-        if lang == LEGACY:
-            text = _ILIKE.sub(r"CASEI(\1) LIKE CASEI(\2)", text)
-        deep = _too_deep(text)
-        if deep:
-            raise BadRequest(f"filter ({lang}) nests too deeply: {deep}")
-        try:
-            tree = _parse_text(text)
-        except (cql2.ParseError, ValueError) as exc:
-            raise _parse_error(lang, exc) from None
-    else:
-        try:
-            raw = json.loads(text)
-        except RecursionError:
-            raise BadRequest("filter (cql2-json) nests too deeply") from None
-        except ValueError as exc:
-            raise BadRequest(f"filter (cql2-json) is not valid JSON: {exc}") from None
-        if not isinstance(raw, dict):
-            raise BadRequest("filter (cql2-json) must be a JSON object such as "
-                             '{"op": "=", "args": [{"property": "status"}, "open"]}')
-        # The library's JSON-schema validate() is not used: on an invalid document its time grows
-        # exponentially with nesting (4 nested "not"s took 95 s). Its parser checks the shape; the
-        # translator checks the rest (arity, types, properties) and says where.
-        try:
-            cql2.parse_json(text)
-        except (cql2.ParseError, ValueError) as exc:
-            raise BadRequest(f"filter (cql2-json) is not CQL2 JSON: {str(exc)[:500]}") from None
-        tree = raw  # our own walk reports paths into what the client sent
-    crs = crsmod.find(filter_crs, "filter-crs")
-    t = _Translator(layer, personal, crs, lang, text, dialect)
-    e = t.boolean(tree, "filter")
-    if len(e.params) > MAX_VALUES:
-        raise BadRequest(f"filter has {len(e.params):,} values; at most {MAX_VALUES:,}")
-    return Filter(e.sql, e.params)
-
-
-# -- the translator ----------------------------------------------------------------------------------
-
-@dataclass
-class _Expr:
-    sql: str
-    params: list[Any]
-    kind: str  # text, number, boolean, date, timestamp, geometry, interval, predicate
-    field: FieldDef | None = None
-    value: Any = None  # literals: the checked Python value
-
-
-class _Translator:
+class Translator:
     def __init__(self, layer: LayerDef, personal: bool, crs: crsmod.Crs, lang: str, text: str,
                  dialect: str = "sqlite"):
         self.pg = dialect == "postgis"
@@ -409,7 +179,7 @@ class _Translator:
                     raise self.bad(f"{fn} takes text, got a {inner.kind}", path, fn)
                 sql = (_PG_FOLD[fn] if self.pg else "rp_cql_{fn}({x})").format(fn=fn, x=inner.sql)
                 return _Expr(sql, inner.params, "text", inner.field,
-                             _fold(fn, inner.value) if inner.value is not None else None)
+                             fold(fn, inner.value) if inner.value is not None else None)
             if "op" in node and str(node["op"]).upper() in _WKT_TYPES:
                 raise self.bad(f"{node['op']}{tuple(node.get('args') or ())} is not a valid WKT geometry", path,
                                str(node["op"]))
@@ -677,141 +447,3 @@ class _Translator:
         if out[0] is not None and out[1] is not None and out[0] > out[1]:
             raise self.bad(f"the interval {ends} ends before it starts", path, str(ends[0]))
         return out[0], out[1]
-
-
-def _balanced(word: str, parts: list[_Expr]) -> _Expr:
-    """``(a AND b AND …)`` as a balanced tree: SQLite's parser takes a long flat chain as 1,000 levels deep."""
-    if len(parts) <= 8:
-        return _Expr("(" + f" {word} ".join(p.sql for p in parts) + ")", [v for p in parts for v in p.params],
-                     "predicate")
-    mid = len(parts) // 2
-    return _balanced(word, [_balanced(word, parts[:mid]), _balanced(word, parts[mid:])])
-
-
-def _article(kind: str) -> str:
-    return {"text": "text", "number": "a number", "boolean": "a true/false value", "date": "a date",
-            "timestamp": "a timestamp", "geometry": "a geometry", "interval": "an interval"}.get(kind, kind)
-
-
-def _nested_fold(node: Any) -> int:
-    """How many casei/accenti calls are nested in ``node`` (counted without recursion)."""
-    n = 0
-    while isinstance(node, dict) and str(node.get("op", "")).lower() in ("casei", "accenti"):
-        n += 1
-        args = node.get("args")
-        node = args[0] if isinstance(args, list) and args else args
-    return n
-
-
-def _describe(e: _Expr) -> str:
-    if e.field is not None:
-        return f"property {e.field.name!r} ({_article(e.kind)})"
-    if e.value is not None:
-        return f"{_article(e.kind)} ({e.value!r})"
-    return _article(e.kind)
-
-
-def _glob(pattern: str) -> str:
-    """A CQL2 LIKE pattern (``%`` any run, ``_`` one character, ``\\`` escapes) as a case-sensitive GLOB pattern."""
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            i += 1
-            c = pattern[i]
-            out.append(f"[{c}]" if c in "*?[" else c)
-        elif c == "%":
-            out.append("*")
-        elif c == "_":
-            out.append("?")
-        elif c in "*?[":
-            out.append(f"[{c}]")
-        else:
-            out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def _fold(fn: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    if fn == "casei":
-        return value.casefold()
-    return "".join(c for c in unicodedata.normalize("NFD", value) if not unicodedata.combining(c))
-
-
-# -- SQL functions the fragments call --------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Spatial:
-    """A spatial predicate waiting for its matching fids (:func:`resolve`); its repr keys ETags."""
-
-    layer: str
-    op: str
-    wkb: bytes
-
-    def __repr__(self) -> str:
-        return f"Spatial({self.layer}, {self.op}, {hashlib.blake2b(self.wkb, digest_size=12).hexdigest()})"
-
-
-_TESTS = {"s_intersects": shapely.intersects, "s_disjoint": shapely.disjoint, "s_equals": shapely.equals,
-          "s_touches": shapely.touches, "s_crosses": shapely.crosses, "s_overlaps": shapely.overlaps,
-          # literal first (prepared): the feature within the literal is the literal containing the feature
-          "s_within": shapely.contains, "s_contains": shapely.within}
-_matches: dict[tuple, str] = {}
-_lock = threading.Lock()
-MAX_CACHED = 32
-
-
-def _match(conn: sqlite3.Connection, sp: Spatial) -> str:
-    """The fids (a JSON array) of the layer's features whose geometry stands in ``sp.op`` to the literal."""
-    lit = shapely.from_wkb(sp.wkb)
-    shapely.prepare(lit)
-    table = quote(sp.layer)
-    if sp.op == "s_disjoint":  # every geometry is a candidate
-        rows = conn.execute(f"SELECT fid, geom FROM {table} WHERE geom IS NOT NULL").fetchall()
-    else:
-        minx, miny, maxx, maxy = lit.bounds
-        rtree = quote(f"rtree_{sp.layer}_geom")
-        rows = conn.execute(f"SELECT t.fid, t.geom FROM {table} t WHERE t.fid IN (SELECT id FROM {rtree} "
-                            "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)",
-                            (maxx, minx, maxy, miny)).fetchall()
-    if not rows:
-        return "[]"
-    fids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    geoms = decode_many([r[1] for r in rows])
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    hit = present & _TESTS[sp.op](lit, geoms)
-    return "[" + ",".join(map(str, fids[hit].tolist())) + "]"
-
-
-def resolve(conn: sqlite3.Connection, filters: list[tuple[str, list[Any]]], path: str,
-            stamp: tuple) -> list[tuple[str, list[Any]]]:
-    """``filters`` with every :class:`Spatial` value replaced by its matching fids (cached per layer state)."""
-    out = []
-    for sql, values in filters:
-        if any(isinstance(v, Spatial) for v in values):
-            done = []
-            for v in values:
-                if isinstance(v, Spatial):
-                    key = (path, stamp, v)
-                    found = _matches.get(key)
-                    if found is None:
-                        found = _match(conn, v)
-                        with _lock:
-                            if len(_matches) >= MAX_CACHED:
-                                _matches.clear()
-                            _matches[key] = found
-                    v = found
-                done.append(v)
-            values = done
-        out.append((sql, values))
-    return out
-
-
-def register(conn: sqlite3.Connection) -> None:
-    """The functions a translated filter calls, on a connection that will run it."""
-    conn.create_function("rp_cql_casei", 1, lambda v: _fold("casei", v) if isinstance(v, str) else v,
-                         deterministic=True)
-    conn.create_function("rp_cql_accenti", 1, lambda v: _fold("accenti", v) if isinstance(v, str) else v,
-                         deterministic=True)
