@@ -23,7 +23,7 @@ from ..plugins import default_plugin_manager, layer_catalog
 from ..registry import Registry
 from ..schema import LayerDef, builtin_layers
 from ..storage.base import HISTORY_TABLE, METADATA_URI, quote
-from ..storage.gpkg import blobs
+from ..storage.gpkg import blobs as gpkg_blobs
 from ..storage.gpkg.file import connect
 from ..validation import check_feature
 
@@ -122,10 +122,10 @@ def _features(conn: sqlite3.Connection, layer: LayerDef, progress: Progress | No
             blob = row[1]
             try:
                 if blob is not None:
-                    srs, _, _ = blobs.parse_header(blob)
+                    srs, _, _ = gpkg_blobs.parse_header(blob)
                     if srs != geo.STORAGE_EPSG:
                         out.append(Problem(layer.name, label, "geom", f"blob srs_id {srs}, column is {geo.STORAGE_EPSG}"))
-                geom = blobs.decode(blob)
+                geom = gpkg_blobs.decode(blob)
             except geo.GeometryBlobError as exc:
                 out.append(Problem(layer.name, label, "geom", str(exc)))
                 continue
@@ -172,7 +172,7 @@ def _reference_layer(conn: sqlite3.Connection, path: Path, layer: LayerDef, prog
     bad_blobs = 0
     for i, blob in enumerate(blobs):
         try:
-            srs, _, _ = blobs.parse_header(blob) if blob is not None else (geo.STORAGE_EPSG, False, 0)
+            srs, _, _ = gpkg_blobs.parse_header(blob) if blob is not None else (geo.STORAGE_EPSG, False, 0)
         except geo.GeometryBlobError as exc:
             bad_blobs += 1
             if bad_blobs <= 5:

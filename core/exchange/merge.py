@@ -41,11 +41,11 @@ from typing import Any, Iterable
 
 import shapely
 
-from .. import geometry as geo
 from ..errors import ConflictError
 from ..registry import Registry
 from ..storage import backend_for
 from ..storage.base import CONFLICTS_TABLE, quote
+from ..storage.gpkg import blobs as gpkg_blobs
 from .diff import FeatureChange, diff_registries
 from .gpkg_strict import open_geopackage
 from .snapshots import as_files
@@ -116,7 +116,7 @@ def _states(path: Path, layer: str, uuids: list[str]) -> dict[str, dict[str, Any
             for row in conn.execute(sql, chunk):
                 rec = dict(zip(cols, row))
                 if "geom" in rec:
-                    rec["geometry"] = geo.decode(rec.pop("geom"))
+                    rec["geometry"] = gpkg_blobs.decode(rec.pop("geom"))
                 rec.pop("fid", None)
                 out[rec["uuid"]] = rec
     return out
