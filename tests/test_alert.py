@@ -28,8 +28,10 @@ from test_capacity import GK, X0, Y0, area_frame
 from rallypoint.analysis import AnalysisError
 from rallypoint.api.auth import Principal, sees_personal_data
 from rallypoint.cli.main import cli
+from rallypoint_plugins.response.alert_page import csv_list, render
 from rallypoint_plugins.response.alert_run import run_alert
 from rallypoint_plugins.response.cap import CapError, read_cap
+from rallypoint_plugins.response.first_report import text
 
 pytestmark = pytest.mark.both_backends
 
@@ -222,9 +224,9 @@ def test_personal_data_follows_the_core_rule(registry):
     o = run_alert(registry, CAP.encode("utf-8"), {"as_of": AS_OF}, personal=False)
     assert {(r, res, n, p) for r, res, n, p in _contacts(o.notice)} == {
         (r, res, n if r == "rectification" else None, None) for r, res, n, _ in EXPECTED_CONTACTS}
-    page = o.page("zh")
+    page = render(o, "zh")
     for phone in ("13700000002", "13900000001", "13900000002", "13700000001", "周杰", "李明", "赵强", "孙伟"):
-        assert phone not in page and phone.encode() not in o.csv("contacts")
+        assert phone not in page and phone.encode() not in csv_list(o, "contacts")
     assert "姓名和电话为个人信息" in page
 
 
@@ -236,7 +238,7 @@ def _read_csv(data: bytes) -> list[list[str]]:
 def test_the_csv_lists_open_with_their_columns(registry):
     build(registry)
     o = run_alert(registry, CAP.encode("utf-8"), {"as_of": AS_OF}, personal=True)
-    rows = _read_csv(o.csv("contacts", "zh"))
+    rows = _read_csv(csv_list(o, "contacts", "zh"))
     assert rows[0] == ["姓名/单位", "手机号码", "角色", "资源", "乡镇（街道）", "说明", "资源类型", "UUID"]
     by_phone = {r[1]: r for r in rows[1:] if r[1]}
     # one row per person to message: 周杰 monitors the landslide and leads the village squad
@@ -245,33 +247,33 @@ def test_the_csv_lists_open_with_their_columns(registry):
         and "队长（驻地在区域内）" in by_phone["13700000002"][2]
     assert [r[0] for r in rows[1:] if not r[1]] == ["乙镇人民政府"]
     assert len(rows) == 1 + 5
-    en = _read_csv(o.csv("contacts", "en"))
+    en = _read_csv(csv_list(o, "contacts", "en"))
     assert en[0][:3] == ["Name / unit", "Phone", "Role"] and len(en) == len(rows)
-    people = _read_csv(o.csv("people", "zh"))
+    people = _read_csv(csv_list(o, "people", "zh"))
     assert people[0] == ["乡镇（街道）代码", "乡镇（街道）", "村（社区）代码", "村（社区）", "人口", "户数"]
     assert people[1:] == [["519901001", "甲镇", "519901001201", "东村", "400", "153"],
                           ["519901002", "乙镇", "", "（未划村）", "129", "50"],
                           ["519901002", "乙镇", "519901002201", "南村", "150", "58"],
                           ["", "合计", "", "", "679", "260"]]
-    frame = pd.read_csv(io.BytesIO(o.csv("people", "en")), encoding="utf-8-sig", dtype=str)
+    frame = pd.read_csv(io.BytesIO(csv_list(o, "people", "en")), encoding="utf-8-sig", dtype=str)
     assert list(frame.columns) == ["Township code", "Township", "Village code", "Village", "People", "Households"]
 
 
 def test_the_first_report_and_its_30_minute_deadline(registry):
     build(registry)
     o = run_alert(registry, CAP.encode("utf-8"), {"as_of": AS_OF}, personal=True)
-    zh = o.first_report("zh")
+    zh = text(o, "zh")
     assert zh.startswith("【突发事件信息初报】") and f"报告单位：{BUREAU}" in zh
     assert "报告时间：2026年7月15日 14:35" in zh and "2026年7月15日 14:50前" in zh and "尚余 15 分钟" in zh
     assert "示例县气象台于2026年7月15日 14:20发布“示例县气象台发布暴雨橙色预警信号[Ⅱ级/严重]”" in zh
     assert "区域内约 679 人、260 户" in zh and "甲镇 400 人、乙镇 279 人" in zh
     assert "拟派出救援队伍 1 支（乙镇应急救援队" in zh and "开放避难场所 1 处（乙镇中心广场避难场所）" in zh
     assert "区域内隐患点 1 处" in zh and "责任人 6 人次" in zh
-    en = o.first_report("en")
+    en = text(o, "en")
     assert "about 679 people in 260 households" in en and "2026-07-15 14:50 (UTC+08:00)" in en
     assert "15 min left" in en
     late = run_alert(registry, CAP.encode("utf-8"), {"as_of": "2026-07-15T15:02:00+08:00"}, personal=True)
-    assert "已超时 12 分钟，请立即报送" in late.first_report("zh")
+    assert "已超时 12 分钟，请立即报送" in text(late, "zh")
 
 
 def test_a_circle_and_a_division_code_as_the_area(registry):
@@ -329,7 +331,7 @@ BAD = [
                                                 r"204.045 is outside -180..180"),
     (_swap(PAIRS[1], "30.64x,104.04"), r"<polygon> #1, pair #2 '30.64x,104.04' is not a 'lat,lon' pair"),
     (_swap(f"<polygon>{POLY}</polygon>", "<circle>30.645,104.040 0</circle>"),
-     r"<info> #1, <area> #1 <circle> #1: radius '0' km is not above 0"),
+     r"<info> #1, <area> #1 <circle> #1: radius '0' km is not a number above 0"),
     (_swap(POLY, " ".join([PAIRS[0], PAIRS[2], PAIRS[1], PAIRS[3], PAIRS[0]])),
      r"<info> #1, <area> #1 <polygon> #1 is not a valid polygon \(Self-intersection"),
     (re.sub(rb"<area>.*?</area>", b"", CAP.encode(), flags=re.S), "no <info> of the alert has an <area>"),
@@ -355,10 +357,10 @@ def test_expired_alerts_an_exercise_and_an_unknown_event(registry):
         run_alert(registry, CAP.encode(), {"as_of": "2026-07-16T15:20:00+08:00"}, personal=True)
     late = run_alert(registry, CAP.encode(), {"as_of": "2026-07-16T15:20:00+08:00", "allow_expired": "true"},
                      personal=True)
-    assert any("EXPIRED" in en for en, _ in late.notes) and "已于" in late.page("zh")
+    assert any("EXPIRED" in en for en, _ in late.notes) and "已于" in render(late, "zh")
     drill = run_alert(registry, _swap("<status>Actual</status>", "<status>Exercise</status>"), {"as_of": AS_OF},
                       personal=True)
-    assert "（演练）" in drill.first_report("zh") and "本预警为演练" in drill.page("zh")
+    assert "（演练）" in text(drill, "zh") and "本预警为演练" in render(drill, "zh")
     windy = CAP.replace("<event>暴雨</event>", "<event>大风</event>").replace("暴雨橙色", "大风橙色").replace(
         "<event>Rainstorm</event>", "<event>Gale</event>").replace("rainstorm", "gale")
     with pytest.raises(AnalysisError, match="the alert's event '大风' is none of the incident types.*give incident"):

@@ -38,7 +38,9 @@ def alert(registry, alert_file, incident, area_crs, days, extra, as_of, allow_ex
     from rallypoint.analysis import AnalysisError, write_result
     from rallypoint.errors import RallypointError
 
+    from .alert_page import csv_list, render
     from .alert_run import run_alert
+    from .first_report import text
     from .pdf import html_to_pdf
 
     data = click.get_binary_stream("stdin").read() if alert_file == "-" else Path(alert_file).read_bytes()
@@ -57,11 +59,11 @@ def alert(registry, alert_file, incident, area_crs, days, extra, as_of, allow_ex
         folder.mkdir(parents=True, exist_ok=True)
         write_result(outcome.result, folder / "sheet.gpkg")
         for code in langs:
-            files = {f"alert_{code}.html": outcome.page(code).encode("utf-8"),
+            files = {f"alert_{code}.html": render(outcome, code).encode("utf-8"),
                      f"sheet_{code}.html": outcome.result.report(code).encode("utf-8"),
-                     f"first_report_{code}.txt": outcome.first_report(code).encode("utf-8"),
-                     f"contacts_{code}.csv": outcome.csv("contacts", code),
-                     f"people_{code}.csv": outcome.csv("people", code)}
+                     f"first_report_{code}.txt": text(outcome, code).encode("utf-8"),
+                     f"contacts_{code}.csv": csv_list(outcome, "contacts", code),
+                     f"people_{code}.csv": csv_list(outcome, "people", code)}
             for name, body in files.items():
                 (folder / name).write_bytes(body)
             if pdf:
@@ -69,7 +71,7 @@ def alert(registry, alert_file, incident, area_crs, days, extra, as_of, allow_ex
                     html_to_pdf((folder / f"{name}.html").read_text(encoding="utf-8"), folder / f"{name}.pdf")
     except (AnalysisError, RallypointError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(outcome.first_report(langs[0]))
+    click.echo(text(outcome, langs[0]))
     for en, zh in outcome.notes:
         click.echo(f"! {zh if langs[0] == 'zh' else en}")
     text = getattr(outcome.result.warnings, "text", lambda en, lang: en)

@@ -18,12 +18,12 @@ import io
 import re
 from typing import TYPE_CHECKING
 
-from .first_report import deadline_words, level_words, people, when
+from .first_report import deadline_words, level_words, people, text, when
 from .notify import ROLES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .alert_run import AlertOutcome
     from .notify import Notice
+    from .outcome import AlertOutcome
 
 CONTACT_HEAD = {"zh": ["姓名/单位", "手机号码", "角色", "资源", "乡镇（街道）", "说明", "资源类型", "UUID"],
                 "en": ["Name / unit", "Phone", "Role", "Resource", "Township", "Details", "Layer", "UUID"]}
@@ -90,6 +90,17 @@ def people_rows(notice: "Notice", lang: str) -> list[list]:
 
 def people_csv(notice: "Notice", lang: str = "zh") -> bytes:
     return _csv(PEOPLE_HEAD[lang], people_rows(notice, lang))
+
+
+def csv_list(o: "AlertOutcome", which: str, lang: str = "zh") -> bytes:
+    """The list ``which`` (contacts, people) as CSV."""
+    from rallypoint.analysis import AnalysisError
+
+    if which == "contacts":
+        return contacts_csv(o.notice, lang)
+    if which == "people":
+        return people_csv(o.notice, lang)
+    raise AnalysisError(f"parameter 'list': {which!r} is not contacts or people")
 
 
 def _table(head: list[str], rows: list[list], lang: str, numeric: tuple[int, ...] = ()) -> str:
@@ -181,7 +192,7 @@ iframe.card {{ width: 200mm; height: 290mm; border: 1px solid #999; }}
 {f'<div class="banner"><ul>{banner}</ul></div>' if banner else ''}
 <h2>{_t(lang, "初报（30 分钟内报送）", "First report (due within 30 minutes)")}</h2>
 <p class="deadline">{_t(lang, "报送时限：", "Due: ")}{html.escape(deadline_words(o, lang))}</p>
-<pre class="report">{html.escape(o.first_report(lang))}</pre>
+<pre class="report">{html.escape(text(o, lang))}</pre>
 <div class="two"><div><h2>{_t(lang, "预警信息", "The warning")}</h2><table class="kv">{alert_table}</table></div>
 <div><h2>{_t(lang, "主要数字", "Headline figures")}</h2><table>{figures}</table></div></div>
 <h2>{_t(lang, "责任人名单", "Responsible persons")} ({len(o.notice.contacts)})</h2>{hidden}{contacts}

@@ -1,125 +1,24 @@
 """A warning to an area, at once: the response sheet of the area, the notification list and the first report.
 
 ``run_alert`` reads the warning (CAP 1.2 or GeoJSON, :mod:`.warning_area`), refuses what is not an incident,
-runs the ``response`` analysis on its area, and builds the notification list (:mod:`.notify`); the outcome gives
-the page, the CSV files and the first report (:mod:`.alert_page`, :mod:`.first_report`).
+runs the ``response`` analysis on its area, and builds the notification list (:mod:`.notify`); the page, the CSV
+files and the first report are made from its outcome (:mod:`.alert_page`, :mod:`.first_report`).
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from rallypoint.analysis import AnalysisError
 
+from .outcome import AlertOutcome, local_zone, parse_as_of
+
 if TYPE_CHECKING:  # pragma: no cover
     from rallypoint import Registry
-    from rallypoint.analysis import AnalysisResult
 
-    from .notify import Notice
-    from .warning_area import WarningArea
-
-#: The rule of the county plans: a village reports an incident within 30 minutes (初报).
-REPORT_MINUTES = 30
 #: Parameters of the alert itself; the rest go to the response analysis.
 OWN = ("events", "as_of", "allow_expired")
-
-
-def local_zone():
-    """The time zone of reports: ``RALLYPOINT_TZ`` or Asia/Shanghai."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    name = os.environ.get("RALLYPOINT_TZ") or "Asia/Shanghai"
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise AnalysisError(f"RALLYPOINT_TZ {name!r} is not a time zone (e.g. Asia/Shanghai)") from None
-
-
-def parse_as_of(text: str | None) -> datetime | None:
-    """``as_of``: a date-time (local time when it has no zone), or None for now."""
-    if text is None or not str(text).strip():
-        return None
-    try:
-        value = datetime.fromisoformat(str(text).strip())
-    except ValueError:
-        raise AnalysisError(f"parameter 'as_of': {text!r} is not a date-time such as 2026-07-01T09:00+08:00") \
-            from None
-    return value if value.tzinfo else value.replace(tzinfo=local_zone())
-
-
-@dataclass
-class AlertOutcome:
-    warning: "WarningArea"
-    result: "AnalysisResult"
-    notice: "Notice"
-    params: dict[str, Any]  # the response analysis' parameters, parsed
-    incident: str
-    registry: str
-    bureau: str
-    made_at: datetime  # aware
-    notes: list[tuple[str, str]] = field(default_factory=list)  # (English, Chinese)
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        return dict(self.result.tables["response_summary"].iloc[0])
-
-    @property
-    def started(self) -> datetime:
-        """When the 30 minutes start: the alert's sending time, or when a drawn area was given."""
-        alert = self.warning.alert
-        return alert.sent if alert is not None else self.made_at
-
-    @property
-    def deadline(self) -> datetime:
-        return self.started + timedelta(minutes=REPORT_MINUTES)
-
-    def page(self, lang: str = "zh") -> str:
-        from .alert_page import render
-
-        return render(self, lang)
-
-    def first_report(self, lang: str = "zh") -> str:
-        from .first_report import text
-
-        return text(self, lang)
-
-    def csv(self, which: str, lang: str = "zh") -> bytes:
-        from .alert_page import contacts_csv, people_csv
-
-        if which == "contacts":
-            return contacts_csv(self.notice, lang)
-        if which == "people":
-            return people_csv(self.notice, lang)
-        raise AnalysisError(f"parameter 'list': {which!r} is not contacts or people")
-
-    def as_json(self) -> dict[str, Any]:
-        import math
-
-        def plain(v):
-            if hasattr(v, "item"):
-                v = v.item()
-            return None if isinstance(v, float) and not math.isfinite(v) else v
-
-        alert = self.warning.alert
-        return {
-            "source": self.warning.kind, "incident": self.incident, "level": self.warning.level,
-            "alert": None if alert is None else {
-                "identifier": alert.identifier, "sender": alert.sender, "sent": alert.sent.isoformat(),
-                "status": alert.status, "msgType": alert.msg_type, "references": alert.references,
-                "event": alert.info("zh").event, "headline": alert.info("zh").headline,
-                "expires": None if alert.expires is None else alert.expires.isoformat()},
-            "area": {"zh": self.warning.desc("zh"), "en": self.warning.desc("en")},
-            "made_at": self.made_at.isoformat(), "report_by": self.deadline.isoformat(),
-            "summary": {k: plain(v) for k, v in self.summary.items()},
-            "contacts": [{k: plain(v) for k, v in r.items()} for r in self.notice.contacts.to_dict("records")],
-            "people": [{k: plain(v) for k, v in r.items()} for r in self.notice.areas.to_dict("records")],
-            "personal": self.notice.personal,
-            "first_report": {"zh": self.first_report("zh"), "en": self.first_report("en")},
-            "notes": [en for en, _ in self.notes], "warnings": list(self.result.warnings),
-        }
 
 
 def run_alert(reg: "Registry", data: bytes, raw: Mapping[str, Any], *, personal: bool) -> AlertOutcome:

@@ -140,6 +140,9 @@ def read_cap(data: bytes | str, *, now: datetime | None = None) -> CapAlert:
         line, col = getattr(exc, "position", (0, 0))
         raise CapError(f"the alert is not well-formed XML (line {line}, column {col + 1}): "
                        f"{str(exc).split(':')[0]}") from None
+    except (LookupError, ValueError) as exc:  # an encoding the XML declaration names and Python does not know
+        raise CapError(f"the alert's XML declaration names an encoding that cannot be read ({exc}); CAP messages "
+                       f"are UTF-8") from None
     ns, _, name = root.tag.rpartition("}")
     ns = ns.lstrip("{")
     if name != "alert":
@@ -296,7 +299,8 @@ def _area(el, where: str, errors: list[str]) -> CapArea:
             errors.append(f"{cw} {(circle.text or '').strip()!r} is not 'lat,lon radius' (radius in km)")
             continue
         if not math.isfinite(km) or km <= 0:
-            errors.append(f"{cw}: radius {radius.strip()!r} km is not above 0 (a circle of no radius has no area)")
+            errors.append(f"{cw}: radius {radius.strip()!r} km is not a number above 0 (a circle of no radius has "
+                          f"no area)")
             continue
         if km > 1000:
             errors.append(f"{cw}: radius {km:g} km is larger than any warning area read here (at most 1,000 km)")

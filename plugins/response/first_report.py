@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .alert_run import AlertOutcome
+    from .outcome import AlertOutcome
 
 #: Longest description of the alert quoted in the report (characters); the page shows it whole.
 QUOTE = 160
@@ -24,7 +24,7 @@ UNITS_ZH = {"piece": "件", "set": "套", "kg": "千克", "t": "吨", "L": "升"
 
 def when(t: datetime | None, lang: str) -> str:
     """A time in the reports' zone: ``2026年7月1日 08:30`` or ``2026-07-01 08:30 (UTC+08:00)``."""
-    from .alert_run import local_zone
+    from .outcome import local_zone
 
     if t is None:
         return "—"
