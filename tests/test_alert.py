@@ -227,7 +227,14 @@ def test_personal_data_follows_the_core_rule(registry):
     page = render(o, "zh")
     for phone in ("13700000002", "13900000001", "13900000002", "13700000001", "周杰", "李明", "赵强", "孙伟"):
         assert phone not in page and phone.encode() not in csv_list(o, "contacts")
-    assert "姓名和电话为个人信息" in page
+    assert "姓名和电话为个人信息" in page and o.notice.without_phone() == 0
+    # a monitor with no phone recorded cannot be reached by SMS: the list says so
+    monitor = run_alert(registry, CAP.encode("utf-8"), {"as_of": AS_OF}, personal=True).notice.contacts.iloc[0]
+    assert monitor["role"] == "hazard_monitor"
+    registry.update("hazard_points", monitor["uuid"], {"monitor_phone": None}, author=AUTHOR)
+    o = run_alert(registry, CAP.encode("utf-8"), {"as_of": AS_OF}, personal=True)
+    assert o.notice.without_phone() == 1 and o.notice.contacts.iloc[0]["detail_zh"].endswith("（未登记联系电话）")
+    assert "其中 1 人次未登记联系电话，需另行通知。" in render(o, "zh")
 
 
 def _read_csv(data: bytes) -> list[list[str]]:

@@ -59,8 +59,9 @@ def alert(registry, alert_file, incident, area_crs, days, extra, as_of, allow_ex
         folder.mkdir(parents=True, exist_ok=True)
         write_result(outcome.result, folder / "sheet.gpkg")
         for code in langs:
-            files = {f"alert_{code}.html": render(outcome, code).encode("utf-8"),
-                     f"sheet_{code}.html": outcome.result.report(code).encode("utf-8"),
+            card = outcome.result.report(code)
+            files = {f"alert_{code}.html": render(outcome, code, card).encode("utf-8"),
+                     f"sheet_{code}.html": card.encode("utf-8"),
                      f"first_report_{code}.txt": text(outcome, code).encode("utf-8"),
                      f"contacts_{code}.csv": csv_list(outcome, "contacts", code),
                      f"people_{code}.csv": csv_list(outcome, "people", code)}

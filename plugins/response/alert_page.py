@@ -32,6 +32,10 @@ PEOPLE_HEAD = {"zh": ["乡镇（街道）代码", "乡镇（街道）", "村（�
 LAYERS = {"hazard_points": ("隐患点", "Hazard point"), "shelters": ("避难场所", "Shelter"),
           "teams": ("救援队伍", "Rescue team"), "hazard_rectification": ("隐患整改记录", "Rectification record")}
 _PHONE = re.compile(r"^[+-]?[\d\s()-]+$")
+#: CAP's urgency, severity and certainty codes in Chinese
+CAP_ZH = {"Immediate": "立即", "Expected": "预期", "Future": "未来", "Past": "已过", "Unknown": "未知",
+          "Extreme": "特别严重", "Severe": "严重", "Moderate": "较重", "Minor": "一般",
+          "Observed": "已发生", "Likely": "很可能", "Possible": "可能", "Unlikely": "不太可能"}
 
 
 def _t(lang: str, zh: str, en: str) -> str:
@@ -129,7 +133,8 @@ def _alert_rows(o: "AlertOutcome", lang: str) -> list[tuple[str, str]]:
             (_t(lang, "预警", "Warning"), info.headline or info.event),
             (_t(lang, "事件 / 级别", "Event / level"), f"{info.event} · {level_words(o, lang) or '—'}"),
             (_t(lang, "紧急 / 严重 / 确定", "Urgency / severity / certainty"),
-             f"{info.urgency} / {info.severity} / {info.certainty}"),
+             " / ".join(CAP_ZH.get(v, v) if lang == "zh" else v for v in (info.urgency, info.severity,
+                                                                           info.certainty))),
             (_t(lang, "生效 / 失效", "In force / expires"),
              f"{when(info.effective or info.onset or alert.sent, lang)} / {when(alert.expires, lang)}"),
             (_t(lang, "区域", "Area"), w.desc(lang)),
@@ -138,7 +143,9 @@ def _alert_rows(o: "AlertOutcome", lang: str) -> list[tuple[str, str]]:
             (_t(lang, "标识", "Identifier"), f"{alert.identifier} ({alert.sender})")]
 
 
-def render(o: "AlertOutcome", lang: str = "zh") -> str:
+def render(o: "AlertOutcome", lang: str = "zh", card: str | None = None) -> str:
+    """The page in ``lang``; ``card``: the response card's HTML in that language when already made (it draws a
+    map, the slowest part)."""
     from .results import summary_rows
 
     zh = lang == "zh"
@@ -160,8 +167,13 @@ def render(o: "AlertOutcome", lang: str = "zh") -> str:
     hint = _t(lang, "姓名和电话为个人信息，仅向持有密钥（读者及以上角色）的用户显示。",
               "Names and phones are personal data, shown only to holders of a key (reader or above).")
     hidden = "" if o.notice.personal else f'<p class="hint">{html.escape(hint)}</p>'
+    missing = o.notice.without_phone()
+    if missing:
+        hidden += '<p class="deadline">' + html.escape(_t(
+            lang, f"其中 {missing} 人次未登记联系电话，需另行通知。",
+            f"{missing} of them have no phone recorded: reach them another way.")) + "</p>"
     ppl = _table(PEOPLE_HEAD[lang], people_rows(o.notice, lang), lang, numeric=(4, 5))
-    card = html.escape(o.result.report(lang), quote=True)
+    card = html.escape(o.result.report(lang) if card is None else card, quote=True)
     level_class = f" level-{w.level}" if w.level else ""
     return f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <title>{html.escape(title)} · {html.escape(what)}</title>
@@ -217,6 +229,8 @@ def _page_contacts(o: "AlertOutcome", lang: str) -> list[list]:
 
 
 def _fig(v) -> str:
+    if hasattr(v, "item"):  # numpy scalars
+        v = v.item()
     if isinstance(v, float):
         return f"{v:,.1f}"
     return f"{v:,}" if isinstance(v, int) else str(v)

@@ -45,12 +45,12 @@ def _n(count: int, noun: str) -> str:
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
-def _names(values, lang: str) -> str:
+def _names(values, lang: str, measure: str = "处") -> str:
     values = [str(v) for v in values if v]
     sep = "、" if lang == "zh" else ", "
     shown = sep.join(values[:NAMES])
     if len(values) > NAMES:
-        shown += f" 等 {len(values)} 处" if lang == "zh" else f" and {len(values) - NAMES} more"
+        shown += f" 等 {len(values)} {measure}" if lang == "zh" else f" and {len(values) - NAMES} more"
     return shown
 
 
@@ -121,7 +121,7 @@ def text(o: "AlertOutcome", lang: str = "zh") -> str:
         lines.append(f"四、影响人员：区域内约 {people(m['people']):,} 人、{int(m['households']):,} 户（人口格网估算）"
                      + (f"，其中{town_words}" if town_words else "")
                      + f"；区域内隐患点 {int(m['hazard_points'])} 处，威胁 {people(m['threatened_people']):,} 人。")
-        res = [f"拟派出救援队伍 {len(sent)} 支" + (f"（{_names(sent['name'], 'zh')}，首支约 "
+        res = [f"拟派出救援队伍 {len(sent)} 支" + (f"（{_names(sent['name'], 'zh', '支')}，首支约 "
                                                  f"{m['first_team_min']:.0f} 分钟到达）" if len(sent) else ""),
                f"开放避难场所 {len(opened)} 处" + (f"（{_names(opened['name'], 'zh')}）" if len(opened) else "")
                + f"，可安置 {people(m['placed']):,} 人" + (f"，{people(m['unplaced']):,} 人暂无法安置"

@@ -61,6 +61,14 @@ class Notice:
         """Rows per role."""
         return {r: int((self.contacts["role"] == r).sum()) for r in ROLES}
 
+    def without_phone(self) -> int:
+        """Persons (not units) with no phone recorded: the warning cannot reach them by SMS (0 when personal data
+        is left out, as nothing can be told then)."""
+        if not self.personal:
+            return 0
+        c = self.contacts
+        return int(((c["role"] != "rectification") & c["phone"].isna()).sum())
+
 
 def notification_list(reg: "Registry", result: "AnalysisResult", *, personal: bool,
                       household_size: float) -> Notice:
@@ -173,6 +181,8 @@ def _add(rows, reg, layer, uuids, box, role, personal, names, detail) -> None:
     for r in _read(reg, layer, uuids, cols, box).to_dict("records"):
         person, phone = _person(reg, layer, r, personal)
         zh, en = detail(r)
+        if personal and phone_f and not phone:  # the warning cannot reach this one by SMS: say so
+            zh, en = f"{zh}（未登记联系电话）", f"{en} (no phone recorded)"
         town = str(r.get("adcode") or "")[:9]
         rows.append({"role": role, "layer": layer, "uuid": r["uuid"], "resource": r.get("name"), "adcode": town,
                      "township": names.get(town, ""), "name": person, "phone": phone, "detail_zh": zh,
