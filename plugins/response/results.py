@@ -43,7 +43,7 @@ def build_result(*, inc, ppl, demand, hp_inside, shelters, asg, walk, teams, dep
     why = np.where(off, "off_network", np.where(no_reach, "no_shelter_in_reach",
                                                 np.where(demand - placed_cell > 1e-6, "shelters_full", "")))
     cells = ppl.cells.reset_index(drop=True)
-    pf = pd.DataFrame({"population": cells["population"].to_numpy(),
+    pf = pd.DataFrame({"adcode": cells["adcode"].to_numpy(), "population": cells["population"].to_numpy(),
                        "population_day": cells["population_day"].to_numpy(),
                        "cell_m": cells["cell_m"].to_numpy(), "share_inside": ppl.share, "people_inside": ppl.people,
                        "to_evacuate": demand, "placed": placed_cell, "unplaced": demand - placed_cell,
