@@ -1,7 +1,7 @@
 """What the help texts and the README say about who sees personal data is what the server does.
 
-The behaviour is measured, not read from the code: a served registry holding a shelter with a manager's phone
-is asked anonymously and with a key of each role, and checked out with each; the roles that get the phone
+The behaviour is measured, not read from the code: a served registry (a GeoPackage, and PostGIS) holding a
+shelter with a manager's phone is asked anonymously and with a key of each role, and checked out with each; the roles that get the phone
 are then compared with every sentence of the command line's help (every command, plugins' included), of the
 API's refusal and of the README that says which keys see personal data.
 """
@@ -9,7 +9,6 @@ API's refusal and of the README that says which keys see personal data.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import click
@@ -21,7 +20,7 @@ from rallypoint.cli.main import cli
 from rallypoint.sync import checkout
 from rallypoint.web import create_app
 
-from conftest import shelter
+from conftest import county_copy, shelter
 from web_support import Server, auth, make_key
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -30,14 +29,15 @@ PHONE = "13800001234"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, empty_registry_file):
+def site(request, web_backend, tmp_path_factory):
+    """The county sample served from a GeoPackage or from PostGIS (the module runs on each), with one shelter
+    whose manager's phone is known and a key of each role."""
     folder = tmp_path_factory.mktemp("help_personal")
-    path = folder / "county.gpkg"
-    shutil.copyfile(empty_registry_file, path)
+    path = county_copy(request, web_backend, "help_personal_registry")
     with Registry.open(path) as reg:
-        uid = reg.add("shelters", shelter(manager_phone=PHONE), (104.06, 30.66), author="tester").uuid
+        uid = reg.add("shelters", shelter(manager_phone=PHONE), (103.76, 30.63), author="tester").uuid
     keys = {role: make_key(path, f"{role}.owner", role) for role in ROLES}
-    server = Server(path, workers=1)
+    server = Server(path, workers=1, log_dir=folder)
     try:
         yield {"path": path, "uuid": uid, "keys": keys, "server": server, "folder": folder}
     finally:
