@@ -1,9 +1,9 @@
 """What the help texts and the README say about who sees personal data is what the server does.
 
 The behaviour is measured, not read from the code: a served registry (a GeoPackage, and PostGIS) holding a
-shelter with a manager's phone is asked anonymously and with a key of each role, and checked out with each; the roles that get the phone
-are then compared with every sentence of the command line's help (every command, plugins' included), of the
-API's refusal and of the README that says which keys see personal data.
+shelter with a manager's phone is asked anonymously and with a key of each role, and checked out with each;
+the roles that get the phone are then compared with every sentence of the command line's help (every command,
+plugins' included), of the API's refusal and of the README that says which keys see personal data.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -81,8 +82,10 @@ def test_every_block_names_its_language_and_every_block_left_out_says_why():
             pytest.fail(f"README.md line {b.line}: a {b.lang} block cannot be run: mark it '<!-- not run: why -->'")
         for name in b.files:
             assert (ROOT / name).is_file(), f"README.md line {b.line}: files: {name} is not in the project"
+
     def commands(blocks):
-        return sum(1 for b in blocks for line in b.code.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+        return sum(1 for b in blocks for line in b.code.splitlines()
+                   if line.strip() and not line.lstrip().startswith("#"))
 
     left_out = commands(b for b in BLOCKS if b.not_run is not None)
     assert commands(b for b in BLOCKS if b.not_run is None) >= 3 * left_out, "most of the README must run"
@@ -99,14 +102,14 @@ def _script(blocks: list[Block], scripts: Path, port: int) -> str:
     parts = ["set -euo pipefail"]
     for b in blocks:
         parts.append(f"echo '::README.md line {b.line}::' >&2")
-        parts += [f"cp {ROOT / name} ." for name in b.files]
+        parts += [f"cp {shlex.quote(str(ROOT / name))} ." for name in b.files]
         code = b.code.replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace("--port 8000", f"--port {port}")
         if b.lang in SHELLS:
             parts.append(code)
         else:  # python
             path = scripts / f"readme_line_{b.line}.py"
             path.write_text(code, encoding="utf-8")
-            parts.append(f"python {path}")
+            parts.append(f"python {shlex.quote(str(path))}")
     return "\n".join(parts) + "\n"
 
 
