@@ -15,6 +15,8 @@ DEBIAN_PACKAGES += qgis
 DEBIAN_PACKAGES += qttools5-dev-tools xvfb xauth
 # PostgreSQL 15 with PostGIS 3: the tests start a throwaway cluster of their own on 127.0.0.1 (tests/pg_support.py)
 DEBIAN_PACKAGES += postgresql-15 postgresql-15-postgis-3 postgresql-common
+# curl: the README's tour (run by tests/test_readme.py) asks the server with it
+DEBIAN_PACKAGES += curl
 # command:package, installed only when the command is missing (NodeSource's nodejs brings its own npm,
 # which Debian's npm package would conflict with)
 DEBIAN_COMMANDS := node:nodejs npm:npm

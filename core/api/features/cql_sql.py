@@ -206,7 +206,7 @@ class Translator:
         f = self.fields.get(name)
         if f is None:
             if name in self.hidden:
-                why = "holds personal data and is queryable only with a reader's API key"
+                why = "holds personal data and is queryable only with an API key (reader, editor or admin)"
             else:
                 why = "is not a queryable of this collection (see its /queryables)"
             raise self.bad(f"property {name!r} {why}", path, name)
