@@ -163,7 +163,7 @@ def _features(conn: sqlite3.Connection, layer: LayerDef, progress: Progress | No
 
 
 def _reference_layer(conn: sqlite3.Connection, path: Path, layer: LayerDef, progress: Progress | None) -> list[Problem]:
-    """Base layers are checked column-wise, as they are loaded (see :mod:`rallypoint.bulk`)."""
+    """Base layers are checked column-wise, as they are loaded (see :mod:`rallypoint.frame_checks`)."""
     total = conn.execute(f"SELECT count(*) FROM {quote(layer.name)}").fetchone()[0]
     if progress:
         progress(layer.name, 0, total)

@@ -11,7 +11,7 @@ How an export is made, and why:
    follows its depot. References are followed: a hazard point's ``assigned_shelter`` comes
    along even outside the subset (counted as ``referenced`` in the metadata), so the export
    imports on its own into an empty registry.
-3. **A new file** made by the registry's own :func:`~rallypoint.gpkgfile.create_file` from
+3. **A new file** made by the registry's own :func:`~rallypoint.storage.gpkg.file.create_file` from
    the exported layers' definitions, **without the personal-data fields** unless asked:
    the columns, ``gpkg_data_columns`` aliases and the default QGIS styles in ``layer_styles``
    are all written from the same definitions, so nothing personal is left in a label,

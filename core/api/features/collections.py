@@ -2,7 +2,7 @@
 
 Every layer of the registry is a collection: the resource layers and depot_stock (which has
 no geometry) are writable through Part 4; the reference layers (admin_areas, population,
-roads) are read-only. Extents come from ``gpkg_contents`` (PostGIS: the tables, see :mod:`.pg_read`).
+roads) are read-only. Extents come from ``gpkg_contents`` (PostGIS: the tables, see :mod:`rallypoint.storage.postgis.reader`).
 """
 
 from __future__ import annotations

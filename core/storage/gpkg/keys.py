@@ -19,7 +19,7 @@ def _key_row(r: tuple) -> KeyRow:
 
 
 class GpkgKeys:
-    """API keys in the registry file's ``rp_api_keys`` table (see :class:`rallypoint.store.KeyStore`)."""
+    """API keys in the registry file's ``rp_api_keys`` table (see :class:`rallypoint.storage.base.KeyStore`)."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn

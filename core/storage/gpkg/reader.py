@@ -12,7 +12,7 @@ the city sample (140,000 hazard points):
   :func:`stamp` (its ``last_change`` and the newest history row) on every request, so any
   write to the layer refreshes them (see :func:`unchanged`);
 * the column list is prepared once per layer (personal fields are not even selected for
-  anonymous users); pages of GeoJSON are written by SQLite (:mod:`.geojson_sql`), or, for
+  anonymous users); pages of GeoJSON are written by SQLite (:mod:`.geojson`), or, for
   other CRSs and HTML, from the rows by :mod:`.geojson`.
 
 Layer and field names come from the definitions of tables listed in ``gpkg_contents`` (the

@@ -13,7 +13,7 @@ _KEY_COLUMNS = "id, name, role, salt, hash, created_at, revoked_at"
 
 
 class PgKeys:
-    """API keys in the database's ``rp_api_keys`` table (see :class:`rallypoint.store.KeyStore`).
+    """API keys in the database's ``rp_api_keys`` table (see :class:`rallypoint.storage.base.KeyStore`).
 
     Every statement commits on its own (the store's connection is in autocommit outside a batch), so a
     key revoked here is refused by every server worker's next request."""

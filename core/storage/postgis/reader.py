@@ -18,7 +18,7 @@ The same answers as the GeoPackage's read path (:mod:`..gpkg.reader`), by other 
   Features not yet seen. Other CRSs and HTML go through :mod:`.geojson` from WKB;
 * ``numberMatched``: the unfiltered total of a layer is counted once per process and layer state;
   a single box over a layer of more than :data:`.counting.MIN_ENTRIES` features is counted exactly
-  with :mod:`.counting`'s grid of counts (:class:`PgGrid`: the cells wholly inside the box summed,
+  with a grid of counts (:mod:`..grid`, :class:`PgGrid`: the cells wholly inside the box summed,
   the GiST index counting only four thin strips at its edges), whatever it holds; any other
   box or filter is counted exactly up to :data:`COUNT_CAP` matches (a count with ``LIMIT``:
   bounded work through the GiST index, whatever the layer's size: each match costs a visit to its
@@ -80,7 +80,7 @@ class PgLayerState:
 
 @dataclass
 class PgGrid:
-    """:mod:`.counting`'s grid of counts for a PostGIS layer: the features in use by the cell holding their
+    """The grid of counts (:mod:`..grid`) of a PostGIS layer: the features in use by the cell holding their
     box's lower-left corner (``ST_XMin``, ``ST_YMin``), counted by PostgreSQL (``width_bucket``)."""
 
     xs: np.ndarray  # cell edges, -inf and +inf at the ends
