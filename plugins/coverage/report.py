@@ -52,12 +52,15 @@ def render(layers, region, rows, info, warnings, lang: str = "zh") -> str:
                    else f"<tr><td>{html.escape(z if zh else e)}</td><td>{html.escape(str(v))}</td></tr>"
                    for z, e, v in rows)
     params = ", ".join(f"{k}={v}" for k, v in info["params"].items())
+    sit = info.get("situation")
+    situation = (f"<p><b>{'分配所用容量' if zh else 'Capacity the assignment fills'}{'：' if zh else ': '}</b>"
+                 f"{html.escape(sit.describe(lang))}</p>" if sit is not None else "")
     areas = layers["coverage_areas"].drop(columns="geometry")
     warn = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
     return f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}table{{border-collapse:collapse;font-size:12px}}
 td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}</style></head><body>
-<h1>{title}</h1><p>{html.escape(params)}</p>
+<h1>{title}</h1><p>{html.escape(params)}</p>{situation}
 <h2>{"主要数字" if zh else "Headline figures"}</h2><table>{head}</table>
 <h2>{"地图" if zh else "Map"}</h2><img src="data:image/png;base64,{_map_png(layers, lang)}" alt="map">
 <h2>{"分区域数字" if zh else "Figures by area"}</h2>{areas.to_html(index=False, float_format=lambda v: f"{v:,.1f}")}
