@@ -114,6 +114,8 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
     shelters["area_adcode"] = np.where(outside, None, areas["adcode"].to_numpy()[shelters["area"].clip(lower=0)])
     sup = supply.supply_by_area(shelters, n)
     _situation_warnings(shelters, situation, situation_mod, warnings)
+    if not len(shelters):
+        warnings.append("the registry holds no shelters: no shelter offers places, every person to shelter is short")
 
     ctx.progress("stock", 3, steps)
     depots, matrix = stock_mod.depot_stock(reg, assessed, warnings)
@@ -138,6 +140,11 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
     area_layer = gpd.GeoDataFrame(table, geometry=areas.geometry.values, crs=areas.crs)
 
     region = summary.region_totals(table, ADDITIVE, params["share"])
+    empty = table[table["population"] <= 0]
+    if len(empty):
+        warnings.append(f"nobody lives in {len(empty)} of {n} areas (no population cell with people): nothing to "
+                        f"shelter there: " + ", ".join(f"{a} ({c})" for a, c in zip(empty["name"].head(5),
+                                                                                     empty["adcode"].head(5))))
     region["situation"] = situation.code
     region["depots_in_reach"] = region_depots
     for j, need in enumerate(assessed):
@@ -209,6 +216,6 @@ CAPACITY = Analysis(
     parameters=PARAMETERS,
     outputs=OUTPUTS,
     run=run,
-    requires=("admin_areas", "population", "shelters"),
+    requires=("admin_areas", "population"),  # no shelters at all is a result: every person to shelter is short
     version="2",
 )

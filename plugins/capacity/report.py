@@ -272,6 +272,42 @@ def _levels(region: dict, lang: str) -> str:
     return "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + rows + "</table>"
 
 
+def verdict(areas: "pd.DataFrame", region: dict, info: dict, lang: str) -> list[str]:
+    """The result in plain sentences: places against people, shelters over capacity or of unknown capacity, and
+    the areas where nobody lives (every edge case says what it is: no shelter, nobody there, no shortfall)."""
+    zh = lang == "zh"
+    sit = info["situation"].title(lang)
+    out = []
+    demand, places, short = int(region["demand"]), int(region["places"]), int(region["shortfall"])
+    if region["population"] <= 0:
+        out.append("分析区域内无人居住：无需安置。" if zh else "Nobody lives in the areas analysed: there is nobody to "
+                   "shelter.")
+    elif places <= 0:
+        out.append(f"没有避难场所提供位置（{sit}）：需安置的 {demand:,} 人全部为缺口。" if zh else
+                   f"No shelter offers places ({sit.lower()}): all {demand:,} people to shelter are a shortfall.")
+    elif short <= 0:
+        out.append(f"各区域的避难位置均足以安置其需安置人数（{places:,} 个位置，{demand:,} 人；{sit}）。" if zh else
+                   f"Every area has places for its people to shelter ({places:,} places for {demand:,} people; "
+                   f"{sit.lower()}).")
+    else:
+        out.append(f"{int(region['short_areas'])} 个区域位置不足，缺口共 {short:,} 人（{sit}）。" if zh else
+                   f"{int(region['short_areas'])} of {int(region['areas'])} areas lack places: a shortfall of "
+                   f"{short:,} people ({sit.lower()}).")
+    if region["n_over"]:
+        out.append(f"{int(region['n_over'])} 处避难场所人数超过适用容量。" if zh else
+                   f"{int(region['n_over'])} shelters hold more people than the capacity that applies.")
+    if region["n_unknown"]:
+        out.append(f"{int(region['n_unknown'])} 处避难场所容量不明（其中 {int(region['occupancy_unknown']):,} 人），"
+                   "单独列出。" if zh else
+                   f"{int(region['n_unknown'])} shelters are of unknown capacity ({int(region['occupancy_unknown']):,} "
+                   "people in them), listed apart.")
+    empty = areas[areas["population"] <= 0]
+    if len(empty) and region["population"] > 0:
+        names = ("、" if zh else ", ").join(f"{n} ({c})" for n, c in zip(empty["name"], empty["adcode"]))
+        out.append(f"无人居住的区域：{names}。" if zh else f"Nobody lives in {names}: nothing to shelter there.")
+    return out
+
+
 def render(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", stock: "pd.DataFrame", region: dict,
            summary: list, info: dict, warnings: list[str], lang: str = "zh") -> str:
     """The whole report page for ``lang`` ('zh' or 'en')."""
@@ -290,6 +326,7 @@ def render(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", stock: "pd.D
         f"<p class='sub'>{t('report_for', lang)}: {html.escape(info['registry'])} · {html.escape(info['bureau'])}"
         f" · {date.today().isoformat()}</p>",
         f"<p><b>{t('situation', lang)}{'：' if lang == 'zh' else ': '}</b>{html.escape(sit.describe(lang))}</p>",
+        "".join(f"<p><b>{html.escape(v)}</b></p>" for v in verdict(areas, region, info, lang)),
         f"<h2>{t('headline', lang)}</h2>", _cards(region, info, lang),
         f"<table>{summary_rows}</table>", _levels(region, lang),
         f"<h2>{t('parameters', lang)}</h2><table>{params}</table>",

@@ -94,7 +94,7 @@ COVERAGE = Analysis(
     parameters=PARAMETERS,
     outputs=OUTPUTS,
     run=run,
-    requires=("admin_areas", "population", "shelters"),
+    requires=("admin_areas", "population"),  # no shelter at all is a result: nobody is covered
     version="1",
 )
 

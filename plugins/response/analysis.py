@@ -99,6 +99,6 @@ RESPONSE = Analysis(
     parameters=PARAMETERS,
     outputs=OUTPUTS,
     run=run,
-    requires=("population", "shelters"),
+    requires=("population",),  # no shelter at all is a result: nobody can be placed
     version="1",
 )

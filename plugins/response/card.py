@@ -151,6 +151,8 @@ def _table(head: list[str], rows: list[list[str]], more: int, lang: str) -> str:
 
 def render(layers, tables, summary, info, warnings, roads, lang: str = "zh") -> str:
     """The card as one HTML page (A4, print-ready), in ``lang`` (zh or en)."""
+    from .verdict import verdict
+
     inc = info["incident"]
     zh = lang == "zh"
     png = base64.b64encode(map_png(layers, roads, info["epsg"], lang)).decode()
@@ -239,6 +241,7 @@ td.more {{ color: #666; font-style: italic; }}
 <h1>{title} · {html.escape(inc.title(lang))}</h1>
 <p class="meta">{html.escape(str(info['registry']))} · {html.escape(inc.how(lang))} ·
 {_t(lang, "面积", "area")} {summary['area_km2']:,.2f} km² · {html.escape(towns)} · {_t(lang, "生成于", "made")} {when}</p>
+<p class="meta"><b>{html.escape(verdict(summary, lang))}</b></p>
 <div class="top"><div class="map"><img src="data:image/png;base64,{png}" alt="{_t(lang, '地图', 'map')}"></div>
 <div><h2>{_t(lang, "主要数字", "Headline figures")}</h2><table>{head_rows}</table></div></div>
 <h2>{_t(lang, "开放的避难场所（不超员分配）", "Shelters to open (no shelter overfilled)")}</h2>{sh}
