@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import Problem, RegistryFileError
+from .pg_nullable import not_null_problems
 from .pg_schema import HISTORY_TABLE, PG_TYPES
 from .plugins import default_plugin_manager, layer_catalog
 from .registry import Registry
@@ -79,6 +80,7 @@ def check_postgis_registry(url: str, *, progress=None) -> list[Problem]:
         layers = [d for d in layer_catalog(default_plugin_manager()).values()
                   if d.name in builtin_layers() or d.name in present]
         problems = [p for layer in layers for p in _structure(conn, layer)]
+        problems += [p for layer in layers if layer.name in present for p in not_null_problems(conn, layer)]
         missing = _triggers(conn, HISTORY_TABLE, _HISTORY_TRIGGERS)
         if missing:
             problems.append(Problem(HISTORY_TABLE, "(table)", None,
