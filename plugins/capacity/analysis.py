@@ -203,16 +203,16 @@ CAPACITY = Analysis(
     description_zh=("按乡镇（或县）和全区计算：需安置人数（15% 规则或灾害转移率，夜间或日间人口）、"
                     "按标准核定的避难位置、"
                     "缺口与富余、固定避难场所是否达到人口的 15%、实时安置人数与剩余空位、服务半径内储备物资可供受灾人员"
-                    "的天数、每万人救援队员数和每支队伍对应的隐患点数；容量按情景取值（过夜或寒冷季节按室内容量，日间短时疏散按日间容量，"
-                    "灾后按灾后安置容量），未登记的容量报为“容量不明”；输出 GeoPackage 结果图层和中英文 HTML 报告。"),
+                    "的天数、每万人救援队员数和每支队伍对应的隐患点数；容量按情景取值（过夜或寒冷季节按室内容量，"
+                    "日间短时疏散按日间容量，灾后按灾后安置容量），未登记的容量报为“容量不明”；输出 GeoPackage 结果图层和中英文 HTML 报告。"),
     description_en=("For every township (or county) and the whole region: the people to shelter (the 15 % rule or "
                     "hazard displacement rates, night or day population), the places shelters offer under a standard, "
                     "shortfalls and surpluses, whether fixed shelters take 15 % of the population, live occupancy and "
                     "free places, how many days the stock of depots within reach lasts the displaced, team members "
-                    "per 10,000 people and hazard points per team. The capacity counted follows the situation (indoor places "
-                    "overnight or in a cold season, day capacity for a short daytime evacuation, post-impact capacity "
-                    "after the hazard); a capacity not recorded is reported as unknown. Writes result layers to a GeoPackage and an HTML "
-                    "report in Chinese or English."),
+                    "per 10,000 people and hazard points per team. The capacity counted follows the situation "
+                    "(indoor places overnight or in a cold season, day capacity for a short daytime evacuation, "
+                    "post-impact capacity after the hazard); a capacity not recorded is reported as unknown. Writes "
+                    "result layers to a GeoPackage and an HTML report in Chinese or English."),
     parameters=PARAMETERS,
     outputs=OUTPUTS,
     run=run,

@@ -22,8 +22,8 @@ never taken as zero, so a shelter is never "full" for want of a figure.
 [4660.0, 990.0, 300.0, 50.0]
 >>> decide({"situation": "auto", "at": "2024-01-09T18:00:00+09:00"}).code
 'overnight'
->>> decide({"situation": "auto", "at": "2024-07-25T13:30"}).code, decide({"situation": "auto", "at": "2024-07-25T19:00"}).code
-('daytime', 'overnight')
+>>> [decide({"situation": "auto", "at": at}).code for at in ("2024-07-25T13:30", "2024-07-25T19:00")]
+['daytime', 'overnight']
 """
 
 from __future__ import annotations
