@@ -22,7 +22,7 @@ target field where the value comes from and how it is turned into the stored for
     [data.constants]                                    # the same for every feature
     shelter_type = "emergency"
     [data.fallback]                                     # only where the source gives nothing; counted in the report
-    capacity_day = 0
+    status = "standby"                                  # (never a made-up 0 for an unknown capacity or area)
 
 A rule takes its raw value from ``from`` (a field, or a list: the first one given),
 ``column`` (the first column whose name matches a regular expression), ``column_name``

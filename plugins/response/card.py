@@ -23,6 +23,7 @@ COLOURS = {"area": "#d62728", "shelter": "#1a9641", "team": "#2166ac", "depot": 
 REASONS = {
     "status": ("未开放或已满", "not open or on standby"), "hazard": ("不适用于该灾种", "does not serve this hazard"),
     "flood_plain": ("位于洪泛区", "in a flood plain"), "capacity": ("无容量", "no capacity"),
+    "capacity_unknown": ("容量不明", "capacity unknown"),
     "inside_area": ("位于事件区域内", "inside the area"), "no_free_places": ("无空位", "no free places"),
     "off_network": ("不在路网上", "off the road network"), "beyond_walk": ("超出步行范围", "beyond walking reach"),
 }
@@ -150,6 +151,8 @@ def _table(head: list[str], rows: list[list[str]], more: int, lang: str) -> str:
 
 def render(layers, tables, summary, info, warnings, roads, lang: str = "zh") -> str:
     """The card as one HTML page (A4, print-ready), in ``lang`` (zh or en)."""
+    from .verdict import verdict
+
     inc = info["incident"]
     zh = lang == "zh"
     png = base64.b64encode(map_png(layers, roads, info["epsg"], lang)).decode()
@@ -238,6 +241,7 @@ td.more {{ color: #666; font-style: italic; }}
 <h1>{title} · {html.escape(inc.title(lang))}</h1>
 <p class="meta">{html.escape(str(info['registry']))} · {html.escape(inc.how(lang))} ·
 {_t(lang, "面积", "area")} {summary['area_km2']:,.2f} km² · {html.escape(towns)} · {_t(lang, "生成于", "made")} {when}</p>
+<p class="meta"><b>{html.escape(verdict(summary, lang))}</b></p>
 <div class="top"><div class="map"><img src="data:image/png;base64,{png}" alt="{_t(lang, '地图', 'map')}"></div>
 <div><h2>{_t(lang, "主要数字", "Headline figures")}</h2><table>{head_rows}</table></div></div>
 <h2>{_t(lang, "开放的避难场所（不超员分配）", "Shelters to open (no shelter overfilled)")}</h2>{sh}
@@ -286,6 +290,9 @@ def _rules(info, m, lang: str) -> str:
          f"Shelters: open or on standby, serving the hazard, outside hazard setbacks, outside the area, with free "
          f"places (places under {info['standard'].name} minus the people already there), within {p['walk_minutes']:g} "
          f"min walk by road ({p['walk_kmh']:g} km/h); assigned by min-cost flow so none overflows."),
+        (f"容量按情景：{info['situation'].describe('zh')}；未登记该容量的场所为“容量不明”，不安置。",
+         f"Capacity for: {info['situation'].describe('en')}; a shelter without that capacity recorded is "
+         f"'capacity unknown' and takes nobody."),
         (f"队伍：待命、驻地距区域 {p['search_km']:g} km 内；到达时间 = 出动准备 + 按路网行车（各路段限速）到区域；"
          f"{p['team_minutes']:g} 分钟内到达且在其出动半径内的派出，最多 {p['max_teams'] or '全部'} 支，专长对口的优先。"
          f"储备库同样按路网由近及远调用，满足 {p['days']} 天需求。",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ...errors import Problem
 from ...schema import LayerDef
 from ..base import HISTORY_TABLE
+from .nullable import not_null_problems
 from .schema import PG_TYPES
 
 _LAYER_TRIGGERS = {"rp_stamp", "rp_record", "rp_retire_on_delete", "rp_no_truncate"}
@@ -58,6 +59,9 @@ def _triggers(conn, table: str, wanted: set[str]) -> list[str]:
 def structure_problems(conn, layers: list[LayerDef]) -> list[Problem]:
     """Every problem in the tables of ``layers`` and in the history's guards."""
     problems = [p for layer in layers for p in _structure(conn, layer)]
+    present = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables "
+                                          "WHERE table_schema = current_schema()")}
+    problems += [p for layer in layers if layer.name in present for p in not_null_problems(conn, layer)]
     missing = _triggers(conn, HISTORY_TABLE, _HISTORY_TRIGGERS)
     if missing:
         problems.append(Problem(HISTORY_TABLE, "(table)", None,

@@ -142,10 +142,17 @@ class PgStore:
         self._pending: list[tuple[Any, Callable[[], None]]] = []
 
     def flush(self) -> None:
+        import psycopg
+
         pending, self._pending = self._pending, []
-        for cur, on_duplicate in pending:
-            if cur.fetchone() is None:  # ON CONFLICT DO NOTHING: nothing written
-                on_duplicate()
+        try:
+            for cur, on_duplicate in pending:
+                if cur.fetchone() is None:  # ON CONFLICT DO NOTHING: nothing written
+                    on_duplicate()
+        except psycopg.errors.NotNullViolation as exc:  # a registry made when the field was required
+            from .nullable import not_null_error
+
+            raise not_null_error(self.label, exc) from None
 
     def _end_pipeline(self, exc: BaseException | None) -> None:
         pipeline, self._pipeline = self._pipeline, None
@@ -157,8 +164,15 @@ class PgStore:
                           (author, now))
 
     def commit(self, touched: dict[str, list[float]], now: str) -> None:
+        import psycopg
+
         self.flush()
-        self._end_pipeline(None)  # raises a pending error: the batch then rolls back
+        try:
+            self._end_pipeline(None)  # raises a pending error: the batch then rolls back
+        except psycopg.errors.NotNullViolation as exc:  # a registry made when the field was required
+            from .nullable import not_null_error
+
+            raise not_null_error(self.label, exc) from None
         self.conn.execute("COMMIT")  # PostGIS needs no extents kept: the GiST index answers them
 
     def rollback(self) -> None:
