@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..schema import FieldDef, LayerDef
-from ..validation import PROVINCE_PREFIXES
+from ..validation import INT64_MAX, INT64_MIN, PROVINCE_PREFIXES
 from . import crs as crsmod
 from . import html
 from .features.collections import read_only, site_title
@@ -121,6 +121,9 @@ def field_schema(f: FieldDef) -> dict[str, Any]:
     schema = field_json_schema(f)
     if f.type == "adcode":
         schema["pattern"] = ADCODE_PATTERN
+    if f.type == "integer":  # a registry's whole numbers are 64-bit: beyond, a filter or a write is a 400
+        schema.update(format="int64", minimum=schema.get("minimum", INT64_MIN),
+                      maximum=schema.get("maximum", INT64_MAX))
     return schema
 
 

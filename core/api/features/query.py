@@ -13,7 +13,7 @@ from typing import Any
 
 from ...schema import FieldDef, LayerDef
 from ...storage.base import TIME_FIELD, ItemsQuery
-from ...validation import _Bad, format_datetime, normalise_value
+from ...validation import INT64_MAX, _Bad, format_datetime, normalise_value
 from .. import crs as crsmod
 from ..errors import BadRequest
 from ..request import Request, check_params
@@ -21,7 +21,7 @@ from ..request import Request, check_params
 ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter", "filter-lang",
                 "filter-crs")
 NOT_FILTERABLE = ("retired_at",)
-MAX_INT = 2 ** 63 - 1
+MAX_INT = INT64_MAX  # a registry's whole numbers are 64-bit (SQLite INTEGER, PostgreSQL bigint)
 MERCATOR_X, MERCATOR_Y = 20037508.342789244, 20048966.1040146  # EPSG:3857's bounds
 
 
@@ -64,6 +64,14 @@ def parse_bbox(raw: str, bbox_crs: crsmod.Crs) -> list[tuple[float, float, float
     a0, a1, b0, b1 = values
     lat_first = bbox_crs.uri in (crsmod.EPSG.format(4490), crsmod.EPSG.format(4326))
     lat_lo, lat_hi, lon_lo, lon_hi = (a0, b0, a1, b1) if lat_first else (a1, b1, a0, b0)
+    if bbox_crs.uri != crsmod.EPSG.format(3857):
+        # /req/core/fc-bbox-response: "The coordinate values SHALL be within the extent specified for the
+        # coordinate reference system." (QGIS and GDAL clamp their boxes to it before sending them)
+        for what, value, most in (("longitude", lon_lo, 180), ("longitude", lon_hi, 180),
+                                  ("latitude", lat_lo, 90), ("latitude", lat_hi, 90)):
+            if abs(value) > most:
+                raise BadRequest(f"bbox={raw!r}: the {what} {value:g} is outside -{most}..{most} "
+                                 f"(in {bbox_crs.uri})")
     if bbox_crs.uri == crsmod.EPSG.format(3857):
         if a0 > b0 or a1 > b1:
             raise BadRequest(f"bbox={raw!r}: the lower corner must come first (min x, min y, max x, max y)")
