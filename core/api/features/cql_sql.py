@@ -151,7 +151,8 @@ class Translator:
             if isinstance(node, float) and not math.isfinite(node):
                 raise self.bad(f"{node} is not a finite number", path)
             if not INT64_MIN <= node <= INT64_MAX:
-                shown = str(node) if isinstance(node, float) or len(str(node)) <= 30 else f"a {len(str(node))}-digit number"
+                digits = len(str(node))
+                shown = str(node) if isinstance(node, float) or digits <= 30 else f"a {digits}-digit number"
                 raise self.bad(f"{shown} is outside the numbers a filter compares ({INT64_MIN} to {INT64_MAX})",
                                path, str(node) if isinstance(node, int) else None)
             v = node if isinstance(node, int) else int(node) if node.is_integer() and abs(node) < 2**53 else node

@@ -167,16 +167,20 @@ def parse_items_query(req: Request, layer: LayerDef, *, personal: bool, default_
     bbox_crs = crsmod.find(req.args.single("bbox-crs"), "bbox-crs")
     raw_bbox = req.args.single("bbox")
     if raw_bbox is not None:
-        if not layer.has_geometry:
-            raise BadRequest(f"collection {layer.name} has no geometry; bbox cannot be used")
-        q.bboxes = parse_bbox(raw_bbox, bbox_crs)
+        bboxes = parse_bbox(raw_bbox, bbox_crs)  # checked on every collection: a bad bbox is a 400 everywhere
+        # /req/core/fc-bbox-response: "The bbox parameter SHALL match all features in the collection that are
+        # not associated with a spatial geometry, too." A collection without geometry (depot_stock): all of them.
+        if layer.has_geometry:
+            q.bboxes = bboxes
     elif req.args.single("bbox-crs") is not None:
         raise BadRequest("bbox-crs is given without bbox")
     raw_time = req.args.single("datetime")
     if raw_time is not None:
-        if not layer.has_field(TIME_FIELD):
-            raise BadRequest(f"collection {layer.name} has no time property; datetime cannot be used")
-        q.time = parse_datetime(raw_time)
+        time = parse_datetime(raw_time)
+        # /req/core/fc-time-response: "The datetime parameter SHALL match all features in the collection that are
+        # not associated with a temporal geometry, too." A collection without a time property: all of them.
+        if layer.has_field(TIME_FIELD):
+            q.time = time
     for name, f in fields.items():
         values = req.args.getlist(name)
         if values:
