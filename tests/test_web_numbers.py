@@ -5,10 +5,12 @@ The numeric parameters come from the server's own OpenAPI document (``/api``), s
 swept too: limits, offsets, bbox numbers, every numeric property filter of every collection, tile matrix, row
 and column; the ids in paths (features, jobs, results) get the same numbers. Every numeric queryable of every
 collection is also swept as a CQL2 literal (text and JSON), and every numeric input of every analysis as a
-JSON number. Each value is huge (beyond 64 bits), negative, not finite, or a fraction where a whole number is
-due. No answer may be a 5xx; a refusal is a 400 whose description names the parameter; and what can never be
-right (a number that is not finite, a fraction for a whole number, a whole number beyond 64 bits, a value
-outside the document's minimum/maximum) must be refused, not answered.
+JSON number. Each value is huge (beyond 64 bits), negative, not finite, a fraction where a whole number is due,
+or the largest whole number stored. No answer may be a 5xx; a refusal is a 400 whose description names the
+parameter; and what can never be right (a number that is not finite, a fraction for a whole number, a whole
+number beyond 64 bits, a value outside the document's minimum/maximum) must be refused, not answered.
+An id in a path that no feature or job has is a 404 (OGC API - Features: a path parameter with an incorrect
+value), never a 5xx.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ HUGE = ["24451257147581333504", "-24451257147581333504", str(INT64_MAX + 1), str
 NONFINITE = ["inf", "-inf", "nan", "Infinity", "NaN", "1e400", "-1e400"]
 NEGATIVE = ["-1", str(INT64_MIN)]
 FRACTION = ["1.5", "0.000001"]
-KINDS = {"huge": HUGE, "nonfinite": NONFINITE, "negative": NEGATIVE, "fraction": FRACTION}
+EDGE = [str(INT64_MAX), "0"]  # the largest whole number stored: valid, and no sum or product with it may overflow
+KINDS = {"huge": HUGE, "nonfinite": NONFINITE, "negative": NEGATIVE, "fraction": FRACTION, "edge": EDGE}
 # a whole number is always refused when it is one of these (a limit above the maximum is clamped, as OGC API -
 # Features /req/core/fc-limit-response-1 wants: "huge" is no error there)
 ALWAYS_BAD_WHOLE = ("huge", "nonfinite", "fraction")
@@ -107,9 +110,12 @@ def _numeric(schema: dict) -> str | None:
 
 def _outside_declared(schema: dict, value: str) -> bool:
     try:
-        v = float(value)
+        v = int(value)  # exactly: 2^63 - 1 is no more than the maximum 2^63 - 1 (as a double, it is 2^63)
     except ValueError:
-        return False
+        try:
+            v = float(value)
+        except ValueError:
+            return False
     return ("maximum" in schema and v > schema["maximum"]) or ("minimum" in schema and v < schema["minimum"])
 
 
