@@ -151,7 +151,7 @@ def require_wrk() -> None:
 def serve_api(where: str, port: int, workers: int, threads: int, tile_cache: bool) -> None:
     """``rallypoint serve WHERE`` in this process (gunicorn's master); ``tile_cache`` False: every tile is encoded
     on request (cold), as the workers fork from here with the cache's size at 0."""
-    from rallypoint.api import tiles
+    from rallypoint.api.tiles import tilesets as tiles
     from rallypoint.cli.main import cli
 
     if not tile_cache:

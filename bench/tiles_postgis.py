@@ -81,7 +81,7 @@ def load_postgis(registry: Path):
 
 def st_asmvt_sql(z: int) -> str:
     """One tile of the layer by ``ST_AsMVT``, with the fields Rallypoint's tiles carry at zoom ``z``."""
-    from rallypoint.pg_schema import qi
+    from rallypoint.storage.postgis.schema import qi
     from rallypoint.schema import builtin_layers
 
     layer = builtin_layers()[LAYER]
@@ -148,10 +148,10 @@ class InProcess:
 
     def __init__(self, registry: Path):
         from rallypoint import Registry
-        from rallypoint.api.read import reader_for
+        from rallypoint.storage import reader_for
 
         self.reg = Registry.open(registry, readonly=True)
-        self.reader = reader_for(self.reg, str(registry))
+        self.reader = reader_for(self.reg.store, str(registry))
         self.layers = {"one": [self.reg.layers[LAYER]],
                        "all": [lay for lay in self.reg.layers.values() if lay.has_geometry]}
 

@@ -1,5 +1,6 @@
-"""The GeoPackage's vector tiles as served (rallypoint.api.mvt_gpkg, written by rallypoint.api.mvt_encode) hold
-what the reference encoder (mvt.layer_features + mvt.encode, mapbox-vector-tile) puts in them: decoded feature by
+"""The GeoPackage's vector tiles as served (rallypoint.storage.gpkg.tile_layers, written by
+rallypoint.storage.mvt_encode) hold what the reference encoder (rallypoint.storage.gpkg.tiles: layer_features +
+encode, mapbox-vector-tile) puts in them: decoded feature by
 feature, the same layers, features, properties and geometries, on the county sample at every kind of zoom (points
 thinned, at full detail, lines and polygons clipped), anonymous and keyed; also where the fast reads give way to the
 usual ones (point blobs written with an envelope, as some GIS write them; a blob in a text field) and after edits.
@@ -20,8 +21,11 @@ import shapely
 from web_support import copy_registry
 
 from rallypoint import Registry
-from rallypoint.api import mvt, mvt_encode, mvt_gpkg
-from rallypoint.gpkgfile import connect
+from rallypoint.storage import mvt_encode, reader_for
+from rallypoint.storage import tiles as grid
+from rallypoint.storage.gpkg import tile_layers
+from rallypoint.storage.gpkg import tiles as mvt
+from rallypoint.storage.gpkg.file import connect
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +45,7 @@ def reference(reg: Registry, layers, personal: bool, z: int, x: int, y: int) -> 
 
 
 def served(reg: Registry, layers, personal: bool, z: int, x: int, y: int) -> bytes:
-    return mvt_gpkg.tile(reg._conn, str(reg.path), layers, personal, z, x, y)
+    return reader_for(reg.store, str(reg.path)).tile(layers, personal, z, x, y)
 
 
 def assert_same(old: bytes, new: bytes, where) -> int:
@@ -168,7 +172,7 @@ def test_thinning_keeps_what_thin_points_keeps():
             xy = rng.integers(0, 257, (n, 2)) * (1000 / 256)
         fids = np.sort(rng.choice(10**7, n, replace=False))
         expected = fids[mvt.thin_points(xy, bounds, always=True)]
-        got = np.sort(mvt_gpkg.thin(fids, xy, bounds))
+        got = np.sort(tile_layers.thin(fids, xy, bounds))
         assert np.array_equal(expected, got), trial
 
 

@@ -6,7 +6,8 @@ import mapbox_vector_tile
 import pytest
 
 from rallypoint import Registry
-from rallypoint.api import mvt_gpkg, pg_tiles
+from rallypoint.storage import reader_for
+from rallypoint.storage.postgis import tiles as pg_tiles
 from rallypoint.sample import SAMPLE_AUTHOR, SAMPLE_TIME
 
 POINT_LAYERS = ("shelters", "hazard_points", "helipads", "teams", "depots")
@@ -47,7 +48,7 @@ def _decoded(data):
 
 def _both_tiles(gp, pg, names, z, x, y, personal=False):
     layers = [gp.layer(n) for n in names]
-    ours = mvt_gpkg.tile(gp._conn, str(gp.path), layers, personal, z, x, y)
+    ours = reader_for(gp.store, str(gp.path)).tile(layers, personal, z, x, y)  # as the GeoPackage serves them
     theirs = pg_tiles.tile(pg._conn, [pg.layer(n) for n in names], personal, z, x, y)
     return _decoded(ours), _decoded(theirs)
 
