@@ -81,8 +81,8 @@ def load_postgis(registry: Path):
 
 def st_asmvt_sql(z: int) -> str:
     """One tile of the layer by ``ST_AsMVT``, with the fields Rallypoint's tiles carry at zoom ``z``."""
-    from rallypoint.storage.postgis.schema import qi
     from rallypoint.schema import builtin_layers
+    from rallypoint.storage.postgis.schema import qi
 
     layer = builtin_layers()[LAYER]
     wanted = layer.tiles.fields_at(z)

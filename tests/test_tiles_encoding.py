@@ -22,7 +22,6 @@ from web_support import copy_registry
 
 from rallypoint import Registry
 from rallypoint.storage import mvt_encode, reader_for
-from rallypoint.storage import tiles as grid
 from rallypoint.storage.gpkg import tile_layers
 from rallypoint.storage.gpkg import tiles as mvt
 from rallypoint.storage.gpkg.file import connect
