@@ -36,6 +36,7 @@ as ``ST_AsMVT`` on two connections (ratio ≥ 1.0); the all-layer route ≥ 300 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -184,12 +185,17 @@ class InProcess:
 # -- the rounds --------------------------------------------------------------------------------------
 
 def warm(base: str, paths: list[str], connections: int, folder: Path) -> None:
-    """Random requests until their rate stops rising: the workers of the server at ``base`` hold the tiles (its
-    cache on) or have read the pages of their rows (every worker's SQLite cache, the cache off)."""
+    """Until the workers of the server at ``base`` hold the tiles (its cache on) or have read the pages of their
+    rows (every worker's SQLite cache, the cache off): random requests, about ten for each tile (each worker
+    then has most likely seen each tile: the workers take requests as they come), then until their rate
+    stops rising."""
+    rate = run_wrk(base, paths, 2, connections, folder, timeout=60)["rate"]
+    run_wrk(base, paths, min(150, max(2, math.ceil(10 * len(paths) / max(rate, 0.5)))), connections, folder,
+            timeout=60)
     last = 0.0
-    for i in range(30):
+    for i in range(20):
         rate = run_wrk(base, paths, 2, connections, folder, timeout=60)["rate"]
-        if i >= 2 and rate < 1.15 * last:
+        if i >= 1 and rate < 1.15 * last:
             return
         last = max(last, rate)
 
