@@ -75,6 +75,7 @@ class RegistryInfo:
     schema_version: int
     created_at: str
     language: str = "zh"
+    extent: str = "china"  # where its features may lie (rallypoint.positions): "china", or "world" for drills
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False, sort_keys=True)

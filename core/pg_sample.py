@@ -26,6 +26,7 @@ from .gpkgfile import SCHEMA_VERSION, RegistryInfo
 from .pg_bulk import load_reference
 from .pg_schema import qi
 from .plugins import default_plugin_manager, layer_catalog
+from .positions import CHINA, frame_divisions
 from .schema import LayerDef
 from .validation import check_feature, format_datetime
 
@@ -35,13 +36,14 @@ _STAMPS = ("version", "created_at", "created_by", "updated_at", "updated_by", "r
 
 
 def _checked_rows(pm, layer: LayerDef, items: list[tuple[dict[str, Any], Any]], known: dict[str, set[str]],
-                  now: str) -> tuple[list[dict[str, Any]], list[Any]]:
-    """The features' rows as :meth:`rallypoint.registry.Batch.add` would write them; every problem raised."""
+                  now: str, rules: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The features' rows as :meth:`rallypoint.registry.Batch.add` would write them; every problem raised.
+    ``rules``: the position rules (:mod:`rallypoint.positions`), the sample's own boundaries among them."""
     rows, geoms, problems = [], [], []
     exists = lambda ref_layer, uuid: uuid in known.get(ref_layer, ())  # noqa: E731
     for props, geometry in items:
         g = None if geometry is None else geo.to_storage(geo.from_user(geometry), None)
-        checked = check_feature(layer, dict(props), g, allow_uuid=True, reference_exists=exists)
+        checked = check_feature(layer, dict(props), g, allow_uuid=True, reference_exists=exists, **rules)
         found = list(checked.problems)
         if not found:
             for result in pm.hook.rallypoint_validate_feature(layer=layer, properties=dict(checked.properties),
@@ -107,10 +109,11 @@ def write_sample_postgis(url: str, data, *, name: str, author: str, at, resource
                 counts[layer] = load_reference(conn, catalog[layer], gdf, author=author, now=now, note="sample data")
                 note(layer, len(gdf), len(gdf))
             known: dict[str, set[str]] = {}
+            rules = {"extent": CHINA, "divisions": frame_divisions(data.admin_areas)}
             for layer in resource_order:
                 items = data.features[layer]
                 note(layer, 0, len(items))
-                rows, geoms = _checked_rows(pm, catalog[layer], items, known, now)
+                rows, geoms = _checked_rows(pm, catalog[layer], items, known, now, rules)
                 _copy_features(conn, catalog[layer], rows, geoms)
                 counts[layer] = len(rows)
                 note(layer, len(items), len(items))

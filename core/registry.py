@@ -40,6 +40,7 @@ from .errors import (
 )
 from .gpkgfile import HISTORY_TABLE, SCHEMA_VERSION, RegistryInfo, create_file, quote
 from .plugins import RallypointPluginManager, default_plugin_manager, layer_catalog
+from .positions import extent_named, rules_for
 from .schema import LayerDef, builtin_layers
 from .store import HistoryEntry, Store, is_postgres_url
 from .validation import check_feature, format_datetime
@@ -159,6 +160,7 @@ class Batch:
         self.problems: list[Problem] = []
         self.touched: dict[str, list[float]] = {}
         self._new = 0
+        self._rules = rules_for(registry)  # China's extent, and the division boundaries read once per batch
 
     # -- helpers -----------------------------------------------------------------
     def _label_new(self, props: Mapping[str, Any]) -> str:
@@ -214,7 +216,7 @@ class Batch:
         label = f"feature {props['uuid']}" if props.get("uuid") else self._label_new(props)
         geom, why = self._geometry_in(layer, geometry, crs)
         checked = check_feature(layer, props, geom if why is None else None, allow_uuid=True,
-                                reference_exists=self._reference_exists)
+                                reference_exists=self._reference_exists, **self._rules)
         found = checked.problems
         if why:
             found = [p for p in found if p[0] is not None] + [(None, why)]
@@ -270,7 +272,7 @@ class Batch:
         for f in layer.fields:
             if f.derived and f.name not in given:
                 editable.pop(f.name, None)
-        checked = check_feature(layer, editable, geom, reference_exists=self._reference_exists)
+        checked = check_feature(layer, editable, geom, reference_exists=self._reference_exists, **self._rules)
         old = {f.name: current.properties.get(f.name) for f in layer.editable_fields}
         found = checked.problems or self._reg._plugin_checks(layer, checked.properties, checked.geometry,
                                                              old=old, at=self.now)
@@ -396,11 +398,13 @@ class Registry:
     @classmethod
     def create(cls, path: str | os.PathLike, *, name: str, bureau: str, adcode: str | None = None,
                language: str = "zh", overwrite: bool = False, clock: Clock | None = None,
-               plugins: "RallypointPluginManager | None" = None) -> "Registry":
+               plugins: "RallypointPluginManager | None" = None, extent: str = "china") -> "Registry":
         """Create a new registry (a file, or the tables in a PostgreSQL database given by URL) with every
-        built-in layer and those plugins add, and open it."""
+        built-in layer and those plugins add, and open it. ``extent="world"`` makes a registry for drills on
+        foreign data, whose points need not lie in China (see :mod:`rallypoint.positions`)."""
         if language not in ("zh", "en"):
             raise ValueError(f"language must be 'zh' or 'en', not {language!r}")
+        extent_named(extent)
         if not name or not bureau:
             raise ValueError("a registry needs a name and an owner bureau")
         if adcode is not None:
@@ -411,7 +415,7 @@ class Registry:
                 raise ValidationError([Problem("registry", str(path), "adcode", str(exc))]) from None
         now = format_datetime((clock or _utc_now)())
         info = RegistryInfo(name=name, bureau=bureau, adcode=adcode, schema_version=SCHEMA_VERSION,
-                            created_at=now, language=language)
+                            created_at=now, language=language, extent=extent)
         pm = plugins or default_plugin_manager()
         if is_postgres_url(path):
             from .store_pg import create_database_registry
