@@ -19,6 +19,7 @@ say how many features had them.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from .. import geometry as geo
 from ..errors import RallypointError
 from . import gpkg_strict
 
@@ -166,9 +168,32 @@ def read_ogr(path: Path, fmt: str) -> Source:
         if geom_name and crs is None:
             problem = f"{fmt} layer {name!r} declares no CRS (no .prj?); give it with --crs"
         labels = [f"feature #{i + 1}" for i in range(len(frame))]
-        layers.append(SourceLayer(name, list(frame.columns), _records(frame), geoms, labels, crs=crs,
-                                  crs_problem=problem, has_geometry=geom_name is not None))
+        layer = SourceLayer(name, list(frame.columns), _records(frame), geoms, labels, crs=crs,
+                            crs_problem=problem, has_geometry=geom_name is not None)
+        if fmt == "GeoJSON" and len(names) == 1:
+            _coordinate_problems(path, layer)
+        layers.append(layer)
     return _flatten(Source(path, fmt, layers, [], notes))
+
+
+def _coordinate_problems(path: Path, layer: SourceLayer) -> None:
+    """Why GDAL gave no geometry for a GeoJSON feature whose coordinates are not numbers (it reads
+    ``["104.06", "30.66"]`` as a null geometry without a word): the feature's problem names the coordinate."""
+    missing = [i for i, g in enumerate(layer.geometries) if g is None]
+    if not missing:
+        return
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, OSError):
+        return
+    feats = data.get("features") if isinstance(data, dict) and data.get("type") == "FeatureCollection" else None
+    if not isinstance(feats, list) or len(feats) != len(layer.rows):
+        return  # not one feature per row as GDAL read them: nothing to say for sure
+    for i in missing:
+        geom = feats[i].get("geometry") if isinstance(feats[i], dict) else None
+        why = geo.coordinate_problem(geom) if geom is not None else None
+        if why:
+            layer.problems[i] = f"{why} (GeoJSON coordinates are numbers)"
 
 
 def _read_csv_text(path: Path):
