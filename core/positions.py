@@ -111,10 +111,14 @@ class Division:
         (more than a few kilometres, where nothing but "outside" matters) geodesically to the nearest
         boundary point, as a figure for the message.
         """
+        if isinstance(geom, shapely.Point):  # the common case, without numpy's per-call cost
+            if self.geometry.intersects(geom):  # on the boundary counts as in
+                return None
+            return self._metres(geom.x, geom.y), (geom.x, geom.y)
         xy = shapely.get_coordinates(geom)
         if not len(xy):
             return None
-        inside = shapely.intersects_xy(self.geometry, xy[:, 0], xy[:, 1])  # on the boundary counts as in
+        inside = shapely.intersects_xy(self.geometry, xy[:, 0], xy[:, 1])
         if inside.all():
             return None
         worst: tuple[float, tuple[float, float]] | None = None
@@ -234,10 +238,15 @@ def position_problems(layer, properties: dict[str, Any], geometry: BaseGeometry 
     if geometry is None or geometry.is_empty or not layer.has_geometry:
         return []
     if extent is not None:
-        xy = shapely.get_coordinates(geometry)
-        out = ~extent.holds(xy[:, 0], xy[:, 1])
-        if out.any():
-            x, y = (float(v) for v in xy[out][0])
+        if isinstance(geometry, shapely.Point):  # the common case, without numpy's per-call cost
+            stray = [(geometry.x, geometry.y)]
+            if extent.west <= stray[0][0] <= extent.east and extent.south <= stray[0][1] <= extent.north:
+                stray = []
+        else:
+            xy = shapely.get_coordinates(geometry)
+            stray = xy[~extent.holds(xy[:, 0], xy[:, 1])].tolist()
+        if stray:
+            x, y = (float(v) for v in stray[0])
             return [(None, f"({x:g}, {y:g}) lies outside {extent.name}'s extent ({extent.describe()}): the registry "
                            f"holds positions in {extent.name} (CGCS2000; a registry for foreign data is made with "
                            "extent 'world')")]
