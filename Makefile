@@ -9,10 +9,14 @@ PY := $(VENV)/bin/python
 # Debian's interpreter, so QGIS's Python bindings (python3-qgis) load in the same process.
 SYSTEM_PYTHON := /usr/bin/python3
 DEBIAN_PACKAGES := python3-venv python3-qgis qgis-providers python3-gdal gdal-bin fonts-noto-cjk chromium
+# the QGIS desktop itself: tests/test_qgis_plugin_install.py installs the plugin zip with its Plugin Manager
+DEBIAN_PACKAGES += qgis
 # lrelease compiles the QGIS plugin's translations; Xvfb runs QGIS's window for the plugin screenshot test
 DEBIAN_PACKAGES += qttools5-dev-tools xvfb xauth
 # PostgreSQL 15 with PostGIS 3: the tests start a throwaway cluster of their own on 127.0.0.1 (tests/pg_support.py)
 DEBIAN_PACKAGES += postgresql-15 postgresql-15-postgis-3 postgresql-common
+# curl: the README's tour (run by tests/test_readme.py) asks the server with it
+DEBIAN_PACKAGES += curl
 # command:package, installed only when the command is missing (NodeSource's nodejs brings its own npm,
 # which Debian's npm package would conflict with)
 DEBIAN_COMMANDS := node:nodejs npm:npm

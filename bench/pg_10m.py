@@ -242,8 +242,9 @@ def load_points(url: str, points: int, seed: int, chunk: int = 500_000) -> dict:
     import shapely
     from psycopg import sql
 
-    from rallypoint.bulk import load_record
-    from rallypoint.pg_schema import HISTORY_TABLE, layer_ddl, qi
+    from rallypoint.frame_checks import load_record
+    from rallypoint.storage.base import HISTORY_TABLE
+    from rallypoint.storage.postgis.schema import layer_ddl, qi
     from rallypoint.registry import Registry
     from rallypoint.schema import builtin_layers
     from rallypoint.validation import format_datetime
@@ -332,7 +333,7 @@ def loaded(url: str) -> dict | None:
 
 def serve_rallypoint(url: str, port: int, workers: int, tile_cache: bool) -> None:
     """``rallypoint serve URL``, in this process (gunicorn's master), its tile cache off unless asked."""
-    from rallypoint.api import tiles
+    from rallypoint.api.tiles import tilesets as tiles
     from rallypoint.cli.main import cli
 
     if not tile_cache:

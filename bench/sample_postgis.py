@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from rallypoint import Registry
-from rallypoint.pg_sample import write_sample_postgis
+from rallypoint.sample.postgis import write_sample_postgis
 from rallypoint.sample import RESOURCE_ORDER, SAMPLE_AUTHOR, SAMPLE_TIME, write_sample
 from rallypoint.sample_data import generate
 

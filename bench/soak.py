@@ -156,11 +156,11 @@ def copy_registry(src: Path, dst: Path) -> Path:
 
 def editor_keys(path: Path, n: int, prefix: str = "soak") -> dict[str, str]:
     """``n`` editors' keys, by the name recorded as the author of their writes."""
+    from rallypoint import Registry
     from rallypoint.api.auth import add_key
-    from rallypoint.gpkgfile import connect
 
-    with closing(connect(path)) as conn:
-        return {f"{prefix}.editor{i}": add_key(conn, f"{prefix}.editor{i}", "editor")[0] for i in range(n)}
+    with Registry.open(path) as reg:
+        return {f"{prefix}.editor{i}": add_key(reg, f"{prefix}.editor{i}", "editor")[0] for i in range(n)}
 
 
 def uuids(path: Path, layer: str) -> list[str]:
@@ -205,7 +205,7 @@ def verify(path: Path, ledger: Ledger, *, complete: bool = True) -> list[str]:
     backup), so a feature may be at a later version than its last one there.
     Read with Python's sqlite3 (never GDAL in this process), with no server running.
     """
-    from rallypoint.gpkgfile import HISTORY_TABLE
+    from rallypoint.storage.base import HISTORY_TABLE
 
     problems: list[str] = list(ledger.inconsistent)
     seen = Counter((a.layer, a.uuid, a.version) for a in ledger.acks)

@@ -22,8 +22,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
     import pandas as pd
 
-    from .plugins import RallypointPluginManager
-    from .registry import Registry
+# The plugin contract sits below the registry and the plugin manager (both import it through the hook
+# specifications): a registry is a :class:`rallypoint.Registry`, a plugin manager a
+# :class:`rallypoint.plugins.RallypointPluginManager`, named in the docstrings rather than imported.
+_Registry = Any
+_PluginManager = Any
 
 PARAMETER_TYPES = ("int", "float", "str", "bool", "choice", "floats", "profile")
 
@@ -166,7 +169,7 @@ class Analysis:
     description_en: str
     parameters: tuple[Parameter, ...]
     outputs: tuple[Output, ...]
-    run: Callable[["Registry", dict[str, Any], AnalysisContext], AnalysisResult]
+    run: Callable[[_Registry, dict[str, Any], AnalysisContext], AnalysisResult]
     requires: tuple[str, ...] = ()  # layers that must hold features
     version: str = "1"
 
@@ -185,7 +188,7 @@ class Analysis:
         return {name: p.parse(raw.get(name), profiles) for name, p in known.items()}
 
 
-def analyses(pm: "RallypointPluginManager") -> dict[str, Analysis]:
+def analyses(pm: _PluginManager) -> dict[str, Analysis]:
     """Every analysis the installed plugins provide, by name."""
     found: dict[str, Analysis] = {}
     for a in pm.collect("rallypoint_analyses"):
@@ -195,7 +198,7 @@ def analyses(pm: "RallypointPluginManager") -> dict[str, Analysis]:
     return found
 
 
-def run_analysis(registry: "Registry", pm: "RallypointPluginManager", name: str, raw: Mapping[str, Any], *,
+def run_analysis(registry: _Registry, pm: _PluginManager, name: str, raw: Mapping[str, Any], *,
                  lang: str = "zh", progress: Callable[[str, int, int], None] | None = None) -> AnalysisResult:
     """Check the parameters and the registry, then run analysis ``name``."""
     available = analyses(pm)

@@ -60,7 +60,7 @@ class BackupInfo:
 
 
 def _history_rows(conn: sqlite3.Connection) -> int:
-    from .gpkgfile import HISTORY_TABLE
+    from .storage.base import HISTORY_TABLE
 
     return conn.execute(f"SELECT count(*) FROM {HISTORY_TABLE}").fetchone()[0]
 
@@ -120,7 +120,7 @@ def _describe(problems: list[Problem], limit: int = 10) -> str:
 
 def _copy_pages(src: Path, dst: Path) -> int:
     """SQLite's backup API, in one step, from the file ``src`` into a new file ``dst``; its history rows."""
-    from .gpkgfile import connect
+    from .storage.gpkg.file import connect
 
     with closing(connect(src, readonly=True)) as source, closing(sqlite3.connect(dst, isolation_level=None)) as copy:
         source.backup(copy, pages=-1)
@@ -183,7 +183,7 @@ def _lock_exclusively(path: Path) -> sqlite3.Connection:
     (no waiting: busy timeout 0). ``locking_mode = EXCLUSIVE`` keeps the lock after the
     first transaction, until the connection closes.
     """
-    from .gpkgfile import register_functions
+    from .storage.gpkg.blobs import register_functions
 
     conn = sqlite3.connect(str(path), timeout=0, isolation_level=None)
     try:
@@ -242,7 +242,7 @@ def restore_registry(backup: str | os.PathLike, registry: str | os.PathLike, *, 
         raise BackupError(f"{src} is not a sound registry, so it was not restored and {dst} is unchanged:\n"
                           + _describe(problems))
     if dst.exists() and _readable(dst):
-        from .gpkgfile import connect
+        from .storage.gpkg.file import connect
 
         target = _lock_exclusively(dst)
         try:

@@ -1,4 +1,5 @@
-"""What an import or export format plugin provides (used by ``rallypoint import``/``export``)."""
+"""What an import or export format plugin provides (used by ``rallypoint import``/``export``), and the value
+parsers that import mapping profiles name."""
 
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ class ImportFormat:
     suffixes: tuple[str, ...]
     read: Callable[[str, dict[str, Any]], Iterable[tuple[str, dict[str, Any], Any, str | None]]]
     sniff: Callable[[str], bool] | None = None
+
+
+@dataclass(frozen=True)
+class ValueParser:
+    """A parser an import mapping profile names (``parse = "nanao_capacity"``): text of someone else's data
+    turned into a value (or a mapping whose ``pick`` key is taken). It may raise any exception for a value it
+    cannot read: that feature is refused with the message, the others go on."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    description: str = ""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from shapely.geometry.base import BaseGeometry
 
     from .analysis import Analysis
-    from .exchange_formats import ExportFormat, ImportFormat
+    from .exchange_formats import ExportFormat, ImportFormat, ValueParser
     from .profiles import Profile
     from .schema import LayerDef
     from .web_endpoints import Endpoint
@@ -111,6 +111,16 @@ def rallypoint_import_formats() -> list["ImportFormat"]:
     """Provide formats and mapping profiles that ``rallypoint import`` can read.
 
     :returns: :class:`~rallypoint.exchange_formats.ImportFormat` objects.
+    """
+
+
+@hookspec
+def rallypoint_value_parsers() -> list["ValueParser"]:
+    """Provide the value parsers that import mapping profiles name by ``parse = "name"``.
+
+    :returns: :class:`~rallypoint.exchange_formats.ValueParser` objects (a name, a function taking the
+        source's value). A profile naming a parser no plugin provides is refused when the mappings
+        are loaded; ``number`` is built in.
     """
 
 

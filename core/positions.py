@@ -209,12 +209,13 @@ def sql_divisions(execute: Callable[..., Any], geom_sql: str, decode: Callable[[
     return Divisions(fetch)
 
 
-def rules_for(registry: Any) -> dict[str, Any]:
-    """The position rules of ``registry``'s writes, as keyword arguments of ``check_feature``: its extent,
-    and a lookup of the boundaries it holds read through its own store (in the batch's transaction)."""
-    store = registry._store
-    return {"extent": EXTENTS.get(getattr(registry.info, "extent", "china"), CHINA),
-            "divisions": sql_divisions(store.execute, store.geom_select, store.decode, "admin_areas" in registry.layers)}
+def rules_for(store: Any, *, extent: str | None, has_areas: bool) -> dict[str, Any]:
+    """The position rules of a registry's writes, as keyword arguments of ``check_feature``: the extent it
+    names (``china`` unless it is for foreign data; an unknown name is taken as China's), and a lookup of
+    the boundaries it holds read through its store (``execute``/``geom_select``/``decode``, in the batch's
+    transaction)."""
+    return {"extent": EXTENTS.get(extent or "china", CHINA),
+            "divisions": sql_divisions(store.execute, store.geom_select, store.decode, has_areas)}
 
 
 def frame_divisions(frame) -> Divisions:

@@ -1,7 +1,9 @@
 """An HTTP endpoint a plugin adds, independent of the web framework.
 
 The handler takes a plain request mapping (``method``, ``path``, ``args``, ``json``,
-``headers``, ``path_params``) and returns ``(status, headers, body)``, in the manner of
+``headers``, ``path_params``; served, also ``body``, ``principal``, ``registry`` and ``personal``: whether the
+caller may see personal-data fields, as the core decides it for every route) and returns
+``(status, headers, body)``, in the manner of
 pygeoapi's API functions, so it can be tested without a server.
 """
 

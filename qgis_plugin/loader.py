@@ -33,10 +33,10 @@ from qgis.core import (
 )
 from qgis.PyQt.QtXml import QDomDocument
 
-from rallypoint.gpkgfile import connect, read_info
+from rallypoint.storage.gpkg.file import connect, read_info
 from rallypoint.plugins import default_plugin_manager, layer_catalog
 from rallypoint.schema import LayerDef
-from rallypoint.store import is_postgres_url
+from rallypoint.storage import is_postgres_url
 from rallypoint.styles import render_qml
 
 from .commit import EditGuard

@@ -224,7 +224,7 @@ def output_layer_names(path: str | Path) -> list[str]:
     """The layers an algorithm wrote (read with the system SQLite, as QGIS would)."""
     from contextlib import closing
 
-    from rallypoint.gpkgfile import connect
+    from rallypoint.storage.gpkg.file import connect
 
     with closing(connect(path, readonly=True)) as conn:  # closed here, not when collected
         return [r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents ORDER BY table_name")]

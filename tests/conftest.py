@@ -14,9 +14,8 @@ from shapely.geometry import Point
 from rallypoint import Registry
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-# shared/ sits beside the project's checkout (as CI lays it out); RALLYPOINT_SHARED overrides.
-SHARED = Path(os.environ.get("RALLYPOINT_SHARED") or Path(__file__).resolve().parents[2] / "shared")
-REAL_FIXTURES = SHARED / "fixtures" / "real"
+# real files written by others, carried in the project with their sources and licences (data/real/SOURCES.md)
+REAL_FIXTURES = Path(__file__).resolve().parent / "data" / "real"
 BUREAU = "示例县应急管理局"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from web_support import auth, copy_registry, make_key
 
-from rallypoint.store import is_postgres_url
+from rallypoint.storage import is_postgres_url
 from rallypoint.web import create_app
 
 #: Examples per fuzzed case: a few in the test suite; bench/hostile.py sets many more.

@@ -17,8 +17,9 @@ import psycopg
 import shapely
 
 from rallypoint import Registry
-from rallypoint.geometry import decode_many
-from rallypoint.gpkgfile import HISTORY_TABLE, quote, read_info
+from rallypoint.storage.gpkg.blobs import decode_many
+from rallypoint.storage.base import HISTORY_TABLE, quote
+from rallypoint.storage.gpkg.file import read_info
 
 
 def copy_gpkg_to_postgis(src: Path, url: str) -> None:

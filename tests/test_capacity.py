@@ -119,7 +119,7 @@ def by_code(result) -> pd.DataFrame:
 
 def test_hand_computed_region(registry):
     build_tiny_region(registry)
-    result = analyse(registry)
+    result = analyse(registry, situation="daytime")  # day capacities (the overnight ones: test_capacity_situation)
     a = by_code(result)
     assert list(a.index) == ["519901001", "519901002"]  # townships only, by code
     A, B = a.loc["519901001"], a.loc["519901002"]
@@ -201,7 +201,7 @@ def test_hazard_method(registry):
     build_tiny_region(registry)
     pm = get_plugin_manager(extra=[("test-rates", _RatesPlugin())])
     try:
-        result = analyse(registry, pm, method="hazard", hazard_class="high", displacement="test")
+        result = analyse(registry, pm, method="hazard", hazard_class="high", displacement="test", situation="daytime")
     finally:
         pm.unregister(name="test-rates")
     a = by_code(result)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from rallypoint import Registry
 from rallypoint.cli.main import cli
-from rallypoint.geometry import register_functions
+from rallypoint.storage.gpkg.blobs import register_functions
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -96,6 +96,21 @@ def test_reprojected_input_and_output_formats(reg, tmp_path):
     assert lon == pytest.approx(104.06, abs=1e-7) and lat == pytest.approx(30.66, abs=1e-7)
     csv_out = run("list", reg, "helipads", "--format", "csv", "--no-personal").output
     assert csv_out.splitlines()[0].startswith("uuid,name,adcode") and "contact_phone" not in csv_out
+
+
+def test_uuids_and_keys_are_printed_alone_for_scripts(reg, tmp_path):
+    """UUID=$(rallypoint list … --format ids) and KEY=$(rallypoint keys add …), as the README's tour does."""
+    run("init", reg, "--name", "n", "--bureau", "b")
+    added = [UUID.search(run("add", reg, "helipads", "--at", "104.06,30.66", *HELIPAD).output).group(0)
+             for _ in range(3)]
+    run("retire", reg, "helipads", added[1], "--reason", "场地征用")
+    assert run("list", reg, "helipads", "--format", "ids").stdout.splitlines() == [added[0], added[2]]
+    assert run("list", reg, "helipads", "--format", "ids", "--limit", "1").stdout == added[0] + "\n"
+    assert run("list", reg, "helipads", "--format", "ids", "--retired").stdout.splitlines() == added
+    refused = run("list", reg, "roads", "--format", "ids", ok=False)
+    assert refused.exit_code == 2 and "roads is reference data" in refused.output and not refused.stdout
+    key = run("keys", "add", reg, "zhang.wei", "--role", "editor")
+    assert re.fullmatch(r"rp_[0-9a-f]+_\S+\n", key.stdout) and "not shown again" in key.stderr
 
 
 def test_geojson_files_are_added_in_one_batch(reg, tmp_path):

@@ -24,9 +24,9 @@ from rallypoint.exchange.diff import diff_registries
 from rallypoint.exchange.export import export_registry
 from rallypoint.exchange.importer import plan_import
 from rallypoint.exchange.merge import CONFLICTS_TABLE, merge_registries, unresolved_conflicts
-from rallypoint.geometry import register_functions
-from rallypoint.pg_check import check_postgis_registry
-from rallypoint.store import location_label
+from rallypoint.storage.gpkg.blobs import register_functions
+from rallypoint.check.postgis import check_postgis_registry
+from rallypoint.storage import location_label
 from rallypoint.plugins import default_plugin_manager, layer_catalog
 
 from conftest import StepClock
@@ -232,7 +232,7 @@ def test_a_merge_into_a_registry_changed_since_its_snapshot_writes_nothing(two_b
     fails the merge whole, and is not overwritten."""
     from rallypoint.errors import ConflictError
     from rallypoint.exchange.merge import _merge
-    from rallypoint.exchange.pg_snapshot import as_files
+    from rallypoint.exchange.snapshots import as_files
 
     b = two_bureaus
     with as_files(b["ours"], b["theirs"]) as (ours_file, theirs_file):

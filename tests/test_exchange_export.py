@@ -22,7 +22,7 @@ from rallypoint.cli.main import cli
 from rallypoint.exchange.export import ExportError, export_registry
 from rallypoint.exchange.manifest import EXPORT_URI, manifest_path, verify_export
 from rallypoint.exchange_formats import ExportFormat
-from rallypoint.geometry import register_functions
+from rallypoint.storage.gpkg.blobs import register_functions
 from rallypoint.hookspecs import hookimpl
 from rallypoint.plugins import default_plugin_manager, get_plugin_manager, layer_catalog
 from rallypoint.schema import builtin_layers

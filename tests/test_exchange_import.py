@@ -20,7 +20,7 @@ from rallypoint.cli.main import cli
 from rallypoint.exchange.apply import apply_import
 from rallypoint.exchange.gpkg_strict import NotAGeoPackage
 from rallypoint.exchange.importer import ImportRefused, plan_import
-from rallypoint.geometry import register_functions
+from rallypoint.storage.gpkg.blobs import register_functions
 from rallypoint.hookspecs import hookimpl
 from rallypoint.plugins import get_plugin_manager
 from rallypoint.profiles import Profile

@@ -11,7 +11,7 @@ from rallypoint import Registry
 from rallypoint.check import gdal_validator
 from rallypoint.cli.main import cli
 from rallypoint.exchange.export import export_registry
-from rallypoint.geometry import register_functions
+from rallypoint.storage.gpkg.blobs import register_functions
 
 RESOURCE = ("shelters", "depots", "depot_stock", "teams", "hazard_points", "helipads")
 

@@ -14,7 +14,7 @@ from rallypoint import Registry, ValidationError, hookspecs
 from rallypoint import plugins as plugins_module
 from rallypoint.analysis import Analysis, AnalysisError, AnalysisResult, Output, Parameter, analyses, run_analysis
 from rallypoint.cli.main import cli
-from rallypoint.exchange_formats import ExportFormat, ImportFormat
+from rallypoint.exchange_formats import ExportFormat, ImportFormat, ValueParser
 from rallypoint.hookspecs import hookimpl
 from rallypoint.plugins import get_plugin_manager
 from rallypoint.profiles import Profile, find_profile
@@ -292,6 +292,32 @@ def test_hook_rallypoint_export_formats():
     assert [(f.name, f.suffix) for f in formats] == [("kml", ".kml")]
 
 
+class ParsersPlugin:
+    @hookimpl
+    def rallypoint_value_parsers(self):
+        return [ValueParser("li_to_m", lambda v: float(str(v).removesuffix("里")) * 500, "华里 → 米")]
+
+    @hookimpl
+    def rallypoint_profiles(self):
+        fields = {"name": "名称", "effective_area_m2": {"from": "距离", "parse": "li_to_m"}}
+        return [Profile("import_mapping", "li_sites", "里程场所", "Sites in li", data={"layer": "shelters",
+                                                                                  "fields": fields}),
+                Profile("import_mapping", "broken", "坏的", "Broken", data={
+                    "layer": "shelters", "fields": {"name": {"from": "名称", "parse": "os:system"}}})]
+
+
+def test_hook_rallypoint_value_parsers():
+    from rallypoint.exchange import mapping
+
+    pm = _pm(ParsersPlugin())
+    assert set(mapping.value_parsers(pm)) == {"number", "li_to_m"}
+    with pytest.raises(mapping.MappingError, match="broken.*no value parser 'os:system'"):
+        mapping.import_mappings(pm)  # a name is looked up among the parsers plugins provide, never imported
+    good = mapping.from_profile(_pm(ParsersPlugin()).collect("rallypoint_profiles")[0], mapping.value_parsers(pm))
+    rule = next(r for r in good.rules if r.target == "effective_area_m2")
+    assert mapping.apply_rule(rule, {"距离": "3里"}, {}, None) == 1500.0
+
+
 HELLO_COMMAND = """
     import click
     from rallypoint.hookspecs import hookimpl
@@ -342,13 +368,10 @@ def test_an_outside_plugins_analysis_is_listed_and_run_by_the_web_api(install, c
     app = create_app(path, {"TESTING": True, "RALLYPOINT_JOBS_DIR": str(tmp_path / "jobs")})
     client = app.test_client()
     assert "demo" in [p["id"] for p in client.get("/processes").get_json()["processes"]]
-    from contextlib import closing
-
     from rallypoint.api.auth import add_key
-    from rallypoint.gpkgfile import connect
 
-    with closing(connect(path)) as conn:
-        key, _ = add_key(conn, "planner", "reader")
+    with Registry.open(path) as reg:
+        key, _ = add_key(reg, "planner", "reader")
     headers = {"Authorization": f"Bearer {key}"}
     ran = client.post("/processes/demo/execution", json={"inputs": {"factor": 2}}, headers=headers)
     assert ran.status_code in (200, 201), ran.get_data(as_text=True)

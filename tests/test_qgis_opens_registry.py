@@ -62,7 +62,8 @@ def test_the_default_style_is_applied_with_forms_from_the_definitions(qgis_repor
     shelters = qgis_report["layers"]["shelters"]
     assert shelters["widgets"]["status"] == "ValueMap"
     assert shelters["widgets"]["generator"] == "CheckBox"
-    assert "name" in shelters["notnull"] and "capacity_day" in shelters["notnull"]
+    assert "name" in shelters["notnull"] and "shelter_type" in shelters["notnull"]
+    assert "capacity_day" not in shelters["notnull"]  # an unknown capacity is left empty, never 0
     assert "uuid" in shelters["readonly"] and "version" in shelters["readonly"]
     assert "name" not in shelters["readonly"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import require
+from conftest import require, require_program
 
 from rallypoint.analysis import analyses
 from rallypoint.cli.main import cli
@@ -85,3 +85,50 @@ def test_without_lrelease_the_build_says_what_to_install(tmp_path, monkeypatch):
     assert r.exit_code == 1
     assert "lrelease" in r.output and "qttools5-dev-tools" in r.output
     assert not out.exists()
+
+
+def test_the_zip_leaves_out_the_build_tools(tmp_path):
+    require("qgis", "Debian's python3-qgis, QGIS 3.22")
+    out = tmp_path / "rallypoint_qgis.zip"
+    assert CliRunner().invoke(cli, ["qgis-plugin", "build", str(out)]).exit_code == 0
+    with zipfile.ZipFile(out) as z:
+        names = set(z.namelist())
+    assert not {f"rallypoint_qgis/{m}" for m in ("packaging.py", "cli.py", "hooks.py")} & names
+
+
+def test_the_command_comes_from_the_plugin_and_loads_neither_the_plugin_nor_qgis_in_the_core(tmp_path):
+    """`rallypoint` alone never imports rallypoint_qgis; `qgis-plugin build` (a plugin command) never imports QGIS."""
+    require_program("lrelease", "Qt's lrelease compiles the plugin's translations")
+    out = tmp_path / "p.zip"
+    code = (
+        "import sys\n"
+        "from rallypoint.cli.main import cli\n"
+        "assert 'rallypoint_qgis' not in sys.modules, 'the core imported the plugin'\n"
+        "from rallypoint.plugins import default_plugin_manager\n"
+        "assert 'qgis_plugin' in dict(default_plugin_manager().list_name_plugin())\n"
+        f"cli(['qgis-plugin', 'build', {str(out)!r}], standalone_mode=False)\n"
+        "assert not [m for m in sys.modules if m == 'qgis' or m.startswith(('qgis.', 'PyQt5'))], 'QGIS was imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert zipfile.is_zipfile(out)
+
+
+def test_install_fails_loudly_and_changes_nothing_when_qgis_python_cannot_start_the_plugin(tmp_path):
+    """Debian's /usr/bin/python3 has no core today: the command says why, exits 1 and leaves the profile alone."""
+    require("qgis", "Debian's python3-qgis, QGIS 3.22")
+    qgis_python = require_program("python3.11", "Debian's Python, the one QGIS 3.22 embeds")
+    probe = subprocess.run([qgis_python, "-E", "-c", "import rallypoint"], capture_output=True, cwd=tmp_path)
+    if probe.returncode == 0:
+        pytest.skip("this machine's QGIS Python has a rallypoint core installed")
+    plugins = tmp_path / "plugins"
+    (plugins / "rallypoint_qgis").mkdir(parents=True)
+    (plugins / "rallypoint_qgis" / "metadata.txt").write_text("[general]\nname=an older install\n")
+    r = CliRunner().invoke(cli, ["qgis-plugin", "install", "--plugins-dir", str(plugins),
+                                 "--qgis-python", qgis_python])
+    assert r.exit_code == 1, r.output
+    message = " ".join(r.output.split())
+    assert "the plugin was not installed" in message and "rallypoint core is not importable" in message
+    assert "pip install" not in message
+    assert sorted(p.name for p in plugins.iterdir()) == ["rallypoint_qgis"]  # no staging folder left behind
+    assert (plugins / "rallypoint_qgis" / "metadata.txt").read_text() == "[general]\nname=an older install\n"

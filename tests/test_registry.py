@@ -198,16 +198,17 @@ def test_read_points_refuses_a_layer_that_is_not_points(registry):
 
 def test_point_coords_reads_any_point_blob():
     from rallypoint import geometry as geo
+    from rallypoint.storage.gpkg import blobs
 
-    plain = geo.encode(Point(104.1, 30.7))
+    plain = blobs.encode(Point(104.1, 30.7))
     # the same point with an XY envelope, as other GeoPackage writers may store it
     enveloped = b"GP\x00\x03" + plain[4:8] + struct.pack("<4d", 104.1, 104.1, 30.7, 30.7) + plain[8:]
-    xy = geo.point_coords([plain, None, enveloped, geo.encode(Point())])
+    xy = blobs.point_coords([plain, None, enveloped, blobs.encode(Point())])
     assert xy[0].tolist() == [104.1, 30.7] and xy[2].tolist() == [104.1, 30.7]
     assert np.isnan(xy[1]).all() and np.isnan(xy[3]).all()
-    assert geo.point_coords([plain, plain]).tolist() == [[104.1, 30.7]] * 2
+    assert blobs.point_coords([plain, plain]).tolist() == [[104.1, 30.7]] * 2
     with pytest.raises(geo.GeometryBlobError, match="LineString, not a point"):
-        geo.point_coords([plain, geo.encode(shapely.LineString([(0, 0), (1, 1)]))])
+        blobs.point_coords([plain, blobs.encode(shapely.LineString([(0, 0), (1, 1)]))])
 
 
 class _NotesPlugin:

@@ -97,7 +97,7 @@ def test_validate_reports_every_problem_it_finds(registry, registry_path):
     b = registry.add("shelters", shelter(name="第二场所"), HERE, author="a")
     registry.close()
     conn = sqlite3.connect(registry_path)
-    from rallypoint.geometry import register_functions
+    from rallypoint.storage.gpkg.blobs import register_functions
     register_functions(conn)
     conn.execute("UPDATE shelters SET status = 'lost', capacity_day = -1 WHERE uuid = ?", (a.uuid,))
     conn.execute("UPDATE shelters SET version = 5 WHERE uuid = ?", (b.uuid,))

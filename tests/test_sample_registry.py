@@ -10,7 +10,7 @@ import pytest
 
 from rallypoint import RESOURCE_LAYERS, Registry
 from rallypoint.check import check_registry
-from rallypoint.pg_check import check_postgis_registry
+from rallypoint.check.postgis import check_postgis_registry
 
 from conftest import require
 

@@ -6,7 +6,8 @@ import mapbox_vector_tile
 import pytest
 
 from rallypoint import Registry
-from rallypoint.api import mvt, pg_tiles
+from rallypoint.storage.gpkg import tiles as mvt
+from rallypoint.storage.postgis import tiles as pg_tiles
 from rallypoint.sample import SAMPLE_AUTHOR, SAMPLE_TIME
 
 POINT_LAYERS = ("shelters", "hazard_points", "helipads", "teams", "depots")

@@ -413,7 +413,7 @@ def test_every_reference_in_the_openapi_document_resolves(client):
 
 @pytest.mark.gpkg_only  # the GeoPackage's Feature cache (geojson_sql); PostgreSQL writes every page
 def test_the_feature_cache_keeps_under_its_byte_cap_and_pages_stay_right(site, client, monkeypatch):
-    from rallypoint.api import geojson_sql
+    from rallypoint.storage import cache as geojson_sql
 
     urls = [f"/collections/hazard_points/items?limit=100&offset={o}" for o in range(0, 1000, 100)]
     geojson_sql.clear_cache()

@@ -1,7 +1,7 @@
 """The read path's counts stay exact: the grid of counts, the per-process caches, and writes in between.
 
 On both backends (``both_backends``): the grid of counts over the GeoPackage's R-tree, and over
-PostGIS's GiST index (``pg_read.PgGrid``), exact for any box."""
+PostGIS's GiST index (``storage.postgis.reader.PgGrid``), exact for any box."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from conftest import county_copy, helipad
 
 from rallypoint import Registry
-from rallypoint.api import counting
+from rallypoint.storage import grid as counting  # the grid of counts both backends share
 from rallypoint.web import create_app
 
 
@@ -81,7 +81,7 @@ def pg_site(request, monkeypatch):
 def test_after_a_write_a_large_postgis_layer_counts_without_rebuilding_its_grid_until_quiet(pg_site, monkeypatch):
     """Rebuilding a grid is a pass over the whole layer (24 s over 10M points, in every worker): after a write,
     box counts are capped counts, still exact, and the grid is built again only once the layer is quiet."""
-    from rallypoint.api import pg_read
+    from rallypoint.storage.postgis import reader as pg_read
 
     path, client = pg_site
     box = (103.60, 30.50, 103.85, 30.70)

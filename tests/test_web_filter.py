@@ -289,7 +289,7 @@ def test_conformance_declares_part_3_and_the_cql2_classes(client):
 
 
 def test_openapi_matches_the_routes_and_the_parameters_the_server_takes(site, client):
-    from rallypoint.api.query import ITEMS_PARAMS, filterable_fields
+    from rallypoint.api.features.query import ITEMS_PARAMS, filterable_fields
 
     doc = client.get("/api").get_json()
     paths = doc["paths"]

@@ -22,7 +22,7 @@ from conftest import IN_CI, county_copy, require
 from web_support import Server, auth, make_key
 
 from rallypoint import Registry
-from rallypoint.api import mapstyle
+from rallypoint.api.tiles import mapstyle
 from rallypoint.schema import builtin_layers, style_text
 from rallypoint.web import create_app
 

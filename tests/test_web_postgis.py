@@ -180,7 +180,7 @@ def test_errors_are_the_same_on_both_backends(both):
 def test_high_zoom_tiles_hold_the_same_features_on_both_backends(both):
     import mapbox_vector_tile
 
-    from rallypoint.api.mvt import FULL_DETAIL_ZOOM
+    from rallypoint.storage.tiles import FULL_DETAIL_ZOOM
 
     shelters = both["gpkg"].get("/collections/shelters/items?limit=5").get_json()["features"]
     for f in shelters:
@@ -199,7 +199,7 @@ def test_high_zoom_tiles_hold_the_same_features_on_both_backends(both):
 
 
 def test_beyond_the_count_cap_numbermatched_is_left_out_and_next_links_still_reach_every_feature(both, monkeypatch):
-    from rallypoint.api import pg_read
+    from rallypoint.storage.postgis import reader as pg_read
 
     monkeypatch.setattr(pg_read, "COUNT_CAP", 50)
     query = "filter=threatened_people > 0&bbox=103.5,30.4,104.0,30.8"

@@ -1,7 +1,7 @@
 """OGC API – Tiles (vector tiles on WebMercatorQuad) and TileJSON, through Flask's test client on a copy of the county sample.
 
-Every test runs on a GeoPackage (tiles by :mod:`rallypoint.api.mvt`) and on a PostGIS copy of the
-sample (``ST_AsMVT``: :mod:`rallypoint.api.pg_tiles`), by the same rules."""
+Every test runs on a GeoPackage (tiles by :mod:`rallypoint.storage.gpkg.tiles`) and on a PostGIS copy of the
+sample (``ST_AsMVT``: :mod:`rallypoint.storage.postgis.tiles`), by the same rules."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from conftest import county_copy, shelter
 from web_support import auth, make_key
 
 from rallypoint import Registry, builtin_layers
-from rallypoint.api import mvt
+from rallypoint.storage.gpkg import tiles as mvt
 from rallypoint.web import create_app
 
 T1 = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/"
@@ -293,7 +293,7 @@ def test_gzip_is_a_variant_with_its_own_etag(client, site):
 
 
 def test_the_tile_cache_keeps_under_its_byte_cap(client, site, monkeypatch):
-    from rallypoint.api import tiles
+    from rallypoint.api.tiles import tilesets as tiles
 
     tiles.clear_cache()
     monkeypatch.setattr(tiles, "CACHE_BYTES", 40_000)

@@ -23,7 +23,7 @@ from conftest import county_copy, require
 from web_support import Server
 
 from rallypoint import Registry
-from rallypoint.api import mvt
+from rallypoint.storage.gpkg import tiles as mvt
 
 SCRIPT = Path(__file__).parent / "qgis_scripts" / "read_vector_tiles.py"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

@@ -21,7 +21,7 @@ from shapely.geometry import Point
 from rallypoint import Registry
 from rallypoint.api import ApiConfig, Context, Headers, Request
 from rallypoint.api.auth import Principal
-from rallypoint.api.transactions import create_item, replace_item, update_item
+from rallypoint.api.features.transactions import create_item, replace_item, update_item
 from rallypoint.plugins import default_plugin_manager
 
 from conftest import team

@@ -3,7 +3,7 @@
 A key looks like ``rp_<id>_<secret>``: the id finds its row, the secret is checked against
 a salted scrypt hash. Only the hash is stored, in the table ``rp_api_keys`` of the registry
 itself (the GeoPackage file, or the PostGIS database), through the registry's store
-(:class:`rallypoint.store.KeyStore`), so every process serving the registry sees the same keys.
+(:class:`rallypoint.storage.base.KeyStore`), so every process serving the registry sees the same keys.
 A key is revoked, never deleted, so the history's authors stay traceable.
 
 Roles: ``reader`` (reads personal-data fields, runs analyses) < ``editor`` (writes)
@@ -12,8 +12,7 @@ Roles: ``reader`` (reads personal-data fields, runs analyses) < ``editor`` (writ
 scrypt is slow on purpose; a verified key is remembered in the process by a SHA-256 of
 itself, and its row is read on every request, so revocation is immediate.
 
-The functions take the :class:`~rallypoint.registry.Registry` (or its store; a GeoPackage's
-``sqlite3`` connection is still accepted).
+The functions take the :class:`~rallypoint.registry.Registry` (or its store).
 """
 
 from __future__ import annotations
@@ -21,12 +20,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..store import KEYS_TABLE, KeyRow, KeyStore
+from ..storage.base import KEYS_TABLE, KeyRow, KeyStore
 from .errors import BadRequest, Forbidden, Unauthorized
 
 TABLE = KEYS_TABLE
@@ -66,13 +64,8 @@ def _hash(secret: str, salt: bytes) -> bytes:
 
 
 def key_store(source: Any) -> KeyStore:
-    """The key store of a Registry, of a store, or of a GeoPackage's sqlite3 connection."""
-    store = getattr(source, "_store", source)
-    if isinstance(store, sqlite3.Connection):
-        from ..store_gpkg import GpkgKeys
-
-        return GpkgKeys(store)
-    return store.keys()
+    """The key store of a Registry or of a store (:mod:`rallypoint.storage`)."""
+    return getattr(source, "store", source).keys()
 
 
 def _info(row: KeyRow) -> KeyInfo:

@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..store import is_postgres_url
+from ..storage import location_key
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -35,8 +35,5 @@ class ApiConfig:
     def job_root(self) -> Path:
         if self.jobs_dir is not None:
             return Path(self.jobs_dir)
-        where = self.registry_path
-        if not is_postgres_url(where):
-            where = Path(where).resolve()
-        digest = hashlib.sha1(str(where).encode()).hexdigest()[:12]
+        digest = hashlib.sha1(location_key(self.registry_path).encode()).hexdigest()[:12]
         return Path(tempfile.gettempdir()) / f"rallypoint-jobs-{digest}"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from ..storage import reader_for
+from ..storage.base import Reader
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..plugins import RallypointPluginManager
     from ..registry import Registry
     from .config import ApiConfig
-    from .read import Reader
 
 
 @dataclass
@@ -23,16 +24,8 @@ class Context:
     _reader: Reader | None = field(default=None, init=False, repr=False)
 
     @property
-    def conn(self) -> sqlite3.Connection:
-        """The registry's own connection (SQLite for a GeoPackage; psycopg's for PostGIS). The read path
-        goes through :attr:`reader`, which knows which."""
-        return self.registry._conn
-
-    @property
     def reader(self) -> Reader:
-        """How the API reads this registry: SQLite or PostGIS (see :mod:`.read`)."""
+        """How the API reads this registry, whatever its backend (the storage seam's :class:`Reader`)."""
         if self._reader is None:
-            from .read import reader_for
-
-            self._reader = reader_for(self.registry, str(self.config.registry_path))
+            self._reader = reader_for(self.registry.store, str(self.config.registry_path))
         return self._reader

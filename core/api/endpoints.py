@@ -1,10 +1,11 @@
 """Plugins' own endpoints (:class:`~rallypoint.web_endpoints.Endpoint`), called like the API's functions.
 
 The handler gets a plain mapping (``method``, ``path``, ``args``, ``json``, ``headers``,
-``path_params``, plus ``body``, ``principal`` and ``registry``) and returns
-``(status, headers, body)``; a body that is not bytes or text is sent as JSON. Reading
-endpoints are open to anyone; any other method needs an editor's key, so a plugin cannot
-open a write path by accident.
+``path_params``, plus ``body``, ``principal``, ``personal`` and ``registry``) and returns
+``(status, headers, body)``; a body that is not bytes or text is sent as JSON. ``personal`` says
+whether the caller may see personal-data fields, decided as for every other route
+(:func:`.auth.sees_personal_data`). Reading endpoints are open to anyone; any other method needs an
+editor's key, so a plugin cannot open a write path by accident.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import orjson
 
 from ..web_endpoints import Endpoint
-from .auth import require
+from .auth import require, sees_personal_data
 from .context import Context
 from .errors import BadRequest
 from .request import Request
@@ -49,6 +50,7 @@ def call(ctx: Context, req: Request, endpoint: Endpoint) -> Response:
         "method": req.method, "path": req.path, "path_params": dict(req.path_params),
         "args": {k: req.args.get(k) for k in req.args}, "json": payload, "body": req.body,
         "headers": dict(req.headers), "principal": None if p is None else {"name": p.name, "role": p.role},
+        "personal": sees_personal_data(p),
         "registry": ctx.registry,
     }
     status, headers, body = endpoint.handler(mapping)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import html
-from .collections import site_title
+from .features.collections import site_title
 from .context import Context
 from .request import Request, check_params, output_format
 from .responses import HTML, JSON, OPENAPI, Response, json_response, link, self_and_alternates

@@ -15,10 +15,10 @@ from ..schema import FieldDef, LayerDef
 from ..validation import PROVINCE_PREFIXES
 from . import crs as crsmod
 from . import html
-from .collections import read_only, site_title
-from .cql import field_json_schema
+from .features.collections import read_only, site_title
+from .features.queryables import field_json_schema
 from .context import Context
-from .query import MAX_INT, filterable_fields
+from .features.query import MAX_INT, filterable_fields
 from .request import Request, check_params, output_format
 from .responses import GEOJSON, JSON, OPENAPI, Response, json_response
 
@@ -202,7 +202,7 @@ def _collection_paths(layer: LayerDef) -> dict[str, Any]:
 
 def _tile_paths(ctx: Context) -> dict[str, Any]:
     """OGC API – Tiles: tile matrix sets, tilesets, tiles (row before column) and TileJSON."""
-    from .tiles import MVT, TMS_ID
+    from .tiles.tilesets import MVT, TMS_ID
 
     simple = {"responses": {"200": {"description": "OK"}}}
     tiled = [n for n, lay in ctx.registry.layers.items() if lay.has_geometry]

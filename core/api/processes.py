@@ -31,7 +31,7 @@ import orjson
 from ..analysis import Analysis, Parameter, UnknownAnalysisError, analyses, run_analysis, write_result
 from . import html
 from .auth import require
-from .collections import site_title
+from .features.collections import site_title
 from .context import Context
 from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 from .request import Request, check_params, output_format

@@ -11,7 +11,7 @@ from rich.text import Text
 from ..analysis import Analysis, Parameter, analyses, run_analysis, write_result
 from ..plugins import default_plugin_manager
 from ..registry import Registry
-from ..store import is_postgres_url
+from ..storage import backend_for
 from .common import RegistryLocation, console
 
 
@@ -32,7 +32,7 @@ def _option(p: Parameter) -> click.Option:
 def _command(analysis: Analysis) -> click.Command:
     def callback(registry, out, report, lang, **raw):
         given = {k: v for k, v in raw.items() if v is not None}
-        if out is None and is_postgres_url(registry):
+        if out is None and not backend_for(registry).is_file:
             raise click.UsageError("a PostGIS registry has no folder to write the result beside: give --out")
         with Registry.open(registry) as reg:
             lang = lang or reg.info.language

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ..errors import RallypointError, ValidationError
 from ..registry import Feature, Registry
-from ..store import is_postgres_url
+from ..storage import is_postgres_url
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

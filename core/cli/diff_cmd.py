@@ -7,7 +7,7 @@ import json
 import click
 
 from ..exchange.diff import diff_registries
-from ..exchange.pg_snapshot import as_files
+from ..exchange.snapshots import as_files
 from .common import RegistryLocation, console
 
 

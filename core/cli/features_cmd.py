@@ -72,7 +72,9 @@ def add(registry, layer, assignments, at, geometry, crs, geojson, author, note):
 @click.option("--adcode", help="Only features in this division (e.g. 519901 or 519901001).")
 @click.option("--retired", is_flag=True, help="Include retired features.")
 @click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, help="At most this many (0: all).")
-@click.option("--format", "fmt", type=click.Choice(["table", "geojson", "csv"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "geojson", "csv", "ids"]), default="table",
+              show_default=True, help="ids: only the UUIDs, one a line, in the order entered, for scripts: "
+                                      "UUID=$(rallypoint list county.gpkg shelters --format ids --limit 1)")
 @click.option("--no-personal", is_flag=True, help="Leave out personal-data fields (contact names and phones).")
 @lang_option
 def list_features(registry, layer, bbox, crs, adcode, retired, limit, fmt, no_personal, lang):
@@ -91,6 +93,12 @@ def list_features(registry, layer, bbox, crs, adcode, retired, limit, fmt, no_pe
         kw = dict(bbox=box, bbox_crs=crs, adcode=adcode, include_retired=retired)
         total = reg.count(layer, **kw)
         feats = reg.features(layer, limit=limit or None, **kw)
+        if fmt == "ids":
+            if not ldef.versioned:
+                raise click.UsageError(f"{layer} is reference data: its features have no UUIDs (--format ids)")
+            for f in feats:
+                click.echo(f.uuid)
+            return
         if fmt == "geojson":
             print_json({"type": "FeatureCollection", "numberMatched": total,
                         "features": [f.to_geojson(drop=drop) for f in feats]})

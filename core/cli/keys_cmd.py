@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 
 from ..api.auth import ROLES, add_key, list_keys, revoke_key
-from .common import console, open_registry, registry_argument
+from .common import console, err_console, open_registry, registry_argument
 
 
 def _connect(registry: str):
@@ -36,10 +36,11 @@ def keys():
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), default="reader", show_default=True)
 def add(registry, name, role):
-    """Make a key for NAME and print it (only this once)."""
+    """Make a key for NAME and print it, only this once, alone on standard output (KEY=$(rallypoint keys add …))."""
     with _connect(registry) as reg:
         key, info = add_key(reg, name, role)
-    console.print(f"API key for [bold]{info.name}[/] ({info.role}, id {info.id}). Keep it: it is not shown again.")
+    # the note on standard error, the key alone on standard output: KEY=$(rallypoint keys add …) keeps it
+    err_console.print(f"API key for [bold]{info.name}[/] ({info.role}, id {info.id}). Keep it: it is not shown again.")
     click.echo(key)
 
 

@@ -20,7 +20,6 @@ from .keys_cmd import keys
 from .layers_cmd import layers
 from .merge_cmd import merge
 from .plugins_cmd import plugins
-from .qgis_plugin_cmd import qgis_plugin
 from .sample_cmd import sample
 from .serve_cmd import serve
 from .sync_cmd import checkout, pull, push
@@ -77,5 +76,5 @@ def cli(trace_hooks: bool) -> None:
 
 for command in (init, sample, layers, add, list_features, show, edit, retire, restore, history, validate, plugins,
                 analyse, serve, keys, export, verify, import_, diff, merge, checkout, push, pull,
-                qgis_plugin, backup, restore_backup):
+                backup, restore_backup):
     cli.add_command(command)

@@ -31,7 +31,7 @@ def sample(out, size, seed, force):
             bar.update(tasks[stage], completed=done, total=total)
 
         counts = write_sample(out, size, seed, overwrite=force, progress=progress)
-    from ..store import location_label
+    from ..storage import location_label
 
     t = Table("layer", "features", title=f"{location_label(out)} ({size} sample, seed {seed})")
     for layer, n in counts.items():

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import click
 
-from ..store import is_postgres_url
+from ..storage import backend_for
 from .common import open_registry, registry_argument
 
 
@@ -89,6 +89,6 @@ def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir,
         rate_limits(config or {})
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    where = registry if is_postgres_url(registry) else str(Path(registry).resolve())
+    where = backend_for(registry).absolute
     run_gunicorn(where, gunicorn_options(host, port, workers, threads, timeout, access_log),
                  config)

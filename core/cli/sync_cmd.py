@@ -9,7 +9,8 @@ from ..sync import SyncReport, checkout as do_checkout, pull as do_pull, push as
 from .common import author_option, console, err_console
 
 key_option = click.option("--key", envvar="RALLYPOINT_KEY", default=None, show_envvar=True,
-                          help="API key of the server (an editor key to push; a reader key sees no personal data).")
+                          help="API key of the server. With a key of any role (reader, editor or admin) the copy "
+                               "holds the personal data; without a key it holds none. Pushing needs an editor's key.")
 
 
 def _show(report: SyncReport, what: str) -> None:

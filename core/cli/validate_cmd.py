@@ -6,7 +6,6 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ..check import check_registry
-from ..store import is_postgres_url
 from .common import RegistryLocation, console, err_console
 
 
@@ -29,12 +28,7 @@ def validate(registry, no_gdal):
                 tasks[layer] = bar.add_task(f"checking {layer}", total=total)
             bar.update(tasks[layer], completed=done)
 
-        if is_postgres_url(registry):
-            from ..pg_check import check_postgis_registry
-
-            problems = check_postgis_registry(registry, progress=progress)
-        else:
-            problems = check_registry(registry, progress=progress, gdal=not no_gdal)
+        problems = check_registry(registry, progress=progress, gdal=not no_gdal)
     if not problems:
         console.print(f"[green]OK[/]: {registry} is a sound registry.")
         return

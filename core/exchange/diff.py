@@ -34,10 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import shapely
 
-from .. import geometry as geo
-from ..gpkgfile import quote
+from ..storage.base import quote
+from ..storage.gpkg import blobs
 from ..plugins import default_plugin_manager, layer_catalog
 from ..schema import LayerDef
 from .gpkg_strict import open_geopackage
@@ -82,7 +81,7 @@ class Diff:
 
 
 def _geom(blob: Any):
-    return geo.decode(blob) if blob is not None else None
+    return blobs.decode(blob) if blob is not None else None
 
 
 def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[str]:

@@ -11,7 +11,7 @@ How an export is made, and why:
    follows its depot. References are followed: a hazard point's ``assigned_shelter`` comes
    along even outside the subset (counted as ``referenced`` in the metadata), so the export
    imports on its own into an empty registry.
-3. **A new file** made by the registry's own :func:`~rallypoint.gpkgfile.create_file` from
+3. **A new file** made by the registry's own :func:`~rallypoint.storage.gpkg.file.create_file` from
    the exported layers' definitions, **without the personal-data fields** unless asked:
    the columns, ``gpkg_data_columns`` aliases and the default QGIS styles in ``layer_styles``
    are all written from the same definitions, so nothing personal is left in a label,
@@ -43,12 +43,12 @@ import shapely
 
 from .. import __version__
 from .. import geometry as geo
-from ..errors import Problem, RallypointError, RegistryFileError, ValidationError
-from ..gpkgfile import HISTORY_TABLE, RegistryInfo, connect, create_file, quote, read_info
+from ..errors import Problem, RallypointError, ValidationError
+from ..storage.base import HISTORY_TABLE, RegistryInfo, quote
+from ..storage.gpkg.file import connect, create_file, read_info
 from ..plugins import RallypointPluginManager, default_plugin_manager, layer_catalog
-from ..registry import adcode_prefix
+from ..registry import Registry, adcode_prefix
 from ..schema import LayerDef
-from ..store import is_postgres_url
 from ..validation import format_datetime
 from . import manifest
 from .export_check import check_export
@@ -76,21 +76,11 @@ class ExportResult:
 
 
 def snapshot(registry: str | os.PathLike, target: str | os.PathLike, layers: Iterable[str] | None = None) -> None:
-    """Copy a live registry into ``target`` with SQLite's backup API (consistent, WAL content included);
-    a PostGIS registry (a ``postgresql://`` URL) is copied in one REPEATABLE READ transaction, with the rows of
-    the reference layers among ``layers`` only (the export reads no others)."""
-    if is_postgres_url(registry):
-        from .pg_snapshot import snapshot_postgis
-
-        snapshot_postgis(str(registry), target, reference=set(layers or ()))
-        return
-    src_path = Path(registry)
-    if not src_path.is_file():
-        raise RegistryFileError(f"{src_path}: no such registry file")
-    with closing(sqlite3.connect(f"file:{src_path.resolve().as_posix()}?mode=ro", uri=True)) as src, \
-            closing(sqlite3.connect(str(target))) as dst:
-        src.execute("PRAGMA busy_timeout = 30000")
-        src.backup(dst)
+    """Copy a live registry into ``target`` as of one moment (a file: SQLite's backup API, WAL content included;
+    PostGIS: one REPEATABLE READ transaction), with the rows of the reference layers among ``layers`` only (the
+    export reads no others)."""
+    with Registry.open(registry, readonly=True) as reg:
+        reg.snapshot(target, reference=set(layers or ()))
 
 
 def parse_since(text: str | datetime | None) -> str | None:

@@ -42,7 +42,8 @@ import shapely
 
 from .. import geometry as geo
 from ..errors import RallypointError
-from ..gpkgfile import quote
+from ..storage.base import quote
+from ..storage.gpkg import blobs as gpkg_blobs
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 APPLICATION_IDS = {0x47504B47: "GPKG", 0x47503130: "GP10", 0x47503131: "GP11"}
@@ -147,7 +148,7 @@ def open_geopackage(path: str | Path, *, source: bool = False) -> sqlite3.Connec
     uri = _uri(p, **params)
     conn = sqlite3.connect(uri, uri=True, isolation_level=None)
     try:
-        geo.register_functions(conn)
+        gpkg_blobs.register_functions(conn)
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         if app_id not in APPLICATION_IDS:
             # GDAL opens such a file with a warning ("bad application_id"); an importer must be stricter
@@ -303,7 +304,7 @@ def _fast_blobs(blobs: list[Any], srs_id: int) -> np.ndarray | None:
     if (srs != srs_id).any():
         return None
     try:
-        return geo.decode_many(blobs)
+        return gpkg_blobs.decode_many(blobs)
     except (geo.GeometryBlobError, NotImplementedError, shapely.errors.GEOSException):
         return None  # read row by row, to name the rows that fail
 
@@ -315,13 +316,13 @@ def _blob_problem(blob: Any, srs_id: int) -> tuple[Any, str | None]:
     if b[:2] != b"GP" and b[:1] in (b"\x00", b"\x01"):
         return None, "the geometry is bare WKB without the GeoPackage 'GP' header"
     try:
-        got, _, _ = geo.parse_header(b)
+        got, _, _ = gpkg_blobs.parse_header(b)
     except geo.GeometryBlobError as exc:
         return None, str(exc)
     if got != srs_id:
         return None, f"the geometry blob's srs_id {got} differs from its column's srs_id {srs_id}"
     try:
-        return geo.decode(b), None
+        return gpkg_blobs.decode(b), None
     except geo.GeometryBlobError as exc:
         return None, str(exc)
     except NotImplementedError:
@@ -367,7 +368,7 @@ def read_export_metadata(conn: sqlite3.Connection) -> tuple[dict | None, dict | 
     """``(registry info, export info)`` when the file is a Rallypoint registry or export, else ``(None, None)``."""
     import json
 
-    from ..gpkgfile import METADATA_URI
+    from ..storage.base import METADATA_URI
     from .manifest import EXPORT_URI
 
     if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_metadata'").fetchone():

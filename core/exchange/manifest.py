@@ -23,7 +23,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..gpkgfile import quote
+from ..storage.base import quote
 
 EXPORT_URI = "urn:rallypoint:export"
 MANIFEST_FORMAT = "rallypoint-export-manifest/1"

@@ -22,14 +22,15 @@ target field where the value comes from and how it is turned into the stored for
     [data.constants]                                    # the same for every feature
     shelter_type = "emergency"
     [data.fallback]                                     # only where the source gives nothing; counted in the report
-    capacity_day = 0
+    status = "standby"                                  # (never a made-up 0 for an unknown capacity or area)
 
 A rule takes its raw value from ``from`` (a field, or a list: the first one given),
 ``column`` (the first column whose name matches a regular expression), ``column_name``
 (that column's *name* is the value, for files that put the date in a header), ``option``,
 ``template`` (``"{fieldA} {fieldB}"``) or ``flags``; then applies, in order, ``map``
-(``map_other = "keep" | "null" | "refuse"``, default ``refuse``), ``parse`` (a named
-parser, ``module:function``, and ``pick`` of its result), ``unit``/``multiply`` and ``tz``
+(``map_other = "keep" | "null" | "refuse"``, default ``refuse``), ``parse`` (a value
+parser by name: ``number`` is built in, plugins add theirs through the ``rallypoint_value_parsers``
+hook; and ``pick`` of its result), ``unit``/``multiply`` and ``tz``
 (the time zone of a date-time written without one). ``--set FIELD=VALUE`` on the command
 line overrides a profile's constants.
 
@@ -39,7 +40,6 @@ so importing the same file again finds the same features and changes nothing.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import re
@@ -98,28 +98,26 @@ def builtin_parse_number(value: Any) -> float | None:
     return float(m.group(0))
 
 
-PARSERS: dict[str, Callable[[Any], Any]] = {"number": builtin_parse_number}
+#: the parsers every registry has; plugins add theirs through the ``rallypoint_value_parsers`` hook
+BUILTIN_PARSERS: dict[str, Callable[[Any], Any]] = {"number": builtin_parse_number}
 
 
-def resolve_parser(name: str) -> Callable[[Any], Any]:
-    """A parser by name: a built-in one (``number``) or ``package.module:function`` from a plugin."""
-    if name in PARSERS:
-        return PARSERS[name]
-    if ":" not in name:
-        raise MappingError(f"unknown parser {name!r} (built in: {', '.join(PARSERS)}; or give module:function)")
-    module, _, func = name.partition(":")
-    try:
-        fn = getattr(importlib.import_module(module), func)
-    except (ImportError, AttributeError) as exc:
-        raise MappingError(f"parser {name!r} cannot be loaded: {exc}") from None
-    PARSERS[name] = fn
-    return fn
+def value_parsers(pm) -> dict[str, Callable[[Any], Any]]:
+    """The parsers profiles may name: the built-in ones and those the plugins provide (a plugin's code is loaded
+    through pluggy, like every other hook; never by a name in a data file)."""
+    out = dict(BUILTIN_PARSERS)
+    for p in pm.collect("rallypoint_value_parsers"):
+        if p.name in out:
+            raise MappingError(f"two value parsers are called {p.name!r}")
+        out[p.name] = p.parse
+    return out
 
 
 @dataclass(frozen=True)
 class Rule:
     target: str
     spec: Mapping[str, Any]
+    parser: Callable[[Any], Any] | None = None  # the function ``spec["parse"]`` names
 
 
 @dataclass
@@ -158,8 +156,9 @@ class ImportMapping:
         return len(self.match) + len(self.match_patterns) + len(self.exclude_patterns)
 
 
-def from_profile(profile: Profile) -> ImportMapping:
-    """Compile and check a profile of kind ``import_mapping``; errors name the profile and key."""
+def from_profile(profile: Profile, parsers: Mapping[str, Callable[[Any], Any]] = BUILTIN_PARSERS) -> ImportMapping:
+    """Compile and check a profile of kind ``import_mapping`` (``parsers``: the value parsers it may name, see
+    :func:`value_parsers`); errors name the profile and key."""
     where = f"import mapping {profile.name!r}"
     d = dict(profile.data)
     unknown = sorted(set(d) - _DATA_KEYS)
@@ -173,9 +172,14 @@ def from_profile(profile: Profile) -> ImportMapping:
         bad = sorted(set(spec) - _RULE_KEYS)
         if bad:
             raise MappingError(f"{where}: field {target!r}: unknown key(s) {', '.join(bad)}")
+        parser = None
         if "parse" in spec:
-            resolve_parser(spec["parse"])
-        rules.append(Rule(target, spec))
+            parser = parsers.get(spec["parse"])
+            if parser is None:
+                raise MappingError(f"{where}: field {target!r}: no value parser {spec['parse']!r} (available: "
+                                   f"{', '.join(sorted(parsers))}; a plugin adds one with the "
+                                   "rallypoint_value_parsers hook)")
+        rules.append(Rule(target, spec, parser))
     ident = dict(d.get("id", {}))
     ns = ident.get("namespace")
     try:
@@ -196,7 +200,8 @@ def from_profile(profile: Profile) -> ImportMapping:
 
 def import_mappings(pm) -> dict[str, ImportMapping]:
     """Every import mapping the installed plugins provide, by name."""
-    return {p.name: from_profile(p) for p in pm.collect("rallypoint_profiles") if p.kind == KIND}
+    parsers = value_parsers(pm)
+    return {p.name: from_profile(p, parsers) for p in pm.collect("rallypoint_profiles") if p.kind == KIND}
 
 
 def native_mapping(ldef: LayerDef, layer: SourceLayer) -> ImportMapping:
@@ -309,9 +314,9 @@ def apply_rule(rule: Rule, row: Mapping[str, Any], options: Mapping[str, Any], t
         elif spec.get("map_other", "refuse") != "keep":
             raise RowError(f"field {rule.target!r}: {key!r} is not in the profile's value map "
                            f"({', '.join(map(str, table))})")
-    if "parse" in spec and value is not None:
+    if rule.parser is not None and value is not None:
         try:
-            value = resolve_parser(spec["parse"])(value)
+            value = rule.parser(value)
         except RowError:
             raise
         except Exception as exc:  # a parser is someone's code; its failure refuses this feature only

@@ -1,7 +1,7 @@
 """Matching mapped source features with the registry's, on UUID: insert, update, retire, restore or unchanged.
 
 The registry's current state is read in bulk through a read-only store of its own
-(:mod:`rallypoint.store`: a second sqlite3 connection to a GeoPackage, or the PostGIS connection). A feature the file gives exactly as stored is ``unchanged``
+(:mod:`rallypoint.storage`: a second sqlite3 connection to a GeoPackage, or the PostGIS connection). A feature the file gives exactly as stored is ``unchanged``
 without further work; otherwise the merged feature is checked with the registry's own
 :func:`~rallypoint.validation.check_feature` and compared value by value, in the stored
 form. When the file is an export of this very registry, the registry's history at the
@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 import shapely
 
-from ..gpkgfile import HISTORY_TABLE, quote
 from ..schema import LayerDef
-from ..store import Store
+from ..storage.base import HISTORY_TABLE, Store, quote
 from ..validation import check_feature
 from . import mapping as mp
 from .plan import PlannedFeature

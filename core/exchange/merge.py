@@ -25,7 +25,7 @@ here identity is the UUID and conflicts stay in the registry.
 
 Any of the three may be a PostGIS registry (a ``postgresql://`` URL): the diffs are computed
 on GeoPackage snapshots taken in one ``REPEATABLE READ`` transaction each
-(:mod:`.pg_snapshot`), and the writes into a PostGIS ``ours`` go through its batch like any
+(:mod:`.snapshots`), and the writes into a PostGIS ``ours`` go through its batch like any
 other, each update guarded by the version the snapshot saw, so an edit made meanwhile makes
 the merge fail whole (run it again) instead of being overwritten. ``rp_conflicts`` is then a
 table of the database (the versions as ``jsonb``); its SQL is in the stores.
@@ -41,14 +41,14 @@ from typing import Any, Iterable
 
 import shapely
 
-from .. import geometry as geo
 from ..errors import ConflictError
-from ..gpkgfile import quote
 from ..registry import Registry
-from ..store import CONFLICTS_TABLE, is_postgres_url, location_label
+from ..storage import backend_for
+from ..storage.base import CONFLICTS_TABLE, quote
+from ..storage.gpkg import blobs as gpkg_blobs
 from .diff import FeatureChange, diff_registries
 from .gpkg_strict import open_geopackage
-from .pg_snapshot import as_files
+from .snapshots import as_files
 
 __all__ = ["CONFLICTS_TABLE", "Conflict", "MergeResult", "merge_registries", "unresolved_conflicts"]
 
@@ -116,7 +116,7 @@ def _states(path: Path, layer: str, uuids: list[str]) -> dict[str, dict[str, Any
             for row in conn.execute(sql, chunk):
                 rec = dict(zip(cols, row))
                 if "geom" in rec:
-                    rec["geometry"] = geo.decode(rec.pop("geom"))
+                    rec["geometry"] = gpkg_blobs.decode(rec.pop("geom"))
                 rec.pop("fid", None)
                 out[rec["uuid"]] = rec
     return out
@@ -136,7 +136,8 @@ def _editable(reg: Registry, layer: str) -> list[str]:
 
 
 def _where(location: str | Path) -> Path | str:
-    return location_label(location) if is_postgres_url(location) else Path(location)
+    backend = backend_for(location)
+    return Path(location) if backend.is_file else backend.label
 
 
 def merge_registries(ours: str | Path, theirs: str | Path, base: str | Path, *, author: str, dry_run: bool = False,
@@ -227,7 +228,7 @@ def _write(reg: Registry, plan, result: MergeResult, *, author: str, source: Pat
         pass
 
     note = f"merge: changes of {source.name if isinstance(source, Path) else source}"
-    store = reg._store  # rp_conflicts is written in the batch's own transaction: all or nothing
+    store = reg.store  # rp_conflicts is written in the batch's own transaction: all or nothing
     try:
         with reg.batch(author=author, note=note) as b:
             store.ensure_conflicts_table(b.now)
@@ -273,4 +274,4 @@ def _write(reg: Registry, plan, result: MergeResult, *, author: str, source: Pat
 def unresolved_conflicts(registry: str | Path) -> list[dict[str, Any]]:
     """The conflicts recorded in ``registry`` (a file or a PostGIS URL) that nobody has resolved yet."""
     with Registry.open(registry, readonly=True) as reg:
-        return reg._store.unresolved_conflicts()
+        return reg.store.unresolved_conflicts()

@@ -14,8 +14,6 @@ away (restart, terminated backend) is replaced by a new one before the request u
 
 from __future__ import annotations
 
-import os
-import select
 from collections.abc import Callable
 from typing import Any
 
@@ -24,36 +22,10 @@ from flask import Response, current_app, g, request
 from ..api import Context, Headers, QueryArgs, Request
 from ..api.auth import authenticate, key_from_headers
 from ..registry import Registry
-from ..store import is_postgres_url
 
 
 def state():
     return current_app.extensions["rallypoint"]
-
-
-def _file_id(location) -> tuple[int, int] | None:
-    """What tells that the registry was replaced: a file's device and inode; None for a database."""
-    if is_postgres_url(location):
-        return None
-    st = os.stat(location)
-    return st.st_dev, st.st_ino
-
-
-def _server_went_away(reg: Registry) -> bool:
-    """Whether a kept PostgreSQL connection is unusable: closed, broken, or the server spoke while it was idle.
-
-    An idle connection receives nothing unless the server ends it (restart, ``pg_terminate_backend``,
-    idle timeout: it then sends a FATAL notice and closes the socket), so a readable socket means
-    "gone". Checking costs one ``select`` system call, not a round trip (``SELECT 1``) per request.
-    """
-    conn = reg._conn
-    if conn.closed or conn.broken:
-        return True
-    try:
-        readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
 
 
 def get_registry() -> Registry:
@@ -62,16 +34,13 @@ def get_registry() -> Registry:
         kept = getattr(s.local, "registry", None) if s.reuse_connections else None
         if kept is not None:
             s.local.registry = None
-            reg, file_id = kept
-            stale = _server_went_away(reg) if file_id is None else file_id != _file_id(s.config.registry_path)
-            if stale:
+            reg = kept
+            if not reg.store.alive():  # the file was replaced, or the database server ended the session
                 _close_quietly(reg)
                 kept = None
         if kept is None:
-            file_id = _file_id(s.config.registry_path)
             reg = Registry.open(s.config.registry_path, plugins=s.plugins)
         g.registry = reg
-        g.registry_file_id = file_id
     return g.registry
 
 
@@ -82,23 +51,14 @@ def _close_quietly(reg: Registry) -> None:
         pass
 
 
-def _in_transaction(reg: Registry) -> bool:
-    conn = reg._conn
-    if reg.url is None:
-        return conn.in_transaction
-    from psycopg.pq import TransactionStatus
-
-    return conn.closed or conn.broken or conn.info.transaction_status != TransactionStatus.IDLE
-
-
 def close_registry(exc: BaseException | None = None) -> None:
     reg = g.pop("registry", None)
     if reg is None:
         return
     s = state()
-    if s.reuse_connections and exc is None and not _in_transaction(reg) and \
+    if s.reuse_connections and exc is None and not reg.store.in_transaction() and \
             getattr(s.local, "registry", None) is None:
-        s.local.registry = (reg, g.pop("registry_file_id"))
+        s.local.registry = reg
     else:
         _close_quietly(reg)
 

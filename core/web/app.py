@@ -33,7 +33,7 @@ from ..api.errors import error_body
 from ..api.responses import dumps
 from ..errors import RallypointError
 from ..registry import Registry
-from ..store import is_postgres_url
+from ..storage import backend_for
 from .adapter import close_registry
 from .ratelimit import init_limiter
 from .routes import features_blueprint, map_blueprint, plugin_endpoints_blueprint, processes_blueprint, tiles_blueprint
@@ -63,7 +63,7 @@ def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = Non
     from ..plugins import default_plugin_manager
 
     cfg = dict(config or {})
-    path: Path | str = str(registry_path) if is_postgres_url(registry_path) else Path(registry_path).resolve()
+    path = backend_for(registry_path).absolute  # a file's absolute path, a URL as given
     plugins = cfg.pop("RALLYPOINT_PLUGINS", None) or default_plugin_manager()
     with Registry.open(path, plugins=plugins):  # fail now, with a clear message, not on the first request
         pass

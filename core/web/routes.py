@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ..api import collections, endpoints, items, landing, mappage, openapi, processes, tiles, transactions
+from ..api import endpoints, landing, openapi, processes
+from ..api.features import collections, items, transactions
+from ..api.tiles import mappage
+from ..api.tiles import tilesets as tiles
 from .adapter import handle
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from rallypoint.analysis import Analysis, AnalysisContext, AnalysisError, AnalysisResult, Output, Parameter
 
+from .situation import PARAMETERS as SITUATION_PARAMETERS
+
 if TYPE_CHECKING:  # pragma: no cover
     from rallypoint import Registry
 
@@ -36,6 +38,7 @@ PARAMETERS = (
               min=0.0, max=1.0),
     Parameter("level", "choice", "township", "汇总到的行政层级", "Administrative level of the areas reported",
               choices=("township", "county")),
+    *SITUATION_PARAMETERS,
 )
 
 OUTPUTS = (
@@ -48,7 +51,8 @@ OUTPUTS = (
 #: Columns of ``capacity_areas`` whose region total is their sum over the areas.
 ADDITIVE = ("cells", "pop_night", "pop_day", "population", "fatalities", "demand", "shelters", "shelters_closed",
             "recorded_capacity", "area_places", "places", "over_area", "fixed_places", "shortfall", "surplus",
-            "occupancy", "available", "n_full", "n_near_full", "n_available", "n_province", "n_city", "n_county",
+            "occupancy", "available", "n_full", "n_near_full", "n_available", "n_over", "n_unknown",
+            "occupancy_unknown", "n_area_unknown", "n_province", "n_city", "n_county",
             "n_township", "n_village", "places_province", "places_city", "places_county", "places_township",
             "places_village", "teams", "team_members", "hazard_points")
 
@@ -63,6 +67,7 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
     from . import demand as demand_mod
     from . import stock as stock_mod
     from . import summary, supply, teams
+    from . import situation as situation_mod
     from .occupancy import occupancy_state
     from .standards import m2_per_person, shelter_places
 
@@ -93,8 +98,12 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
 
     ctx.progress("shelters", 2, steps)
     cols = ["uuid", "name", "adcode", "shelter_type", "level", "status", "effective_area_m2", "capacity_day",
-            "capacity_night", "occupancy", "occupancy_at"]
-    shelters = shelter_places(reg.read_frame("shelters", columns=cols), standard)
+            "capacity_night", "capacity_post_impact", "indoor", "occupancy", "occupancy_at"]
+    frame = reg.read_frame("shelters", columns=cols)
+    counted_now = frame["status"].isin(("open", "full")) & frame["occupancy"].notna()
+    situation = situation_mod.decide(params, frame.loc[counted_now, "occupancy_at"], params["period"])
+    capacity, why = situation_mod.applicable_capacity(frame, situation, "both")
+    shelters = shelter_places(frame, standard, capacity, why)
     shelters = occupancy_state(shelters, capacity="places", occupancy="occupancy", near_full=params["near_full"],
                                closed=~shelters["counted"])
     shelters["area"] = areas_mod.locate(shelters.geometry, areas)
@@ -104,6 +113,9 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
                         + ", ".join(shelters.loc[outside, "name"].astype(str).head(5)))
     shelters["area_adcode"] = np.where(outside, None, areas["adcode"].to_numpy()[shelters["area"].clip(lower=0)])
     sup = supply.supply_by_area(shelters, n)
+    _situation_warnings(shelters, situation, situation_mod, warnings)
+    if not len(shelters):
+        warnings.append("the registry holds no shelters: no shelter offers places, every person to shelter is short")
 
     ctx.progress("stock", 3, steps)
     depots, matrix = stock_mod.depot_stock(reg, assessed, warnings)
@@ -128,6 +140,12 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
     area_layer = gpd.GeoDataFrame(table, geometry=areas.geometry.values, crs=areas.crs)
 
     region = summary.region_totals(table, ADDITIVE, params["share"])
+    empty = table[table["population"] <= 0]
+    if len(empty):
+        warnings.append(f"nobody lives in {len(empty)} of {n} areas (no population cell with people): nothing to "
+                        f"shelter there: " + ", ".join(f"{a} ({c})" for a, c in zip(empty["name"].head(5),
+                                                                                     empty["adcode"].head(5))))
+    region["situation"] = situation.code
     region["depots_in_reach"] = region_depots
     for j, need in enumerate(assessed):
         region[f"stock_{need.key}"] = float(region_stock[j])
@@ -138,15 +156,17 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
                                         int(region["demand"]), assessed, region_name)
 
     shelter_cols = ["uuid", "name", "adcode", "area_adcode", "shelter_type", "level", "status", "effective_area_m2",
-                    "capacity_day", "m2_per_person", "area_places", "places", "over_area", "counted", "occupancy",
-                    "state", "available", "over_capacity"]
+                    "capacity_day", "capacity_night", "capacity_post_impact", "capacity", "m2_per_person",
+                    "area_places", "places", "over_area", "counted", "capacity_unknown", "unknown_reason",
+                    "occupancy", "occupancy_at", "state", "available", "over_capacity"]
     shelter_layer = gpd.GeoDataFrame(shelters[shelter_cols], geometry=shelters.geometry.values, crs=shelters.crs)
     shelter_layer = shelter_layer.reset_index(drop=True)
 
-    rows = summary.summary_rows(region, params, assessed)
+    rows = summary.summary_rows(region, params, assessed, situation)
     info = {"registry": reg.info.name, "bureau": reg.info.bureau, "epsg": epsg, "params": dict(params),
             "standard": standard, "needs": needs_profile, "displacement": displacement,
-            "unassessed": [nd for nd in all_needs if not nd.categories], "assessed": assessed, "rates": rates}
+            "unassessed": [nd for nd in all_needs if not nd.categories], "assessed": assessed, "rates": rates,
+            "situation": situation}
     ctx.progress("results", steps, steps)
 
     def report(lang: str) -> str:
@@ -160,6 +180,22 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
         summary=rows, report=report, warnings=warnings)
 
 
+def _situation_warnings(shelters, situation, situation_mod, warnings: list[str]) -> None:
+    """Say which capacity was counted where it matters: unknown capacities, night figures above day ones."""
+    unknown = shelters[shelters["capacity_unknown"]]
+    if len(unknown):
+        people = int(unknown["occupancy"].fillna(0).sum())
+        warnings.append(f"{len(unknown)} shelters have no capacity recorded for the situation "
+                        f"({situation.title('en').lower()}: {situation_mod.UNKNOWN[situation.code][1]}): reported as "
+                        f"capacity unknown, not counted as places, full or empty ({people} people in them): "
+                        + ", ".join(unknown["name"].astype(str).head(5)))
+    if situation.code == "overnight":
+        above = situation_mod.night_above_day(shelters[shelters["counted"]])
+        if above:
+            warnings.append(f"{above} shelters record more night places than day places: the day capacity is "
+                            f"taken overnight (indoor places are part of it)")
+
+
 CAPACITY = Analysis(
     name="capacity",
     title_zh="应急避难场所容量分析",
@@ -167,16 +203,19 @@ CAPACITY = Analysis(
     description_zh=("按乡镇（或县）和全区计算：需安置人数（15% 规则或灾害转移率，夜间或日间人口）、"
                     "按标准核定的避难位置、"
                     "缺口与富余、固定避难场所是否达到人口的 15%、实时安置人数与剩余空位、服务半径内储备物资可供受灾人员"
-                    "的天数、每万人救援队员数和每支队伍对应的隐患点数；输出 GeoPackage 结果图层和中英文 HTML 报告。"),
+                    "的天数、每万人救援队员数和每支队伍对应的隐患点数；容量按情景取值（过夜或寒冷季节按室内容量，"
+                    "日间短时疏散按日间容量，灾后按灾后安置容量），未登记的容量报为“容量不明”；输出 GeoPackage 结果图层和中英文 HTML 报告。"),
     description_en=("For every township (or county) and the whole region: the people to shelter (the 15 % rule or "
                     "hazard displacement rates, night or day population), the places shelters offer under a standard, "
                     "shortfalls and surpluses, whether fixed shelters take 15 % of the population, live occupancy and "
                     "free places, how many days the stock of depots within reach lasts the displaced, team members "
-                    "per 10,000 people and hazard points per team. Writes result layers to a GeoPackage and an HTML "
-                    "report in Chinese or English."),
+                    "per 10,000 people and hazard points per team. The capacity counted follows the situation "
+                    "(indoor places overnight or in a cold season, day capacity for a short daytime evacuation, "
+                    "post-impact capacity after the hazard); a capacity not recorded is reported as unknown. Writes "
+                    "result layers to a GeoPackage and an HTML report in Chinese or English."),
     parameters=PARAMETERS,
     outputs=OUTPUTS,
     run=run,
-    requires=("admin_areas", "population", "shelters"),
-    version="1",
+    requires=("admin_areas", "population"),  # no shelters at all is a result: every person to shelter is short
+    version="2",
 )

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "Noto Sans CJK JP", "Source Han Sans CN",
              "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC")
 STATE_COLOURS = {"full": "#111111", "near_full": "#ffd700", "available": "#2166ac", "closed": "#555555",
-                 "unknown": "#bdbdbd"}
+                 "unknown": "#bdbdbd", "no_places": "#9ecae1"}
 SHORT_CMAP = "OrRd"
 NO_SHORTFALL = "#d9f0d3"
 
@@ -113,15 +113,19 @@ def shortfall_map(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", epsg:
                 patches.append(PathPatch(p))
                 colours.append(NO_SHORTFALL if s <= 0 else cmap(norm(s)))
         ax.add_collection(PatchCollection(patches, facecolor=colours, edgecolor="#555555", linewidth=0.5))
-        s = shelters[shelters["state"] != "unknown"].to_crs(epsg)
+        s = shelters[~shelters.geometry.isna()].to_crs(epsg)
         xy = np.column_stack([s.geometry.x, s.geometry.y]) if len(s) else np.zeros((0, 2))
-        size = 4 + 60 * np.sqrt(s["places"].to_numpy(dtype=float) / max(float(s["places"].max() or 1), 1.0))
+        places = np.nan_to_num(np.asarray(s["places"].astype("Float64").fillna(0), dtype=float))
+        size = 4 + 60 * np.sqrt(places / max(float(places.max()) if len(places) else 1.0, 1.0))
         handles = []
-        for state in ("available", "near_full", "full", "closed"):
+        for state in ("available", "near_full", "full", "closed", "no_places", "unknown"):
             m = (s["state"] == state).to_numpy()
-            marker = "x" if state == "closed" else "o"
-            edge = None if state == "closed" else ("black" if state == "near_full" else "white")
-            ax.scatter(xy[m, 0], xy[m, 1], s=size[m] if state != "closed" else 14, c=STATE_COLOURS[state],
+            if state in ("no_places", "unknown") and not m.any():
+                continue  # the legend names these only where there is one
+            marker = "x" if state == "closed" else "s" if state == "unknown" else "o"
+            edge = None if state == "closed" else ("black" if state in ("near_full", "unknown") else "white")
+            ax.scatter(xy[m, 0], xy[m, 1], s=size[m] if state not in ("closed", "unknown", "no_places") else 14,
+                       c=STATE_COLOURS[state],
                        marker=marker, linewidths=0.8 if state == "closed" else 0.4, edgecolors=edge, alpha=0.9,
                        zorder=3)
             handles.append(Line2D([], [], marker=marker, linestyle="", color=STATE_COLOURS[state],

@@ -1,6 +1,6 @@
 """Nanao city's open-shelter snapshots (Noto Peninsula earthquake, 2024): read one, and find the full shelters.
 
-Each CSV of ``fixtures/real/noto-nanao/history/`` lists the shelters open at one moment with
+Each CSV of ``tests/data/real/noto-nanao/history/`` lists the shelters open at one moment with
 the people in each (column ``人数_令和6年1月9日午後6時時点``), their position (緯度, 経度) and the
 planned capacity as free text (想定収容人数, read by :func:`.capacity_text.parse_capacity_text`).
 The registry cannot hold these shelters (its division codes are Chinese), so they stay a

@@ -9,13 +9,13 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from .occupancy import STATE_TITLES
 from .texts import PARAM_NAMES, t
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
-    import pandas as pd
 
 MAX_BARS = 30  # areas in the bar chart and heatmap; the table lists them all
 MAX_LIST = 50  # shelters listed by name
@@ -98,7 +98,9 @@ def _cards(region: dict, info: dict, lang: str) -> str:
         (t("fixed_ok_areas", lang, share=f"{share * 100:g} %"), f"{region['fixed_ok_areas']} / {region['areas']}",
          "good" if region["fixed_ok_areas"] == region["areas"] else "bad"),
         (t("full_near", lang), f"{region['n_full']} / {region['n_near_full']}", ""),
+        (t("n_over", lang), _n(region["n_over"]), "bad" if region["n_over"] else "good"),
         (t("available", lang), _n(region["available"]), ""),
+        (t("n_unknown", lang), _n(region["n_unknown"]), "bad" if region["n_unknown"] else ""),
     ]
     for nd in info["assessed"]:
         if nd.consumable:
@@ -115,7 +117,8 @@ def _area_table(areas: "pd.DataFrame", region: dict, info: dict, lang: str) -> s
     head = [t("name", lang), t("adcode", lang), t("population", lang), t("demand", lang), t("places", lang),
             t("shortfall", lang).split("（")[0].split(" (")[0], t("surplus", lang).split("（")[0].split(" (")[0],
             t("coverage", lang), t("fixed_ratio", lang), t("occupancy", lang), t("available", lang),
-            t("full_near", lang), t("members_per_10k", lang), t("hazards_per_team", lang)]
+            t("full_near", lang), t("n_over", lang), t("n_unknown", lang), t("members_per_10k", lang),
+            t("hazards_per_team", lang)]
     head += [t("days", lang, need=nd.title(lang) if lang == "zh" else nd.title_en.lower()) for nd in consumables]
 
     def row(r, cls="") -> str:
@@ -127,7 +130,7 @@ def _area_table(areas: "pd.DataFrame", region: dict, info: dict, lang: str) -> s
                 f'<span class="{"good" if ok else "bad"}">{_pct(r["fixed_ratio"])} '
                 f'{"✓" if ok else "✗"}</span>',
                 _n(r["occupancy"]), _n(r["available"]), f"{int(r['n_full'])} / {int(r['n_near_full'])}",
-                _n(r["members_per_10k"], 1), _n(r["hazards_per_team"], 1)]
+                _n(r["n_over"]), _n(r["n_unknown"]), _n(r["members_per_10k"], 1), _n(r["hazards_per_team"], 1)]
         nums += [_n(r[f"days_{nd.key}"], 1) for nd in consumables]
         return (f'<tr class="{cls}">' + "".join(f'<td class="nm">{c}</td>' for c in cells)
                 + "".join(f'<td class="n">{c}</td>' for c in nums) + "</tr>")
@@ -138,17 +141,28 @@ def _area_table(areas: "pd.DataFrame", region: dict, info: dict, lang: str) -> s
             + row(total, "total") + "</table>")
 
 
-def _shelter_lists(shelters: "gpd.GeoDataFrame", lang: str) -> str:
+def _shelter_lists(shelters: "gpd.GeoDataFrame", info: dict, lang: str) -> str:
+    from .situation import UNKNOWN
+
     out = []
-    over = shelters[shelters["over_area"]].sort_values("capacity_day", ascending=False)
+    i = 0 if lang == "zh" else 1
+    sit = info["situation"]
+    over = shelters[shelters["over_area"]].sort_values("capacity", ascending=False)
     busy = shelters[shelters["state"].isin(["full", "near_full"])].sort_values("occupancy", ascending=False)
+    crowded = shelters[shelters["over_capacity"]].sort_values("occupancy", ascending=False)
+    unknown = shelters[shelters["capacity_unknown"]].assign(reason=UNKNOWN[sit.code][i])
+    unknown = unknown.sort_values("occupancy", ascending=False, na_position="last")
     cols_over = [(t("name", lang), "name"), (t("adcode", lang), "area_adcode"),
-                 ({"zh": "登记容量", "en": "Recorded capacity"}[lang], "capacity_day"),
+                 ({"zh": "登记容量", "en": "Recorded capacity"}[lang], "capacity"),
                  ({"zh": "面积允许", "en": "Area allows"}[lang], "area_places"),
                  ({"zh": "有效面积（m²）", "en": "Effective area (m²)"}[lang], "effective_area_m2")]
     cols_busy = [(t("name", lang), "name"), (t("adcode", lang), "area_adcode"), (t("places", lang), "places"),
                  (t("occupancy", lang), "occupancy"), (t("state", lang), "state")]
-    for title, frame, cols in ((t("over_list", lang), over, cols_over), (t("busy_list", lang), busy, cols_busy)):
+    cols_unknown = [(t("name", lang), "name"), (t("adcode", lang), "area_adcode"),
+                    (t("occupancy", lang), "occupancy"), (t("reason", lang), "reason")]
+    for title, frame, cols in ((t("over_capacity_list", lang), crowded, cols_busy),
+                               (t("unknown_list", lang), unknown, cols_unknown),
+                               (t("over_list", lang), over, cols_over), (t("busy_list", lang), busy, cols_busy)):
         out.append(f"<h2>{title} ({len(frame)})</h2>")
         if frame.empty:
             out.append(f"<p>{t('none', lang)}</p>")
@@ -159,10 +173,12 @@ def _shelter_lists(shelters: "gpd.GeoDataFrame", lang: str) -> str:
             for _, c in cols:
                 v = r[c]
                 if c == "state":
-                    v = STATE_TITLES[v][0 if lang == "zh" else 1]
+                    v = STATE_TITLES[v][i]
+                if v is None or v is pd.NA or (isinstance(v, float) and not math.isfinite(v)):
+                    cells.append("<td class='n'>—</td>")
+                    continue
                 number = isinstance(v, (int, float, np.number)) and c != "area_adcode"
-                cells.append(f'<td class="n">{_n(v)}</td>' if number
-                             else f"<td>{html.escape('' if v is None else str(v))}</td>")
+                cells.append(f'<td class="n">{_n(v)}</td>' if number else f"<td>{html.escape(str(v))}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
         more = f"<p class='sub'>… {len(frame) - MAX_LIST} more</p>" if len(frame) > MAX_LIST else ""
         out.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h, _ in cols) + "</tr>"
@@ -186,12 +202,26 @@ def _notes(info: dict, warnings: list[str], lang: str) -> str:
                                    f" ({p['hazard_class']}: displacement rate {d:g}, fatality rate {f:g})"))
     for nd in info["unassessed"]:
         items.append(html.escape(f"{nd.title(lang)}{'：' if zh else ': '}{nd.note(lang)}"))
+    sit = info["situation"]
+    field_zh, field_en = {"overnight": ("夜间（室内）容量", "night (indoor) capacity"),
+                          "daytime": ("日间容量", "day capacity"),
+                          "post_impact": ("灾后安置容量", "post-impact capacity")}[sit.code]
     items += [
+        f"适用容量：{sit.describe('zh')}。过夜或寒冷季节的人员只能计室内（有遮蔽）位置，室外位置只用于日间短时疏散，"
+        "灾后长期安置按灾后安置容量。" if zh else
+        f"Capacity counted: {sit.describe('en')}. People who stay overnight, and anyone in a cold season, count "
+        "against indoor (covered) places; outdoor places only serve a short daytime evacuation; a stay after the "
+        "impact counts against the post-impact capacity.",
         "各区域缺口为需安置人数减去区域内（按位置）开放、待命和已满场所的有效位置；全区缺口为各区域缺口之和，"
-        "一个区域的富余不抵另一区域的缺口。有效位置 = min(登记日间容量, 有效面积 ÷ 标准人均面积)。" if zh else
+        f"一个区域的富余不抵另一区域的缺口。有效位置 = min(登记{field_zh}, 有效面积 ÷ 标准人均面积)；"
+        "未登记有效面积（或登记为 0）的场所按登记容量计，不做面积核验。" if zh else
         "An area's shortfall is its people to shelter less the places of the open, standby and full shelters inside it "
         "(by location); the region's shortfall is the sum of the areas', a surplus in one area does not cover another. "
-        "Places = min(recorded day capacity, effective area ÷ the standard's area per person).",
+        f"Places = min(recorded {field_en}, effective area ÷ the standard's area per person); a shelter with no "
+        "effective area recorded (or 0 m²) counts its recorded capacity, unchecked against an area.",
+        f"未登记{field_zh}的场所为“容量不明”：不计入避难位置和剩余空位，也不算已满或空置，单独计数。" if zh else
+        f"A shelter with no {field_en} recorded is 'capacity unknown': it adds no places and no free places, is "
+        "neither full nor empty, and is counted apart.",
         f"储备库按到区域边界的距离（{p['depot_reach_km']:g} 千米内，EPSG:{info['epsg']} 投影下量算）计入，"
         "同一储备库可服务多个区域，故各区域物资不可相加；全区天数按每个储备库只计一次。" if zh else
         f"Depots count for every area within {p['depot_reach_km']:g} km of its boundary "
@@ -218,6 +248,10 @@ def _params(info: dict, lang: str) -> str:
     for k, v in p.items():
         if k not in PARAM_NAMES:
             continue
+        if isinstance(v, (tuple, list)):
+            v = ", ".join(f"{x:g}" for x in v)
+        elif v is None:
+            v = "—"
         shown = f"{v} — {titles[k].title(lang)}" if titles.get(k) is not None else str(v)
         rows.append(f"<tr><th>{html.escape(PARAM_NAMES[k][0 if lang == 'zh' else 1])}</th>"
                     f"<td>{html.escape(shown)}</td></tr>")
@@ -238,14 +272,52 @@ def _levels(region: dict, lang: str) -> str:
     return "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + rows + "</table>"
 
 
+def verdict(areas: "pd.DataFrame", region: dict, info: dict, lang: str) -> list[str]:
+    """The result in plain sentences: places against people, shelters over capacity or of unknown capacity, and
+    the areas where nobody lives (every edge case says what it is: no shelter, nobody there, no shortfall)."""
+    zh = lang == "zh"
+    sit = info["situation"].title(lang)
+    out = []
+    demand, places, short = int(region["demand"]), int(region["places"]), int(region["shortfall"])
+    if region["population"] <= 0:
+        out.append("分析区域内无人居住：无需安置。" if zh else "Nobody lives in the areas analysed: there is nobody to "
+                   "shelter.")
+    elif places <= 0:
+        out.append(f"没有避难场所提供位置（{sit}）：需安置的 {demand:,} 人全部为缺口。" if zh else
+                   f"No shelter offers places ({sit.lower()}): all {demand:,} people to shelter are a shortfall.")
+    elif short <= 0:
+        out.append(f"各区域的避难位置均足以安置其需安置人数（{places:,} 个位置，{demand:,} 人；{sit}）。" if zh else
+                   f"Every area has places for its people to shelter ({places:,} places for {demand:,} people; "
+                   f"{sit.lower()}).")
+    else:
+        out.append(f"{int(region['short_areas'])} 个区域位置不足，缺口共 {short:,} 人（{sit}）。" if zh else
+                   f"{int(region['short_areas'])} of {int(region['areas'])} areas lack places: a shortfall of "
+                   f"{short:,} people ({sit.lower()}).")
+    if region["n_over"]:
+        out.append(f"{int(region['n_over'])} 处避难场所人数超过适用容量。" if zh else
+                   f"{int(region['n_over'])} shelters hold more people than the capacity that applies.")
+    if region["n_unknown"]:
+        out.append(f"{int(region['n_unknown'])} 处避难场所容量不明（其中 {int(region['occupancy_unknown']):,} 人），"
+                   "单独列出。" if zh else
+                   f"{int(region['n_unknown'])} shelters are of unknown capacity ({int(region['occupancy_unknown']):,} "
+                   "people in them), listed apart.")
+    empty = areas[areas["population"] <= 0]
+    if len(empty) and region["population"] > 0:
+        names = ("、" if zh else ", ").join(f"{n} ({c})" for n, c in zip(empty["name"], empty["adcode"]))
+        out.append(f"无人居住的区域：{names}。" if zh else f"Nobody lives in {names}: nothing to shelter there.")
+    return out
+
+
 def render(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", stock: "pd.DataFrame", region: dict,
            summary: list, info: dict, warnings: list[str], lang: str = "zh") -> str:
     """The whole report page for ``lang`` ('zh' or 'en')."""
     lang = "en" if lang == "en" else "zh"
     params = _params(info, lang)
+    sit = info["situation"]
     summary_rows = "".join(
         f"<tr><td>{html.escape(zh if lang == 'zh' else en)}</td>"
-        f"<td class='n'>{_n(v) if isinstance(v, int) else html.escape(str(v))}</td></tr>" for zh, en, v in summary)
+        f"<td class='n'>{_n(v) if isinstance(v, int) else html.escape(str(v))}</td></tr>" for zh, en, v in summary
+        if en != t("situation", "en"))
     parts = [
         f"<!DOCTYPE html><html lang=\"{'zh-CN' if lang == 'zh' else 'en'}\"><head><meta charset=\"utf-8\">",
         f"<title>{html.escape(t('title', lang))} · {html.escape(info['registry'])}</title>",
@@ -253,12 +325,14 @@ def render(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", stock: "pd.D
         f"<h1>{html.escape(t('title', lang))}</h1>",
         f"<p class='sub'>{t('report_for', lang)}: {html.escape(info['registry'])} · {html.escape(info['bureau'])}"
         f" · {date.today().isoformat()}</p>",
+        f"<p><b>{t('situation', lang)}{'：' if lang == 'zh' else ': '}</b>{html.escape(sit.describe(lang))}</p>",
+        "".join(f"<p><b>{html.escape(v)}</b></p>" for v in verdict(areas, region, info, lang)),
         f"<h2>{t('headline', lang)}</h2>", _cards(region, info, lang),
         f"<table>{summary_rows}</table>", _levels(region, lang),
         f"<h2>{t('parameters', lang)}</h2><table>{params}</table>",
         *_charts(areas, shelters, stock, region, info, lang),
         f"<h2>{t('table', lang)}</h2>", _area_table(areas, region, info, lang),
-        _shelter_lists(shelters, lang),
+        _shelter_lists(shelters, info, lang),
         _notes(info, warnings, lang),
         "</body></html>",
     ]

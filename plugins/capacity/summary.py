@@ -14,6 +14,7 @@ from .texts import pair
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from .situation import Situation
     from .stock import Need
 
 
@@ -46,11 +47,18 @@ def _num(x: float, digits: int = 1) -> float | str:
     return "—" if x is None or not math.isfinite(x) else round(float(x), digits)
 
 
-def summary_rows(region: dict[str, Any], params: dict[str, Any], assessed: list["Need"]) -> list[tuple[str, str, Any]]:
-    """``(label zh, label en, value)`` rows for the terminal, the web API and the report's headline."""
+def summary_rows(region: dict[str, Any], params: dict[str, Any], assessed: list["Need"],
+                 situation: "Situation | None" = None) -> list[tuple[str, str, Any]]:
+    """``(label zh, label en, value)`` rows for the terminal, the web API and the report's headline.
+
+    The first row names the situation whose capacity was counted (its code: overnight, daytime, post_impact).
+    """
     share = f"{params['share'] * 100:g} %"
     pop_key = "pop_day" if params["period"] == "day" else "pop_night"
-    rows: list[tuple[str, str, Any]] = [
+    rows: list[tuple[str, str, Any]] = []
+    if situation is not None:
+        rows.append((*pair("situation"), situation.code))
+    rows += [
         (*pair("areas"), region["areas"]),
         (*pair(pop_key), region["population"]),
         (*pair("demand"), region["demand"]),
@@ -69,7 +77,10 @@ def summary_rows(region: dict[str, Any], params: dict[str, Any], assessed: list[
         (*pair("fixed_ok_areas", share=share), f"{region['fixed_ok_areas']} / {region['areas']}"),
         (*pair("occupancy"), region["occupancy"]),
         (*pair("full_near"), f"{region['n_full']} / {region['n_near_full']}"),
+        (*pair("n_over"), region["n_over"]),
         (*pair("available"), region["available"]),
+        (*pair("n_unknown"), region["n_unknown"]),
+        (*pair("occupancy_unknown"), region["occupancy_unknown"]),
     ]
     for need in assessed:
         if need.consumable:

@@ -22,33 +22,44 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Additive columns of the area table that supply adds (their region total is their sum).
 SUPPLY_SUMS = ("shelters", "shelters_closed", "recorded_capacity", "area_places", "places", "over_area",
-               "fixed_places", "occupancy", "available", "n_full", "n_near_full", "n_available",
+               "fixed_places", "occupancy", "available", "n_full", "n_near_full", "n_available", "n_over",
+               "n_unknown", "occupancy_unknown", "n_area_unknown",
                *(f"n_{lv}" for lv in SHELTER_LEVELS), *(f"places_{lv}" for lv in SHELTER_LEVELS))
 
 
 def supply_by_area(shelters: "pd.DataFrame", n: int) -> "pd.DataFrame":
-    """Sum a shelters frame (with ``area``, ``places``, ``state`` … as the analysis builds it) per area."""
+    """Sum a shelters frame (with ``area``, ``places``, ``state`` … as the analysis builds it) per area.
+
+    Capacities, places and free places add up over the shelters whose capacity is known; those of
+    unknown capacity are counted apart (``n_unknown``, and the people in them, ``occupancy_unknown``).
+    """
     import pandas as pd
 
     s = shelters[shelters["area"] >= 0]
     area = s["area"].to_numpy()
     counted = s["counted"].to_numpy(dtype=bool)
+    unknown = s["capacity_unknown"].to_numpy(dtype=bool)
 
     def total(values, mask=None) -> np.ndarray:
         m = counted if mask is None else mask
-        return np.bincount(area[m], weights=np.asarray(values, dtype=float)[m], minlength=n).round().astype(np.int64)
+        w = np.nan_to_num(np.asarray(pd.Series(values).astype("Float64").fillna(0), dtype=float))
+        return np.bincount(area[m], weights=w[m], minlength=n).round().astype(np.int64)
 
     ones = np.ones(len(s))
     out = {
         "shelters": total(ones),
         "shelters_closed": total(ones, ~counted),
-        "recorded_capacity": total(s["capacity_day"].fillna(0)),
+        "recorded_capacity": total(s["capacity"]),
         "area_places": total(s["area_places"]),
         "places": total(s["places"]),
         "over_area": total(ones, s["over_area"].to_numpy(dtype=bool)),
         "fixed_places": total(s["places"], counted & s["shelter_type"].isin(FIXED_TYPES).to_numpy()),
-        "occupancy": total(s["occupancy"].fillna(0)),
+        "occupancy": total(s["occupancy"]),
         "available": total(s["available"]),
+        "n_over": total(ones, counted & s["over_capacity"].to_numpy(dtype=bool)),
+        "n_unknown": total(ones, counted & unknown),
+        "occupancy_unknown": total(s["occupancy"], counted & unknown),
+        "n_area_unknown": total(ones, counted & s["area_places"].isna().to_numpy()),
     }
     state = s["state"].to_numpy()
     for st in ("full", "near_full", "available"):

@@ -21,7 +21,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "shelters": ("计入的避难场所", "Shelters counted"),
     "occupancy": ("当前安置人数", "People in shelters now"),
     "full_near": ("已满 / 接近满员的场所", "Shelters full / near full"),
-    "available": ("当前剩余空位", "Places available now"),
+    "available": ("当前剩余空位（容量已知的场所）", "Places available now (shelters of known capacity)"),
+    "situation": ("适用容量的情景", "Capacity counted for"),
+    "n_over": ("超员场所（人数多于容量）", "Shelters over capacity"),
+    "n_unknown": ("容量不明的场所", "Shelters of unknown capacity"),
+    "occupancy_unknown": ("容量不明场所中的人数", "People in shelters of unknown capacity"),
+    "unknown_list": ("容量不明的场所（不计入避难位置，也不算已满或空置）",
+                     "Shelters of unknown capacity (not counted as places, nor as full or empty)"),
+    "over_capacity_list": ("超员的场所", "Shelters over capacity"),
+    "reason": ("原因", "Reason"),
+    "capacity": ("适用容量", "Capacity counted"),
     "days": ("{need}可供天数", "Days of {need}"),
     "cover": ("{need}满足率（%）", "{need} covered (%)"),
     "teams": ("救援队伍", "Rescue teams"),
@@ -70,6 +79,8 @@ PARAM_NAMES = {
     "needs": ("最低需求方案", "Minimum needs profile"),
     "depot_reach_km": ("储备库服务半径（千米）", "Depot reach (km)"),
     "near_full": ("接近满员阈值", "Near-full threshold"), "level": ("汇总层级", "Level of areas"),
+    "situation": ("适用容量的情景", "Situation"), "at": ("判断情景的时间", "Moment of the situation"),
+    "cold_months": ("寒冷季节月份", "Cold-season months"), "day_hours": ("日间时段（时）", "Day hours"),
 }
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from rallypoint.analysis import Analysis, AnalysisContext, AnalysisError, AnalysisResult, Output, Parameter
+from rallypoint.analysis import Analysis, AnalysisContext, AnalysisResult, Output, Parameter
+from rallypoint_plugins.capacity.situation import PARAMETERS as SITUATION_PARAMETERS
 
 if TYPE_CHECKING:  # pragma: no cover
     from rallypoint import Registry
@@ -44,6 +45,7 @@ PARAMETERS = (
               min=1.0, max=1000.0),
     Parameter("heli_radius_km", "float", 150.0, "直升机作业半径（千米）", "Helicopter radius of action (km)",
               min=0.0, max=2000.0),
+    *SITUATION_PARAMETERS,  # which capacity the assignment fills: indoor places overnight, day capacity by day …
 )
 
 OUTPUTS = (
@@ -92,13 +94,6 @@ COVERAGE = Analysis(
     parameters=PARAMETERS,
     outputs=OUTPUTS,
     run=run,
-    requires=("admin_areas", "population", "shelters"),
+    requires=("admin_areas", "population"),  # no shelter at all is a result: nobody is covered
     version="1",
 )
-
-
-def check_thresholds(minutes: tuple[float, ...]) -> tuple[float, ...]:
-    out = tuple(sorted(set(float(m) for m in minutes)))
-    if not out or out[0] <= 0:
-        raise AnalysisError("parameter 'minutes': give one or more walking times above 0 minutes, e.g. 10,30,60")
-    return out

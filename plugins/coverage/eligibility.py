@@ -3,7 +3,9 @@
 A shelter counts when it is open or on standby, lists the hazard among those it serves, does not lie in a
 flood plain (for a flood), is farther than the setback of every active hazard source (GB 50413-2007:
 1,000 m from major hazard installations, 30 m from ordinary fire sources; a profile) and has a capacity
-above zero. Every shelter left out keeps its reason.
+above zero in the situation (the capacity plugin's :mod:`~rallypoint_plugins.capacity.situation`: indoor
+places overnight, day capacity by day …). A shelter whose capacity is not recorded is left out as
+``capacity_unknown``, never as a shelter of 0 places. Every shelter left out keeps its reason.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
 
 USABLE_STATUS = ("open", "standby")
-COLUMNS = ["uuid", "name", "adcode", "shelter_type", "status", "hazards", "capacity_day", "in_flood_plain"]
+COLUMNS = ["uuid", "name", "adcode", "shelter_type", "status", "hazards", "capacity_day", "capacity_night",
+           "capacity_post_impact", "indoor", "in_flood_plain"]
 
 
 def setbacks(profile_data: Mapping[str, Any]) -> tuple[dict[str, float], tuple[str, ...]]:
@@ -35,10 +38,13 @@ def setbacks(profile_data: Mapping[str, Any]) -> tuple[dict[str, float], tuple[s
 
 
 def eligible_shelters(shelters: "gpd.GeoDataFrame", hazard: str, hazard_points: "gpd.GeoDataFrame | None",
-                      distances: Mapping[str, float], statuses: tuple[str, ...], epsg: int) -> "gpd.GeoDataFrame":
+                      distances: Mapping[str, float], statuses: tuple[str, ...], epsg: int,
+                      capacity: "np.ndarray | None" = None) -> "gpd.GeoDataFrame":
     """``shelters`` with ``eligible`` (bool), ``reason`` (why not; empty when eligible) and ``capacity``.
 
-    Reasons, first that applies: ``status``, ``hazard``, ``flood_plain``, ``setback:<type>``, ``capacity``.
+    ``capacity``: the places that apply (``NaN`` where unknown; default: the day capacity). Reasons, first that
+    applies: ``status``, ``hazard``, ``flood_plain``, ``setback:<type>``, ``capacity_unknown``, ``capacity``
+    (0 places).
     """
     from scipy.spatial import cKDTree
 
@@ -66,8 +72,11 @@ def eligible_shelters(shelters: "gpd.GeoDataFrame", hazard: str, hazard_points: 
             mark(d < dist, f"setback:{htype}")
             if htype == "major_hazard_installation":
                 near_m = d
-    cap = s["capacity_day"].astype("Float64").fillna(0).to_numpy(dtype=float)
-    mark(cap <= 0, "capacity")
+    if capacity is None:
+        capacity = s["capacity_day"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    cap = np.asarray(capacity, dtype=float)
+    mark(np.isnan(cap), "capacity_unknown")
+    mark(~np.isnan(cap) & (cap <= 0), "capacity")
     s["capacity"] = cap
     s["eligible"] = reason == ""
     s["reason"] = reason

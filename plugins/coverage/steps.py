@@ -12,7 +12,6 @@ from rallypoint.analysis import AnalysisContext, AnalysisError, AnalysisResult
 from . import assignment as asg_mod
 from . import coverage as cov
 from . import network as nw
-from .analysis import check_thresholds
 from .eligibility import COLUMNS, eligible_shelters, setbacks
 
 
@@ -53,6 +52,7 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
     import shapely
 
     from rallypoint_plugins.capacity import areas as areas_mod
+    from rallypoint_plugins.capacity import situation as situation_mod
 
     from . import response, siting
     from .results import build_layers
@@ -91,8 +91,10 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
     ctx.progress("shelters", 2, steps)
     hp = reg.read_frame("hazard_points", columns=["hazard_type", "status", "danger_grade", "threatened_people"]) \
         if "hazard_points" in reg.layers else None
-    shelters = eligible_shelters(reg.read_frame("shelters", columns=COLUMNS), params["hazard"], hp, distances,
-                                 statuses, epsg)
+    frame = reg.read_frame("shelters", columns=COLUMNS)
+    situation = situation_mod.decide(params, None, params["period"])
+    capacity, _ = situation_mod.applicable_capacity(frame, situation)
+    shelters = eligible_shelters(frame, params["hazard"], hp, distances, statuses, epsg, capacity.to_numpy())
     sxy = shelters[["x", "y"]].to_numpy()
     ssnap = nw.snap(walk, sxy, max_snap)
     shelters["snap_m"] = ssnap.dist_m
@@ -105,8 +107,13 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
                         f"walking network and are left out of road coverage: {names}")
     zero = shelters["reason"] == "capacity"
     if zero.any():
-        warnings.append(f"{int(zero.sum())} shelters have no capacity (capacity_day 0 or missing) and are left out: "
+        warnings.append(f"{int(zero.sum())} shelters have no capacity ({situation.field} 0) and are left out: "
                         + ", ".join(shelters.loc[zero, "name"].astype(str).head(5)))
+    unknown = shelters["reason"] == "capacity_unknown"
+    if unknown.any():
+        warnings.append(f"{int(unknown.sum())} shelters have no capacity recorded for the situation "
+                        f"({situation_mod.UNKNOWN[situation.code][1]}): capacity unknown, left out of the assignment: "
+                        + ", ".join(shelters.loc[unknown, "name"].astype(str).head(5)))
     if not elig.any():
         warnings.append(f"no shelter is usable for {params['hazard']!r} (open or on standby, serving it, safe and with "
                         f"capacity): nobody is covered")
@@ -143,7 +150,7 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
     resp = _response(reg, roads, road_geom, epsg, hp, params, max_snap, walk_kmh, response, warnings)
 
     why = np.where(off, "off_network", np.where(unreach, "no_shelter_on_network_part", "beyond"))
-    info = {"registry": reg.info.name, "epsg": epsg, "params": dict(params), "thresholds": ths}
+    info = {"registry": reg.info.name, "epsg": epsg, "params": dict(params), "thresholds": ths, "situation": situation}
     result = build_layers(areas=areas, table=table, cells=cells, cell_lonlat=cell_lonlat, pop=pop, demand=demand,
                           cell_xy=cell_xy, times=times, why=why, straight=straight, nearest=nearest, off=off,
                           shelters=shelters, use_idx=use_idx, people=people, ncells=ncells, pairs=pairs,
@@ -210,4 +217,11 @@ def _response(reg, roads, road_geom, epsg, hp, params, max_snap, walk_kmh, respo
                                                     params["heli_radius_km"])
         out.update(heli_km=km, heli_min=mins, pad=np.where(i >= 0, pads.index.to_numpy()[np.maximum(i, 0)], -1)
                    if len(pads) else i)
+    return out
+
+
+def check_thresholds(minutes: tuple[float, ...]) -> tuple[float, ...]:
+    out = tuple(sorted(set(float(m) for m in minutes)))
+    if not out or out[0] <= 0:
+        raise AnalysisError("parameter 'minutes': give one or more walking times above 0 minutes, e.g. 10,30,60")
     return out

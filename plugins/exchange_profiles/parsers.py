@@ -1,4 +1,4 @@
-"""Text parsers the import profiles name (``parse = "rallypoint_plugins.exchange_profiles.parsers:…"``).
+"""Text parsers the import profiles name (``parse = "nanao_capacity"``), provided through the value-parsers hook.
 
 The capacity text parser is the capacity plugin's own
 (:func:`rallypoint_plugins.capacity.capacity_text.parse_capacity_text`), reused here

@@ -64,6 +64,19 @@ def _steps(layer, lang: str) -> str:
     return f"<ol>{''.join(items)}</ol>"
 
 
+def _verdict(total, as_of: str, lang: str) -> str:
+    """The ledger in one sentence (an empty ledger says so rather than showing a row of zeros)."""
+    n = int(total["total"])
+    if n == 0:
+        return (f"截至 {as_of} 没有整改记录：无待整改事项，也无整改率。" if lang == "zh" else
+                f"No rectification records as of {as_of}: nothing to rectify, and no rate.")
+    rate = total["rate_pct"]
+    return (f"截至 {as_of} 共 {n} 条整改记录：未销号 {int(total['open'])} 条，逾期未整改 {int(total['overdue'])} 条，"
+            f"已销号 {int(total['closed'])} 条，整改率 {rate} %。" if lang == "zh" else
+            f"{n} rectification records as of {as_of}: {int(total['open'])} open, {int(total['overdue'])} overdue, "
+            f"{int(total['closed'])} closed; rectification rate {rate} %.")
+
+
 def _report(table, overdue, layer, as_of: str, lang: str) -> str:
     head = HEADINGS[lang]
     title = "隐患排查治理统计" if lang == "zh" else "Hazard rectification"
@@ -76,6 +89,7 @@ def _report(table, overdue, layer, as_of: str, lang: str) -> str:
     steps = "整改流程与各步骤记录的字段" if lang == "zh" else "The steps and the fields each records"
     return (f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'><title>{escape(title)}</title>{_STYLE}"
             f"</head><body><h1>{escape(title)}</h1><p>{as_of_label}: {escape(as_of)}</p>"
+            f"<p><b>{escape(_verdict(table.iloc[-1], as_of, lang))}</b></p>"
             f"{_html_table(rows, cols, [head[c] for c in cols])}<p>{escape(_TERMS[lang])}</p>"
             f"<h2>{escape(caption)} ({len(orows)})</h2>{_html_table(orows, ocols, ocols)}"
             f"<h2>{escape(steps)}</h2>{_steps(layer, lang)}</body></html>")

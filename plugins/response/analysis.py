@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rallypoint.analysis import Analysis, AnalysisContext, AnalysisResult, Output, Parameter
+from rallypoint_plugins.capacity.situation import PARAMETERS as SITUATION_PARAMETERS
 
 if TYPE_CHECKING:  # pragma: no cover
     from rallypoint import Registry
@@ -57,6 +58,7 @@ PARAMETERS = (
               "Setbacks of shelters from hazard sources", profile_kind="shelter_setbacks"),
     Parameter("incidents", "profile", "default", "事件类型方案（适用场所、队伍专长、疏散半径）",
               "Incident types (shelters, team specialties, evacuation radii)", profile_kind="incident_types"),
+    *SITUATION_PARAMETERS,  # which capacity the free places come from: indoor places overnight, day capacity by day
 )
 
 OUTPUTS = (
@@ -97,6 +99,6 @@ RESPONSE = Analysis(
     parameters=PARAMETERS,
     outputs=OUTPUTS,
     run=run,
-    requires=("population", "shelters"),
+    requires=("population",),  # no shelter at all is a result: nobody can be placed
     version="1",
 )

@@ -23,6 +23,7 @@ COLOURS = {"area": "#d62728", "shelter": "#1a9641", "team": "#2166ac", "depot": 
 REASONS = {
     "status": ("未开放或已满", "not open or on standby"), "hazard": ("不适用于该灾种", "does not serve this hazard"),
     "flood_plain": ("位于洪泛区", "in a flood plain"), "capacity": ("无容量", "no capacity"),
+    "capacity_unknown": ("容量不明", "capacity unknown"),
     "inside_area": ("位于事件区域内", "inside the area"), "no_free_places": ("无空位", "no free places"),
     "off_network": ("不在路网上", "off the road network"), "beyond_walk": ("超出步行范围", "beyond walking reach"),
 }
@@ -150,6 +151,8 @@ def _table(head: list[str], rows: list[list[str]], more: int, lang: str) -> str:
 
 def render(layers, tables, summary, info, warnings, roads, lang: str = "zh") -> str:
     """The card as one HTML page (A4, print-ready), in ``lang`` (zh or en)."""
+    from .verdict import verdict
+
     inc = info["incident"]
     zh = lang == "zh"
     png = base64.b64encode(map_png(layers, roads, info["epsg"], lang)).decode()
@@ -238,6 +241,7 @@ td.more {{ color: #666; font-style: italic; }}
 <h1>{title} · {html.escape(inc.title(lang))}</h1>
 <p class="meta">{html.escape(str(info['registry']))} · {html.escape(inc.how(lang))} ·
 {_t(lang, "面积", "area")} {summary['area_km2']:,.2f} km² · {html.escape(towns)} · {_t(lang, "生成于", "made")} {when}</p>
+<p class="meta"><b>{html.escape(verdict(summary, lang))}</b></p>
 <div class="top"><div class="map"><img src="data:image/png;base64,{png}" alt="{_t(lang, '地图', 'map')}"></div>
 <div><h2>{_t(lang, "主要数字", "Headline figures")}</h2><table>{head_rows}</table></div></div>
 <h2>{_t(lang, "开放的避难场所（不超员分配）", "Shelters to open (no shelter overfilled)")}</h2>{sh}
@@ -251,8 +255,6 @@ td.more {{ color: #666; font-style: italic; }}
 
 
 def _headline(m: dict, lang: str, needs: dict):
-    from .results import summary_rows
-
     short = [needs.get(k, (k, k)) for k in m["needs_short"].split(", ") if k]
     rows = summary_rows(m)
     return [(z, e, ("、".join(n[0] for n in short) if lang == "zh" else ", ".join(n[1] for n in short)) or "—")
@@ -288,6 +290,9 @@ def _rules(info, m, lang: str) -> str:
          f"Shelters: open or on standby, serving the hazard, outside hazard setbacks, outside the area, with free "
          f"places (places under {info['standard'].name} minus the people already there), within {p['walk_minutes']:g} "
          f"min walk by road ({p['walk_kmh']:g} km/h); assigned by min-cost flow so none overflows."),
+        (f"容量按情景：{info['situation'].describe('zh')}；未登记该容量的场所为“容量不明”，不安置。",
+         f"Capacity for: {info['situation'].describe('en')}; a shelter without that capacity recorded is "
+         f"'capacity unknown' and takes nobody."),
         (f"队伍：待命、驻地距区域 {p['search_km']:g} km 内；到达时间 = 出动准备 + 按路网行车（各路段限速）到区域；"
          f"{p['team_minutes']:g} 分钟内到达且在其出动半径内的派出，最多 {p['max_teams'] or '全部'} 支，专长对口的优先。"
          f"储备库同样按路网由近及远调用，满足 {p['days']} 天需求。",
@@ -300,3 +305,24 @@ def _rules(info, m, lang: str) -> str:
          f"Helipads: status usable, outside the area, within {p['search_km']:g} km of it."),
     ]
     return "".join(f"<li>{html.escape(z if zh else e)}</li>" for z, e in items)
+
+
+def summary_rows(m: dict) -> list[tuple[str, str, object]]:
+    """The headline figures, (Chinese label, English label, value)."""
+    rows = [("区域内人口", "People inside", round(m["people"])),
+            ("估算户数", "Households (estimated)", m["households"]),
+            ("区域内隐患点", "Hazard points inside", m["hazard_points"]),
+            ("需转移人数", "People to evacuate", round(m["to_evacuate"])),
+            ("开放避难场所", "Shelters to open", m["shelters_open"]),
+            ("已安置", "Placed in a shelter", round(m["placed"])),
+            ("无法安置", "Unplaced", round(m["unplaced"])),
+            ("  其中：可达场所已满", "  of whom: shelters in reach full", round(m["unplaced_full"])),
+            ("  其中：时限内无可达场所", "  of whom: no shelter within the walking limit", round(m["unplaced_no_reach"])),
+            ("  其中：不在路网上", "  of whom: off the road network", round(m["unplaced_off_network"])),
+            ("派出队伍", "Teams to send", m["teams_sent"]),
+            ("首支队伍到达（分钟）", "First team arrives (min)",
+             "—" if not math.isfinite(m["first_team_min"]) else round(m["first_team_min"], 1)),
+            ("调用储备库", "Depots drawn on", m["depots_drawn"]),
+            ("物资缺口", "Supplies short", m["needs_short"] or "—"),
+            ("可用直升机起降点", "Usable helipads", m["helipads_usable"])]
+    return rows

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass
 class People:
-    cells: "pd.DataFrame"  # the cells with any share inside: population, population_day, cell_m
+    cells: "pd.DataFrame"  # the cells with any share inside: adcode, population, population_day, cell_m
     lonlat: np.ndarray  # their EPSG:4490 centres
     xy: np.ndarray  # projected centres
     share: np.ndarray  # share of each cell inside the area (0-1]
@@ -70,7 +70,7 @@ def people_inside(reg: "Registry", area, area_m, epsg: int, period: str, warning
 
     minx, miny, maxx, maxy = area.bounds
     pad = 0.02  # degrees (~2 km): cells whose square may reach into the area's bounds, whatever their size
-    cells, lonlat = reg.read_points("population", columns=["population", "population_day", "cell_m"],
+    cells, lonlat = reg.read_points("population", columns=["adcode", "population", "population_day", "cell_m"],
                                     bbox=(minx - pad, miny - pad, maxx + pad, maxy + pad))
     night = cells["population"].astype("Float64").fillna(0).to_numpy(dtype=float)
     if period == "day":

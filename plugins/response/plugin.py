@@ -1,5 +1,5 @@
-"""The response sheet plugin's hook implementations: the analysis, its profile, ``rallypoint sheet`` and
-``/plugins/response/sheet``.
+"""The response sheet plugin's hook implementations: the analysis, its profiles, ``rallypoint sheet`` and
+``rallypoint alert``, ``/plugins/response/sheet`` and ``/plugins/response/alert``.
 
 Registered under the entry-point group ``rallypoint`` as ``response``, like any outside plugin.
 Importing this module loads no pandas, geopandas or matplotlib.
@@ -33,13 +33,15 @@ def rallypoint_profiles():
 
 @hookimpl
 def rallypoint_cli_commands():
+    from .alert_cli import alert
     from .cli import sheet
 
-    return [sheet]
+    return [sheet, alert]
 
 
 @hookimpl
 def rallypoint_web_endpoints():
+    from .alert_web import ENDPOINTS as ALERT
     from .web import ENDPOINTS
 
-    return list(ENDPOINTS)
+    return list(ENDPOINTS) + list(ALERT)

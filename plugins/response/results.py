@@ -8,6 +8,8 @@ import numpy as np
 
 from rallypoint.analysis import AnalysisResult
 
+from .card import render, summary_rows
+
 STORAGE = 4490
 
 
@@ -41,7 +43,7 @@ def build_result(*, inc, ppl, demand, hp_inside, shelters, asg, walk, teams, dep
     why = np.where(off, "off_network", np.where(no_reach, "no_shelter_in_reach",
                                                 np.where(demand - placed_cell > 1e-6, "shelters_full", "")))
     cells = ppl.cells.reset_index(drop=True)
-    pf = pd.DataFrame({"population": cells["population"].to_numpy(),
+    pf = pd.DataFrame({"adcode": cells["adcode"].to_numpy(), "population": cells["population"].to_numpy(),
                        "population_day": cells["population_day"].to_numpy(),
                        "cell_m": cells["cell_m"].to_numpy(), "share_inside": ppl.share, "people_inside": ppl.people,
                        "to_evacuate": demand, "placed": placed_cell, "unplaced": demand - placed_cell,
@@ -127,8 +129,6 @@ def build_result(*, inc, ppl, demand, hp_inside, shelters, asg, walk, teams, dep
     rows = summary_rows(summary)
 
     def report(lang: str) -> str:
-        from .card import render
-
         return render(layers, tables, summary, info, warnings, roads, lang)
 
     return AnalysisResult(layers=layers, tables=tables, summary=rows, report=report, warnings=warnings)
@@ -138,24 +138,3 @@ def _households(people: float, size: float) -> int:
     from .people import households
 
     return households(people, size)
-
-
-def summary_rows(m: dict) -> list[tuple[str, str, object]]:
-    """The headline figures, (Chinese label, English label, value)."""
-    rows = [("区域内人口", "People inside", round(m["people"])),
-            ("估算户数", "Households (estimated)", m["households"]),
-            ("区域内隐患点", "Hazard points inside", m["hazard_points"]),
-            ("需转移人数", "People to evacuate", round(m["to_evacuate"])),
-            ("开放避难场所", "Shelters to open", m["shelters_open"]),
-            ("已安置", "Placed in a shelter", round(m["placed"])),
-            ("无法安置", "Unplaced", round(m["unplaced"])),
-            ("  其中：可达场所已满", "  of whom: shelters in reach full", round(m["unplaced_full"])),
-            ("  其中：时限内无可达场所", "  of whom: no shelter within the walking limit", round(m["unplaced_no_reach"])),
-            ("  其中：不在路网上", "  of whom: off the road network", round(m["unplaced_off_network"])),
-            ("派出队伍", "Teams to send", m["teams_sent"]),
-            ("首支队伍到达（分钟）", "First team arrives (min)",
-             "—" if not math.isfinite(m["first_team_min"]) else round(m["first_team_min"], 1)),
-            ("调用储备库", "Depots drawn on", m["depots_drawn"]),
-            ("物资缺口", "Supplies short", m["needs_short"] or "—"),
-            ("可用直升机起降点", "Usable helipads", m["helipads_usable"])]
-    return rows

@@ -24,7 +24,7 @@ from .notes import Warnings
 
 #: Team statuses that can be sent (capacity plugin: ready; a deployed team is busy).
 SENDABLE = ("ready",)
-SHELTER_COLUMNS = ["effective_area_m2", "occupancy", "level"]
+SHELTER_COLUMNS = ["effective_area_m2", "occupancy", "occupancy_at", "level"]
 
 
 def build_sheet(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResult:
@@ -64,7 +64,8 @@ def build_sheet(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisRe
 
     ctx.progress("shelters", 2, steps)
     hp, hp_inside = _hazard_points(reg, area_m, epsg, walk_reach, distances)
-    shelters = _shelters(reg, sur, inc, hp, distances, statuses, standard, epsg, max_snap, walk_reach)
+    shelters, situation = _shelters(reg, sur, inc, hp, distances, statuses, standard, epsg, max_snap, walk_reach,
+                                    params)
     usable = shelters["usable"].to_numpy(dtype=bool)
     if not usable.any():
         warnings.add(f"no safe shelter with free places is left outside the area for a {inc.title_en.lower()} "
@@ -88,7 +89,7 @@ def build_sheet(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisRe
     info = {"registry": reg.info.name, "bureau": reg.info.bureau, "epsg": epsg, "params": dict(params),
             "incident": inc, "townships": townships, "displaced": displaced, "standard": standard,
             "needs": needs_profile, "walk_reach_m": walk_reach, "search_m": search_m,
-            "specialty_labels": _labels(reg, "teams", "specialties")}
+            "specialty_labels": _labels(reg, "teams", "specialties"), "situation": situation}
     result = build_result(inc=inc, ppl=ppl, demand=demand, hp_inside=hp_inside, shelters=shelters, asg=asg,
                           walk=sur.walk, teams=teams, depots=depots, supply=supply, pads=pads,
                           roads=sur.geometry, info=info, warnings=warnings)
@@ -149,13 +150,15 @@ def _inside(frame, area_m, epsg):
     return frame[shapely.contains_xy(area_m, xy[:, 0], xy[:, 1])]
 
 
-def _shelters(reg, sur, inc, hp, distances, statuses, standard, epsg, max_snap, walk_reach):
-    """Shelters near enough to matter, with ``reason`` (empty when usable), ``free`` places and ``usable``.
+def _shelters(reg, sur, inc, hp, distances, statuses, standard, epsg, max_snap, walk_reach, params):
+    """Shelters near enough to matter, with ``reason`` (empty when usable), ``free`` places and ``usable``, and
+    the situation whose capacity counts (the capacity plugin's: indoor places overnight, day capacity by day …).
 
     Reasons, first that applies: the coverage plugin's (``status``, ``hazard``, ``flood_plain``,
-    ``setback:<type>``, ``capacity``), then ``inside_area``, ``beyond_walk`` (farther from the area than a walk of
-    the time limit), ``no_free_places``, ``off_network``.
+    ``setback:<type>``, ``capacity_unknown``, ``capacity``), then ``inside_area``, ``beyond_walk`` (farther from
+    the area than a walk of the time limit), ``no_free_places``, ``off_network``.
     """
+    from rallypoint_plugins.capacity import situation as situation_mod
     from rallypoint_plugins.capacity.occupancy import occupancy_state
     from rallypoint_plugins.capacity.standards import shelter_places
     from rallypoint_plugins.coverage import network as nw
@@ -165,8 +168,11 @@ def _shelters(reg, sur, inc, hp, distances, statuses, standard, epsg, max_snap, 
     box = reach.box_lonlat((minx - walk_reach, miny - walk_reach, maxx + walk_reach, maxy + walk_reach), epsg)
     frame = reg.read_frame("shelters", columns=COLUMNS + SHELTER_COLUMNS, bbox=box)
     frame = frame[~frame.geometry.isna()]
-    s = eligible_shelters(frame, inc.hazard, hp, distances, statuses, epsg)
-    s = shelter_places(s, standard)
+    counted_now = frame["status"].isin(("open", "full")) & frame["occupancy"].notna()
+    situation = situation_mod.decide(params, frame.loc[counted_now, "occupancy_at"], params["period"])
+    capacity, why = situation_mod.applicable_capacity(frame, situation, "both")
+    s = eligible_shelters(frame, inc.hazard, hp, distances, statuses, epsg, capacity.to_numpy())
+    s = shelter_places(s, standard, capacity, why)
     s = occupancy_state(s, capacity="places", occupancy="occupancy", closed=~s["counted"])
     s["free"] = s["available"].astype(float)
     reason = s["reason"].to_numpy(dtype=object).copy()
@@ -180,7 +186,7 @@ def _shelters(reg, sur, inc, hp, distances, statuses, standard, epsg, max_snap, 
     s["reason"] = reason
     s["usable"] = reason == ""
     s["node"], s["snap_m"] = snap.node, snap.dist_m
-    return s.reset_index(drop=True)
+    return s.reset_index(drop=True), situation
 
 
 def _assign(walk, ppl, demand, shelters, params, tmax):

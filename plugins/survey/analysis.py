@@ -58,13 +58,8 @@ def survey_outcome(reg: "Registry", profile: "Profile", params: dict[str, Any],
                       warnings=warnings, progress=progress)
 
 
-def percent(value: float) -> str:
-    """A rate for people: ``87.5 %``, or ``—`` when there is none (no records)."""
-    return "—" if value != value else f"{100.0 * value:.1f} %"
-
-
 def to_result(outcome: "SurveyOutcome") -> AnalysisResult:
-    from .report import render
+    from .report import percent, render
     from .survey import rate
 
     layers = outcome.layers

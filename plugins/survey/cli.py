@@ -41,7 +41,8 @@ def report(registry, profile, layers, fields, within, as_of, tolerance_m, out, c
     from rallypoint.analysis import write_result
     from rallypoint.cli.common import console
 
-    from .analysis import SURVEY, percent, survey_outcome, to_result
+    from .analysis import SURVEY, survey_outcome, to_result
+    from .report import percent
     from .requirements import resolve_profile
 
     raw = {"layers": layers, "fields": fields, "within": within, "as_of": as_of, "tolerance_m": tolerance_m}

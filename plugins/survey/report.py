@@ -67,8 +67,6 @@ def _h(key: str, lang: str) -> str:
 
 
 def _cell(value: Any, klass: str = "") -> str:
-    from .analysis import percent
-
     if isinstance(value, float):
         value = percent(value)
         klass = klass or "n"
@@ -129,8 +127,6 @@ def _townships(outcome: "SurveyOutcome", lang: str) -> str:
 
 
 def _pct(v: float) -> str:
-    from .analysis import percent
-
     return percent(float(v))
 
 
@@ -199,3 +195,8 @@ def render(outcome: "SurveyOutcome", summary: list[tuple[str, str, Any]], lang: 
 <h2>{_t("fixes", lang)}</h2>{_fixes(outcome, lang)}
 {f"<h2>{_t('warnings', lang)}</h2><ul>{warn}</ul>" if warn else ""}
 </body></html>"""
+
+
+def percent(value: float) -> str:
+    """A rate for people: ``87.5 %``, or ``—`` when there is none (no records)."""
+    return "—" if value != value else f"{100.0 * value:.1f} %"
