@@ -22,7 +22,7 @@ from shapely.geometry import Point
 from rallypoint.cli.main import cli
 from rallypoint.exchange.apply import apply_import
 from rallypoint.exchange.importer import plan_import
-from rallypoint.geometry import register_functions
+from rallypoint.storage.gpkg.blobs import register_functions
 
 from conftest import require_program
 
