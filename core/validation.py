@@ -38,6 +38,11 @@ class _Bad(Exception):
     """A single value is wrong; the message says how."""
 
 
+#: the whole numbers a registry stores: SQLite's INTEGER and PostgreSQL's bigint are both 64-bit, and a larger
+#: Python int reaching either is an internal error (an OverflowError), not a clear refusal
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
 @dataclass
 class Checked:
     """The normalised properties and geometry of a feature, and what is wrong with it."""
@@ -140,6 +145,8 @@ def normalise_value(f: FieldDef, v: Any) -> Any:
             raise _Bad(f"{n} is below the minimum {f.min:g}{' ' + f.unit if f.unit else ''}")
         if f.max is not None and n > f.max:
             raise _Bad(f"{n} is above the maximum {f.max:g}{' ' + f.unit if f.unit else ''}")
+        if t == "integer" and not INT64_MIN <= n <= INT64_MAX:
+            raise _Bad(f"{n} is outside the whole numbers a registry stores ({INT64_MIN} to {INT64_MAX})")
         return n
     if t == "boolean":
         return _to_bool(v)
