@@ -137,7 +137,8 @@ class Division:
         if self._projected is None:
             self._zone = gauss_krueger_zone(self.geometry.centroid.x)
             tr = _to_zone(self._zone)
-            self._projected = shapely.transform(self.geometry, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+            self._projected = shapely.transform(self.geometry,
+                                                lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
         px, py = _to_zone(self._zone).transform(x, y)
         return float(shapely.distance(self._projected, shapely.Point(px, py)))
 

@@ -72,9 +72,10 @@ def build(reg) -> dict[str, str]:
     reg.add("hazard_points", hazard(name="HP2"), P(3500, 3500), crs=GK, author=AUTHOR)
     ids["mhi"] = reg.add("hazard_points", hazard(name="化工厂", hazard_type="major_hazard_installation"),
                          P(7500, 500), crs=GK, author=AUTHOR).uuid
-    reg.add("teams", team(name="T1", adcode=town(0), readiness_min=5, specialties="flood,water_rescue"), P(0, 2000), crs=GK,
-            author=AUTHOR)
-    reg.add("teams", team(name="T2", adcode=town(8000), readiness_min=10, specialties="hazmat"), P(8000, 2000), crs=GK, author=AUTHOR)
+    reg.add("teams", team(name="T1", adcode=town(0), readiness_min=5, specialties="flood,water_rescue"), P(0, 2000),
+            crs=GK, author=AUTHOR)
+    reg.add("teams", team(name="T2", adcode=town(8000), readiness_min=10, specialties="hazmat"), P(8000, 2000),
+            crs=GK, author=AUTHOR)
     reg.add("teams", team(name="T3", adcode=town(7500), status="deployed"), P(7500, 2000), crs=GK, author=AUTHOR)
     d1 = reg.add("depots", depot(name="D1", adcode=town(1000)), P(1000, 2100), crs=GK, author=AUTHOR).uuid
     d2 = reg.add("depots", depot(name="D2", adcode=town(6000)), P(6000, 2000), crs=GK, author=AUTHOR).uuid

@@ -246,7 +246,8 @@ def check_file(path: str | Path, *, progress: Progress | None = None, gdal: bool
                 layers = [d for d in layer_catalog(default_plugin_manager()).values()
                           if d.name in builtin or d.name in present]
             has_areas = conn.execute("SELECT 1 FROM gpkg_contents WHERE table_name = 'admin_areas'").fetchone()
-            rules = {"extent": extent, "divisions": sql_divisions(conn.execute, "geom", gpkg_blobs.decode, bool(has_areas))}
+            divisions = sql_divisions(conn.execute, "geom", gpkg_blobs.decode, bool(has_areas))
+            rules = {"extent": extent, "divisions": divisions}
             for layer in layers:
                 structure = _layer_structure(conn, layer)
                 problems.extend(structure)

@@ -234,7 +234,8 @@ def resolve_crs(conn: sqlite3.Connection, srs_id: int) -> tuple[pyproj.CRS | Non
 def list_layers(conn: sqlite3.Connection) -> tuple[list[GpkgLayer], list[tuple[str, str]]]:
     """The vector layers ``gpkg_contents`` lists, and ``(table, reason)`` for every entry skipped."""
     # SQLite's names are case-insensitive (ASCII only, as SQLite folds them): SHELTERS is the table shelters
-    objects = {_fold(r[0]): r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    objects = {_fold(r[0]): r[0]
+               for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     have_gc = "gpkg_geometry_columns" in objects
     layers: list[GpkgLayer] = []
     skipped: list[tuple[str, str]] = []

@@ -178,7 +178,8 @@ class AdcodeFill:
 
     def report(self, notes: list[str], warnings: list[str]) -> None:
         if self.filled:
-            notes.append(f"{self.layer}: --adcode {self.code} given to {self.filled} feature(s) without a division code")
+            notes.append(f"{self.layer}: --adcode {self.code} given to {self.filled} feature(s) "
+                         "without a division code")
         if self.kept:
             notes.append(f"{self.layer}: {self.kept} feature(s) keep the division code the file gives them "
                          f"(--adcode fills missing codes; --set adcode=… replaces every code)")
