@@ -165,7 +165,7 @@ def test_the_forms_need_their_csrf_token(site):
     assert r.status_code == 400 and c.get_cookie(COOKIE) is None
     c, _ = signed_in(site)
     r = c.post("/signout", headers=BROWSER, data={})  # another site's sign-out button
-    assert r.status_code == 400
+    assert r.status_code == 400 and "您仍处于登录状态" in r.get_data(as_text=True)
     assert c.get("/plugins/survey?f=html", headers=BROWSER).status_code == 200  # still signed in
 
 

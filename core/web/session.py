@@ -198,7 +198,8 @@ def browser_answer(exc: Exception) -> Response | None:
     its post was refused (CSRF, too many attempts), and the sign-in page when a page needs a sign-in."""
     if request.blueprint == "signin" and request.method == "POST":
         if isinstance(exc, CSRFError):
-            status, key, seconds = 400, "form_expired", 0
+            status, seconds = 400, 0
+            key = "not_signed_out" if request.endpoint == "signin.signout" else "form_expired"
         elif getattr(exc, "code", None) == 429:
             limit = getattr(exc, "limit", None)
             status, key = 429, "too_many"

@@ -49,8 +49,9 @@ th{color:#555;font-weight:600;background:#fafafa}td.num,th.num{text-align:right;
 
 PORTAL = """{% extends "portal_base.html" %}
 {% block style %}
-.layout{display:grid;grid-template-columns:minmax(0,2fr) minmax(19em,1fr);gap:1em;align-items:start}
-@media (max-width:900px){.layout{grid-template-columns:1fr}}
+.layout{display:grid;grid-template-columns:minmax(0,2fr) minmax(19em,1fr);grid-template-rows:auto 1fr;gap:0 1em;
+ align-items:start}.layout .mapbox,.layout .main-column{grid-column:1}.layout .side{grid-column:2;grid-row:1 / span 2}
+@media (max-width:900px){.layout{grid-template-columns:1fr}.layout .side{grid-column:1;grid-row:auto}}
 .mapbox{padding:0;overflow:hidden}.mapbox iframe{display:block;width:100%;height:64vh;min-height:420px;border:0}
 .mapbox p{margin:0;padding:.5em 1em;display:flex;justify-content:space-between;align-items:center}
 .mapbox .open{font-weight:600}
@@ -62,7 +63,7 @@ PORTAL = """{% extends "portal_base.html" %}
  cursor:pointer;text-align:left}
 #search-results .layer{color:#777;font-size:.85em}#search-results a{margin-left:.8em;font-size:.85em}
 .big{font-size:1.35em;font-weight:600}
-.panels{display:grid;grid-template-columns:repeat(auto-fill,minmax(17em,1fr));gap:1em}
+.panels{display:grid;grid-template-columns:repeat(auto-fill,minmax(15em,1fr));gap:1em;margin-bottom:1em}
 .panels article{margin:0}.figures{display:grid;grid-template-columns:auto auto;gap:.2em .8em;margin:0 0 .5em}
 .figures dt{color:#555}.figures dd{margin:0;text-align:right;font-weight:600;font-variant-numeric:tabular-nums}
 .panel ul,.reports ul{margin:.3em 0 0;padding-left:1.1em}.reports li{margin:.25em 0}
@@ -74,6 +75,19 @@ footer.machine ul{columns:3;margin:0;padding-left:1.1em}
 <section class="card mapbox" aria-label="{{ t.map }}">
 <iframe id="portal-map" src="{{ map_href }}" title="{{ t.map }}"></iframe>
 <p><a class="open" id="open-map" href="{{ map_href }}">{{ t.open_map }} ›</a><span class="muted" id="map-note"></span></p>
+</section>
+<section id="reports" class="reports main-column">
+<h2>{{ t.reports }}</h2>
+<div class="panels">
+{% for p in panels %}<article class="panel" data-panel="{{ p.id }}"{% if p.has_figures and not p.locked %} data-src="{{ p.src }}"{% endif %}>
+<h3>{{ p.title }}</h3>
+{% if p.has_figures %}<dl class="figures">{% if p.locked %}<dt class="muted"><a href="{{ root }}/signin?lang={{ lang }}&amp;next=/">{{ t.sign_in_to_see }}</a></dt><dd></dd>{% else %}<dt class="muted">{{ t.loading }}</dt><dd></dd>{% endif %}</dl>{% endif %}
+{% if p.links %}<ul>{% for l in p.links %}<li><a href="{{ l.href }}">{{ l.title }}</a>{% if l.note %} <span class="note">{{ l.note }}</span>{% endif %}</li>{% endfor %}</ul>{% endif %}
+</article>
+{% endfor %}
+<article class="panel" data-panel="processes"><h3>{{ t.analyses }}</h3>
+<ul>{% for a in processes %}<li><a href="{{ a.href }}">{{ a.title }}</a></li>{% endfor %}</ul></article>
+</div>
 </section>
 <div class="side">
 <section class="card" id="search">
@@ -100,19 +114,6 @@ footer.machine ul{columns:3;margin:0;padding-left:1.1em}
 </section>
 </div>
 </div>
-<section id="reports" class="reports">
-<h2>{{ t.reports }}</h2>
-<div class="panels">
-{% for p in panels %}<article class="panel" data-panel="{{ p.id }}"{% if p.has_figures and not p.locked %} data-src="{{ p.src }}"{% endif %}>
-<h3>{{ p.title }}</h3>
-{% if p.has_figures %}<dl class="figures">{% if p.locked %}<dt class="muted">{{ t.sign_in_to_see }}</dt><dd></dd>{% else %}<dt class="muted">{{ t.loading }}</dt><dd></dd>{% endif %}</dl>{% endif %}
-{% if p.links %}<ul>{% for l in p.links %}<li><a href="{{ l.href }}">{{ l.title }}</a>{% if l.note %} <span class="note">（{{ l.note }}）</span>{% endif %}</li>{% endfor %}</ul>{% endif %}
-</article>
-{% endfor %}
-<article class="panel" data-panel="processes"><h3>{{ t.analyses }}</h3>
-<ul>{% for a in processes %}<li><a href="{{ a.href }}">{{ a.title }}</a></li>{% endfor %}</ul></article>
-</div>
-</section>
 <section class="card" id="townships">
 <h2>{{ t.by_township }}</h2>
 <div class="scroll"><table><tr><th>{{ t.code }}</th><th>{{ t.township }}</th>{% for l in glance.layers %}<th class="num">{{ layer_titles[l.name] }}</th>{% endfor %}<th class="num">{{ t.total }}</th></tr>
@@ -134,7 +135,7 @@ footer.machine ul{columns:3;margin:0;padding-left:1.1em}
 SIGNIN = """{% extends "portal_base.html" %}
 {% block title %}{{ t.sign_in }} · {{ site }}{% endblock %}
 {% block style %}
-.signin{max-width:26em;margin:3em auto}.signin label{display:block;margin:.7em 0 .2em;color:#444}
+section.signin{max-width:26em;margin:3em auto}.signin label{display:block;margin:.7em 0 .2em;color:#444}
 .signin input[type=text],.signin input[type=password]{width:100%;padding:.45em .5em;font:inherit;border:1px solid #bbb;border-radius:3px}
 .signin button{margin-top:1em;width:100%;background:#8b1a1a;color:#fff;border:0;border-radius:3px;padding:.55em;font:inherit;cursor:pointer}
 {% endblock %}

@@ -26,7 +26,7 @@ TEXTS = {
         "township": "乡镇（街道）", "code": "区划代码", "unregistered": "（未登记区划）", "total": "合计",
         "changes": "最近更新", "no_changes": "尚无更新记录。", "when": "时间（北京时间）", "what": "资源",
         "op": "操作", "by": "操作人",
-        "reports": "报告与分析", "analyses": "分析", "reports_of": "报告", "needs_role": "需登录（{role}及以上）",
+        "reports": "报告与分析", "analyses": "分析", "reports_of": "报告", "needs_role": "（需登录：{role}及以上）",
         "loading": "正在计算…", "unavailable": "暂时无法计算，请稍后再试。", "sign_in_to_see": "登录后可见",
         "machine": "数据接口（供软件使用）", "api_doc": "接口说明（OpenAPI）", "conformance": "符合性声明",
         "collections": "数据集", "tiles": "矢量瓦片", "tms": "瓦片矩阵集", "landing_json": "本页的 JSON 版本",
@@ -35,7 +35,7 @@ TEXTS = {
         "signin_title": "登录应急资源门户", "already": "您已登录为 {name}（{role}）。",
         "form_expired": "表单已过期，请重新登录。", "too_many": "登录尝试过多，请 {seconds} 秒后再试。",
         "wrong": "用户名或密码错误。", "disabled": "该账号已停用。", "revoked": "该 API 密钥已被吊销。",
-        "back": "返回门户",
+        "back": "返回门户", "not_signed_out": "退出请求未通过安全校验（可能来自其他网站），您仍处于登录状态。",
     },
     "en": {
         "portal": "Emergency resources portal", "switch": "中文", "map": "Emergency resources map",
@@ -46,7 +46,7 @@ TEXTS = {
         "total": "Total", "changes": "Latest changes", "no_changes": "No change recorded yet.",
         "when": "When (China time)", "what": "Resource", "op": "Change", "by": "By",
         "reports": "Reports and analyses", "analyses": "Analyses", "reports_of": "Reports",
-        "needs_role": "sign in ({role} or above)", "loading": "Computing…",
+        "needs_role": "(sign in: {role} or above)", "loading": "Computing…",
         "unavailable": "Cannot be computed just now; try again later.", "sign_in_to_see": "Sign in to see",
         "machine": "Data services (for software)", "api_doc": "API documentation (OpenAPI)",
         "conformance": "Conformance classes", "collections": "Collections", "tiles": "Vector tiles",
@@ -59,6 +59,8 @@ TEXTS = {
         "too_many": "Too many sign-in attempts; try again in {seconds} seconds.",
         "wrong": "Wrong name or password.", "disabled": "This account has been disabled.",
         "revoked": "This API key has been revoked.", "back": "Back to the portal",
+        "not_signed_out": "The sign-out request failed its security check (it may have come from another site); "
+                          "you are still signed in.",
     },
 }
 
