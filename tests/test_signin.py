@@ -27,6 +27,7 @@ from rallypoint.web import create_app
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 PASSWORDS = {"reader": "reader's long password", "editor": "editor's long password"}
 COOKIE = "rp_session"
+REPORT = "/plugins/survey?f=html"  # a report for readers (a Bearer header was the only way in until sign-in)
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -278,3 +279,84 @@ def test_a_session_sees_what_its_key_sees_and_an_ended_one_what_anonymous_users_
         text = r.get_data(as_text=True)
         assert not [n for n in names if re.search(rf"(?<![\w]){re.escape(n)}(?![\w])" if n.isascii() else n, text)]
         assert not _found(text, values), url
+
+
+# -- a real server: several workers, and workers (and the whole server) started anew --------------------
+
+class _Browser:
+    """A cookie jar and the requests of a browser, with urllib (redirects not followed)."""
+
+    def __init__(self, url: str):
+        import http.cookiejar
+        import urllib.request
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        self.url = url
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
+
+    def open(self, path: str, data: dict | None = None) -> tuple[int, str]:
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        body = None if data is None else urllib.parse.urlencode(data).encode()
+        req = urllib.request.Request(self.url + path, data=body, headers=BROWSER)
+        try:
+            with self.opener.open(req, timeout=60) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.jar if c.name == name), None)
+
+
+def test_sessions_hold_across_workers_and_their_restarts(site, tmp_path):
+    import os
+    import signal
+    import time
+
+    import psutil
+    from web_support import Server
+
+    jobs = tmp_path / "jobs"
+    server = Server(site["path"], workers=2, log_dir=tmp_path, extra_args=("--jobs-dir", str(jobs),
+                                                                          "--session-hours", "2"))
+    try:
+        b = _Browser(server.url)
+        status, page = b.open("/signin")
+        assert status == 200
+        status, _ = b.open("/signin", {"name": OWNERS["reader"], "password": PASSWORDS["reader"],
+                                       "csrf_token": TOKEN.search(page).group(1), "next": "/"})
+        assert status == 303
+        expires = next(c.expires for c in b.jar if c.name == COOKIE)
+        assert 1.9 * 3600 < expires - time.time() <= 2 * 3600  # --session-hours
+        status, portal = b.open("/")
+        token = TOKEN.search(portal).group(1)  # the sign-out form's, made by one worker
+        # each worker killed and started anew by gunicorn: nothing of the session was in them
+        workers = psutil.Process(server.proc.pid).children()
+        assert len(workers) == 2
+        for w in workers:
+            os.kill(w.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while {p.pid for p in psutil.Process(server.proc.pid).children()} & {w.pid for w in workers} or \
+                len(psutil.Process(server.proc.pid).children()) < 2:
+            assert time.monotonic() < deadline, "gunicorn did not start new workers"
+            time.sleep(0.2)
+        assert {b.open(REPORT)[0] for _ in range(6)} == {200}  # new connections: either worker answers
+    finally:
+        server.stop()
+    # the whole server started anew on the same registry and folder: the session and the form's token still hold
+    server = Server(site["path"], workers=2, log_dir=tmp_path, extra_args=("--jobs-dir", str(jobs)))
+    try:
+        b.url = server.url
+        assert b.open(REPORT)[0] == 200
+        status, _ = b.open("/signout", {"csrf_token": token})
+        assert status == 303 and b.cookie(COOKIE) is None
+        assert b.open(REPORT)[0] == 303  # signed out, on every worker
+    finally:
+        server.stop()
