@@ -204,7 +204,8 @@ def test_search_by_division_code_finds_the_townships_resources(site):
 
 
 @pytest.mark.parametrize("query, words", [("q=", "give a name"), ("q=" + "名" * 101, "at most 100"),
-                                          ("q=a&limit=0", "limit"), ("q=a&limit=x", "limit"), ("q=a&sort=name", "sort"),
+                                          ("q=a&limit=0", "limit"), ("q=%00", "printable"),
+                                          ("q=a%00b", "printable"), ("q=a&limit=x", "limit"), ("q=a&sort=name", "sort"),
                                           ("", "give a name")])
 def test_bad_searches_are_400_naming_what_is_wrong(site, query, words):
     r = site["client"].get(f"/search?{query}")

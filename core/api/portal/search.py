@@ -88,6 +88,8 @@ def search(ctx: Context, req: Request) -> Response:
         raise BadRequest("parameter q: give a name, part of a name, or a division code to search for")
     if len(q) > MAX_QUERY:
         raise BadRequest(f"parameter q: at most {MAX_QUERY} characters")
+    if any(not c.isprintable() for c in q):  # a NUL would end SQLite's pattern early, and match everything
+        raise BadRequest("parameter q: give printable characters only (no control characters)")
     raw = req.args.single("limit")
     try:
         per_layer = PER_LAYER if raw is None else int(raw)
