@@ -45,7 +45,7 @@ def common(ctx: Context, req: Request, lang: str) -> dict[str, Any]:
     user = None
     if p is not None:
         user = t["signed_in_as"].format(name=p.name, role=ROLE_WORDS[lang].get(p.role, p.role))
-    return {"site": site_title(ctx), "lang": lang, "t": t, "user": user, "session": p is not None,
+    return {"site": site_title(ctx), "lang": lang, "t": t, "user": user,
             "switch_href": req.url(req.path, req.args.encode(lang=_other(lang))),
             "map_href": req.url("/map", f"lang={lang}"), "here": req.path + ("?" + req.args.encode() if req.args else "")}
 
