@@ -73,6 +73,7 @@ def test_a_wrong_password_is_refused_with_the_form_again_and_no_session(site):
     assert r.status_code == 401 and r.mimetype == "text/html"
     assert "用户名或密码错误" in page and f'value="{OWNERS["reader"]}"' in page and "not the password" not in page
     assert c.get_cookie(COOKIE) is None
+    assert r.headers["X-Frame-Options"] == "DENY"  # no other site frames the password form
     en = c.post("/signin", headers=BROWSER, data={"name": "nobody", "password": "not the password", "lang": "en",
                                                   "csrf_token": form_token(c, "/signin?lang=en"), "next": "/"})
     assert en.status_code == 401 and "Wrong name or password." in en.get_data(as_text=True)

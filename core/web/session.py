@@ -119,6 +119,9 @@ def _upkeep(response: Response) -> Response:
         response.set_cookie(SESSION_COOKIE, token, expires=expires, **_cookie_flags())
     elif g.get("stale_session") or g.get("ended_session"):
         response.delete_cookie(SESSION_COOKIE, **_cookie_flags())
+    if request.blueprint == "signin":  # the password form is never shown inside another site's frame
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
     if g.get("session_principal") is not None or new is not None:
         # a signed-in answer may hold personal data: never kept by a shared cache
         cache = response.headers.get("Cache-Control", "")
