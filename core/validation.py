@@ -3,7 +3,9 @@
 :func:`check_feature` normalises what a user gave (strings from the command line, numbers,
 labels instead of codes) into the stored form and lists every problem it finds, each with
 the field it concerns. It does not touch the database: cross-feature checks (references,
-unique UUIDs) are the registry's, which passes a ``reference_exists`` callable.
+unique UUIDs) are the registry's, which passes a ``reference_exists`` callable, and so are the
+positions against China's extent and the division boundaries it holds (:mod:`.positions`), for which
+it passes the extent and a cached lookup of boundaries.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from . import derive
+from .positions import Divisions, Extent, position_problems
 from .schema import FieldDef, LayerDef
 
 # GB/T 2260 province-level prefixes (the first two digits of every division code).
@@ -232,12 +235,16 @@ def check_feature(
     *,
     allow_uuid: bool = False,
     reference_exists: Callable[[str, str], bool] | None = None,
+    extent: Extent | None = None,
+    divisions: Divisions | None = None,
 ) -> Checked:
     """Check and normalise one feature's user-supplied properties and geometry.
 
     Unknown fields and fields the registry stamps are refused. Derived fields are
     computed; a given value that disagrees is refused. (An update merges the changes
-    into the stored values first, so the whole feature is checked every time.)
+    into the stored values first, so the whole feature is checked every time.) With ``extent``
+    and ``divisions``, a sound geometry must also lie in the extent and in the division its code
+    names (:func:`~rallypoint.positions.position_problems`).
     """
     problems: list[tuple[str | None, str]] = []
     out: dict[str, Any] = {}
@@ -277,4 +284,7 @@ def check_feature(
     geom, why = check_geometry(layer, geometry)
     if why:
         problems.append((None, why))
+    elif extent is not None or divisions is not None:
+        coded = out if not any(p[0] == "adcode" for p in problems) else {}
+        problems.extend(position_problems(layer, coded, geom, extent=extent, divisions=divisions))
     return Checked(out, geom, problems)
