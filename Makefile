@@ -18,6 +18,8 @@ DEBIAN_PACKAGES += qttools5-dev-tools xvfb xauth
 DEBIAN_PACKAGES += postgresql-15 postgresql-15-postgis-3 postgresql-common
 # curl: the README's tour (run by tests/test_readme.py) asks the server with it
 DEBIAN_PACKAGES += curl
+# Cairo: CairoSVG renders the map's icons into its sprite at make setup
+DEBIAN_PACKAGES += libcairo2
 # the benchmarks' load generator (bench/api_bbox.py, bench/pg_10m.py, bench/tiles_postgis.py); never a Python one
 BENCH_PACKAGES := wrk
 # command:package, installed only when the command is missing (NodeSource's nodejs brings its own npm,
@@ -25,13 +27,18 @@ BENCH_PACKAGES := wrk
 DEBIAN_COMMANDS := node:nodejs npm:npm
 # MapLibre GL JS for the map page, from package-lock.json, copied into the rallypoint.web package
 VENDOR := core/web/static/vendor
+# The map's sprite (icons drawn from the layers' QGIS marker symbols) and glyphs (the labels' font, Debian's
+# Noto Sans CJK SC, made into SDF ranges by npm's fontnik), built here so the page fetches nothing elsewhere
+MAP_ASSETS := core/web/static/map
+NOTO_CJK := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+FONTSTACK := Noto Sans CJK SC Regular
 PYTEST_ARGS ?=
 BENCH ?= tiles_postgis
 BENCH_ARGS ?=
 
 .PHONY: setup system-packages run test clean qgis-plugin bench bench-tools
 
-setup: system-packages $(VENV)/.installed $(VENDOR)/.installed
+setup: system-packages $(VENV)/.installed $(VENDOR)/.installed $(MAP_ASSETS)/sprite.json $(MAP_ASSETS)/glyphs/.installed
 
 system-packages:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done; \
@@ -55,6 +62,18 @@ $(VENDOR)/.installed: package.json package-lock.json
 	mkdir -p $(VENDOR)
 	cp node_modules/maplibre-gl/dist/maplibre-gl.js node_modules/maplibre-gl/dist/maplibre-gl.css $(VENDOR)/
 	cp node_modules/maplibre-gl/LICENSE.txt $(VENDOR)/maplibre-gl.LICENSE.txt
+	touch $@
+
+$(MAP_ASSETS)/sprite.json: $(VENV)/.installed layers/styles/*.qml core/api/tiles/qml.py core/api/tiles/symbols.py core/api/tiles/mapassets.py
+	$(PY) -m rallypoint.api.tiles.mapassets sprite $(MAP_ASSETS)
+
+# about a minute: every 256-character range Noto Sans CJK SC covers (32 MB)
+$(MAP_ASSETS)/glyphs/.installed: $(VENV)/.installed $(VENDOR)/.installed
+	rm -rf $(MAP_ASSETS)/glyphs $(MAP_ASSETS)/font
+	$(PY) -m rallypoint.api.tiles.mapassets font $(NOTO_CJK) "Noto Sans CJK SC" $(MAP_ASSETS)/font/NotoSansCJKsc-Regular.otf
+	mkdir -p "$(MAP_ASSETS)/glyphs/$(FONTSTACK)"
+	node node_modules/fontnik/bin/build-glyphs $(MAP_ASSETS)/font/NotoSansCJKsc-Regular.otf "$(MAP_ASSETS)/glyphs/$(FONTSTACK)"
+	rm -rf $(MAP_ASSETS)/font
 	touch $@
 
 run: setup
@@ -83,4 +102,4 @@ qgis-plugin: setup
 	$(VENV)/bin/rallypoint qgis-plugin build dist/rallypoint_qgis.zip
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) artifacts county.gpkg county.gpkg-wal county.gpkg-shm
+	rm -rf $(VENV) node_modules $(VENDOR) $(MAP_ASSETS) artifacts county.gpkg county.gpkg-wal county.gpkg-shm
