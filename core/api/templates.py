@@ -150,7 +150,16 @@ header{position:absolute;top:0;left:0;right:0;height:2.4em;background:#8b1a1a;co
  box-shadow:0 1px 4px rgba(0,0,0,.3);padding:.5em .8em;font-size:13px;max-height:calc(100% - 5em);overflow:auto;min-width:12em}
 #legend h2{font-size:13px;margin:.4em 0 .2em;color:#555}#legend label{display:flex;align-items:center;gap:.4em;font-weight:600;margin-top:.3em}
 #legend ul{list-style:none;margin:0 0 0 1.6em;padding:0}#legend li{display:flex;align-items:center;gap:.4em;font-size:12px}
-.swatch{display:inline-block;flex:none;box-sizing:border-box}
+#legend .note{font-size:11px;color:#666;margin:.2em 0 0;max-width:16em}
+#legend .ramp{display:inline-block;width:48px;height:10px;border-radius:2px;flex:none}
+.swatch{display:inline-block;flex:none;box-sizing:border-box}.icon{display:inline-block;flex:none;background-repeat:no-repeat}
+#search{position:relative;margin-left:auto;display:flex;gap:.3em}#search input{width:14em;padding:.2em .4em;border:0;border-radius:3px}
+#search button{border:0;border-radius:3px;padding:.2em .6em;background:#fff;color:#8b1a1a;cursor:pointer}
+#search-results{position:absolute;top:2.4em;right:1em;z-index:5;background:#fff;color:#222;list-style:none;margin:0;padding:0;
+ box-shadow:0 2px 6px rgba(0,0,0,.35);border-radius:0 0 4px 4px;max-height:60vh;overflow:auto;min-width:20em;font-size:13px}
+#search-results:empty{display:none}#search-results li{padding:.35em .7em;border-top:1px solid #eee;cursor:pointer}
+#search-results li:hover,#search-results li:focus{background:#f3e9e9;outline:none}#search-results .kind{color:#777;font-size:11px;margin-left:.5em}
+#search-results li.muted{cursor:default;color:#777}
 .maplibregl-popup{z-index:3}.maplibregl-popup-content{font-family:inherit;font-size:12px}
 .maplibregl-popup-content .fields{max-height:17em;overflow-y:auto}
 .maplibregl-popup-content h3{font-size:14px;margin:0 0 .3em}.maplibregl-popup-content .layer{color:#777;font-size:11px}
@@ -160,7 +169,10 @@ header{position:absolute;top:0;left:0;right:0;height:2.4em;background:#8b1a1a;co
 </head>
 <body>
 <header><h1>{{ texts.title }} · {{ site }}</h1><a href="{{ home_href }}">{{ texts.home }}</a>
-<a id="lang-switch" href="{{ switch_href }}" lang="{{ 'en' if lang == 'zh' else 'zh' }}">{{ texts.switch }}</a></header>
+<a id="lang-switch" href="{{ switch_href }}" lang="{{ 'en' if lang == 'zh' else 'zh' }}">{{ texts.switch }}</a>
+<form id="search" role="search"><input id="search-q" type="search" name="q" maxlength="100"
+ placeholder="{{ texts.search_hint }}" aria-label="{{ texts.search_hint }}"><button type="submit">{{ texts.search }}</button></form></header>
+<ul id="search-results" aria-live="polite"></ul>
 <div id="map"></div>
 <div id="legend" aria-label="{{ texts.resources }}"></div>
 <div id="message" role="alert"></div>

@@ -8,7 +8,7 @@ from ..api import endpoints, landing, openapi, processes
 from ..api.features import collections, items, transactions
 from ..api.portal import page as portal_page
 from ..api.portal import search
-from ..api.tiles import mappage
+from ..api.tiles import divisions, mappage
 from ..api.tiles import tilesets as tiles
 from .adapter import handle
 
@@ -82,6 +82,7 @@ def map_blueprint() -> Blueprint:
     bp = Blueprint("map", __name__)
     bp.add_url_rule("/map", "map", _view(mappage.map_page), methods=["GET"])
     bp.add_url_rule("/map/style.json", "style", _view(mappage.style_document), methods=["GET"])
+    bp.add_url_rule("/map/divisions.json", "divisions", _view(divisions.divisions_document), methods=["GET"])
     return bp
 
 
