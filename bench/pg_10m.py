@@ -626,7 +626,8 @@ def main() -> None:
             print(f"loading {args.points:,} hazard points into {url} …", flush=True)
             info = {"points": args.points, **load_points(url, args.points, args.seed)}
         print(f"load: {info['points']:,} points in {info['total_s']:.0f} s (COPY {info['copy_s']:.0f} s, of which "
-              f"generating {info['generate_s']:.0f} s; indexes {info['index_s']:.0f} s; VACUUM ANALYZE "
+              f"generating {info['generate_s']:.0f} s; indexes {info['index_s']:.0f} s; thinning levels "
+              f"{info.get('thinning_s', 0):.0f} s; VACUUM ANALYZE "
               f"{info['vacuum_analyze_s']:.0f} s); table with indexes {info['size']}")
         if args.load_only:
             return

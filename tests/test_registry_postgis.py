@@ -33,10 +33,7 @@ def test_layers_are_postgis_tables_in_cgcs2000_with_spatial_indexes(pg):
     assert {r[1] for r in rows} == {4490}
     assert ("shelters", 4490, "POINT") in rows and ("admin_areas", 4490, "MULTIPOLYGON") in rows
     gist = {r[0] for r in pg._conn.execute("SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist%'")}
-    # the layers', and their point layers' thinning tables' (which hold no PostGIS geometry: not layers)
-    from rallypoint.storage.postgis import thinning
-
-    assert gist == {r[0] for r in rows} | {thinning.side_table(n) for n, d in pg.layers.items() if thinning.applies(d)}
+    assert gist == {r[0] for r in rows}
     styles = pg._conn.execute("SELECT f_table_name, stylename FROM layer_styles WHERE useasdefault").fetchall()
     assert ("shelters", "rallypoint-zh") in styles and len(styles) == len(pg.layers)
 

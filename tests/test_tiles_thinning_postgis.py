@@ -48,16 +48,30 @@ def first_in_every_cell(conn) -> int:
     """Cells (of levels 0 to 19) where not exactly the lowest fid has a level at or under the cell's: 0 when sound."""
     bad = 0
     for lvl in range(0, 20):
-        s = 19 - lvl
+        s = 2 * (19 - lvl)  # a level-L cell: the keys sharing all but their last 2 (19 - L) bits
         bad += conn.execute(
             f"SELECT count(*) FROM (SELECT min(fid) AS first, count(*) FILTER (WHERE lvl <= {lvl}) AS kept, "
-            f"min(fid) FILTER (WHERE lvl <= {lvl}) AS kept_first FROM {SIDE} GROUP BY cx >> {s}, cy >> {s}) c "
+            f"min(fid) FILTER (WHERE lvl <= {lvl}) AS kept_first FROM {SIDE} GROUP BY k >> {s}) c "
             "WHERE kept <> 1 OR kept_first <> first").fetchone()[0]
+    return bad
+
+
+def keys_are_cells(conn) -> int:
+    """Rows whose key is not the level-19 cell of their point, worked out here from the coordinates: 0."""
+    rows = conn.execute(f"SELECT x, y, k FROM {SIDE}").fetchall()
+    size, origin = 40075016.685578488, 20037508.342789244
+    bad = 0
+    for x, y, k in rows:
+        cx = min(max(math.floor((x + origin) / size * 2 ** 19), 0), 2 ** 19 - 1)
+        cy = min(max(math.floor((origin - y) / size * 2 ** 19), 0), 2 ** 19 - 1)
+        morton = sum(((cx >> b) & 1) << (2 * b) | ((cy >> b) & 1) << (2 * b + 1) for b in range(19))
+        bad += morton != k
     return bad
 
 
 def check(conn):
     now = levels(conn)
+    assert keys_are_cells(conn) == 0
     assert set(now) == in_use(conn)  # every point in use with a geometry, and nothing else
     assert first_in_every_cell(conn) == 0
     assert now == rebuilt(conn)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...schema import LayerDef
-from ..tiles import BUFFER, EXTENT, FULL_DETAIL_ZOOM, MAX_POINTS, tile_bounds
+from ..tiles import BUFFER, EXTENT, FULL_DETAIL_ZOOM, MAX_POINTS
 from . import thinning
 from .schema import qi
 
@@ -104,18 +104,16 @@ def _has_levels(conn, layer: LayerDef) -> bool:
 
 def _thinned_tile(conn, layer: LayerDef, personal: bool, z: int, x: int, y: int) -> bytes:
     """A point layer's tile below the detail zoom from its precomputed levels (:mod:`.thinning`): the tile
-    counts its points by level (reading only those of level ≤ z + 8), keeps the finest level at which it holds
-    at most MAX_POINTS, and encodes those, already in EPSG:3857. What the per-tile pass below keeps, read in
-    the time of the points drawn rather than of every point in the tile."""
+    counts its points by level (for each level ≤ z + 8, one range of keys in the (level, key) index), keeps the
+    finest level at which it holds at most MAX_POINTS, and encodes those, already in EPSG:3857. What the
+    per-tile pass below keeps, read in the time of the points drawn rather than of every point in the tile."""
     z, x, y = int(z), int(x), int(y)
     side = qi(thinning.side_table(layer.name))
-    shift = thinning.TOP_LEVEL - z
+    lo, hi = thinning.key_range(z, x, y)
     top = min(z + 8, thinning.TOP_LEVEL)
-    x0, y0, x1, y1 = tile_bounds(z, x, y)
-    inside = (f"s.p <@ box(point({x0!r}, {y0!r}), point({x1!r}, {y1!r})) "
-              f"AND (s.cx >> {shift}) = {x} AND (s.cy >> {shift}) = {y}")
-    counts = dict(conn.execute(f"SELECT lvl, count(*) FROM {side} s WHERE {inside} AND s.lvl <= {top} "
-                               "GROUP BY lvl").fetchall())
+    inside = f"s.lvl = ANY(%s::smallint[]) AND s.k >= {lo} AND s.k < {hi}"
+    counts = dict(conn.execute(f"SELECT lvl, count(*) FROM {side} s WHERE {inside} GROUP BY lvl",
+                               [list(range(top + 1))]).fetchall())
     if not counts:
         return b""
     level, running = z, 0
@@ -126,11 +124,10 @@ def _thinned_tile(conn, layer: LayerDef, personal: bool, z: int, x: int, y: int)
     fields = _fields(layer, personal, z)
     cols = "".join(", t." + qi(f) for f in fields)
     sql = (f"WITH tile AS (SELECT ST_TileEnvelope({z}, {x}, {y}) AS e), "
-           f"rows AS (SELECT t.fid, ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(s.p[0], s.p[1]), 3857), tile.e, {EXTENT}, 0,"
-           f" true) AS geom{cols} "
-           f"FROM {side} s JOIN {qi(layer.name)} t ON t.fid = s.fid, tile WHERE {inside} AND s.lvl <= {level}) "
+           f"rows AS (SELECT t.fid, ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(s.x, s.y), 3857), tile.e, {EXTENT}, 0, "
+           f"true) AS geom{cols} FROM {side} s JOIN {qi(layer.name)} t ON t.fid = s.fid, tile WHERE {inside}) "
            f"SELECT ST_AsMVT(rows, %s, {EXTENT}, 'geom', 'fid') FROM rows WHERE geom IS NOT NULL")
-    data = conn.execute(sql, [layer.name]).fetchone()[0]
+    data = conn.execute(sql, [list(range(level + 1)), layer.name]).fetchone()[0]
     return bytes(data) if data else b""
 
 
