@@ -89,7 +89,7 @@ class Engine(Protocol):
         """None for a valid geometry, else what GEOS finds wrong with it."""
 
     def mapping(self, geom: Any) -> dict[str, Any]:
-        """The geometry as a GeoJSON mapping, coordinates exactly as stored."""
+        """The geometry as a GeoJSON mapping, 2D, coordinates exactly as stored."""
 
     def to_storage(self, geom: Any, crs: Any) -> Any:
         """``geom`` reprojected from ``crs`` (EPSG code, text, the engine's CRS, None = storage) to EPSG:4490,
@@ -180,6 +180,12 @@ class ShapelyEngine:
         self._base = shapely.geometry.base.BaseGeometry
 
     def from_user(self, value: Any) -> Any:
+        try:
+            return self._read(value)
+        except self._shapely.errors.ShapelyError as exc:  # GEOS's parse errors are not ValueErrors
+            raise ValueError(str(exc)) from None
+
+    def _read(self, value: Any) -> Any:
         shapely = self._shapely
         if isinstance(value, self._base):
             return value
@@ -200,7 +206,7 @@ class ShapelyEngine:
     def from_wkb(self, data: bytes) -> Any:
         try:
             return self._shapely.from_wkb(data)
-        except self._shapely.errors.GEOSException as exc:
+        except self._shapely.errors.ShapelyError as exc:
             raise ValueError(str(exc)) from None
 
     def to_wkb(self, geom: Any) -> bytes:
@@ -226,7 +232,7 @@ class ShapelyEngine:
         return None if geom.is_valid else self._shapely.is_valid_reason(geom)
 
     def mapping(self, geom: Any) -> dict[str, Any]:
-        return self._shapely.geometry.mapping(geom)
+        return self._shapely.geometry.mapping(self._shapely.force_2d(geom) if geom.has_z else geom)
 
     def to_storage(self, geom: Any, crs: Any) -> Any:
         import pyproj
