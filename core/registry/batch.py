@@ -16,7 +16,7 @@ from .types import Feature, geometry_of_state, state_of
 
 
 #: the plugins' checks of one feature and of its change: (layer, properties, geometry, old=…, at=…) -> problems
-Checks = Callable[..., list[tuple[str | None, str]]]
+Checks = Callable[..., "list[tuple[str | None, str]]"]  # quoted: Python 3.9 (QGIS on Windows) has no X | None
 
 
 class Batch:

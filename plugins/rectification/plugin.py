@@ -7,7 +7,7 @@ Importing this module loads no pandas or geopandas.
 from __future__ import annotations
 
 try:
-    import tomllib
+    import tomllib  # novermin (tomli stands in on older Pythons)
 except ModuleNotFoundError:  # Python < 3.11 (QGIS 3.22-3.34 on Windows): the same parser, as tomli
     import tomli as tomllib
 from functools import lru_cache

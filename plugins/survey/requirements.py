@@ -9,7 +9,7 @@ a message naming the profile, the layer and the field, never a column of zeros.
 from __future__ import annotations
 
 try:
-    import tomllib
+    import tomllib  # novermin (tomli stands in on older Pythons)
 except ModuleNotFoundError:  # Python < 3.11 (QGIS 3.22-3.34 on Windows): the same parser, as tomli
     import tomli as tomllib
 from dataclasses import dataclass
