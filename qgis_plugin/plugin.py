@@ -167,9 +167,12 @@ class RallypointPlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        # The registries leave with the plugin: without it their layers' saves would go past the registry's rules
+        # and history. (And QGIS 3.22 crashes when it quits while a registry layer is the current one in a group
+        # of the layer tree: its style dock is gone when the group's rows go; removed here, before that, it is not.)
         for reg in self.loaded:
-            for g in reg.guards.values():
-                g.disconnect()
+            reg.unload()
+        self.loaded.clear()
         if self.translator is not None:
             QCoreApplication.removeTranslator(self.translator)
         from rallypoint import geometry_engine
