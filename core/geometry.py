@@ -10,13 +10,15 @@ with pyproj itself (imports, analyses); they import pyproj when first asked for,
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from .errors import RallypointError
 from .geometry_engine import STORAGE_EPSG, engine, pyproj_crs
 
-__all__ = ["STORAGE_EPSG", "GeometryBlobError", "bounds", "crs_from_user", "from_user", "geom_type", "mapping",
-           "to_storage"]
+__all__ = ["STORAGE_EPSG", "CoordinateError", "GeometryBlobError", "bounds", "coordinate_problem", "crs_from_user",
+           "from_user", "geom_type", "mapping", "to_storage"]
 
 
 class GeometryBlobError(RallypointError, ValueError):
@@ -39,8 +41,64 @@ def to_storage(geom: Any, crs: Any) -> Any:
     return engine().to_storage(geom, crs)
 
 
+class CoordinateError(RallypointError, ValueError):
+    """A GeoJSON coordinate that is not a number (``"104.06"``, ``true``, ``null``, NaN); the message names it."""
+
+    http_status = 400
+    ogc_code = "InvalidParameterValue"
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def coordinate_problem(geometry: Any, where: str = "geometry") -> str | None:
+    """The first coordinate of a GeoJSON geometry that is not a finite number, named by its place
+    (``geometry.coordinates[1]: '30.66' is text, not a number``); None when they all are.
+
+    GeoJSON positions are numbers (RFC 7946, 3.1.1); shapely would turn ``"30.66"`` into 30.66 without a word.
+    """
+    if not isinstance(geometry, dict):
+        return None
+    if geometry.get("type") == "GeometryCollection":
+        for i, g in enumerate(geometry.get("geometries") or []):
+            found = coordinate_problem(g, f"{where}.geometries[{i}]")
+            if found:
+                return found
+        return None
+    stack = [(geometry.get("coordinates"), f"{where}.coordinates")]
+    while stack:
+        value, at = stack.pop(0)
+        if not isinstance(value, list):
+            continue
+        if value and not any(isinstance(v, list) for v in value):  # a position
+            for i, v in enumerate(value):
+                if not _is_number(v):
+                    if isinstance(v, str):
+                        return f"{at}[{i}]: {json.dumps(v, ensure_ascii=False)} is text, not a number"
+                    if v is None or isinstance(v, bool):
+                        return f"{at}[{i}]: {json.dumps(v)} is not a number"
+                    if isinstance(v, float):
+                        return f"{at}[{i}]: {v} is not a finite number"
+                    return f"{at}[{i}]: a {type(v).__name__} is not a number"
+        else:
+            stack[:0] = [(v, f"{at}[{i}]") for i, v in enumerate(value)]
+    return None
+
+
 def from_user(value: Any) -> Any:
-    """Read a geometry given as the engine's own, WKB, a GeoJSON mapping or string, WKT, or an (x, y) pair."""
+    """Read a geometry given as the engine's own, WKB, a GeoJSON mapping or string, WKT, or an (x, y) pair.
+
+    A GeoJSON coordinate that is not a number raises :class:`CoordinateError` naming it.
+    """
+    if isinstance(value, (tuple, list)) and len(value) in (2, 3) and not all(_is_number(v) for v in value):
+        raise TypeError(f"cannot read a geometry from {type(value).__name__}")
+    if isinstance(value, str) and value.strip().startswith("{"):
+        value = json.loads(value.strip())
+    if isinstance(value, dict):
+        found = coordinate_problem(value)
+        if found:
+            raise CoordinateError(found)
     return engine().from_user(value)
 
 

@@ -101,6 +101,37 @@ class Engine(Protocol):
     def create_tables(self, path: str, tables: Sequence[TableSpec], srs_epsg: int) -> None:
         """Create a GeoPackage file at ``path`` with ``tables``, through GDAL (its DDL, R-tree and triggers)."""
 
+    # -- what the position rules ask (rallypoint.positions) ------------------------------------------------
+    def vertices(self, geom: Any) -> list[tuple[float, float]]:
+        """Every (x, y) of the geometry, in order."""
+
+    def union(self, geoms: Sequence[Any]) -> Any:
+        """One geometry covering them all."""
+
+    def area(self, geoms: Sequence[Any]) -> "Area":
+        """Their union, prepared for many point questions (a division's boundary)."""
+
+    def geodesic_m(self, x1: float, y1: float, x2: float, y2: float) -> float:
+        """The distance in metres between two longitude/latitude points on CGCS2000's ellipsoid (GRS 80)."""
+
+
+class Area(Protocol):
+    """An area in EPSG:4490 asked about points (x = longitude)."""
+
+    def holds(self, x: float, y: float) -> bool:
+        """Whether the point is in the area or on its boundary."""
+
+    def distance(self, x: float, y: float) -> float:
+        """Distance to the area, in degrees (0 inside)."""
+
+    def nearest(self, x: float, y: float) -> tuple[float, float]:
+        """The point of the area nearest (x, y)."""
+
+    def centroid_x(self) -> float: ...
+
+    def distance_m(self, x: float, y: float, epsg: int) -> float:
+        """Distance in metres, both reprojected into the projected CRS ``epsg`` (a Gauss–Krüger zone)."""
+
 
 # -- which engine ---------------------------------------------------------------------------------------
 
@@ -165,6 +196,46 @@ def _transformer(src_wkt: str):
     import pyproj
 
     return pyproj.Transformer.from_crs(pyproj.CRS.from_wkt(src_wkt), pyproj_crs(None), always_xy=True)
+
+
+@lru_cache(maxsize=32)
+def _to_zone(epsg: int):
+    import pyproj
+
+    return pyproj.Transformer.from_crs(STORAGE_EPSG, epsg, always_xy=True)
+
+
+class _ShapelyArea:
+    def __init__(self, shapely, geom: Any):
+        self._shapely = shapely
+        shapely.prepare(geom)
+        self.geom = geom
+        self._projected: dict[int, Any] = {}
+
+    def holds(self, x: float, y: float) -> bool:
+        return bool(self.geom.intersects(self._shapely.Point(x, y)))
+
+    def distance(self, x: float, y: float) -> float:
+        return float(self._shapely.distance(self.geom, self._shapely.Point(x, y)))
+
+    def nearest(self, x: float, y: float) -> tuple[float, float]:
+        import shapely.ops
+
+        p = shapely.ops.nearest_points(self.geom, self._shapely.Point(x, y))[0]
+        return p.x, p.y
+
+    def centroid_x(self) -> float:
+        return self.geom.centroid.x
+
+    def distance_m(self, x: float, y: float, epsg: int) -> float:
+        import numpy as np
+
+        tr = _to_zone(epsg)
+        if epsg not in self._projected:
+            self._projected[epsg] = self._shapely.transform(
+                self.geom, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+        px, py = tr.transform(x, y)
+        return float(self._shapely.distance(self._projected[epsg], self._shapely.Point(px, py)))
 
 
 class ShapelyEngine:
@@ -268,3 +339,25 @@ class ShapelyEngine:
                 kw.update(crs=CRS.from_epsg(srs_epsg), GEOMETRY_NAME="geom", SPATIAL_INDEX="YES")
             with fiona.open(path, "w", **kw):
                 pass
+
+    def vertices(self, geom: Any) -> list[tuple[float, float]]:
+        if isinstance(geom, self._shapely.Point):  # the common case, without numpy's per-call cost
+            return [] if geom.is_empty else [(geom.x, geom.y)]
+        return [(float(x), float(y)) for x, y in self._shapely.get_coordinates(geom)]
+
+    def union(self, geoms: Sequence[Any]) -> Any:
+        return self._shapely.union_all(list(geoms))
+
+    def area(self, geoms: Sequence[Any]) -> _ShapelyArea:
+        geoms = list(geoms)
+        return _ShapelyArea(self._shapely, geoms[0] if len(geoms) == 1 else self.union(geoms))
+
+    def geodesic_m(self, x1: float, y1: float, x2: float, y2: float) -> float:
+        return abs(_geod().inv(x1, y1, x2, y2)[2])
+
+
+@lru_cache(maxsize=1)
+def _geod():
+    import pyproj
+
+    return pyproj.Geod(ellps="GRS80")  # CGCS2000's ellipsoid

@@ -21,7 +21,10 @@ from typing import Any, Sequence
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsDistanceArea,
     QgsGeometry,
+    QgsPoint,
+    QgsPointXY,
     QgsProject,
     QgsRectangle,
     QgsWkbTypes,
@@ -55,6 +58,44 @@ def _crs(value: Any) -> QgsCoordinateReferenceSystem:
     return crs
 
 
+class _QgisArea:
+    """A division's boundary, prepared with QGIS's GEOS engine for many point questions."""
+
+    def __init__(self, engine: "QgisEngine", geom: QgsGeometry):
+        self.engine = engine
+        self.geom = geom
+        self._prepared = QgsGeometry.createGeometryEngine(geom.constGet())
+        self._prepared.prepareGeometry()
+        self._projected: dict[int, QgsGeometry] = {}
+
+    @staticmethod
+    def _point(x: float, y: float) -> QgsGeometry:
+        return QgsGeometry.fromPointXY(QgsPointXY(x, y))
+
+    def holds(self, x: float, y: float) -> bool:
+        return self._prepared.intersects(QgsPoint(x, y))
+
+    def distance(self, x: float, y: float) -> float:
+        return self.geom.distance(self._point(x, y))
+
+    def nearest(self, x: float, y: float) -> tuple[float, float]:
+        p = self.geom.nearestPoint(self._point(x, y)).asPoint()
+        return p.x(), p.y()
+
+    def centroid_x(self) -> float:
+        return self.geom.centroid().asPoint().x()
+
+    def distance_m(self, x: float, y: float, epsg: int) -> float:
+        tr = self.engine.transform_to(epsg)
+        if epsg not in self._projected:
+            projected = QgsGeometry(self.geom)
+            projected.transform(tr)
+            self._projected[epsg] = projected
+        point = self._point(x, y)
+        point.transform(tr)
+        return self._projected[epsg].distance(point)
+
+
 class QgisEngine:
     """GEOS, PROJ and GDAL as QGIS loads them."""
 
@@ -64,6 +105,7 @@ class QgisEngine:
         self.project = project
         self.storage = QgsCoordinateReferenceSystem(f"EPSG:{STORAGE_EPSG}")
         self._transforms: dict[str, QgsCoordinateTransform] = {}
+        self._ellipsoid: QgsDistanceArea | None = None
 
     # -- geometries in and out ---------------------------------------------------------
     def from_user(self, value: Any) -> QgsGeometry:
@@ -206,6 +248,34 @@ class QgisEngine:
     def box(self, minx: float, miny: float, maxx: float, maxy: float) -> QgsGeometry:
         g = QgsGeometry.fromRect(QgsRectangle(minx, miny, maxx, maxy))
         return g.densifyByDistance(max(maxx - minx, maxy - miny) / BOX_SEGMENTS or 1)
+
+    def transform_to(self, epsg: int) -> QgsCoordinateTransform:
+        """EPSG:4490 → ``epsg`` with the project's transform context."""
+        key = f"to:{epsg}"
+        if key not in self._transforms:
+            context = (self.project or QgsProject.instance()).transformContext()
+            self._transforms[key] = QgsCoordinateTransform(self.storage, QgsCoordinateReferenceSystem(f"EPSG:{epsg}"),
+                                                           context)
+        return self._transforms[key]
+
+    # -- what the position rules ask (rallypoint.positions) --------------------------------------------
+    def vertices(self, geom: QgsGeometry) -> list[tuple[float, float]]:
+        return [(v.x(), v.y()) for v in geom.vertices()]
+
+    def union(self, geoms: Sequence[QgsGeometry]) -> QgsGeometry:
+        return QgsGeometry.unaryUnion(list(geoms))
+
+    def area(self, geoms: Sequence[QgsGeometry]) -> _QgisArea:
+        geoms = list(geoms)
+        return _QgisArea(self, geoms[0] if len(geoms) == 1 else self.union(geoms))
+
+    def geodesic_m(self, x1: float, y1: float, x2: float, y2: float) -> float:
+        if self._ellipsoid is None:
+            da = QgsDistanceArea()
+            da.setSourceCrs(self.storage, (self.project or QgsProject.instance()).transformContext())
+            da.setEllipsoid("GRS80")  # CGCS2000's ellipsoid
+            self._ellipsoid = da
+        return abs(self._ellipsoid.measureLine(QgsPointXY(x1, y1), QgsPointXY(x2, y2)))
 
     # -- a new registry file's tables, through QGIS's GDAL ----------------------------------------
     def create_tables(self, path: str, tables: Sequence[TableSpec], srs_epsg: int) -> None:

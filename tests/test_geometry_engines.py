@@ -147,6 +147,13 @@ def _edits(reg: Registry) -> list[str]:
                 b.add(layer, props, bad)
         except ValidationError as exc:
             problems += [f"{p.field}: {p.message.split(':')[0]}" for p in exc.problems]
+    # the position rules (rallypoint.positions): outside China, far outside the division, just past its boundary
+    # (metres in the Gauss-Krüger zone), on the engine's geometry
+    for moved in ("POINT (13.4 52.5)", f"POINT ({x + 0.2!r} {y!r})", f"POINT ({max(p[0] for p in outer) + 0.0012!r} {y!r})"):
+        try:
+            reg.update("shelters", ids[3], None, moved, author="li")
+        except ValidationError as exc:
+            problems += [f"{p.field}: {p.message}" for p in exc.problems]
     reg.update("shelters", ids[0], {"capacity_day": 6100}, f"POINT ({x + 0.001!r} {y!r})", author="wang",
                expected_version=1)
     reg.update("shelters", ids[1], None, {"type": "Point", "coordinates": [x + 0.02, y + 0.02, 7.0]}, author="wang")
@@ -180,9 +187,12 @@ def test_the_same_edits_write_the_same_files_and_history(engines, tmp_path):
                 assert type(reg.get("shelters", "00000000-0000-4000-8000-000000000000").geometry).__name__ == (
                     "QgsGeometry" if eng.name == "qgis" else "Point")
         files[eng.name] = _dump(path)
-    assert refused["shapely"] == refused["qgis"] == [
+    assert refused["shapely"] == refused["qgis"]
+    assert refused["qgis"][:3] == [
         "None: invalid geometry", "None: coordinates fall outside longitude −180…180 / latitude −90…90 after "
         "reprojection to EPSG", "None: a LineString was given where the layer holds Point"]
+    assert "lies outside China's extent" in refused["qgis"][3]
+    assert [m.split(" lies ")[1].split(" outside division")[0] for m in refused["qgis"][4:]] == ["15.1 km", "635 m"]  # geodesic, and in the GK zone
     a, b = files["shapely"], files["qgis"]
     assert a["ddl"] == b["ddl"]  # GDAL made the same tables, through fiona and through QGIS's osgeo.ogr
     assert a["contents"] == b["contents"]
@@ -208,7 +218,7 @@ def test_a_check_out_made_on_one_side_has_no_local_change_on_the_other(engines, 
         reg, base, _ = _open_checkout(tmp_path / "field.gpkg")
         try:
             assert {layer: changes for layer, changes in sync.pending(reg, base).items() if changes} == {}
-            reg.update("shelters", "00000000-0000-4000-8000-000000000001", None, "POINT (104.1 30.7)",
+            reg.update("shelters", "00000000-0000-4000-8000-000000000001", None, "POINT (104.066 30.66)",
                        author="li")
             pending = sync.pending(reg, base)
             assert [(uid, kind) for uid, (kind, _) in pending["shelters"].items()] == [
@@ -218,4 +228,4 @@ def test_a_check_out_made_on_one_side_has_no_local_change_on_the_other(engines, 
         report = sync.push(tmp_path / "field.gpkg", author="li")
     assert report.ok and report.updated == 1
     with ge.using(shapely_engine), Registry.open(source) as reg:
-        assert reg.get("shelters", "00000000-0000-4000-8000-000000000001").geometry.wkt == "POINT (104.1 30.7)"
+        assert reg.get("shelters", "00000000-0000-4000-8000-000000000001").geometry.wkt == "POINT (104.066 30.66)"
