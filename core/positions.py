@@ -123,7 +123,7 @@ class Division:
         return self._area.distance_m(x, y, self._zone)
 
 
-Fetch = Callable[[list[str]], Iterable[tuple[str, str | None, BaseGeometry | None]]]
+Fetch = Callable[[list[str]], "Iterable[tuple[str, str | None, BaseGeometry | None]]"]  # quoted: Python 3.9
 
 
 def enclosing_codes(code: str) -> list[str]:
