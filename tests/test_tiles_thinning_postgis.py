@@ -82,19 +82,22 @@ def test_the_levels_follow_every_kind_of_edit(county_pg):
         check(conn)  # as loaded
     with Registry.open(county_pg) as reg:
         some = [f for f in reg.features("hazard_points", limit=40)]
-        base = {k: v for k, v in some[0].properties.items()
-                if k in {f.name for f in reg.layer("hazard_points").editable_fields} and v is not None}
-        base.pop("uuid", None)
+        editable = {f.name for f in reg.layer("hazard_points").editable_fields} - {"uuid"}
+
+        def like(f, name):  # a copy of a point's fields (its own division code), under another name
+            return {**{k: v for k, v in f.properties.items() if k in editable and v is not None}, "name": name}
+
+        town = reg.read_frame("admin_areas").iloc[-1]  # a township with few points: a new one there is far from all
         # added: on top of existing points (same position: first nowhere), beside them, far away
         with reg.batch(author="t") as b:
             for i, f in enumerate(some[:10]):
-                b.add("hazard_points", {**base, "name": f"新增{i}"}, f.geometry)
-                b.add("hazard_points", {**base, "name": f"旁边{i}"}, Point(f.geometry.x + 1e-5 * (i + 1),
-                                                                             f.geometry.y))
-            b.add("hazard_points", {**base, "name": "远处"}, Point(102.5, 29.1))
+                b.add("hazard_points", like(f, f"新增{i}"), f.geometry)
+                b.add("hazard_points", like(f, f"旁边{i}"), Point(f.geometry.x + 1e-5 * (i + 1), f.geometry.y))
+            b.add("hazard_points", {**like(some[0], "远处"), "adcode": town["adcode"]},
+                  town.geometry.representative_point())
         # moved, retired, restored
         for f in some[10:15]:
-            reg.update("hazard_points", f.uuid, geometry=Point(f.geometry.x + 0.01, f.geometry.y - 0.01),
+            reg.update("hazard_points", f.uuid, geometry=Point(f.geometry.x + 2e-4, f.geometry.y - 2e-4),  # ~25 m
                        author="t", expected_version=f.version)
         for f in some[15:25]:
             reg.retire("hazard_points", f.uuid, author="t", expected_version=f.version)
