@@ -20,7 +20,7 @@ from rallypoint.analysis import AnalysisContext, AnalysisError, AnalysisResult
 from . import incident as incident_mod
 from . import people as people_mod
 from . import reach, supplies
-from .notes import Warnings
+from rallypoint_plugins.reporting.notes import Notes as Warnings
 
 #: Team statuses that can be sent (capacity plugin: ready; a deployed team is busy).
 SENDABLE = ("ready",)
@@ -79,12 +79,12 @@ def build_sheet(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisRe
 
     ctx.progress("supplies", 4, steps)
     displaced = math.ceil(round(float(demand.sum()), 6))
-    notes: list[str] = []  # the stock's own remarks (units not converted, expiry) come after the sheet's warnings
+    notes = Warnings()  # the stock's own remarks (units not converted, expiry) come after the sheet's warnings
     depots, supply = _supplies(reg, sur, area_m, to_area, assessed, displaced, params, epsg, warnings, notes)
 
     ctx.progress("helipads", 5, steps)
     pads = _helipads(reg, sur, area_m, search_m, epsg)
-    warnings.extend(notes)
+    warnings.merge(notes)
 
     info = {"registry": reg.info.name, "bureau": reg.info.bureau, "epsg": epsg, "params": dict(params),
             "incident": inc, "townships": townships, "displaced": displaced, "standard": standard,
