@@ -28,3 +28,11 @@ def rallypoint_analyses():
 @hookimpl
 def rallypoint_profiles():
     return list(builtin_profiles())
+
+
+@hookimpl
+def rallypoint_web_endpoints():
+    from rallypoint_plugins.reporting.web import report_endpoint
+
+    return [report_endpoint("capacity", "The shelter capacity report (HTML, or f=pdf; lang=zh|en; the analysis' "
+                                        "parameters)")]

@@ -35,3 +35,11 @@ def rallypoint_cli_commands():
     from .cli import roads
 
     return [roads]
+
+
+@hookimpl
+def rallypoint_web_endpoints():
+    from rallypoint_plugins.reporting.web import report_endpoint
+
+    return [report_endpoint("coverage", "The evacuation coverage report (HTML, or f=pdf; lang=zh|en; the analysis' "
+                                        "parameters)")]

@@ -21,6 +21,7 @@ from . import incident as incident_mod
 from . import people as people_mod
 from . import reach, supplies
 from rallypoint_plugins.reporting.notes import Notes as Warnings
+from rallypoint_plugins.reporting.units import unit as unit_words
 
 #: Team statuses that can be sent (capacity plugin: ready; a deployed team is busy).
 SENDABLE = ("ready",)
@@ -283,6 +284,7 @@ def _supplies(reg, sur, area_m, to_area, assessed, displaced, params, epsg, warn
         got = float(take[:, j].sum())
         per_day = displaced * n.per_day if n.consumable else math.nan
         rows.append({"need": n.key, "need_zh": n.title_zh, "need_en": n.title_en, "unit": n.unit,
+                     "unit_zh": n.unit_label("zh"),
                      "frequency": n.frequency, "per_person": n.amount, "displaced": displaced,
                      "days": params["days"] if n.consumable else math.nan, "needed": float(want[j]),
                      "available": held, "supplied": got, "shortfall": max(0.0, float(want[j]) - got),
@@ -296,8 +298,8 @@ def _supplies(reg, sur, area_m, to_area, assessed, displaced, params, epsg, warn
     short = supply[supply["shortfall"] > 1e-9]
     if displaced and len(short):
         warnings.add("not enough in the depots within reach for " + ", ".join(
-            f"{r.need_en} (short {r.shortfall:,.0f} {r.unit})" for r in short.itertuples()),
-            "可调储备不足：" + "、".join(f"{r.need_zh}（缺 {r.shortfall:,.0f} {r.unit}）" for r in short.itertuples()))
+            f"{r.need_en} (short {r.shortfall:,.0f} {unit_words(r.unit, 'en')})" for r in short.itertuples()),
+            "可调储备不足：" + "、".join(f"{r.need_zh}（缺 {r.shortfall:,.0f} {r.unit_zh}）" for r in short.itertuples()))
     return depots, supply
 
 
