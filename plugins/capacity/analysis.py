@@ -177,7 +177,7 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
     def report(lang: str) -> str:
         from .report import render
 
-        return render(area_layer, shelter_layer, stock_table, region, rows, info, list(warnings), lang)
+        return render(area_layer, shelter_layer, stock_table, region, rows, info, warnings, lang)
 
     return AnalysisResult(
         layers={"capacity_areas": area_layer, "capacity_shelters": shelter_layer},

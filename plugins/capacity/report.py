@@ -213,7 +213,7 @@ def _notes(info: dict, warnings: list[str], lang: str) -> str:
         "against indoor (covered) places; outdoor places only serve a short daytime evacuation; a stay after the "
         "impact counts against the post-impact capacity.",
         "各区域缺口为需安置人数减去区域内（按位置）开放、待命和已满场所的有效位置；全区缺口为各区域缺口之和，"
-        f"一个区域的富余不抵另一区域的缺口。有效位置 = min(登记{field_zh}, 有效面积 ÷ 标准人均面积)；"
+        f"一个区域的富余不抵另一区域的缺口。有效位置取登记{field_zh}与“有效面积 ÷ 标准人均面积”中的较小者；"
         "未登记有效面积（或登记为 0）的场所按登记容量计，不做面积核验。" if zh else
         "An area's shortfall is its people to shelter less the places of the open, standby and full shelters inside it "
         "(by location); the region's shortfall is the sum of the areas', a surplus in one area does not cover another. "

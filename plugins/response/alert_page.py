@@ -201,7 +201,7 @@ pre.report {{ white-space: pre-wrap; font-family: inherit; background: #fffbe6; 
 .two {{ display: grid; grid-template-columns: 1fr 1fr; gap: 4mm; }}
 .hint, .notes {{ color: #555; font-size: 8.5pt; }}
 div.sheet {{ border: 1px solid #999; padding: 3mm; width: 200mm; }}
-@media print {{ div.sheet {{ border: none; padding: 0; break-before: page; }} }}
+@media print {{ div.sheet {{ border: none; padding: 0; break-before: page; }} h2.sheet {{ display: none; }} }}
 </style></head><body>
 <h1 class="title{level_class}">{html.escape(title)} · {html.escape(what)}</h1>
 <p class="meta">{html.escape(o.registry)} · {html.escape(o.bureau)} · {_t(lang, "生成于", "made")} {html.escape(times.stamp(o.made_at, lang))}</p>
@@ -219,9 +219,18 @@ div.sheet {{ border: 1px solid #999; padding: 3mm; width: 200mm; }}
                                       f"share inside; households = people ÷ {o.params['household_size']:g}, rounded "
                                       f"up for each row; the total is the area's own."))}</p>
 {f'<div class="notes"><h2>{_t(lang, "提示", "Notes")}</h2><ul>{warn}</ul></div>' if warn else ''}
-<h2>{_t(lang, "应急响应卡", "Incident response sheet")}</h2>
+<h2 class="sheet">{_t(lang, "应急响应卡", "Incident response sheet")}</h2>
 <div class="sheet" title="{_t(lang, '应急响应卡', 'Incident response sheet')}">{card}</div>
+<script>{FIT}</script>
 </body></html>"""
+
+
+#: The card keeps to one page here too (see :data:`.card.FIT`): its first part, in the shadow root, is shrunk to fit.
+FIT = """addEventListener("load", function () {
+  var host = document.querySelector("div.sheet"), card = host && host.shadowRoot && host.shadowRoot.querySelector(
+    "main.card"), room = (297 - 16) * 96 / 25.4;
+  if (card && card.scrollHeight > room) card.style.zoom = (0.995 * room / card.scrollHeight).toFixed(4);
+});"""
 
 
 def embedded_card(card: str) -> str:
@@ -229,8 +238,9 @@ def embedded_card(card: str) -> str:
     (``body`` becomes the shadow host), and it flows over pages when printed, annex included."""
     style = re.search(r"<style>(.*?)</style>", card, re.S)
     body = re.search(r"<body>(.*)</body>", card, re.S)
+    inner = re.sub(r"<script>.*?</script>", "", body.group(1) if body else card, flags=re.S)
     css = re.sub(r"@page\s*\{[^}]*\}", "", style.group(1) if style else "").replace("body {", ":host { display: block;")
-    return f'<template shadowrootmode="open"><style>{css}</style>{body.group(1) if body else card}</template>'
+    return f'<template shadowrootmode="open"><style>{css}</style>{inner}</template>'
 
 
 def _page_contacts(o: "AlertOutcome", lang: str) -> list[list]:

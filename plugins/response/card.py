@@ -19,7 +19,7 @@ from rallypoint_plugins.reporting.notes import text_of
 from .card_rows import TOP
 
 #: Longest warning on the card, in characters (the GeoPackage and the CLI keep them whole).
-WARNING_CHARS = 180
+WARNING_CHARS = 150
 COLOURS = {"area": "#d62728", "shelter": "#1a9641", "team": "#2166ac", "depot": "#8c510a", "helipad": "#7b3294",
            "hazard": "#111111", "road": "#bdbdbd", "line": "#1a9641", "unplaced": "#ff7f0e"}
 REASONS = {
@@ -193,22 +193,31 @@ def render(layers, tables, summary, info, warnings, roads, lang: str = "zh") -> 
     area = _t(lang, f"面积 {summary['area_km2']:,.2f} 平方千米", f"area {summary['area_km2']:,.2f} km²")
     made = _t(lang, "生成于", "made") + " " + times.stamp(times.now(), lang)
     return f"""<!doctype html><html lang="{'zh-CN' if zh else 'en'}"><head><meta charset="utf-8"><title>{title}</title>
-<style>{CSS}</style></head><body>
+<style>{CSS}</style></head><body><main class="card">
 <h1>{title} · {html.escape(inc.title(lang))}</h1>
 <p class="meta">{html.escape(str(info['registry']))} · {html.escape(inc.how(lang))} · {area} · {html.escape(towns)} ·
 {html.escape(made)}</p>
 <p class="meta"><b>{html.escape(verdict(summary, lang))}</b></p>
 <div class="top"><div class="map">{drawn_map.img(_t(lang, "地图", "Map"), lang)}</div>
-<div><h2>{_t(lang, "主要数字", "Headline figures")}</h2><table>{head_rows}</table></div></div>
+<div><h2>{_t(lang, "主要数字", "Headline figures")}</h2><table class="head">{head_rows}</table></div></div>
 <h2>{_t(lang, "开放的避难场所（不超员分配）", "Shelters to open (no shelter overfilled)")}</h2>{sh}
 <h2>{_t(lang, "派出队伍（按路网到达时间）", "Teams to send (arrival by road)")}</h2>{tm}
 <div class="two"><div><h2>{_t(lang, "物资保障", "Supplies")} · {summary['displaced']:,} {_t(lang, "人", "people")}</h2>{su}
 <p class="notes">{_t(lang, "调用储备库（按路网由近及远）：", "Depots drawn on, nearest by road first: ")}{dep}</p></div>
 <div><h2>{_t(lang, "可用直升机起降点", "Usable helipads")}</h2>{he}</div></div>
 <div class="notes"><h2>{_t(lang, "口径与提示", "Rules and notes")}</h2><ul>{rules}{warn}</ul></div>
+</main>
 {annex}
+<script>{FIT}</script>
 </body></html>"""
 
+
+#: The card is one page: when a long list of warnings or a wrapped table would push it onto a second page, the
+#: page shrinks it to fit (CSS zoom) before it is printed or shown. A4's height less the margins, in CSS pixels.
+FIT = """addEventListener("load", function () {
+  var card = document.querySelector("main.card"), room = (297 - 16) * 96 / 25.4;
+  if (card && card.scrollHeight > room) card.style.zoom = (0.995 * room / card.scrollHeight).toFixed(4);
+});"""
 
 CSS = """
 @page { size: A4; margin: 8mm; }
@@ -224,6 +233,7 @@ table { border-collapse: collapse; width: 100%; }
 td, th { border: 1px solid #bbb; padding: 0.2mm 1.2mm; text-align: left; }
 th { background: #f2f2f2; }
 td.n { text-align: right; font-weight: bold; }
+table.head td { padding: 0 1.2mm; font-size: 7.2pt; line-height: 1.2; }
 td.more { color: #666; font-style: italic; }
 .two { display: grid; grid-template-columns: 1.35fr 1fr; gap: 3mm; }
 .notes { font-size: 6.3pt; color: #333; margin: 0.5mm 0; } .notes ul { margin: 0; padding-left: 4mm; }
@@ -291,7 +301,7 @@ def summary_rows(m: dict) -> list[tuple[str, str, object]]:
             ("已安置", "Placed in a shelter", round(m["placed"])),
             ("无法安置", "Unplaced", round(m["unplaced"])),
             ("  其中：可达场所已满", "  of whom: shelters in reach full", round(m["unplaced_full"])),
-            ("  其中：时限内无可达场所", "  of whom: no shelter within the walking limit", round(m["unplaced_no_reach"])),
+            ("  其中：时限内无可达场所", "  of whom: no shelter in walking reach", round(m["unplaced_no_reach"])),
             ("  其中：不在路网上", "  of whom: off the road network", round(m["unplaced_off_network"])),
             ("派出队伍", "Teams to send", m["teams_sent"]),
             ("首支队伍到达（分钟）", "First team arrives (min)",

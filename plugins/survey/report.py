@@ -37,6 +37,7 @@ T = {
     "no_records": ("无记录", "no records"),
     "warnings": ("提示", "Warnings"),
     "map": ("各乡镇填报率地图（全部调查图层）", "Fill rate by township, all layers surveyed"),
+    "map_title": ("各乡镇填报率", "Fill rate by township"),
     "map_legend": ("填报率（%）", "Fill rate (%)"),
     "no_records_area": ("无记录", "No records"),
     "boundaries": ("乡镇（街道）界线", "Township boundaries"),
@@ -223,8 +224,8 @@ def render(outcome: "SurveyOutcome", summary: list[tuple[str, str, Any]], lang: 
     body = [f'<p class="note">{html.escape(_t("terms", lang))}</p>',
             page.section(_t("headline", lang), head),
             page.section(_t("by_layer", lang), _layers(outcome, lang)),
-            page.section(_t("by_township", lang), _map(outcome, lang), _townships(outcome, lang),
-                         wide=len(outcome.layers) > 4),
+            page.section(_t("map_title", lang), _map(outcome, lang)),
+            page.section(_t("by_township", lang), _townships(outcome, lang), wide=len(outcome.layers) > 4),
             page.section(_t("by_field", lang), _fields(outcome, lang)),
             page.section(_t("fixes", lang), _fixes(outcome, lang)),
             page.section(_t("warnings", lang), page.bullets(warn)) if warn else ""]
