@@ -69,11 +69,13 @@ def add_ledger(location) -> None:
 
 @pytest.fixture(scope="module")
 def site(request, web_backend, tmp_path_factory):
-    """The county sample with a ledger, served (one worker) on the module's backend, and a reader's key."""
+    """The county sample with a ledger, served (one worker, four threads) on the module's backend, and a reader's
+    key."""
     path = county_copy(request, web_backend, "reports")
     add_ledger(path)
     key = make_key(path, "li.na", "reader")
-    server = Server(path, workers=1, log_dir=tmp_path_factory.mktemp("reports_log"))
+    # threads: a browser keeps idle (pre)connections open, which would hold a sync worker until its timeout
+    server = Server(path, workers=1, threads=4, log_dir=tmp_path_factory.mktemp("reports_log"))
     try:
         yield {"url": server.url, "key": key, "backend": web_backend, "path": path}
     finally:
@@ -280,6 +282,8 @@ def test_who_may_open_which_report(site):
     assert "隐患排查治理统计".encode() in body and not PHONE.search(body.decode())
     status, headers, body = get(url + "/plugins/rectification/report?f=pdf")
     assert status == 401 and "WWW-Authenticate" in headers
+    status, headers, body = get(url + "/rectification/townships?f=html&lang=en")  # once a JSON 400
+    assert status == 200 and b"Hazard rectification ledger" in body
     for route, word in (("/plugins/rectification/report?lang=fr", "lang"), ("/plugins/capacity/report?f=doc", "'f'"),
                         ("/plugins/rectification/report?colour=red", "colour")):
         status, _, body = get(url + route, site["key"])
@@ -303,3 +307,29 @@ def test_report_files_name_their_language_and_times_follow_the_zone(county_sampl
     assert "Hazard rectification ledger" in en and "(UTC+09:00, Asia/Tokyo)" in en
     res = runner.invoke(cli, ["analyse", "rectification", str(reg)], env={"RALLYPOINT_TZ": "Mars/Olympus"})
     assert res.exit_code != 0 and "RALLYPOINT_TZ 'Mars/Olympus' is not a time zone" in res.output
+
+
+def test_the_furniture_is_read_off_the_drawing():
+    """What a map's ``data-furniture`` says comes from the figure's own artists: a bare map has none, and each piece
+    counts only when drawn (so a map that lost its scale bar shows it)."""
+    import matplotlib
+    from matplotlib.lines import Line2D
+
+    from rallypoint_plugins.reporting import maps
+
+    style = maps.Style("zh")
+    with matplotlib.rc_context(style.rc):  # as every map is drawn: its fonts, the CJK one first
+        fig = maps.figure(style, 4, 3)
+        ax = fig.add_subplot(1, 1, 1)
+        ax.set_xlim(0, 12_000)
+        ax.set_ylim(0, 9_000)
+        assert maps.drawn(fig).furniture == ()
+        maps.legend(ax, [Line2D([], [], color="red", label="避难场所")])
+        maps.north_arrow(ax, "zh")
+        assert maps.furniture(fig) == ("legend", "north-arrow")
+        maps.scale_bar(ax, "zh")
+        got = maps.drawn(fig)
+    assert got.furniture == ("legend", "scale-bar", "north-arrow") and got.png[:4] == b"\x89PNG"
+    assert 'data-furniture="legend scale-bar north-arrow"' in got.img("地图", "zh") and "图例、比例尺、指北针" in got.img(
+        "地图", "zh")
+    assert maps.distance_words(2000, "zh") == "2 千米" and maps.distance_words(500, "en") == "500 m"

@@ -1,6 +1,7 @@
 """The ledger over HTTP, through ``rallypoint_web_endpoints``.
 
-- ``GET /rectification/townships?as_of=&township=``: counts and rate per township (no key needed);
+- ``GET /rectification/townships?as_of=&township=``: counts and rate per township (no key needed; ``f=html`` or
+  ``f=pdf``: the report below);
 - ``GET /rectification/records?list=open|overdue|closed|all&as_of=&township=``: a list (no key needed; it
   holds no personal data);
 - ``GET /plugins/rectification/report?as_of=&township=&lang=zh|en&f=html|pdf``: the ledger's report (the page for
@@ -48,6 +49,9 @@ def _read(req: Mapping[str, Any], which: str):
 
 def townships(req: Mapping[str, Any]):
     from .report import township_names, township_table
+
+    if (req.get("args") or {}).get("f") in ("html", "pdf"):  # a browser asking for the page: the ledger's report
+        return report(req)
 
     _, day, frame = _read(req, "townships")
     return 200, {}, {"as_of": day, "townships": rows_of(township_table(frame, township_names(req["registry"])))}

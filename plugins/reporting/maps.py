@@ -76,13 +76,16 @@ def png_bytes(fig, dpi: int = 110) -> bytes:
 
 
 def polygon_paths(geom):
-    """matplotlib Paths (exterior and holes) of a (multi)polygon."""
+    """matplotlib Paths (exterior and holes) of a (multi)polygon; the parts that are not polygons (the convex hull
+    of two points is a line) and missing geometries give none."""
     import shapely
     from matplotlib.path import Path
 
     out = []
+    if geom is None:
+        return out
     for part in shapely.get_parts(geom):
-        if part.is_empty:
+        if part.is_empty or part.geom_type != "Polygon":
             continue
         rings = [np.asarray(part.exterior.coords)[:, :2]] + [np.asarray(r.coords)[:, :2] for r in part.interiors]
         out.append(Path.make_compound_path(*[Path(r, closed=True) for r in rings]))

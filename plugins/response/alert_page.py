@@ -187,7 +187,7 @@ body {{ font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", s
 h1 {{ font-size: 16pt; margin: 4mm 0 1mm; padding-left: 3mm; border-left: 8px solid #888; }}
 h1.level-red {{ border-color: #d62728; }} h1.level-orange {{ border-color: #ff7f0e; }}
 h1.level-yellow {{ border-color: #e6c700; }} h1.level-blue {{ border-color: #1f77b4; }}
-h2 {{ font-size: 11.5pt; margin: 4mm 0 1.5mm; color: #b2182b; }}
+h2 {{ font-size: 11.5pt; margin: 4mm 0 1.5mm; color: #b2182b; break-after: avoid; }}
 .meta {{ color: #444; margin: 0 0 2mm; }}
 .banner {{ border: 2px solid #d62728; background: #fdecea; padding: 1mm 3mm; margin: 2mm 0; }}
 .banner ul {{ margin: 0; padding-left: 5mm; }}

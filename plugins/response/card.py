@@ -19,7 +19,7 @@ from rallypoint_plugins.reporting.notes import text_of
 from .card_rows import TOP
 
 #: Longest warning on the card, in characters (the GeoPackage and the CLI keep them whole).
-WARNING_CHARS = 150
+WARNING_CHARS = 180
 COLOURS = {"area": "#d62728", "shelter": "#1a9641", "team": "#2166ac", "depot": "#8c510a", "helipad": "#7b3294",
            "hazard": "#111111", "road": "#bdbdbd", "line": "#1a9641", "unplaced": "#ff7f0e"}
 REASONS = {
