@@ -36,8 +36,8 @@ points to one per cell of a grid, which reads every point in the tile, where tip
 first 10,000 features (``TIPG_MAX_FEATURES_PER_TILE``: an arbitrary subset); Rallypoint keeps
 encoded features of recent pages per worker (its GeoJSON cache), tipg re-encodes every page.
 
-The load generator is bench/api_bbox.py's (Debian's ``wrk`` with a Lua script, else an asyncio
-client in a subprocess), in alternating rounds (Rallypoint, tipg, Rallypoint, …) so that a shared,
+The load generator is bench/api_bbox.py's (Debian's ``wrk`` with a Lua script; ``make bench-tools``
+installs it), in alternating rounds (Rallypoint, tipg, Rallypoint, …) so that a shared,
 noisy machine affects both alike. tipg runs from a virtual environment of its own made on first
 use under ~/.cache/rallypoint-bench/tipg.
 
@@ -64,7 +64,6 @@ import io
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -78,7 +77,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from api_bbox import free_port, run_python_client, run_wrk, stop, wait_until_up  # noqa: E402
+from api_bbox import free_port, require_wrk, run_python_client, run_wrk, stop, wait_until_up  # noqa: E402
 
 LAYER = "hazard_points"
 EXTENT = (97.4, 26.1, 108.5, 34.2)  # about Sichuan's: a province-sized extent in EPSG:4490
@@ -568,7 +567,6 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=20000, help="distinct random requests per kind to draw from")
     ap.add_argument("--zooms", type=int, nargs="*", default=list(ZOOMS), help="tile zooms (none: pages only)")
     ap.add_argument("--seed", type=int, default=2938)
-    ap.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     ap.add_argument("--tile-cache", action="store_true", help="leave Rallypoint's per-worker tile cache on")
     ap.add_argument("--servers", nargs="+", choices=["rallypoint", "tipg"], default=["rallypoint", "tipg"],
                     help="which to run (default both)")
@@ -585,11 +583,10 @@ def main() -> None:
     if args.serve_rallypoint:
         serve_rallypoint(args.serve_rallypoint, args.port, args.workers[0], args.tile_cache)
         return
-    client = args.client
-    if client == "auto":
-        client = "wrk" if shutil.which("wrk") else "python"
+    require_wrk()
+    client = "wrk"
     # a tile of millions of points may take seconds: wrk waits for it rather than count it lost
-    load = functools.partial(run_wrk, timeout=120) if client == "wrk" else run_python_client
+    load = functools.partial(run_wrk, timeout=120)
 
     cluster = None
     if args.url:

@@ -10,6 +10,7 @@ which needs a superuser: the test cluster's own).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 
@@ -22,10 +23,11 @@ from rallypoint.storage.base import HISTORY_TABLE, quote
 from rallypoint.storage.gpkg.file import read_info
 
 
-def copy_gpkg_to_postgis(src: Path, url: str) -> None:
-    """Copy every layer's rows, the history and the registry record of ``src`` into the (empty) registry at ``url``."""
+def copy_gpkg_to_postgis(src: Path, url: str, only: Iterable[str] | None = None) -> None:
+    """Copy every layer's rows, the history and the registry record of ``src`` into the (empty) registry at ``url``
+    (``only``: just these layers' rows and history, as a benchmark of one layer wants)."""
     with Registry.open(src, readonly=True) as reg:
-        layers = dict(reg.layers)
+        layers = {name: layer for name, layer in reg.layers.items() if only is None or name in only}
     with closing(sqlite3.connect(f"file:{src}?mode=ro", uri=True)) as lite, \
             psycopg.connect(url, autocommit=True) as pg:
         info = read_info(lite)
@@ -52,7 +54,8 @@ def copy_gpkg_to_postgis(src: Path, url: str) -> None:
             hist = ["fid", "layer", "uuid", "version", "op", "author", "at", "before", "after", "note"]
             with pg.cursor().copy(f"COPY {HISTORY_TABLE} ({', '.join(hist)}) FROM STDIN") as cp:
                 for r in lite.execute(f"SELECT {', '.join(hist)} FROM {HISTORY_TABLE} ORDER BY fid"):
-                    cp.write_row(r)
+                    if only is None or r[1] in layers:
+                        cp.write_row(r)
             pg.execute(f"SELECT setval(pg_get_serial_sequence('{HISTORY_TABLE}', 'fid'), "
                        f"coalesce(max(fid), 0) + 1, false) FROM {HISTORY_TABLE}")
         pg.execute("ANALYZE")

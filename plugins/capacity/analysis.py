@@ -227,4 +227,5 @@ CAPACITY = Analysis(
     run=run,
     requires=("admin_areas", "population"),  # no shelters at all is a result: every person to shelter is short
     version="2",
+    packages=("numpy", "pandas", "geopandas", "shapely>=2", "matplotlib"),  # what QGIS's Processing checks before it offers to run it
 )

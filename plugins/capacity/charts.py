@@ -50,7 +50,7 @@ def shortfall_map(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", epsg:
         fig = figure(style, 9.0, max(4.0, min(12.0, 9.0 * ratio)) + 0.6)
         ax = fig.add_subplot(1, 1, 1)
         patches, colours = [], []
-        for g, s in zip(geoms, short, strict=True):
+        for g, s in zip(geoms, short):
             for p in polygon_paths(g):
                 patches.append(PathPatch(p))
                 colours.append(NO_SHORTFALL if s <= 0 else cmap(norm(s)))
@@ -101,11 +101,11 @@ def demand_bars(table: "pd.DataFrame", style: Style, labels: Sequence[str]) -> b
         fig = figure(style, 9.0, 1.2 + 0.32 * n)
         ax = fig.add_subplot(1, 1, 1)
         y = np.arange(n)[::-1]
-        names = [style.area_label(nm, code) for nm, code in zip(table["name"], table["adcode"], strict=True)]
+        names = [style.area_label(nm, code) for nm, code in zip(table["name"], table["adcode"])]
         ax.barh(y + 0.2, table["demand"], height=0.4, color="#9e9e9e", label=labels[0])
         ax.barh(y - 0.2, table["places"], height=0.4, color="#2166ac", label=labels[1])
         top = float(max(table["demand"].max(), table["places"].max(), 1))
-        for yi, sh in zip(y, table["shortfall"], strict=True):
+        for yi, sh in zip(y, table["shortfall"]):
             if sh > 0:
                 ax.text(top * 1.01, yi, f"-{int(sh):,}", va="center", fontsize=7, color="#b2182b")
         ax.set_yticks(y)
@@ -155,7 +155,7 @@ def coverage_bars(needs: Sequence[str], shares: Sequence[float], style: Style, x
         pct = [0.0 if not math.isfinite(s) else 100.0 * s for s in shares]
         y = np.arange(len(needs))[::-1]
         ax.barh(y, pct, color=["#1a9850" if p >= 100 else "#d73027" for p in pct], height=0.6)
-        for yi, p in zip(y, pct, strict=True):
+        for yi, p in zip(y, pct):
             ax.text(p + 1, yi, f"{p:.1f} %", va="center", fontsize=8)
         ax.axvline(100, color="black", linewidth=0.8, linestyle="--")
         ax.set_yticks(y)

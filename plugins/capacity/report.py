@@ -70,7 +70,7 @@ def _charts(areas, shelters, stock, region, info, lang) -> list[str]:
     consumables = [nd for nd in info["assessed"] if nd.consumable]
     once = [nd for nd in info["assessed"] if not nd.consumable]
     if consumables:
-        rows = [t("region", lg)] + [style.area_label(a, c) for a, c in zip(top["name"], top["adcode"], strict=True)]
+        rows = [t("region", lg)] + [style.area_label(a, c) for a, c in zip(top["name"], top["adcode"])]
         days = np.array([[region[f"days_{nd.key}"] for nd in consumables]]
                         + [[r[f"days_{nd.key}"] for nd in consumables] for _, r in top.iterrows()])
         out += [f"<h2>{t('days_chart', lang)}{note}</h2>",

@@ -70,4 +70,5 @@ RECTIFICATION = Analysis(
     (Output("townships", "table", "各乡镇整改统计", "Rectification by township"),
      Output("records", "table", "整改记录清单", "Rectification records"),
      Output("overdue_hazards", "layer", "逾期隐患点", "Hazard points with overdue records")),
-    run)
+    run,
+    packages=("numpy", "pandas", "geopandas", "shapely>=2"))  # what QGIS's Processing checks before it runs it

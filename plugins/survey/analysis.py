@@ -113,4 +113,5 @@ SURVEY = Analysis(
     run=run,
     requires=(),
     version="1",
+    packages=("numpy", "pandas", "geopandas", "shapely>=2", "matplotlib", "scipy", "pyproj"),  # what QGIS's Processing checks before it offers to run it
 )

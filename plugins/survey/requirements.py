@@ -8,7 +8,10 @@ a message naming the profile, the layer and the field, never a column of zeros.
 
 from __future__ import annotations
 
-import tomllib
+try:
+    import tomllib  # novermin (tomli stands in on older Pythons)
+except ModuleNotFoundError:  # Python < 3.11 (QGIS 3.22-3.34 on Windows): the same parser, as tomli
+    import tomli as tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
