@@ -71,4 +71,4 @@ RECTIFICATION = Analysis(
      Output("records", "table", "整改记录清单", "Rectification records"),
      Output("overdue_hazards", "layer", "逾期隐患点", "Hazard points with overdue records")),
     run,
-    packages=("numpy", "pandas", "geopandas", "shapely>=2"))  # what QGIS's Processing checks before it runs it
+    packages=("numpy", "pandas", "geopandas", "shapely>=2", "matplotlib"))  # what QGIS's Processing checks before it runs it (its report draws a map)

@@ -2,8 +2,8 @@
 state), and the furniture every map carries: a legend, a scale bar and a north arrow.
 
 A map's axes are in metres of a projected CRS (the reports use the CGCS2000 Gauss–Krüger zone of their area), with
-equal aspect, so the scale bar (matplotlib's own :class:`~mpl_toolkits.axes_grid1.anchored_artists.AnchoredSizeBar`)
-measures true distances; the north arrow points to grid north, within 1.5° of true north in a 3-degree zone.
+equal aspect, so the scale bar (an anchored box of matplotlib's :mod:`matplotlib.offsetbox`) measures true
+distances; the north arrow points to grid north, within 1.5° of true north in a 3-degree zone.
 Each piece of furniture is tagged with a ``gid`` (``legend``, ``scale-bar``, ``north-arrow``): :func:`drawn` reads
 the tags off the finished figure, and the report's ``<img>`` names what its map holds (``data-furniture``), so a
 map without one of them shows in the page and in the tests.
@@ -111,21 +111,26 @@ def distance_words(metres: float, lang: str) -> str:
 
 
 def scale_bar(ax, lang: str, *, loc: str = "lower left", fontsize: float = 8):
-    """A scale bar in the axes' own units (metres), from matplotlib's AnchoredSizeBar."""
-    import matplotlib.font_manager as fm
-    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+    """A scale bar in the axes' own units (metres): a bar of a round length anchored in a corner, with its length
+    in words under it. Built from matplotlib.offsetbox as ``mpl_toolkits``' AnchoredSizeBar is (that module is
+    matplotlib's too, but not a distribution of its own, so an analysis could not declare it as a package)."""
+    from matplotlib.offsetbox import AnchoredOffsetbox, AuxTransformBox, TextArea, VPacker
+    from matplotlib.patches import Rectangle
 
     x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
     length = nice_length(abs(x1 - x0))
-    bar = AnchoredSizeBar(ax.transData, length, distance_words(length, lang), loc, pad=0.4, borderpad=0.6, sep=3,
-                          frameon=True, size_vertical=abs(ax.get_ylim()[1] - ax.get_ylim()[0]) / 250,
-                          fontproperties=fm.FontProperties(size=fontsize))
-    bar.patch.set_alpha(0.75)
-    bar.patch.set_edgecolor("none")
-    bar.set_gid("scale-bar")
-    bar.set_zorder(20)
-    ax.add_artist(bar)
-    return bar
+    bar = AuxTransformBox(ax.transData)
+    bar.add_artist(Rectangle((0, 0), length, abs(y1 - y0) / 250, facecolor="black", edgecolor="black"))
+    label = TextArea(distance_words(length, lang), textprops={"size": fontsize})
+    box = AnchoredOffsetbox(loc, child=VPacker(children=[bar, label], align="center", pad=0, sep=3), pad=0.4,
+                            borderpad=0.6, frameon=True)
+    box.patch.set_alpha(0.75)
+    box.patch.set_edgecolor("none")
+    box.set_gid("scale-bar")
+    box.set_zorder(20)
+    ax.add_artist(box)
+    return box
 
 
 def north_arrow(ax, lang: str, *, x: float = 0.955, y: float = 0.955, size: float = 0.08):
