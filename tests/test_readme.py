@@ -143,7 +143,7 @@ def test_the_readme_runs_as_written(tmp_path):
                     f"--- standard output (end) ---\n{out[-3000:]}\n--- standard error (end) ---\n{err[-3000:]}")
     assert len(where) == len(run)
     # what the tour says it made is there
-    for name in ("county.gpkg", "my.gpkg", "county_capacity.html", "county_coverage.html", "fixes.csv",
+    for name in ("county.gpkg", "my.gpkg", "county_capacity_en.html", "county_coverage_zh.html", "fixes.csv",
                  "county_sheet/sheet_zh.pdf", "town.gpkg.manifest.json", "city-export.gpkg", "field.gpkg",
                  "backups/county-0501.gpkg", "rallypoint_qgis.zip"):
         assert (folder / name).exists(), name
