@@ -86,20 +86,51 @@ def test_an_empty_registry_has_a_map_without_extent(registry_path):
     assert {lay["id"] for lay in cfg["layers"]} >= set(RESOURCES)
 
 
-def test_style_draws_resource_layers_on_top_with_qgis_colours_and_no_remote_resources():
+def test_style_draws_resource_layers_on_top_with_qgis_symbols_and_only_this_servers_assets():
     layers = [lay for lay in builtin_layers().values() if lay.has_geometry]
     style = mapstyle.map_style(layers, "/tiles/WebMercatorQuad/tilejson.json")
-    assert "glyphs" not in style and "sprite" not in style  # both would be fetched from elsewhere
+    # the sprite and glyphs are this server's own (built at install), never another host's
+    assert style["sprite"] == "/static/map/sprite"
+    assert style["glyphs"] == "/static/map/glyphs/{fontstack}/{range}.pbf"
     ids = [sl["id"] for sl in style["layers"]]
-    assert ids[-1] == "shelters" and ids.index("admin_areas") < ids.index("roads") < ids.index("hazard_points")
-    assert {sl["type"] for sl in style["layers"]} <= {"background", "circle", "line", "fill"}
-    shelters = style["layers"][-1]
-    colour = shelters["paint"]["circle-color"]
-    assert colour[:2] == ["match", ["get", "status"]]
-    assert dict(zip((label for [label] in colour[2:-1:2]), colour[3:-1:2]))["open"] == "rgb(47, 158, 68)"
-    visibility = {sl["id"]: sl["layout"]["visibility"] for sl in style["layers"] if "layout" in sl}
+    features = [i for i in ids if not i.startswith("divisions:") and not i.endswith(":label")]
+    assert features[-1] == "shelters" and ids.index("admin_areas") < ids.index("roads") < ids.index("hazard_points")
+    assert ids[-3:] == ["divisions:county", "divisions:township", "divisions:name"]  # names over every symbol
+    shelters = next(sl for sl in style["layers"] if sl["id"] == "shelters")
+    # a house per shelter in the colour of its status: the sprite's icon of its QML category
+    icon = shelters["layout"]["icon-image"]
+    assert icon[:2] == ["match", ["get", "status"]]
+    assert dict(zip((label for [label] in icon[2:-1:2]), icon[3:-1:2]))["open"] == "shelters.open"
+    assert shelters["type"] == "symbol" and shelters["minzoom"] == mapstyle.DETAIL_ZOOM
+    assert next(sl for sl in style["layers"] if sl["id"] == "helipads")["layout"]["icon-image"] == "helipads"
+    hazards = next(sl for sl in style["layers"] if sl["id"] == "hazard_points")
+    assert hazards["type"] == "circle" and hazards["minzoom"] == mapstyle.HAZARD_ZOOM
+    density = next(sl for sl in style["layers"] if sl["id"] == "hazard_points:density")
+    assert density["maxzoom"] == mapstyle.HAZARD_ZOOM + 1 and density["filter"] == ["==", ["get", "level"], "township"]
+    visibility = {sl["id"]: sl["layout"]["visibility"] for sl in style["layers"] if "visibility" in sl.get("layout", {})}
     assert visibility["population"] == "none" and visibility["roads"] == visibility["shelters"] == "visible"
     assert style["sources"]["rallypoint"] == {"type": "vector", "url": "/tiles/WebMercatorQuad/tilejson.json"}
+    assert style["sources"]["divisions"] == {"type": "geojson", "data": "/map/divisions.json"}
+
+
+def test_the_sprite_holds_every_icon_the_style_names():
+    from rallypoint.api.tiles import symbols
+
+    index = Path(__file__).resolve().parents[1] / "core" / "web" / "static" / "map" / "sprite.json"
+    if not index.exists() and not IN_CI:
+        pytest.skip("the map's sprite is not built: run make setup")
+    icons = json.loads(index.read_text())
+    for layer in builtin_layers().values():
+        for name, symbol in symbols.layer_icons(layer):
+            w, h = symbols.extent(symbol)
+            assert (icons[name]["width"], icons[name]["height"]) == (w, h), name
+    for name in ("shelters.open", "shelters", "teams.ready", "depots", "helipads", "hazard_points"):
+        assert name in icons
+    # a house is a square under a triangle, a helipad's H is drawn from the font's outline
+    shelter = builtin_layers()["shelters"]
+    assert [m.shape for m in mapstyle.layer_symbology(shelter).classes[0].symbol.markers] == ["square", "triangle"]
+    assert "<path" in symbols.svg(mapstyle.layer_symbology(builtin_layers()["helipads"]).classes[0].symbol,
+                                  lambda char: "M0 0L1 1Z" if char == "H" else None)
 
 
 def test_map_page_in_chinese_and_english_with_legend_labels_and_field_aliases(site):
@@ -118,7 +149,7 @@ def test_map_page_in_chinese_and_english_with_legend_labels_and_field_aliases(si
     assert list(fields)[:2] == ["name", "adcode"]  # the definition's order
     assert fields["shelter_type"]["alias"] == "场所类型"
     assert fields["shelter_type"]["values"]["fixed_short"] == "短期固定避难场所"
-    assert layers["shelters"]["styleLayers"] == ["shelters"] and layers["admin_areas"]["styleLayers"] == [
+    assert layers["shelters"]["styleLayers"] == ["shelters", "shelters:label"] and layers["admin_areas"]["styleLayers"] == [
         "admin_areas", "admin_areas:outline"]
     assert not layers["population"]["visible"] and layers["roads"]["visible"]
     west, south, east, north = cfg["bounds"]
@@ -252,11 +283,16 @@ class MapPage:
             const map = window.rallypointMap, out = {};
             for (const l of map.getStyle().layers) {
                 const name = l.metadata && l.metadata['rallypoint:layer'];
-                if (!name || l.id.endsWith(':outline')) continue;
+                if (!name || l.metadata['rallypoint:role'] !== 'features') continue;  // not outlines, labels, densities
                 out[name] = map.queryRenderedFeatures({layers: [l.id]}).map(f => f.properties);
             }
             return out;
         }""")
+
+    def jump(self, **view) -> None:
+        """Move the map (zoom, center) and wait until it is drawn there."""
+        self.page.evaluate("(v) => window.rallypointMap.jumpTo(v)", view)
+        self.idle()
 
     def close(self) -> None:
         self.page.close()
@@ -273,8 +309,8 @@ def isolated_feature(page, layer: str) -> dict | None:
     """A feature of ``layer`` drawn on top where it is, away from the legend: its point, properties, colour."""
     return page.evaluate("""(layer) => {
         const map = window.rallypointMap, canvas = map.getCanvas().getBoundingClientRect();
-        const ids = map.getStyle().layers.filter(l => l.metadata && l.layout.visibility !== 'none' &&
-                                                     !l.id.endsWith(':outline')).map(l => l.id);
+        const ids = map.getStyle().layers.filter(l => l.metadata && l.metadata['rallypoint:role'] === 'features' &&
+                                                     l.layout.visibility !== 'none').map(l => l.id);
         for (const f of map.queryRenderedFeatures({layers: [layer]})) {
             const p = map.project(f.geometry.coordinates);
             const x = canvas.left + p.x, y = canvas.top + p.y;
@@ -283,7 +319,7 @@ def isolated_feature(page, layer: str) -> dict | None:
             const near = map.queryRenderedFeatures(box, {layers: ids}).filter(g => !g.layer.id.startsWith('admin_areas') &&
                                                                                    g.layer.id !== 'roads');
             if (near.length === 1 && document.elementFromPoint(x, y) === map.getCanvas())
-                return {x, y, properties: f.properties, color: map.getPaintProperty(layer, 'circle-color')};
+                return {x, y, properties: f.properties, zoom: map.getZoom()};
         }
         return null;
     }""", layer)
@@ -292,10 +328,25 @@ def isolated_feature(page, layer: str) -> dict | None:
 def test_chromium_draws_every_resource_layer_from_this_server_only(served, browser):
     m = MapPage(browser, served["url"] + "/map")
     try:
+        # the whole county opens at the zoom where each shelter, team and depot is drawn with its symbol;
+        # hazard points are a density by township until HAZARD_ZOOM, then circles
+        assert mapstyle.DETAIL_ZOOM <= m.page.evaluate("window.rallypointMap.getZoom()") < mapstyle.HAZARD_ZOOM
         rendered = m.rendered()
-        for name in RESOURCES + ("admin_areas", "roads"):
+        for name in ("shelters", "depots", "teams", "helipads", "admin_areas", "roads"):
             assert rendered[name], f"no feature of {name} drawn"
-        assert rendered["population"] == []  # off by default
+        assert rendered["population"] == [] and rendered["hazard_points"] == []  # off by default; a density
+        shaded = m.page.evaluate("window.rallypointMap.queryRenderedFeatures({layers: ['hazard_points:density']})"
+                                 ".map(f => f.properties.adcode)")
+        assert shaded and all(len(code) == 9 for code in shaded)  # townships shaded by their hazard points per km²
+        names = m.page.evaluate("window.rallypointMap.queryRenderedFeatures({layers: ['divisions:name']})"
+                                ".map(f => f.properties.name)")
+        assert len(set(names)) >= 5  # township labels
+        path = shot(m.page, "map-zh.png")
+        centre = m.page.evaluate("window.rallypointMap.getCenter().toArray()")
+        m.jump(zoom=mapstyle.HAZARD_ZOOM + 0.5, center=centre)
+        rendered.update({"hazard_points": m.rendered()["hazard_points"]})
+        assert rendered["hazard_points"], "no hazard point drawn"
+        m.jump(zoom=mapstyle.DETAIL_ZOOM + 0.6, center=centre)  # the symbols faded in, no hazard point over them
         for name in RESOURCES:  # real features of the registry, with no personal field
             drawn = {p["uuid"] for p in rendered[name]}
             assert drawn <= served["uuids"][name], name
@@ -305,8 +356,7 @@ def test_chromium_draws_every_resource_layer_from_this_server_only(served, brows
         for name in RESOURCES:
             assert builtin_layers()[name].title_zh in legend
         assert "开放" in legend and "高速公路" in legend
-        path = shot(m.page, "map-zh.png")
-        # the drawn pixels: an isolated open shelter is the green of the QGIS style
+        # the drawn pixels: an isolated shelter's house is the colour of its status in the QGIS style
         from PIL import Image
 
         spot = isolated_feature(m.page, "shelters")
@@ -315,7 +365,8 @@ def test_chromium_draws_every_resource_layer_from_this_server_only(served, brows
         expected = next(c.symbol.fill for c in mapstyle.layer_symbology(builtin_layers()["shelters"]).classes
                         if c.value == status)
         want = tuple(int(v) for v in expected.removeprefix("rgb(").removesuffix(")").split(","))
-        got = Image.open(path).convert("RGB").getpixel((round(spot["x"]), round(spot["y"])))
+        path = shot(m.page, "map-zh-shelter.png")
+        got = Image.open(path).convert("RGB").getpixel((round(spot["x"]), round(spot["y"]) + 1))  # the house's body
         assert max(abs(a - b) for a, b in zip(got, want)) <= 12, (status, got, want)
         origin = served["url"] + "/"
         outside = [u for u in m.requests if not u.startswith((origin, "blob:", "data:"))]

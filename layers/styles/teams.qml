@@ -19,7 +19,7 @@
           <Option type="Map">
             <Option type="QString" name="angle" value="0"/>
             <Option type="QString" name="cap_style" value="square"/>
-            <Option type="QString" name="color" value="28,126,214,255"/>
+            <Option type="QString" name="color" value="12,133,153,255"/>
             <Option type="QString" name="horizontal_anchor_point" value="1"/>
             <Option type="QString" name="joinstyle" value="miter"/>
             <Option type="QString" name="name" value="equilateral_triangle"/>
@@ -39,7 +39,7 @@
           </Option>
           <prop v="0" k="angle"/>
           <prop v="square" k="cap_style"/>
-          <prop v="28,126,214,255" k="color"/>
+          <prop v="12,133,153,255" k="color"/>
           <prop v="1" k="horizontal_anchor_point"/>
           <prop v="miter" k="joinstyle"/>
           <prop v="equilateral_triangle" k="name"/>

@@ -21,7 +21,7 @@
               <se:Mark>
                 <se:WellKnownName>equilateral_triangle</se:WellKnownName>
                 <se:Fill>
-                  <se:SvgParameter name="fill">#1c7ed6</se:SvgParameter>
+                  <se:SvgParameter name="fill">#0c8599</se:SvgParameter>
                 </se:Fill>
                 <se:Stroke>
                   <se:SvgParameter name="stroke">#ffffff</se:SvgParameter>

@@ -35,7 +35,7 @@ BASE_VISIBLE = ("admin_areas", "roads")
 FONT = "Noto Sans CJK SC Regular"  # the glyphs' fontstack (make setup builds it from Debian's fonts-noto-cjk)
 TOWNSHIP_ZOOM = 10  # counts per county below, per township from here to DETAIL_ZOOM
 DETAIL_ZOOM = 11  # the aggregated layers drawn feature by feature from here
-HAZARD_ZOOM = 12  # hazard points as circles from here; their density fades out by HAZARD_ZOOM + 1.5
+HAZARD_ZOOM = 13  # hazard points as circles from here (a city's centre holds hundreds a km²); density until + 1
 #: The layers counted per division at low zooms and drawn one by one from DETAIL_ZOOM (hazards: HAZARD_ZOOM).
 AGGREGATED = {"shelters": DETAIL_ZOOM, "teams": DETAIL_ZOOM, "depots": DETAIL_ZOOM, "hazard_points": HAZARD_ZOOM}
 #: Point layers shown as a density below their own zoom in AGGREGATED
@@ -95,7 +95,9 @@ def _icon_expression(layer: LayerDef) -> Any:
 
 
 def _fade_in(z: float) -> list[Any]:
-    return ["interpolate", ["linear"], ["zoom"], z, 0.0, z + 0.5, 1.0]
+    """Half opaque at the layer's first zoom, whole half a zoom later: never drawn invisible (what is drawn answers
+    clicks)."""
+    return ["interpolate", ["linear"], ["zoom"], z, 0.5, z + 0.5, 1.0]
 
 
 # -- the registry's layers ------------------------------------------------------------------------------
@@ -125,7 +127,9 @@ def _density(layer: LayerDef, admin: LayerDef) -> dict[str, Any]:
     each township's colour once it has ``/map/divisions.json``'s classes (``c_<layer>`` by division code)."""
     until = AGGREGATED.get(layer.name, HAZARD_ZOOM)
     paint = {"fill-color": "rgba(0, 0, 0, 0)",
-             "fill-opacity": ["interpolate", ["linear"], ["zoom"], until - 0.5, 0.6, until + 1, 0.0]}
+             # lighter once the symbols are drawn over it, gone once each point is
+             "fill-opacity": ["interpolate", ["linear"], ["zoom"], DETAIL_ZOOM, 0.6, DETAIL_ZOOM + 1, 0.35,
+                              until + 1, 0.0]}
     out = {"id": layer.name + ":density", "type": "fill", "source": SOURCE, "source-layer": admin.name,
            "maxzoom": until + 1, "layout": {"visibility": "visible"},
            "metadata": {**_meta(layer, "density"), "rallypoint:colours": density_colours(layer)}, "paint": paint}
@@ -208,10 +212,11 @@ def style_layers(layer: LayerDef, visible: bool) -> list[dict[str, Any]]:
 # -- the divisions' names and counts ----------------------------------------------------------------------
 
 def _counts_text(layers: list[LayerDef], name_scale: float) -> list[Any]:
-    """The division's name over a line of icons and counts: ``⌂ 12  ▲ 8  ◆ 1  • 2,140``."""
+    """The division's name over a line of icons and counts: ``⌂ 12  ▲ 8  ◆ 1  • 2,140``. (A plain space after
+    each icon: MapLibre 5 lays out the images of a line with a thin space, U+2009, one count too far.)"""
     text: list[Any] = ["format", ["get", "name"], {"font-scale": name_scale}, "\n", {}]
     for i, lay in enumerate(layers):
-        text += [["image", lay.name], {}, ["concat", "\u2009", ["number-format", ["get", f"n_{lay.name}"], {}],
+        text += [["image", lay.name], {}, ["concat", " ", ["number-format", ["get", f"n_{lay.name}"], {}],
                                            "  " if i < len(layers) - 1 else ""], {"font-scale": 0.85}]
     return text
 

@@ -334,6 +334,7 @@
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var q = box.value.trim();
+    out.replaceChildren();  // the last search's answers go at once
     if (!q) return;
     Promise.all([findDivisions(q).catch(function () { return []; }), findResources(q)])
       .then(function (both) { show(both[0].concat(both[1]), q); })
