@@ -129,8 +129,11 @@ def test_the_portal_in_chinese_with_the_map_first(served, context):
     assert figures(p) == {name: f"{n:,}" for name, n in served["counts"].items()}
     box = p.locator("#portal-map").bounding_box()
     assert box["y"] < 100 and box["height"] > 400 and box["width"] > 700  # the map first, and large
+    # the shelters on the embedded map: drawn one by one, or counted on their township's label when zoomed out
     drawn = p.evaluate("""() => { const m = document.getElementById('portal-map').contentWindow.rallypointMap;
-        return m.queryRenderedFeatures({layers: ['shelters']}).length; }""")
+        const counted = m.queryRenderedFeatures({layers: ['divisions:county', 'divisions:township']});
+        return m.queryRenderedFeatures({layers: ['shelters']}).length +
+               counted.reduce((n, f) => n + f.properties.n_shelters, 0); }""")
     assert drawn > 10
     assert panel(p, "rectification") == {"整改记录": "0", "未整改": "0", "逾期未整改": "0", "已整改": "0", "整改率": "—"}
     assert "登录后可见" in p.inner_text('article[data-panel="survey"]')

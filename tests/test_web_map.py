@@ -46,6 +46,12 @@ def site(request, web_backend):
     return {"client": create_app(path, {"TESTING": True}).test_client(), "path": path, "editor": editor}
 
 
+def mapping_of(geometry) -> dict:
+    from rallypoint.geometry import mapping
+
+    return mapping(geometry)
+
+
 def page_config(html: str) -> dict:
     start = html.index('<script type="application/json" id="map-config">') + len(
         '<script type="application/json" id="map-config">')
@@ -185,6 +191,42 @@ def test_style_document_for_other_clients_names_the_tilejson_absolutely(site):
     assert style["sources"]["rallypoint"]["url"] == "http://localhost/tiles/WebMercatorQuad/tilejson.json"
     assert site["client"].get(style["sources"]["rallypoint"]["url"]).status_code == 200
     assert site["client"].get("/map/style.json?lang=en").status_code == 400  # the style has no language
+
+
+def test_divisions_document_counts_each_layer_per_county_and_township(site):
+    """/map/divisions.json: a label point inside each division, its box and area, and the features of each layer
+    whose division code starts with its own, as the registry holds them; hazard density in quantile classes."""
+    from shapely.geometry import Point, shape
+
+    r = site["client"].get("/map/divisions.json")
+    assert r.status_code == 200 and r.content_type == "application/geo+json"
+    doc = r.get_json()
+    assert set(RESOURCES) <= set(doc["layers"])
+    with Registry.open(site["path"]) as reg:
+        codes = {name: [str(f.properties["adcode"]) for f in reg.features(name)] for name in RESOURCES}
+        areas = {f.properties["adcode"]: f for f in reg.features("admin_areas")}
+    features = doc["features"]
+    assert {f["properties"]["adcode"] for f in features} == set(areas)
+    for f in features:
+        p = f["properties"]
+        area = shape(mapping_of(areas[p["adcode"]].geometry))
+        assert area.contains(Point(f["geometry"]["coordinates"])), p["name"]  # the label inside its division
+        assert p["name"] == areas[p["adcode"]].properties["name"] and p["area_km2"] > 0
+        for name in RESOURCES:
+            assert p[f"n_{name}"] == sum(c.startswith(p["adcode"]) for c in codes[name]), (p["name"], name)
+    townships = [f["properties"] for f in features if f["properties"]["level"] == "township"]
+    county = next(f["properties"] for f in features if f["properties"]["level"] == "county")
+    assert sum(t["n_shelters"] for t in townships) == county["n_shelters"] == len(codes["shelters"])
+    bounds = doc["density"]["hazard_points"]["per_km2"]
+    assert doc["density"]["hazard_points"]["level"] == "township" and bounds == sorted(bounds) and len(bounds) >= 3
+    for t in townships:  # each township's class holds its hazard points per km²
+        c = t["c_hazard_points"]
+        density = t["n_hazard_points"] / t["area_km2"]
+        assert density <= bounds[c] + 0.01 and (c == 0 or density > bounds[c - 1] - 0.01), t["name"]
+    again = site["client"].get("/map/divisions.json", headers={"If-None-Match": r.headers["ETag"]})
+    assert again.status_code == 304
+    bad = site["client"].get("/map/divisions.json?level=county")
+    assert bad.status_code == 400 and "level" in bad.get_json()["description"]
 
 
 def test_bad_map_parameters_are_400_naming_them(site):
