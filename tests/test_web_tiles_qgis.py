@@ -101,7 +101,10 @@ def test_qgis_vector_tile_layer_decodes_what_the_server_encoded(served, tmp_path
     assert report["style_loaded"], report["messages"]
     styles = report["styles"]
     assert {s["layer"] for name, s in styles.items() if name != "background"} == set(served["names"])
-    assert styles["depots"]["color"] == "#b35806"  # rgb(179, 88, 6): depots.qml's single symbol
-    assert styles["helipads"]["color"] == "#7048e8"  # rgb(112, 72, 232): helipads.qml's
+    # shelters, depots, teams and helipads are the map's sprite icons (drawn from their QML symbols): QGIS makes
+    # each a raster marker of the sprite's image
+    for name in ("shelters", "depots", "teams", "helipads"):
+        assert styles[name]["symbol_layer"] == "RasterMarker", (name, styles[name])
+    assert styles["hazard_points"]["symbol_layer"] == "SimpleMarker"  # circles, as in hazard_points.qml
     roads = styles["roads"]["color_expression"]  # categorized on road_class as in roads.qml
     assert "\"road_class\" IN ('motorway') THEN '#d9480f'" in roads and "IN ('primary') THEN '#f76707'" in roads

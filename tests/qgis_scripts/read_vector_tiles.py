@@ -104,6 +104,7 @@ if layer.isValid():
         entry = {"layer": style.layerName(), "geometry": int(style.geometryType())}
         if symbol is not None:
             entry["color"] = symbol.color().name()
+            entry["symbol_layer"] = symbol.symbolLayer(0).layerType()
             colour = symbol.symbolLayer(0).dataDefinedProperties().property(QgsSymbolLayer.PropertyFillColor)
             if colour.isActive():
                 entry["color_expression"] = colour.asExpression()

@@ -265,7 +265,7 @@ def _class_label(layer: LayerDef, s: Symbology, c: SymbolClass, lang: str) -> st
 def legend(layer: LayerDef, lang: str) -> list[dict[str, Any]]:
     """The legend entries of one layer: label, the sprite icon (point layers), fill, outline and size per class."""
     s = layer_symbology(layer)
-    icons = dict((name, True) for name, _ in layer_icons(layer))
+    icons = {name for name, _ in layer_icons(layer)} if drawn_as_icons(layer) else set()
     out = []
     for i, c in enumerate(s.classes):
         y = c.symbol

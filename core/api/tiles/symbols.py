@@ -82,10 +82,16 @@ def layer_icons(layer: LayerDef) -> list[tuple[str, Symbol]]:
 
 
 def drawn_as_icons(layer: LayerDef) -> bool:
-    """A point layer whose QML symbols are more than one plain circle each (a house, a triangle, an H …)."""
+    """A point layer whose QML symbols are more than one plain circle each (a house, a triangle, an H …), by
+    category or single. A graduated layer (the population grid: a million cells in a city) stays MapLibre's
+    circles in its classes' colours: cheaper to draw, and QGIS 3.22's style converter drops a layer whose icon
+    is chosen by a number's range."""
     if not layer.has_geometry or geometry_kind(layer) != "Point":
         return False
-    classes = layer_symbology(layer).classes
+    s = layer_symbology(layer)
+    if s.kind == "graduated":
+        return False
+    classes = s.classes
     return any(not (len(c.symbol.markers) == 1 and c.symbol.markers[0].kind == "simple"
                     and c.symbol.markers[0].shape == "circle") for c in classes) and \
         all(c.symbol.markers for c in classes)
