@@ -90,6 +90,8 @@ def test_an_empty_registry_has_a_map_without_extent(registry_path):
     cfg = page_config(r.get_data(as_text=True))
     assert cfg["bounds"] is None and cfg["lang"] == "en"
     assert {lay["id"] for lay in cfg["layers"]} >= set(RESOURCES)
+    divisions = client.get("/map/divisions.json")  # no division yet: nothing to label or count
+    assert divisions.status_code == 200 and divisions.get_json()["features"] == []
 
 
 def test_style_draws_resource_layers_on_top_with_qgis_symbols_and_only_this_servers_assets():
