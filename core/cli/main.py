@@ -10,6 +10,7 @@ from .. import __version__
 from .analyse_cmd import analyse
 from .backup_cmd import backup, restore_backup
 from .common import RallypointGroup, err_console
+from .conflicts_cmd import conflicts
 from .diff_cmd import diff
 from .export_cmd import export, verify
 from .features_cmd import add, edit, list_features, retire, restore, show
@@ -75,6 +76,6 @@ def cli(trace_hooks: bool) -> None:
 
 
 for command in (init, sample, layers, add, list_features, show, edit, retire, restore, history, validate, plugins,
-                analyse, serve, keys, export, verify, import_, diff, merge, checkout, push, pull,
+                analyse, serve, keys, export, verify, import_, diff, merge, conflicts, checkout, push, pull,
                 backup, restore_backup):
     cli.add_command(command)
