@@ -125,7 +125,9 @@ def test_every_write_route_refuses_anonymous_users_and_lower_roles_and_changes_n
     record("write routes refused without the role", {"routes": rules, "requests": len(requests), "refused": refused})
     # the same routes do write for the right role (so the refusals above were the role's, not the request's)
     shelter_uuid = next(u for n, m, u, b in requests if m == "PATCH" and "/shelters/" in u)
-    r = send(c, "PATCH", shelter_uuid, {"properties": {"occupancy": 7}}, site["headers"]["editor"])
+    etag = c.get(shelter_uuid, headers=site["headers"]["editor"]).headers["ETag"]
+    r = send(c, "PATCH", shelter_uuid, {"properties": {"occupancy": 7}},
+             {**site["headers"]["editor"], "If-Match": etag})
     assert r.status_code == 200 and r.get_json()["properties"]["occupancy"] == 7
     r = send(c, "POST", "/plugins/guarded/x", {"a": 1}, site["headers"]["editor"])
     assert r.status_code == 200 and r.get_json() == {"written": True}

@@ -67,6 +67,14 @@ class PreconditionFailed(ApiError):
     ogc_code = "PreconditionFailed"
 
 
+class PreconditionRequired(ApiError):
+    """A change to a feature sent without the version it changes (RFC 6585): it could overwrite a change its
+    sender never saw."""
+
+    http_status = 428
+    ogc_code = "PreconditionRequired"
+
+
 class PayloadTooLarge(ApiError):
     http_status = 413
     ogc_code = "PayloadTooLarge"

@@ -74,8 +74,10 @@ def _components(ctx: Context) -> dict[str, Any]:
             "featureId": {"name": "featureId", "in": "path", "required": True,
                           "description": "The feature's UUID (the fid for reference layers).",
                           "schema": {"type": "string"}},
-            "ifMatch": {"name": "If-Match", "in": "header", "required": False,
-                        "description": "The ETag last read; a stale one is refused with 412.",
+            "ifMatch": {"name": "If-Match", "in": "header", "required": True,
+                        "description": "The feature's ETag as last read (GET the feature: its ETag header). "
+                                       "Without it, or with *, the change is refused with 428; a stale one with "
+                                       "412.",
                         "schema": {"type": "string"}},
         },
         "schemas": {
@@ -175,11 +177,14 @@ def _collection_paths(layer: LayerDef) -> dict[str, Any]:
     if not read_only(layer):
         schema = _feature_schema(layer)
         body = {"required": True, "content": {GEOJSON: {"schema": schema}, JSON: {"schema": schema}}}
-        written = {"401": {"description": "No API key."}, "403": {"description": "The key's role is below editor."},
-                   "412": {"description": "If-Match is stale."}, **_ERRORS}
+        added = {"401": {"description": "No API key."}, "403": {"description": "The key's role is below editor."},
+                 **_ERRORS}
+        written = {**added, "412": _resp("If-Match names a version the feature is no longer at.", JSON, "exception"),
+                   "428": _resp("No If-Match (or If-Match: *): send the ETag of the version the change is made "
+                                "on.", JSON, "exception")}
         items["post"] = {"summary": f"{layer.title_en}: add a feature", "operationId": f"add_{layer.name}_item",
                          "tags": tag, "security": secured, "requestBody": body,
-                         "responses": {"201": {"description": "Added; Location names it."}, **written}}
+                         "responses": {"201": {"description": "Added; Location names it."}, **added}}
         for method, what in (("put", "replace"), ("patch", "update some properties or the geometry of"),
                              ("delete", "retire (the registry keeps it in its history)")):
             one[method] = {"summary": f"{layer.title_en}: {what} a feature", "tags": tag, "security": secured,
