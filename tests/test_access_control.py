@@ -78,6 +78,11 @@ def write_requests(site) -> list[tuple[str, str, str, dict]]:
                         got = c.get(f"/collections/{name}/items/{feat.uuid}", headers=site["headers"]["editor"])
                         body = got.get_json() if method == "PUT" else {"properties": {"name": "越权修改"}}
                         out.append(("editor", method, f"/collections/{name}/items/{feat.uuid}", body))
+            elif rule.rule == "/transactions":  # a push: a change set in one request
+                feat = some["teams"]
+                out.append(("editor", method, "/transactions", {"id": "access-control-test", "actions": [
+                    {"action": "update", "collection": "teams", "id": feat.uuid, "baseVersion": feat.version,
+                     "item": {"type": "Feature", "properties": {"name": "越权推送"}}}]}))
             elif rule.rule == "/processes/<process_id>/execution":
                 for process in ("capacity", "coverage"):
                     out.append(("reader", method, f"/processes/{process}/execution", {"inputs": {}}))

@@ -15,6 +15,7 @@ from ..schema import FieldDef, LayerDef
 from ..validation import PROVINCE_PREFIXES
 from . import crs as crsmod
 from . import html
+from .features import changes
 from .features.collections import read_only, site_title
 from .features.queryables import field_json_schema
 from .context import Context
@@ -262,6 +263,7 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
     }
     for layer in ctx.registry.layers.values():
         paths.update(_collection_paths(layer))
+    paths.update(changes.paths())
     paths["/processes"] = {"get": {"summary": "The analyses plugins provide", "operationId": "getProcesses",
                                    **simple}}
     for name, analysis in sorted(analyses(ctx.plugins).items()):

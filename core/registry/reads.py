@@ -98,6 +98,13 @@ class Reads:
             (layer, uuid, version)).fetchone()
         return None if row is None else json_value(row[0])
 
+    def versions_noted(self, layer: str, uuid: str, note: str) -> list[int]:
+        """The versions of a feature whose history row carries exactly ``note`` (a push's mark, see
+        :mod:`.changes`)."""
+        rows = self._store.execute(f"SELECT version FROM {HISTORY_TABLE} WHERE layer = ? AND uuid = ? AND note = ?",
+                                   (layer, uuid, note)).fetchall()
+        return [r[0] for r in rows]
+
     def get(self, layer: str, uuid: str, *, version: int | None = None) -> Feature:
         """The feature with ``uuid`` (retired ones too), or one of its earlier versions from the history."""
         ldef = self.layer(layer)
