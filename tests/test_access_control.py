@@ -83,6 +83,8 @@ def write_requests(site) -> list[tuple[str, str, str, dict]]:
                 out.append(("editor", method, "/transactions", {"id": "access-control-test", "actions": [
                     {"action": "update", "collection": "teams", "id": feat.uuid, "baseVersion": feat.version,
                      "item": {"type": "Feature", "properties": {"name": "越权推送"}}}]}))
+            elif rule.rule == "/conflicts/<conflict_id>/resolution":  # a merge conflict settled: editors
+                out.append(("editor", method, "/conflicts/1/resolution", {"keep": "theirs"}))
             elif rule.rule == "/processes/<process_id>/execution":
                 for process in ("capacity", "coverage"):
                     out.append(("reader", method, f"/processes/{process}/execution", {"inputs": {}}))

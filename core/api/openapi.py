@@ -13,6 +13,7 @@ from typing import Any
 from .. import __version__
 from ..schema import FieldDef, LayerDef
 from ..validation import PROVINCE_PREFIXES
+from . import conflicts
 from . import crs as crsmod
 from . import html
 from .features import changes
@@ -264,6 +265,7 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
     for layer in ctx.registry.layers.values():
         paths.update(_collection_paths(layer))
     paths.update(changes.paths())
+    paths.update(conflicts.paths())
     paths["/processes"] = {"get": {"summary": "The analyses plugins provide", "operationId": "getProcesses",
                                    **simple}}
     for name, analysis in sorted(analyses(ctx.plugins).items()):

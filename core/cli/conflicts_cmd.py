@@ -95,16 +95,16 @@ def list_conflicts(registry, resolved, every, as_json, lang):
                                           for s in (c.base, c.ours, c.theirs)),
                           "" if now is None else str(now.properties.get("retired_at") or ""))
             console.print(t)
-            console.print(f"  feature {c.uuid}, now version {now.version if now else '?'}; theirs from "
-                          f"{c.theirs_from or '?'}; found {china_time(c.detected_at)} by {c.detected_by}", markup=False)
+            click.echo(f"  feature {c.uuid}, now version {now.version if now else '?'}; theirs from "
+                       f"{c.theirs_from or '?'}; found {china_time(c.detected_at)} by {c.detected_by}")
             if c.resolved:
                 how = c.resolution or {}
-                console.print(f"  resolved {china_time(c.resolved_at)} by {how.get('by', '?')}: kept "
-                              f"{how.get('keep', '?')}" + (f", set {how['set']}" if how.get("set") else "")
-                              + (f" (version {how['version']})" if how.get("version") else ""), markup=False)
+                click.echo(f"  resolved {china_time(c.resolved_at)} by {how.get('by', '?')}: kept "
+                           f"{how.get('keep', '?')}" + (f", set {how['set']}" if how.get("set") else "")
+                           + (f" (version {how['version']})" if how.get("version") else ""))
         if not resolved and not every:
-            console.print(f"{len(found)} open conflict(s). Resolve one with: rallypoint conflicts resolve "
-                          f"{registry} ID --keep ours|theirs [--set FIELD=VALUE]", markup=False)
+            click.echo(f"{len(found)} open conflict(s). Resolve one with: rallypoint conflicts resolve "
+                       f"{registry} ID --keep ours|theirs [--set FIELD=VALUE]")
 
 
 @conflicts.command("resolve")
@@ -138,6 +138,6 @@ def resolve(registry, conflict_id, keep, assignments, geometry, if_version, auth
         c, feat = reg.resolve_conflict(conflict_id, keep=keep or "ours", values=values, author=author,
                                        expected_version=if_version)
         how = c.resolution or {}
-        console.print(f"Resolved conflict #{c.id} ({c.layer} {c.uuid}): kept {how.get('keep')}"
-                      + (f", set {', '.join(how.get('set') or {})}" if how.get("set") else "")
-                      + f"; now version {feat.version}.", markup=False)
+        click.echo(f"Resolved conflict #{c.id} ({c.layer} {c.uuid}): kept {how.get('keep')}"
+                   + (f", set {', '.join(how.get('set') or {})}" if how.get("set") else "")
+                   + f"; now version {feat.version}.")

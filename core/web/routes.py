@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from ..api import endpoints, landing, openapi, processes
+from ..api import conflicts, endpoints, landing, openapi, processes
 from ..api.features import changes, collections, items, transactions
 from ..api.tiles import mappage
 from ..api.tiles import tilesets as tiles
@@ -36,6 +36,9 @@ def features_blueprint() -> Blueprint:
                     methods=list(by_method_item), provide_automatic_options=False)
     bp.add_url_rule("/transactions", "transactions", _view(changes.post_transaction, large_body=True),
                     methods=["POST"])
+    bp.add_url_rule("/conflicts", "conflicts", _view(conflicts.list_conflicts), methods=["GET"])
+    bp.add_url_rule("/conflicts/<conflict_id>", "conflict", _view(conflicts.get_conflict), methods=["GET"])
+    bp.add_url_rule("/conflicts/<conflict_id>/resolution", "resolution", _view(conflicts.resolve), methods=["POST"])
     return bp
 
 

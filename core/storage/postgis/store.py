@@ -296,9 +296,10 @@ class PgStore:
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         cur = self.conn.execute(f"SELECT * FROM {CONFLICTS_TABLE}{where} ORDER BY id"
                                 + (" FOR UPDATE" if lock else ""), params or None)
+        rows = cur.fetchall()  # before the description: inside a batch, the pipeline answers on fetching
         cols = [d.name for d in cur.description]
         out = []
-        for r in cur.fetchall():
+        for r in rows:
             row = dict(zip(cols, r))
             for c in _CONFLICT_JSON:  # JSON text, as the GeoPackage gives it
                 if row[c] is not None:
