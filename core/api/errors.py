@@ -85,6 +85,16 @@ class UnsupportedMediaType(ApiError):
     ogc_code = "UnsupportedMediaType"
 
 
+class TooManyRequests(ApiError):
+    """Over a rate limit: try again after ``Retry-After`` seconds."""
+
+    http_status = 429
+    ogc_code = "TooManyRequests"
+
+    def __init__(self, description: str, retry_after: int):
+        super().__init__(description, headers={"Retry-After": str(max(1, int(retry_after)))})
+
+
 def error_body(exc: BaseException) -> tuple[int, dict[str, str], dict[str, Any]]:
     """``(status, headers, body)`` for an error: RallypointError subclasses say their own status."""
     if isinstance(exc, RallypointError):

@@ -103,7 +103,8 @@ def _components(ctx: Context) -> dict[str, Any]:
             "Unauthorized": _resp("The API key sent is wrong, malformed or revoked (on any operation), or the "
                                   "operation needs a key and none was sent.", JSON, "exception"),
             "Forbidden": _resp("The key's role is too low for this operation.", JSON, "exception"),
-            "TooManyRequests": _resp("Too many writes, or too many refused keys, from this client: try again after "
+            "TooManyRequests": _resp("Too many writes from this key, or too many refused keys from this address or "
+                                     "of this key id (a valid key in use is never refused): try again after "
                                      "Retry-After seconds.", JSON, "exception"),
             "PayloadTooLarge": _resp("The body is larger than the server accepts.", JSON, "exception"),
             "UnsupportedMediaType": _resp("The body is not of a media type this operation reads.", JSON,

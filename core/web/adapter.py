@@ -22,6 +22,7 @@ from flask import Response, current_app, g, request
 from ..api import Context, Headers, QueryArgs, Request
 from ..api.auth import authenticate, key_from_headers
 from ..registry import Registry
+from .ratelimit import key_guard
 
 
 def state():
@@ -69,7 +70,7 @@ def api_request(path_params: dict[str, Any]) -> Request:
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         body = request.get_data(cache=False)  # MAX_CONTENT_LENGTH stops an oversize body early (413)
     key = key_from_headers(headers)
-    principal = authenticate(get_registry(), key) if key is not None else None
+    principal = authenticate(get_registry(), key, key_guard()) if key is not None else None
     return Request(method=request.method, path=request.path, path_params={k: str(v) for k, v in path_params.items()},
                    args=QueryArgs(request.args.items(multi=True)), headers=headers, body=body, principal=principal,
                    base_url=request.url_root.rstrip("/"))
