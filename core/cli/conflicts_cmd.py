@@ -60,8 +60,10 @@ def conflicts():
 @click.option("--resolved", is_flag=True, help="List the resolved conflicts (with how), not the open ones.")
 @click.option("--all", "every", is_flag=True, help="List open and resolved conflicts.")
 @click.option("--json", "as_json", is_flag=True, help="Print the conflicts as JSON.")
+@click.option("--ids", "only_ids", is_flag=True,
+              help="Only the ids, one a line, oldest first, for scripts: ID=$(rallypoint conflicts list R --ids | head -1)")
 @lang_option
-def list_conflicts(registry, resolved, every, as_json, lang):
+def list_conflicts(registry, resolved, every, as_json, only_ids, lang):
     """List the merge conflicts of REGISTRY (default: the open ones), oldest first.
 
     Each shows, for every field in conflict, the value of the common base, ours when the
@@ -71,6 +73,10 @@ def list_conflicts(registry, resolved, every, as_json, lang):
         found = reg.conflicts(resolved=None if every else resolved)
         if as_json:
             print_json([c.to_json() for c in found])
+            return
+        if only_ids:
+            for c in found:
+                click.echo(c.id)
             return
         lang = lang or reg.info.language
         if not found:
