@@ -6,6 +6,7 @@ GeoPackage geometry blobs are :mod:`rallypoint.storage.gpkg.blobs`.
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -64,17 +65,67 @@ def to_storage(geom: BaseGeometry, crs: pyproj.CRS | str | int | None) -> BaseGe
     return shapely.transform(geom, apply)
 
 
+class CoordinateError(RallypointError, ValueError):
+    """A GeoJSON coordinate that is not a number (``"104.06"``, ``true``, ``null``, NaN); the message names it."""
+
+    http_status = 400
+    ogc_code = "InvalidParameterValue"
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def coordinate_problem(geometry: Any, where: str = "geometry") -> str | None:
+    """The first coordinate of a GeoJSON geometry that is not a finite number, named by its place
+    (``geometry.coordinates[1]: '30.66' is text, not a number``); None when they all are.
+
+    GeoJSON positions are numbers (RFC 7946, 3.1.1); shapely would turn ``"30.66"`` into 30.66 without a word.
+    """
+    if not isinstance(geometry, dict):
+        return None
+    if geometry.get("type") == "GeometryCollection":
+        for i, g in enumerate(geometry.get("geometries") or []):
+            found = coordinate_problem(g, f"{where}.geometries[{i}]")
+            if found:
+                return found
+        return None
+    stack = [(geometry.get("coordinates"), f"{where}.coordinates")]
+    while stack:
+        value, at = stack.pop(0)
+        if not isinstance(value, list):
+            continue
+        if value and not any(isinstance(v, list) for v in value):  # a position
+            for i, v in enumerate(value):
+                if not _is_number(v):
+                    if isinstance(v, str):
+                        return f"{at}[{i}]: {json.dumps(v, ensure_ascii=False)} is text, not a number"
+                    if v is None or isinstance(v, bool):
+                        return f"{at}[{i}]: {json.dumps(v)} is not a number"
+                    if isinstance(v, float):
+                        return f"{at}[{i}]: {v} is not a finite number"
+                    return f"{at}[{i}]: a {type(v).__name__} is not a number"
+        else:
+            stack[:0] = [(v, f"{at}[{i}]") for i, v in enumerate(value)]
+    return None
+
+
 def from_user(value: Any) -> BaseGeometry:
-    """Read a geometry given as shapely, a GeoJSON mapping or string, WKT, or an (x, y) pair."""
+    """Read a geometry given as shapely, a GeoJSON mapping or string, WKT, or an (x, y) pair.
+
+    A GeoJSON coordinate that is not a number raises :class:`CoordinateError` naming it.
+    """
     if isinstance(value, BaseGeometry):
         return value
-    if isinstance(value, (tuple, list)) and len(value) in (2, 3) and all(isinstance(v, (int, float)) for v in value):
+    if isinstance(value, (tuple, list)) and len(value) in (2, 3) and all(_is_number(v) for v in value):
         return shapely.Point(value[0], value[1])
+    if isinstance(value, str) and value.strip().startswith("{"):
+        value = json.loads(value.strip())
     if isinstance(value, dict):
+        found = coordinate_problem(value)
+        if found:
+            raise CoordinateError(found)
         return _shape(value)
     if isinstance(value, str):
-        s = value.strip()
-        if s.startswith("{"):
-            return _shape(json.loads(s))
-        return shapely.from_wkt(s)
+        return shapely.from_wkt(value.strip())
     raise TypeError(f"cannot read a geometry from {type(value).__name__}")

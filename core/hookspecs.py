@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .analysis import Analysis
     from .exchange_formats import ExportFormat, ImportFormat, ValueParser
+    from .portal import Panel
     from .profiles import Profile
     from .schema import LayerDef
     from .web_endpoints import Endpoint
@@ -147,4 +148,14 @@ def rallypoint_web_endpoints() -> list["Endpoint"]:
     :returns: :class:`~rallypoint.web_endpoints.Endpoint` objects: method, path
         template and a handler taking a request mapping and returning
         ``(status, headers, body)``.
+    """
+
+
+@hookspec
+def rallypoint_portal_panels() -> list["Panel"]:
+    """Add panels to the web portal (``/`` in a browser): figures at a glance and links to reports.
+
+    :returns: :class:`~rallypoint.portal.Panel` objects: an id, titles in Chinese and English, a callable
+        computing the figures from a request mapping (as a web endpoint's handler gets it, plus ``lang``),
+        links, and the least role that sees the figures.
     """

@@ -3,7 +3,9 @@
 :func:`check_feature` normalises what a user gave (strings from the command line, numbers,
 labels instead of codes) into the stored form and lists every problem it finds, each with
 the field it concerns. It does not touch the database: cross-feature checks (references,
-unique UUIDs) are the registry's, which passes a ``reference_exists`` callable.
+unique UUIDs) are the registry's, which passes a ``reference_exists`` callable, and so are the
+positions against China's extent and the division boundaries it holds (:mod:`.positions`), for which
+it passes the extent and a cached lookup of boundaries.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from . import derive
+from .positions import Divisions, Extent, position_problems
 from .schema import FieldDef, LayerDef
 
 # GB/T 2260 province-level prefixes (the first two digits of every division code).
@@ -33,6 +36,11 @@ _FALSE = {"false", "0", "no", "n", "f", "否", "无"}
 
 class _Bad(Exception):
     """A single value is wrong; the message says how."""
+
+
+#: the whole numbers a registry stores: SQLite's INTEGER and PostgreSQL's bigint are both 64-bit, and a larger
+#: Python int reaching either is an internal error (an OverflowError), not a clear refusal
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 
 
 @dataclass
@@ -137,6 +145,8 @@ def normalise_value(f: FieldDef, v: Any) -> Any:
             raise _Bad(f"{n} is below the minimum {f.min:g}{' ' + f.unit if f.unit else ''}")
         if f.max is not None and n > f.max:
             raise _Bad(f"{n} is above the maximum {f.max:g}{' ' + f.unit if f.unit else ''}")
+        if t == "integer" and not INT64_MIN <= n <= INT64_MAX:
+            raise _Bad(f"{n} is outside the whole numbers a registry stores ({INT64_MIN} to {INT64_MAX})")
         return n
     if t == "boolean":
         return _to_bool(v)
@@ -225,12 +235,16 @@ def check_feature(
     *,
     allow_uuid: bool = False,
     reference_exists: Callable[[str, str], bool] | None = None,
+    extent: Extent | None = None,
+    divisions: Divisions | None = None,
 ) -> Checked:
     """Check and normalise one feature's user-supplied properties and geometry.
 
     Unknown fields and fields the registry stamps are refused. Derived fields are
     computed; a given value that disagrees is refused. (An update merges the changes
-    into the stored values first, so the whole feature is checked every time.)
+    into the stored values first, so the whole feature is checked every time.) With ``extent``
+    and ``divisions``, a sound geometry must also lie in the extent and in the division its code
+    names (:func:`~rallypoint.positions.position_problems`).
     """
     problems: list[tuple[str | None, str]] = []
     out: dict[str, Any] = {}
@@ -270,4 +284,7 @@ def check_feature(
     geom, why = check_geometry(layer, geometry)
     if why:
         problems.append((None, why))
+    elif extent is not None or divisions is not None:
+        coded = out if not any(p[0] == "adcode" for p in problems) else {}
+        problems.extend(position_problems(layer, coded, geom, extent=extent, divisions=divisions))
     return Checked(out, geom, problems)

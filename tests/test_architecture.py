@@ -19,7 +19,7 @@ PACKAGES = {"rallypoint": ROOT / "core", "rallypoint_plugins": ROOT / "plugins",
 MAX_LINES = 500
 #: the modules third-party plugins import: their paths are a promise
 PUBLIC = ("rallypoint", "rallypoint.hookspecs", "rallypoint.plugins", "rallypoint.analysis", "rallypoint.profiles",
-          "rallypoint.web_endpoints", "rallypoint.exchange_formats")
+          "rallypoint.web_endpoints", "rallypoint.exchange_formats", "rallypoint.portal")
 
 
 def _module_name(path: Path) -> str:

@@ -63,7 +63,7 @@ def build(reg, roads=True):
     reg.add("hazard_points", hazard(hazard_type="major_hazard_installation"), P(1000, 1500), crs=GK, author=AUTHOR)
     reg.add("hazard_points", hazard(name="H2"), P(2000, 100), crs=GK, author=AUTHOR)
     reg.add("teams", team(readiness_min=5), P(0, 0), crs=GK, author=AUTHOR)
-    reg.add("helipads", helipad(), P(3000, 100), crs=GK, author=AUTHOR)
+    reg.add("helipads", helipad(adcode="519901001"), P(3000, 100), crs=GK, author=AUTHOR)  # in township A
 
 
 def brute_times(shelters):

@@ -140,7 +140,9 @@ def test_good_edits_reach_the_history_with_uuids_and_stamps(loaded, county_copy)
     new.setGeometry(QgsGeometry.fromWkt("POINT (104.07 30.67)"))
     assert shelters.addFeature(new)
     shelters.changeAttributeValue(changed.id(), shelters.fields().indexOf("capacity_day"), 777)
-    shelters.changeGeometry(changed.id(), QgsGeometry.fromWkt("POINT (104.05 30.65)"))
+    here = changed.geometry().asPoint()  # moved 0.0002° (~20 m) east: still in the township its code names
+    moved = (round(here.x() + 0.0002, 7), round(here.y(), 7))
+    shelters.changeGeometry(changed.id(), QgsGeometry.fromWkt(f"POINT ({moved[0]} {moved[1]})"))
     shelters.deleteFeature(retired.id())
     assert shelters.commitChanges(), shelters.commitErrors()
     QgsApplication.processEvents()
@@ -155,7 +157,7 @@ def test_good_edits_reach_the_history_with_uuids_and_stamps(loaded, county_copy)
         assert added.version == 1 and added.properties["created_by"] == "li.gis"
         upd = reg.get("shelters", changed["uuid"])
         assert upd.version == changed["version"] + 1 and upd.properties["capacity_day"] == 777
-        assert upd.geometry.equals_exact(__import__("shapely").Point(104.05, 30.65), 1e-9)
+        assert upd.geometry.equals_exact(__import__("shapely").Point(*moved), 1e-9)
         assert reg.get("shelters", retired["uuid"]).retired
     # the layer shows the file as the registry wrote it: the new UUID, the retired one gone
     assert not shelters.isEditable()

@@ -133,8 +133,8 @@ def _build(location) -> dict[str, str]:
         add("S10", "2026-07-06", "shelters", shelter(name="已拆除场所"), moved(P2, 500))
         clock.at("2026-07-07")
         reg.retire("shelters", ids["S10"], author=AUTHOR, reason="拆除")
-        add("D1", "2026-03-01", "depots", full_depot(name="ＡＢ仓库（一号）"), moved(P2, 3000))
-        add("D2", "2026-04-01", "depots", full_depot(name="ab仓库一号"), moved(P2, 3030))
+        add("D1", "2026-03-01", "depots", full_depot(name="ＡＢ仓库（一号）"), moved(P2, -3000))
+        add("D2", "2026-04-01", "depots", full_depot(name="ab仓库一号"), moved(P2, -3030))
         add("D3", "2026-05-01", "depots", full_depot(name="城关储备库", adcode="519901", keeper_phone=None,
                                                       staffed_24h=None), moved(P2, 6000))
     return ids

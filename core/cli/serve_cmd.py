@@ -73,8 +73,15 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
 @click.option("--rate-limit-refused-per-key", default=None, metavar="LIMIT",
               help="Refused tries of one key id (rp_<id>_…), e.g. '10 per minute' (the default); over it, keys "
                    "with that id are answered 429 unchecked, except a key the server has verified before.")
+@click.option("--rate-limit-signin", default=None, metavar="LIMIT",
+              help="Failed sign-ins an address may make before the sign-in form refuses it, e.g. '10 per minute' "
+                   "(the default).")
+@click.option("--session-hours", type=click.FloatRange(min=0.1, max=24 * 30), default=None,
+              help="How long a browser's sign-in lasts (default: 8 hours).")
+@click.option("--secure-cookies", is_flag=True,
+              help="Mark the sign-in cookies Secure (behind an https proxy; over https itself they are anyway).")
 def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir, rate_limit_writes,
-          rate_limit_refused_keys, rate_limit_refused_per_key):
+          rate_limit_refused_keys, rate_limit_refused_per_key, rate_limit_signin, session_hours, secure_cookies):
     """Serve REGISTRY over HTTP: OGC API – Features (read, and write with an editor's key) and the analyses.
 
     \b
@@ -82,11 +89,14 @@ def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir,
       rallypoint serve postgresql://reader@db.example/registry    # a PostGIS registry
       ogrinfo OAPIF:http://127.0.0.1:8000/        # GDAL; QGIS: Layer › Add WFS / OGC API – Features
     Keys for writing: rallypoint keys add county.gpkg zhang.wei --role editor
+    Staff signing in with a browser at /: rallypoint accounts add county.gpkg li.na --role reader
     """
     open_registry(registry).close()  # fail here, clearly, rather than in every worker
     given = {"RALLYPOINT_JOBS_DIR": jobs_dir, "RALLYPOINT_RATELIMIT_WRITES": rate_limit_writes,
              "RALLYPOINT_RATELIMIT_REFUSED_KEYS": rate_limit_refused_keys,
-             "RALLYPOINT_RATELIMIT_REFUSED_PER_KEY": rate_limit_refused_per_key}
+             "RALLYPOINT_RATELIMIT_REFUSED_PER_KEY": rate_limit_refused_per_key,
+             "RALLYPOINT_RATELIMIT_SIGNIN": rate_limit_signin, "RALLYPOINT_SESSION_HOURS": session_hours,
+             "RALLYPOINT_SESSION_SECURE": secure_cookies}
     config = {k: v for k, v in given.items() if v} or None
     from ..web.ratelimit import ConfigError, rate_limits
 

@@ -25,11 +25,14 @@ class Batch:
     """One transaction of changes by one author. Use :meth:`Registry.batch`.
 
     A batch is handed what it needs — the registry's reads (:class:`~.reads.Reads`), its store, the
-    plugins' checks and the time it is stamped with — and never calls back into the registry.
+    plugins' checks, the time it is stamped with and the position rules (:mod:`rallypoint.positions`) —
+    and never calls back into the registry.
     """
 
-    def __init__(self, reads: Reads, store: Store, checks: Checks, author: str, note: str | None, now: datetime):
+    def __init__(self, reads: Reads, store: Store, checks: Checks, author: str, note: str | None, now: datetime,
+                 rules: Mapping[str, Any] | None = None):
         self._reads = reads
+        self._rules = dict(rules or {})  # positions: the extent, and the division boundaries read once per batch
         self._store = store
         self._checks = checks
         self.author = author
@@ -115,7 +118,7 @@ class Batch:
             return None
         geom, why = self._geometry_in(layer, geometry, crs)
         checked = check_feature(layer, props, geom if why is None else None, allow_uuid=True,
-                                reference_exists=self._reference_exists)
+                                reference_exists=self._reference_exists, **self._rules)
         found = checked.problems
         if why:
             found = [p for p in found if p[0] is not None] + [(None, why)]
@@ -171,7 +174,7 @@ class Batch:
         for f in layer.fields:
             if f.derived and f.name not in given:
                 editable.pop(f.name, None)
-        checked = check_feature(layer, editable, geom, reference_exists=self._reference_exists)
+        checked = check_feature(layer, editable, geom, reference_exists=self._reference_exists, **self._rules)
         old = {f.name: current.properties.get(f.name) for f in layer.editable_fields}
         found = checked.problems or self._checks(layer, checked.properties, checked.geometry,
                                                              old=old, at=self.now)

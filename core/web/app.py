@@ -11,7 +11,8 @@ Settings (``config`` keys, all optional): ``RALLYPOINT_DEFAULT_LIMIT`` (100),
 ``RALLYPOINT_MAX_LIMIT`` (10000), ``RALLYPOINT_MAX_BODY`` (bytes, 1 MB),
 ``RALLYPOINT_MAX_TRANSACTION_BODY`` (bytes of a ``POST /transactions``, 64 MB),
 ``RALLYPOINT_JOBS_DIR``, ``RALLYPOINT_JOB_TTL_HOURS`` (a week), ``RALLYPOINT_TITLE``, ``RALLYPOINT_PLUGINS`` (a plugin manager),
-the rate limits' ``RALLYPOINT_RATELIMIT_*`` (see :mod:`.ratelimit`),
+the rate limits' ``RALLYPOINT_RATELIMIT_*`` (see :mod:`.ratelimit`), the sessions' ``RALLYPOINT_SESSION_*``
+and ``SECRET_KEY`` (see :mod:`.session`),
 and any Flask, Flask-Compress, Flask-CORS or Flask-Limiter setting.
 """
 
@@ -37,12 +38,15 @@ from ..registry import Registry
 from ..storage import backend_for
 from .adapter import close_registry
 from .ratelimit import init_limiter
-from .routes import features_blueprint, map_blueprint, plugin_endpoints_blueprint, processes_blueprint, tiles_blueprint
+from .routes import (features_blueprint, map_blueprint, plugin_endpoints_blueprint, portal_blueprint,
+                     processes_blueprint, tiles_blueprint)
+from .session import browser_answer, init_sessions
 
 log = logging.getLogger("rallypoint.web")
 
 #: Blueprint factories registered on every app, in order (the plugin endpoints come last).
-BLUEPRINTS: list[Callable[[], Blueprint]] = [features_blueprint, processes_blueprint, tiles_blueprint, map_blueprint]
+BLUEPRINTS: list[Callable[[], Blueprint]] = [features_blueprint, processes_blueprint, tiles_blueprint, map_blueprint,
+                                             portal_blueprint]
 
 _COMPRESSED = ["application/json", "application/geo+json", "application/vnd.oai.openapi+json;version=3.0",
                "text/html", "text/plain", "text/javascript", "application/javascript", "text/css"]
@@ -101,6 +105,7 @@ def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = Non
     app.teardown_appcontext(close_registry)
     app.before_request(_static_etags)
     app.register_error_handler(Exception, _error)
+    init_sessions(app, cfg, api_config.job_root())  # sign-in forms, session cookies, CSRF (see .session)
     Compress(app)
     CORS(app)
     init_limiter(app, cfg, api_config.job_root())
@@ -120,6 +125,9 @@ def _static_etags() -> None:
 def _error(exc: Exception):
     from flask import Response
 
+    shown = browser_answer(exc)  # a person in a browser: the sign-in page rather than JSON
+    if shown is not None:
+        return shown
     if isinstance(exc, HTTPException):
         status = exc.code or 500
         body = {"code": exc.name.replace(" ", ""), "description": exc.description or exc.name}

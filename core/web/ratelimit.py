@@ -1,4 +1,4 @@
-"""Rate limits on writes and on refused API keys, counted across gunicorn's workers.
+"""Rate limits on writes, refused API keys and failed sign-ins, counted across gunicorn's workers.
 
 * **writes** (POST, PUT, PATCH, DELETE: features, transactions, conflict resolutions, analysis runs,
   job dismissals, plugins' write endpoints), per API key (per address for requests without one), by
@@ -13,9 +13,12 @@
   a bureau behind one shared address goes on editing while someone there mistypes keys. What the
   limits bound is the slow scrypt checks a guesser can make: a few per key id and window, none for
   made-up ids. Anonymous requests are never refused by them.
+* **failed sign-ins**: posts of the browser's sign-in form refused (a wrong name, password or key: 401), per
+  client address. Once over the limit, the form refuses every post from that address until the window
+  passes (the page says so, in the form's language: :mod:`.session`), right passwords included.
 
-:class:`RefusedKeys` keeps those counters, and the record of verified keys (a SHA-256 of each key with
-its stored hash, never the key), in the limiter's storage; the key check asks it through
+:class:`RefusedKeys` keeps the counters of refused keys, and the record of verified keys (a SHA-256 of each
+key with its stored hash, never the key), in the limiter's storage; the key check asks it through
 :class:`rallypoint.api.auth.KeyGuard`.
 
 Flask-Limiter (with the ``limits`` library) does the counting, windows and headers. Its
@@ -30,8 +33,8 @@ writes in bursts); it stops a runaway script, not a busy editor.
 Settings (``create_app`` config): ``RALLYPOINT_RATELIMIT_WRITES`` ("1000 per minute"),
 ``RALLYPOINT_RATELIMIT_REFUSED_KEYS`` ("10 per minute": refused keys per address),
 ``RALLYPOINT_RATELIMIT_REFUSED_PER_KEY`` ("10 per minute": refused tries of one key id),
-``RALLYPOINT_RATELIMIT_STORAGE`` (a ``limits`` storage URI), ``RATELIMIT_ENABLED`` (Flask-Limiter's
-switch, True; off, no limit is applied).
+``RALLYPOINT_RATELIMIT_SIGNIN`` ("10 per minute"), ``RALLYPOINT_RATELIMIT_STORAGE`` (a ``limits`` storage
+URI), ``RATELIMIT_ENABLED`` (Flask-Limiter's switch, True; off, no limit is applied).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class ConfigError(RallypointError, ValueError):
 WRITES = "1000 per minute"
 REFUSED_KEYS = "10 per minute"
 REFUSED_PER_KEY = "10 per minute"
+SIGNIN = "10 per minute"
 #: how long a verified key is remembered by every worker (seconds)
 VERIFIED_FOR = 24 * 3600
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -166,6 +170,12 @@ def _address() -> str:
     return request.remote_addr or "unknown"
 
 
+def _endpoint() -> str | None:
+    from flask import request
+
+    return request.endpoint
+
+
 def _writer() -> str:
     """Writes are counted per key (its id, the part before the secret), else per address."""
     key = _sent_key()
@@ -180,7 +190,8 @@ def rate_limits(config: dict[str, Any]) -> dict[str, str]:
     """The limits of ``config`` (defaults where not given); ConfigError names a setting that is not a limit."""
     given = {}
     for name, default in (("RALLYPOINT_RATELIMIT_WRITES", WRITES), ("RALLYPOINT_RATELIMIT_REFUSED_KEYS", REFUSED_KEYS),
-                          ("RALLYPOINT_RATELIMIT_REFUSED_PER_KEY", REFUSED_PER_KEY)):
+                          ("RALLYPOINT_RATELIMIT_REFUSED_PER_KEY", REFUSED_PER_KEY),
+                          ("RALLYPOINT_RATELIMIT_SIGNIN", SIGNIN)):
         given[name] = str(config.get(name) or default)
         try:
             parse_many(given[name])
@@ -255,9 +266,9 @@ def key_guard() -> KeyGuard | None:
 
 
 def init_limiter(app, config: dict[str, Any], jobs_folder: Path):
-    """Put Flask-Limiter on ``app`` with the write limit, and the limits on refused keys beside it (their counters in
-    the same storage); returns the Limiter. The counters' file is by default beside the jobs folder
-    (``<jobs>.limits.sqlite``), which every worker of a server shares."""
+    """Put Flask-Limiter on ``app`` with the limits on writes and sign-ins, and the limits on refused keys beside
+    it (their counters in the same storage); returns the Limiter. The counters' file is by default beside the
+    jobs folder (``<jobs>.limits.sqlite``), which every worker of a server shares."""
     from flask_limiter import ApplicationLimit, Limiter
 
     default = jobs_folder.with_name(jobs_folder.name + ".limits.sqlite")
@@ -267,7 +278,12 @@ def init_limiter(app, config: dict[str, Any], jobs_folder: Path):
         given["RALLYPOINT_RATELIMIT_WRITES"], key_function=_writer, scope="writes",
         methods=list(WRITE_METHODS), deduct_when=lambda response: response.status_code not in (401, 429),
         error_message="too many writes from this key: try again after Retry-After seconds")
-    limiter = Limiter(_address, app=app, application_limits=[writes], storage_uri=uri,
+    signin = ApplicationLimit(
+        given["RALLYPOINT_RATELIMIT_SIGNIN"], key_function=_address, scope="signin", methods=["POST"],
+        exempt_when=lambda: _endpoint() != "signin.signin",
+        deduct_when=lambda response: response.status_code == 401,
+        error_message="too many failed sign-ins from this address: try again after Retry-After seconds")
+    limiter = Limiter(_address, app=app, application_limits=[writes, signin], storage_uri=uri,
                       headers_enabled=True, strategy="fixed-window", key_prefix="rallypoint")
     app.extensions["rallypoint_refused_keys"] = RefusedKeys(limiter.storage,
                                                             given["RALLYPOINT_RATELIMIT_REFUSED_KEYS"],

@@ -54,3 +54,10 @@ def rallypoint_web_endpoints():
     from .web import ENDPOINTS
 
     return ENDPOINTS
+
+
+@hookimpl
+def rallypoint_portal_panels():
+    from .portal import PANEL
+
+    return [PANEL]

@@ -16,6 +16,7 @@ from ...errors import RegistryFileError
 from ...schema import LayerDef
 from ..base import CONFLICTS_TABLE, HISTORY_TABLE, HistoryEntry, PreparedLoad, RegistryInfo, quote
 from . import blobs
+from .accounts import GpkgAccounts
 from .file import add_attribute_layers, connect, read_info
 from .keys import GpkgKeys
 
@@ -113,6 +114,9 @@ class GpkgStore:
 
     def keys(self) -> GpkgKeys:
         return GpkgKeys(self.conn)
+
+    def accounts(self) -> GpkgAccounts:
+        return GpkgAccounts(self.conn)
 
     # -- transactions --------------------------------------------------------------
     def begin(self) -> None:
