@@ -58,14 +58,18 @@ def _doc(ctx: Context, req: Request, c: MergeConflict) -> dict[str, Any]:
     return doc
 
 
-def _conflict(ctx: Context, req: Request) -> MergeConflict:
+def _number(req: Request) -> int:
     raw = req.path_params["conflict_id"]
-    if not raw.isdigit():
-        raise NotFound(f"no merge conflict {raw!r} (conflicts are numbered)")
+    if not raw.isdigit() or not 0 < int(raw) < 2 ** 63:
+        raise NotFound(f"no merge conflict {raw!r} (conflicts are numbered from 1)")
+    return int(raw)
+
+
+def _conflict(ctx: Context, req: Request) -> MergeConflict:
     try:
-        return ctx.registry.conflict(int(raw))
+        return ctx.registry.conflict(_number(req))
     except FeatureNotFoundError:
-        raise NotFound(f"no merge conflict {raw} in this registry") from None
+        raise NotFound(f"no merge conflict {req.path_params['conflict_id']} in this registry") from None
 
 
 def _crumbs(req: Request, *more: tuple[str, str]) -> list[tuple[str, str]]:
@@ -73,12 +77,12 @@ def _crumbs(req: Request, *more: tuple[str, str]) -> list[tuple[str, str]]:
 
 
 def list_conflicts(ctx: Context, req: Request) -> Response:
-    _editor(req, "listing merge conflicts")
-    check_params(req, ("f", "state"))
+    check_params(req, ("f", "state"))  # a bad request is a 400 for everyone, before the key is asked for
     fmt = output_format(req)
     state = req.args.single("state") or "open"
     if state not in STATES:
         raise BadRequest(f"state must be open, resolved or all, not {state!r}")
+    _editor(req, "listing merge conflicts")
     docs = [_doc(ctx, req, c) for c in ctx.registry.conflicts(resolved=STATES[state])]
     doc = {"conflicts": docs, "numberMatched": len(docs), "numberReturned": len(docs),
            "links": self_and_alternates(req, "/conflicts", fmt, title="Merge conflicts")}
@@ -89,9 +93,10 @@ def list_conflicts(ctx: Context, req: Request) -> Response:
 
 
 def get_conflict(ctx: Context, req: Request) -> Response:
-    _editor(req, "reading a merge conflict")
     check_params(req, ("f",))
     fmt = output_format(req)
+    _number(req)
+    _editor(req, "reading a merge conflict")
     c = _conflict(ctx, req)
     doc = _doc(ctx, req, c)
     headers = {} if doc["now"] is None else {"ETag": feature_etag(c.uuid, doc["now"]["version"])}
@@ -103,8 +108,9 @@ def get_conflict(ctx: Context, req: Request) -> Response:
 
 
 def resolve(ctx: Context, req: Request) -> Response:
-    author = _editor(req, "resolving a merge conflict")
     check_params(req, ())
+    _number(req)
+    author = _editor(req, "resolving a merge conflict")
     c = _conflict(ctx, req)
     if len(req.body) > ctx.config.max_body_bytes:
         raise PayloadTooLarge(f"the body is {len(req.body):,} bytes; at most {ctx.config.max_body_bytes:,} are "
@@ -142,22 +148,24 @@ def resolve(ctx: Context, req: Request) -> Response:
 def paths() -> dict[str, Any]:
     """These endpoints in the API document (:mod:`rallypoint.api.openapi`)."""
     secured = [{"bearer": []}, {"apiKey": []}]
-    cid = {"name": "conflictId", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    cid = {"name": "conflictId", "in": "path", "required": True,
+           "schema": {"type": "integer", "minimum": 1, "maximum": 2 ** 63 - 1}}
     f = {"$ref": "#/components/parameters/f"}
     ok = {"description": "OK", "content": {JSON: {"schema": {"type": "object"}}}}
     body = {"type": "object", "additionalProperties": False,
             "properties": {"keep": {"type": "string", "enum": ["ours", "theirs"]}, "set": {"type": "object"}}}
     exception = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}}
+    to_signin = {"description": "Without a key, a browser asking for the HTML page is sent to the sign-in page."}
     return {
         "/conflicts": {"get": {
             "summary": "Merge conflicts (editors): base, ours, theirs and now for each field in conflict",
             "operationId": "getConflicts", "security": secured,
             "parameters": [f, {"name": "state", "in": "query", "required": False,
                                "schema": {"type": "string", "enum": list(STATES), "default": "open"}}],
-            "responses": {"200": ok}}},
+            "responses": {"200": ok, "303": to_signin}}},
         "/conflicts/{conflictId}": {"get": {
             "summary": "One merge conflict, with the feature's current ETag", "operationId": "getConflict",
-            "security": secured, "parameters": [cid, f], "responses": {"200": ok}}},
+            "security": secured, "parameters": [cid, f], "responses": {"200": ok, "303": to_signin}}},
         "/conflicts/{conflictId}/resolution": {"post": {
             "summary": "Resolve a merge conflict: keep ours, theirs or chosen values, as one new version",
             "operationId": "resolveConflict", "security": secured,

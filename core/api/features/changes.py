@@ -38,7 +38,7 @@ import orjson
 from ...registry.changes import PUSH_ID, SEMANTICS, ChangeRequest, apply_change_set
 from ..auth import require
 from ..context import Context
-from ..errors import BadRequest, PayloadTooLarge, PreconditionRequired, UnsupportedMediaType
+from ..errors import BadRequest, NotFound, PayloadTooLarge, PreconditionRequired, UnsupportedMediaType
 from ..etags import feature_etag
 from ..request import Request, check_params
 from ..responses import JSON, Response, json_response
@@ -95,7 +95,10 @@ def _change(ctx: Context, req: Request, i: int, action: Any) -> ChangeRequest:
     kind = _KINDS.get(action.get("action"))
     if kind is None:
         raise BadRequest(f"{where}: 'action' must be insert, update or delete, not {action.get('action')!r}")
-    layer = layer_of(ctx, str(action.get("collection")))
+    try:
+        layer = layer_of(ctx, str(action.get("collection")))
+    except NotFound as exc:  # a word of the document, not the URL: a bad request
+        raise BadRequest(f"{where}: {exc.description}") from None
     if read_only(layer):
         raise BadRequest(f"{where}: collection {layer.name} is read-only (reference data loaded whole)")
     uid = action.get("id")
