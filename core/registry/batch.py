@@ -10,7 +10,7 @@ from .. import geometry as geo
 from ..errors import ConflictError, FeatureNotFoundError, Problem, RallypointError
 from ..schema import LayerDef
 from ..storage.base import HistoryEntry, Store, quote
-from ..validation import check_feature, format_datetime
+from ..validation import _is_blank, check_feature, format_datetime
 from .reads import Reads
 from .types import Feature, geometry_of_state, state_of
 
@@ -40,6 +40,10 @@ class Batch:
         self.touched: dict[str, list[float]] = {}
         self._new = 0
 
+    def layer(self, name: str) -> LayerDef:
+        """The layer as the registry holds it."""
+        return self._reads.layer(name)
+
     # -- helpers -----------------------------------------------------------------
     def _label_new(self, props: Mapping[str, Any]) -> str:
         self._new += 1
@@ -50,6 +54,22 @@ class Batch:
         for fld, msg in found:
             self.problems.append(Problem(layer.name, label, fld, msg))
         return bool(found)
+
+    def _unheld(self, layer: LayerDef, label: str, props: dict[str, Any]) -> bool:
+        """Whether the write is refused for what the registry does not hold (see :meth:`Reads.absent_fields`):
+        a layer whose table lacks a required column, or a value for a field without a column. A blank value
+        for such a field is dropped (a form or a GeoJSON sent back may carry it empty)."""
+        missing = self._reads.not_writable(layer.name)
+        if missing:
+            return self._problems(layer, label, [(None, f"this registry's {layer.name} table has no column for "
+                                                        f"{', '.join(missing)}: its features can be read here, "
+                                                        "not written")])
+        found = []
+        for name in [k for k in props if k in self._reads.absent_fields(layer.name)]:
+            if not _is_blank(props.pop(name)):
+                found.append((name, "is not held in this registry: its table has no such column (a file exported "
+                                    "without it); leave the field out"))
+        return self._problems(layer, label, found)
 
     def _reference_exists(self, layer_name: str, uuid: str) -> bool:
         row = self._store.execute(
@@ -92,6 +112,8 @@ class Batch:
         layer = self._reads.layer(layer_name)
         props = dict(properties)
         label = f"feature {props['uuid']}" if props.get("uuid") else self._label_new(props)
+        if self._unheld(layer, label, props):
+            return None
         geom, why = self._geometry_in(layer, geometry, crs)
         checked = check_feature(layer, props, geom if why is None else None, allow_uuid=True,
                                 reference_exists=self._reference_exists, **self._rules)
@@ -172,6 +194,8 @@ class Batch:
         if "uuid" in changes:
             self._problems(layer, label, [("uuid", "a feature's UUID never changes")])
             return None
+        if self._unheld(layer, label, changes):
+            return None
         bad = [k for k in changes if layer.has_field(k) and layer.field(k).system]
         if bad:
             self._problems(layer, label, [(k, "is set by the registry and cannot be given") for k in bad])
@@ -190,11 +214,45 @@ class Batch:
         props, geom = result
         return self._write_version(layer, current, props, geom, "update", note)
 
+    def settle(self, layer_name: str, uuid: str, changes: Mapping[str, Any] | None = None, geometry: Any = None, *,
+               retired: bool | None = None, expected_version: int | None = None,
+               note: str | None = None) -> Feature | None:
+        """Write the state a merge conflict was settled on as **one** new version (op ``resolve``): the fields
+        ``changes`` and the geometry (checked as any change), retired or in use as ``retired`` says (None: as it
+        is). Written even when nothing differs, so the history says who settled the conflict, and when."""
+        layer = self._reads.layer(layer_name)
+        changes = dict(changes or {})
+        current = self._current(layer, uuid, expected_version)
+        label = f"feature {uuid}"
+        if self._unheld(layer, label, changes):
+            return None
+        bad = [k for k in changes if not layer.has_field(k) or layer.field(k).system]
+        if bad:
+            self._problems(layer, label, [(k, "is not a field that can be given") for k in bad])
+            return None
+        geom = current.geometry
+        if geometry is not None:
+            geom, why = self._geometry_in(layer, geometry, None)
+            if why:
+                self._problems(layer, label, [(None, why)])
+                return None
+        editable = {f.name: current.properties.get(f.name) for f in layer.editable_fields}
+        editable.update(changes)
+        result = self._recheck(layer, label, editable, geom, set(changes), current)
+        if result is None:
+            return None
+        props, geom = result
+        was = current.properties.get("retired_at")
+        props["retired_at"] = (was or self.now) if (current.retired if retired is None else retired) else None
+        return self._write_version(layer, current, props, geom, "resolve", note)
+
     def retire(self, layer_name: str, uuid: str, *, expected_version: int | None = None,
                reason: str | None = None) -> Feature | None:
         """Retire (soft-delete) a feature: it leaves the lists but stays in the file and its history."""
         layer = self._reads.layer(layer_name)
         current = self._current(layer, uuid, expected_version)
+        if self._unheld(layer, f"feature {uuid}", {}):
+            return None
         if current.retired:
             self._problems(layer, f"feature {uuid}", [(None, f"was already retired at {current.properties['retired_at']}")])
             return None
@@ -210,6 +268,8 @@ class Batch:
         layer = self._reads.layer(layer_name)
         current = self._current(layer, uuid, expected_version)
         label = f"feature {uuid}"
+        if self._unheld(layer, label, {}):
+            return None
         if version is None:
             if not current.retired:
                 self._problems(layer, label, [(None, "is in use; give a version to go back to")])

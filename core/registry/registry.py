@@ -30,6 +30,7 @@ from ..storage import backend_for, create_registry, open_store
 from ..storage.base import SCHEMA_VERSION, RegistryInfo, Store
 from ..validation import _Bad, format_datetime, normalise_value
 from .batch import Batch
+from .conflicts import Conflicts
 from .reads import Reads
 from .types import Feature
 
@@ -40,7 +41,7 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class Registry(Reads):
+class Registry(Reads, Conflicts):
     """A Rallypoint registry: one GeoPackage file, or a PostgreSQL/PostGIS database given by URL.
 
     ``Registry.open("county.gpkg")`` or ``Registry.open("postgresql://editor@db.example/registry")``:
@@ -66,7 +67,12 @@ class Registry(Reads):
             raise RegistryFileError(f"{where}: registry schema {self.info.schema_version} is newer than this "
                                     f"Rallypoint understands ({SCHEMA_VERSION}); upgrade Rallypoint")
         tables = self._store.tables()
-        self.layers: dict[str, LayerDef] = {n: d for n, d in layer_catalog(self.plugins).items() if n in tables}
+        #: every layer's whole definition; :attr:`layers` is what this registry's tables hold of them
+        self.definitions: dict[str, LayerDef] = {n: d for n, d in layer_catalog(self.plugins).items()
+                                                 if n in tables}
+        self.layers: dict[str, LayerDef] = {}
+        self._absent: dict[str, tuple[str, ...]] = {}
+        self._hold(self.definitions, self._store.columns())
         self._validators = self.plugins.hook.rallypoint_validate_feature
         self._change_validators = self.plugins.hook.rallypoint_validate_change
 
@@ -160,6 +166,7 @@ class Registry(Reads):
         new = [catalog[n] for n in dict.fromkeys(names) if n not in self.layers]
         if new:
             self._store.add_layers(new, self.info.language, format_datetime(self._clock()))
+            self.definitions.update({d.name: d for d in new})
             self.layers.update({d.name: d for d in new})
         return [d.name for d in new]
 

@@ -24,6 +24,7 @@ from ..api import Context, Headers, QueryArgs, Request
 from ..api.auth import Principal, authenticate, key_from_headers
 from ..api.sessions import session_principal
 from ..registry import Registry
+from .ratelimit import key_guard
 
 #: the cookie of a signed-in browser (set and removed by :mod:`.session`)
 SESSION_COOKIE = "rp_session"
@@ -84,7 +85,7 @@ def _principal(headers: Headers) -> tuple[Principal | None, Callable[[], str] | 
     A cookie that names no session in use (expired, ended, forged) counts for nothing and is removed."""
     key = key_from_headers(headers)
     if key is not None:
-        return authenticate(get_registry(), key), None
+        return authenticate(get_registry(), key, key_guard()), None
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None, None
