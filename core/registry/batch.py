@@ -6,10 +6,9 @@ import uuid as uuidlib
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
 
-from shapely.geometry.base import BaseGeometry
-
 from .. import geometry as geo
 from ..errors import ConflictError, FeatureNotFoundError, Problem, RallypointError
+from ..geometry_engine import engine
 from ..schema import LayerDef
 from ..storage.base import HistoryEntry, Store, quote
 from ..validation import Checked, check_feature, format_datetime
@@ -18,9 +17,9 @@ from .types import Feature, geometry_of_state, state_of
 
 
 #: the plugins' checks of one feature and of its change: (layer, properties, geometry, old=…, at=…) -> problems
-Checks = Callable[..., list[tuple[str | None, str]]]
+Checks = Callable[..., "list[tuple[str | None, str]]"]  # quoted: Python 3.9 (QGIS on Windows) has no X | None
 #: the same for many features: (layer, properties, geometries, old=…, at=…) -> {index: problems}
-ChecksMany = Callable[..., dict[int, list[tuple[str | None, str]]]]
+ChecksMany = Callable[..., "dict[int, list[tuple[str | None, str]]]"]
 
 
 class Batch:
@@ -61,12 +60,12 @@ class Batch:
             f"SELECT 1 FROM {quote(layer_name)} WHERE uuid = ? AND retired_at IS NULL", (uuid,)).fetchone()
         return row is not None
 
-    def _geometry_in(self, layer: LayerDef, geometry: Any, crs: Any) -> tuple[BaseGeometry | None, str | None]:
+    def _geometry_in(self, layer: LayerDef, geometry: Any, crs: Any) -> tuple[Any, str | None]:
         if geometry is None:
             return None, None
         try:
             g = geo.from_user(geometry)
-        except Exception as exc:  # shapely/json raise many kinds; the message is what matters
+        except Exception as exc:  # the engine/json raise many kinds; the message is what matters
             return None, f"cannot read the geometry: {exc}"
         if not layer.has_geometry:
             return g, None
@@ -77,10 +76,10 @@ class Batch:
         except Exception as exc:
             return None, f"cannot reproject the geometry from {crs}: {exc}"
 
-    def _track(self, layer: LayerDef, geom: BaseGeometry | None) -> None:
+    def _track(self, layer: LayerDef, geom: Any) -> None:
         ext = self.touched.setdefault(layer.name, [])
         if geom is not None:
-            b = geom.bounds
+            b = geo.bounds(geom)
             if not ext:
                 ext.extend(b)
             else:
@@ -124,7 +123,7 @@ class Batch:
         self._track(layer, checked.geometry)
         return uid
 
-    def _check_new(self, layer: LayerDef, props: dict[str, Any], geom: BaseGeometry | None,
+    def _check_new(self, layer: LayerDef, props: dict[str, Any], geom: Any,
                    why: str | None) -> tuple[Checked, list[tuple[str | None, str]]]:
         """A new feature against its definition, references and positions (``why``: its geometry could not be
         read or reprojected); the plugins' checks are the caller's."""
@@ -138,10 +137,23 @@ class Batch:
     def add_many(self, layer_name: str, features: Iterable[tuple[Mapping[str, Any], Any]], *, crs: Any = None,
                  progress: Callable[[int], None] | None = None) -> list[str | None]:
         """Add many features: what :meth:`add` does to each, checked a column at a time and written in bulk
-        (:mod:`.bulk`); the UUIDs in order (``None`` for those refused: see :attr:`problems`)."""
+        (:mod:`.bulk`); the UUIDs in order (``None`` for those refused: see :attr:`problems`).
+
+        A base layer (no history to write in bulk), a layer referring to itself (each feature must be written
+        before the next is checked) and another geometry engine than shapely (QGIS's, which has no vectorised
+        form, nor numpy beside it) take one :meth:`add` per feature."""
+        layer = self._reads.layer(layer_name)
+        if not layer.versioned or any(f.references == layer.name for f in layer.fields) or \
+                engine().name != "shapely":
+            uids = []
+            for i, (props, geom) in enumerate(features, start=1):
+                uids.append(self.add(layer.name, props, geom, crs=crs))
+                if progress is not None:
+                    progress(i)
+            return uids
         from .bulk import add_many
 
-        return add_many(self, self._reads.layer(layer_name), features, crs=crs, progress=progress)
+        return add_many(self, layer, features, crs=crs, progress=progress)
 
     def _current(self, layer: LayerDef, uuid: str, expected_version: int | None) -> Feature:
         feat = self._reads.read_one(layer, uuid, lock=True)
@@ -154,7 +166,7 @@ class Batch:
         return feat
 
     def _write_version(self, layer: LayerDef, current: Feature, props: dict[str, Any],
-                       geom: BaseGeometry | None, op: str, note: str | None) -> Feature:
+                       geom: Any, op: str, note: str | None) -> Feature:
         row = dict(current.properties)
         row.update(props)
         row.update(version=current.version + 1, updated_at=self.now, updated_by=self.author)
@@ -164,8 +176,8 @@ class Batch:
         self._track(layer, geom)
         return Feature(layer.name, row, geom, current.fid)
 
-    def _recheck(self, layer: LayerDef, label: str, editable: dict[str, Any], geom: BaseGeometry | None,
-                 given: set[str], current: Feature) -> tuple[dict[str, Any], BaseGeometry | None] | None:
+    def _recheck(self, layer: LayerDef, label: str, editable: dict[str, Any], geom: Any,
+                 given: set[str], current: Feature) -> tuple[dict[str, Any], Any] | None:
         # Derived fields the caller did not give are recomputed from the new values.
         for f in layer.fields:
             if f.derived and f.name not in given:

@@ -96,9 +96,8 @@ def _geometries_in(batch, layer: LayerDef, raw: list[Any], crs: Any) -> tuple[np
         return out, why
     if plain and src != geo.STORAGE_CRS:
         present = np.flatnonzero(~shapely.is_missing(out))
-        try:
-            out[present] = [geo.to_storage(g, src) for g in out[present]] if len(present) < 2 else \
-                shapely.transform(out[present], _reproject(src))
+        try:  # the shapely engine reprojects an array of geometries in one transform
+            out[present] = geo.to_storage(out[present], src)
             return out, why
         except Exception:  # per feature below, for each one's reason
             pass
@@ -107,11 +106,6 @@ def _geometries_in(batch, layer: LayerDef, raw: list[Any], crs: Any) -> tuple[np
         if reason:
             why[i] = reason
     return out, why
-
-
-def _reproject(src) -> Callable[[np.ndarray], np.ndarray]:
-    tr = geo._transformer(src.to_wkt())
-    return lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
 
 
 def _label(props: Mapping[str, Any], number: int) -> str:
@@ -124,15 +118,6 @@ def _label(props: Mapping[str, Any], number: int) -> str:
 def add_many(batch, layer: LayerDef, features: Iterable[tuple[Mapping[str, Any], Any]], *, crs: Any = None,
              progress: Callable[[int], None] | None = None) -> list[str | None]:
     """``batch.add`` of every feature, in bulk (see the module's description); the UUIDs (None: refused)."""
-    if not layer.versioned or any(f.references == layer.name for f in layer.fields):
-        # a base layer has no history to write in bulk; a layer referring to itself needs each feature
-        # written before the next one is checked
-        uids = []
-        for i, (props, geom) in enumerate(features, start=1):
-            uids.append(batch.add(layer.name, props, geom, crs=crs))
-            if progress is not None:
-                progress(i)
-        return uids
     uids: list[str | None] = []
     it = iter(features)
     while True:
