@@ -111,6 +111,32 @@ def test_geodiff_finds_the_same_changes_when_fids_are_shared_and_is_not_trusted_
     assert any("geodiff" in n for n in fallback.notes)
 
 
+def test_the_default_diff_pairs_rows_on_the_fid_only_when_every_fid_holds_the_same_feature(round_trip, tmp_path):
+    _, received = round_trip
+    edited = tmp_path / "edited.gpkg"
+    shutil.copyfile(received, edited)
+    with Registry.open(edited, clock=StepClock()) as reg:
+        t = next(reg.features("teams"))
+        reg.update("teams", t.uuid, {"members": 7}, author="li")
+    paired = diff_registries(received, edited)  # a copy: every fid holds the same feature in both
+    assert [(c.op, c.uuid, c.fields) for c in paired.changes] == [("update", t.uuid,
+                                                                    {"members": (t.properties["members"], 7)})]
+    moved = tmp_path / "moved.gpkg"  # two teams swap fids and a helipad is gone: paired on the UUID
+    shutil.copyfile(edited, moved)
+    with closing(sqlite3.connect(moved)) as c:
+        register_functions(c)
+        c.execute("UPDATE teams SET fid = -1 WHERE fid = 1")
+        c.execute("UPDATE teams SET fid = 1 WHERE fid = 2")
+        c.execute("UPDATE teams SET fid = 2 WHERE fid = -1")
+        gone = c.execute("SELECT uuid FROM helipads ORDER BY fid LIMIT 1").fetchone()[0]
+        c.execute("DELETE FROM helipads WHERE uuid = ?", (gone,))
+        c.commit()
+    d = diff_registries(received, moved)
+    assert [(c.op, c.uuid) for c in d.changes] == [("update", t.uuid), ("absent", gone)]
+    assert [(c.op, c.uuid) for c in diff_registries(moved, received).changes] == [("update", t.uuid),
+                                                                               ("insert", gone)]
+
+
 def import_into(location, source, bureau):
     with Registry.open(location, clock=StepClock()) as reg:
         result = apply_import(reg, plan_import(reg, source), author=bureau)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .. import geometry as geo
 from ..errors import ConflictError, FeatureNotFoundError, Problem, RallypointError
+from ..geometry_engine import engine
 from ..schema import LayerDef
 from ..storage.base import HistoryEntry, Store, quote
-from ..validation import _is_blank, check_feature, format_datetime
+from ..validation import Checked, _is_blank, check_feature, format_datetime
 from .reads import Reads
 from .types import Feature, geometry_of_state, state_of
 
 
 #: the plugins' checks of one feature and of its change: (layer, properties, geometry, old=…, at=…) -> problems
 Checks = Callable[..., "list[tuple[str | None, str]]"]  # quoted: Python 3.9 (QGIS on Windows) has no X | None
+#: the same for many features: (layer, properties, geometries, old=…, at=…) -> {index: problems}
+ChecksMany = Callable[..., "dict[int, list[tuple[str | None, str]]]"]
 
 
 class Batch:
@@ -28,11 +31,12 @@ class Batch:
     """
 
     def __init__(self, reads: Reads, store: Store, checks: Checks, author: str, note: str | None, now: datetime,
-                 rules: Mapping[str, Any] | None = None):
+                 rules: Mapping[str, Any] | None = None, checks_many: ChecksMany | None = None):
         self._reads = reads
         self._rules = dict(rules or {})  # positions: the extent, and the division boundaries read once per batch
         self._store = store
         self._checks = checks
+        self._checks_many = checks_many
         self.author = author
         self.note = note
         self.now = format_datetime(now)
@@ -115,11 +119,7 @@ class Batch:
         if self._unheld(layer, label, props):
             return None
         geom, why = self._geometry_in(layer, geometry, crs)
-        checked = check_feature(layer, props, geom if why is None else None, allow_uuid=True,
-                                reference_exists=self._reference_exists, **self._rules)
-        found = checked.problems
-        if why:
-            found = [p for p in found if p[0] is not None] + [(None, why)]
+        checked, found = self._check_new(layer, props, geom, why)
         if not found:
             found = self._checks(layer, checked.properties, checked.geometry, old=None, at=self.now)
         if self._problems(layer, label, found):
@@ -144,6 +144,40 @@ class Batch:
             return None
         self._track(layer, checked.geometry)
         return uid
+
+    def _check_new(self, layer: LayerDef, props: dict[str, Any], geom: Any,
+                   why: str | None) -> tuple[Checked, list[tuple[str | None, str]]]:
+        """A new feature against its definition, references and positions (``why``: its geometry could not be
+        read or reprojected); the plugins' checks are the caller's."""
+        checked = check_feature(layer, props, geom if why is None else None, allow_uuid=True,
+                                reference_exists=self._reference_exists, **self._rules)
+        found = checked.problems
+        if why:
+            found = [p for p in found if p[0] is not None] + [(None, why)]
+        return checked, found
+
+    def add_many(self, layer_name: str, features: Iterable[tuple[Mapping[str, Any], Any]], *, crs: Any = None,
+                 progress: Callable[[int], None] | None = None) -> list[str | None]:
+        """Add many features: what :meth:`add` does to each, checked a column at a time and written in bulk
+        (:mod:`.bulk`); the UUIDs in order (``None`` for those refused: see :attr:`problems`).
+
+        A base layer (no history to write in bulk), a layer referring to itself (each feature must be written
+        before the next is checked), another geometry engine than shapely (QGIS's, which has no vectorised
+        form, nor numpy beside it) and a table lacking some of the layer's columns (an export without personal
+        fields: see :meth:`_unheld`) take one :meth:`add` per feature."""
+        layer = self._reads.layer(layer_name)
+        if not layer.versioned or any(f.references == layer.name for f in layer.fields) or \
+                engine().name != "shapely" or self._reads.absent_fields(layer.name) or \
+                self._reads.not_writable(layer.name):
+            uids = []
+            for i, (props, geom) in enumerate(features, start=1):
+                uids.append(self.add(layer.name, props, geom, crs=crs))
+                if progress is not None:
+                    progress(i)
+            return uids
+        from .bulk import add_many
+
+        return add_many(self, layer, features, crs=crs, progress=progress)
 
     def _current(self, layer: LayerDef, uuid: str, expected_version: int | None) -> Feature:
         feat = self._reads.read_one(layer, uuid, lock=True)

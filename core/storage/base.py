@@ -218,6 +218,13 @@ class Store(Protocol):
         known yet). A row whose UUID is already used is not written and ``on_duplicate`` is called, at
         once or by :meth:`flush`."""
 
+    def insert_many(self, layer: LayerDef, names: list[str], columns: list[list[Any]], geoms: Any, *, author: str,
+                    at: str, note: str | None) -> None:
+        """Insert many new rows of a versioned layer (``columns[k]``: every row's value of field ``names[k]``,
+        checked and stamped; ``geoms``: a numpy array of shapely geometries, None for a table) with an
+        ``insert`` history entry each (version 1, ``author``, ``at``, ``note``): what :meth:`insert` of each
+        row with its entry writes, in bulk. The caller has made sure no UUID is already used."""
+
     def flush(self) -> None:
         """Finish the batch's pending writes (calling their ``on_duplicate``), before its problems are read."""
 

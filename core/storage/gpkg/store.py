@@ -182,6 +182,12 @@ class GpkgStore:
             self._write_history(layer.name, history)
         return fid
 
+    def insert_many(self, layer: LayerDef, names: list[str], columns: list[list[Any]], geoms: Any, *, author: str,
+                    at: str, note: str | None) -> None:
+        from .bulk import insert_features
+
+        insert_features(self.conn, layer, names, columns, geoms, author=author, at=at, note=note)
+
     def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: Any,
                history: HistoryEntry) -> None:
         cols = [c for c in row if c != "uuid"]

@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ... import geometry as geo
-from ...errors import Problem, RegistryFileError
+from ...errors import Problem, RegistryFileError, ValidationError
 from ...schema import LayerDef
 from ..base import CONFLICTS_TABLE, HistoryEntry, PreparedLoad, RegistryInfo
 from .accounts import PgAccounts
@@ -251,6 +251,31 @@ class PgStore:
             on_duplicate()
             return None
         return row[0]
+
+    def insert_many(self, layer: LayerDef, names: list[str], columns: list[list[Any]], geoms: Any, *, author: str,
+                    at: str, note: str | None) -> None:
+        """COPY the rows in (the triggers stamp them and write their history, as for one INSERT each); COPY
+        does not run in pipeline mode, so the batch's pipeline is finished first and begun again after."""
+        import psycopg
+
+        from .bulk import copy_columns
+        from .nullable import not_null_error
+
+        self.flush()
+        self._end_pipeline(None)
+        try:
+            self._say(HistoryEntry("", 1, "insert", author, at, None, None, note))
+            copy_columns(self.conn, layer, names, columns, geoms)
+        except psycopg.errors.NotNullViolation as exc:  # a registry made when the field was required
+            raise not_null_error(self.label, exc) from None
+        except psycopg.errors.UniqueViolation as exc:  # a UUID another writer has just used
+            detail = getattr(getattr(exc, "diag", None), "message_detail", None) or ""
+            raise ValidationError([Problem(layer.name, "(bulk write)", "uuid",
+                                           f"a UUID is already used in {layer.name}: {detail}".rstrip(": "))]) from None
+        finally:
+            if not self.conn.broken:
+                self._pipeline = self.conn.pipeline()
+                self._pipeline.__enter__()
 
     def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: BaseGeometry | None,
                history: HistoryEntry) -> None:
