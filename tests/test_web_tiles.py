@@ -244,14 +244,17 @@ def test_bad_tile_rules_in_a_definition_are_refused(tiles, words):
 
 
 def test_thinning_keeps_an_even_deterministic_sample():
+    from rallypoint.storage.tiles import tile_bounds
+
     rng = np.random.default_rng(7)
-    xy = rng.uniform(0, 1000, size=(20_000, 2))
-    kept = mvt.thin_points(xy, (0, 0, 1000, 1000))
+    minx, miny, maxx, maxy = tile_bounds(10, 812, 420)
+    xy = rng.uniform((minx, miny), (maxx, maxy), size=(20_000, 2))
+    kept = mvt.thin_points(xy, 10)
     assert len(kept) <= mvt.MAX_POINTS and np.all(np.diff(kept) > 0)
-    assert np.array_equal(kept, mvt.thin_points(xy, (0, 0, 1000, 1000)))
-    quarters = np.histogram2d(xy[kept, 0], xy[kept, 1], bins=2, range=[[0, 1000], [0, 1000]])[0]
+    assert np.array_equal(kept, mvt.thin_points(xy, 10))
+    quarters = np.histogram2d(xy[kept, 0], xy[kept, 1], bins=2, range=[[minx, maxx], [miny, maxy]])[0]
     assert quarters.min() > 0.2 * len(kept)  # spread over the tile, not bunched
-    assert len(mvt.thin_points(xy[:100], (0, 0, 1000, 1000))) == 100
+    assert len(mvt.thin_points(xy[:100], 10)) == 100
 
 
 def test_the_dataset_tile_has_one_layer_per_geometry_layer(client, site):

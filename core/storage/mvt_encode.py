@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
 EXTENT = 4096
@@ -153,13 +155,48 @@ _WRITE = {str: _string_values, int: _int_values, float: _double_values,
           bool: lambda values: b"".join(map(_one_value, values)), object: lambda values: b"".join(map(_one_value, values))}
 
 
-def _codes(column: Sequence[Any], boolean: bool) -> tuple[np.ndarray, list[Any], Any]:
+@dataclass(frozen=True)
+class Coded:
+    """A column given as codes (-1: no value) into its distinct ``values``: kept per layer, a tile picks from it."""
+
+    codes: np.ndarray  # int32
+    values: list[Any]
+
+    @classmethod
+    def of(cls, column: Sequence[Any]) -> Coded:
+        """The column coded (by pandas' hash table); absent values (None) and blobs coded -1."""
+        codes, uniques = pd.factorize(np.array(column, dtype=object), use_na_sentinel=True)
+        values = list(uniques)
+        drop = np.array([isinstance(v, _NO_VALUE) for v in values] + [True])
+        if drop[:-1].any():
+            mapping = np.cumsum(~drop) - 1
+            mapping[drop] = -1
+            codes = mapping[codes]
+            values = [v for v, d in zip(values, drop) if not d]
+        return cls(codes.astype(np.int32), values)
+
+    def take(self, rows: np.ndarray) -> Coded:
+        return Coded(self.codes[rows], self.values)
+
+
+def _codes(column: Sequence[Any] | Coded, boolean: bool) -> tuple[np.ndarray, list[Any], Any]:
     """Per feature the index of its value among the column's distinct values (-1: none); the distinct values;
     their kind (str, int, float or bool; object when mixed).
 
     Absent (None) and unencodable values (blobs) have no tag, as before; ``boolean`` columns hold
     0/1 and are written as booleans.
     """
+    if isinstance(column, Coded):
+        present = column.codes >= 0
+        used, inverse = np.unique(column.codes[present], return_inverse=True)
+        codes = np.full(len(column.codes), -1, np.int64)
+        codes[present] = inverse
+        distinct = [column.values[i] for i in used.tolist()]
+        if boolean:
+            return codes, [bool(v) for v in distinct], bool
+        kinds = set(map(type, distinct))
+        kind = kinds.pop() if len(kinds) == 1 else object
+        return codes, distinct, kind if kind in _WRITE else object
     distinct = list(dict.fromkeys(column))
     kinds = set(map(type, distinct))
     if len(distinct) == len(column) and not kinds.intersection(_NO_VALUE):  # all different (ids, names)
