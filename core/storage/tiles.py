@@ -86,10 +86,16 @@ def morton(col: np.ndarray, row: np.ndarray) -> np.ndarray:
     return _spread(col) | (_spread(row) << np.uint64(1))
 
 
+def _spread_int(v: int) -> int:
+    for shift, mask in _SPREAD:
+        v = (v | (v << shift)) & mask
+    return v
+
+
 def tile_keys(z: int, x: int, y: int) -> tuple[int, int]:
-    """The keys [lo, hi) of the points of tile ``z/x/y``."""
+    """The keys [lo, hi) of the points of tile ``z/x/y`` (as :func:`morton`)."""
     shift = TOP_LEVEL - z
-    lo = int(morton(np.array([x << shift], np.uint64), np.array([y << shift], np.uint64))[0])
+    lo = _spread_int(x << shift) | (_spread_int(y << shift) << 1)
     return lo, lo + (1 << (2 * shift))
 
 

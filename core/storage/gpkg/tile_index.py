@@ -144,7 +144,7 @@ def build_points(conn, layer: LayerDef, hidden: tuple[str, ...] = ()) -> PointIn
     # the fields of every tile below the detail zoom, kept too
     names = layer.tiles.fields if layer.tiles.detail_zoom > 0 else ()
     fids, lonlat, ok, values = read_points(conn, layer, " AND ".join(where), tuple(params), names)
-    columns = {n: mvt_encode.Coded.of(v) for n, v in zip(names, values)}
+    columns = {n: mvt_encode.Coded.of(v, layer.field(n).type == "boolean") for n, v in zip(names, values)}
     if not ok.all():
         fids, lonlat = fids[ok], lonlat[ok]
         columns = {n: c.take(np.flatnonzero(ok)) for n, c in columns.items()}
