@@ -19,19 +19,20 @@ hands :func:`~rallypoint.validation.check_feature` what they need) and by ``rall
 Only point layers are held to their division (a road or an area may cross a boundary). The check never
 reads the database itself: a :class:`Divisions` lookup is given a ``fetch`` function by whoever owns
 the connection (the batch, ``validate``, the PostGIS sample writer) and caches what it has read.
+
+The rules are here; the geometry work is the geometry engine's (:mod:`rallypoint.geometry_engine`:
+``vertices``, ``area`` and its ``Area``, ``geodesic_m``), so the same rules hold in QGIS, on QGIS's classes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Callable, Iterable
 
-import numpy as np
-import pyproj
-import shapely
-import shapely.ops
-from shapely.geometry.base import BaseGeometry
+from .geometry_engine import engine
+
+#: a geometry of the engine
+BaseGeometry = Any
 
 BOUNDARY_TOLERANCE_M = 50.0
 """How far outside its division's boundary a point may lie: boundaries are drawn to a few metres, and a
@@ -48,7 +49,8 @@ class Extent:
     east: float
     north: float
 
-    def holds(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def holds(self, x: Any, y: Any) -> Any:
+        """Whether (x, y) lie in the box: numbers, or numpy arrays of them (then an array of booleans)."""
         return (x >= self.west) & (x <= self.east) & (y >= self.south) & (y <= self.north)
 
     def describe(self) -> str:
@@ -74,32 +76,24 @@ def extent_named(name: str | None) -> Extent | None:
 # -- divisions -----------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=32)
-def _to_zone(epsg: int) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(4490, epsg, always_xy=True)
-
-
 def gauss_krueger_zone(lon: float) -> int:
     """The EPSG code of the CGCS2000 3-degree Gauss–Krüger zone (central meridian 75°E … 135°E) nearest ``lon``."""
     cm = min(135, max(75, 3 * round(lon / 3)))
     return 4534 + (cm - 75) // 3
 
 
-_GEOD = pyproj.Geod(ellps="GRS80")  # CGCS2000's ellipsoid
-
-
 @dataclass
 class Division:
-    """One division's boundary as the registry holds it (EPSG:4490), with its boundary in its zone, once needed."""
+    """One division's boundary as the registry holds it (EPSG:4490), as the engine's prepared area."""
 
     code: str
     name: str
     geometry: BaseGeometry
+    _area: Any = field(default=None, repr=False)
     _zone: int | None = field(default=None, repr=False)
-    _projected: BaseGeometry | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        shapely.prepare(self.geometry)
+        self._area = engine().area([self.geometry])
 
     def label(self) -> str:
         return f"{self.code} {self.name}" if self.name else self.code
@@ -111,39 +105,25 @@ class Division:
         (more than a few kilometres, where nothing but "outside" matters) geodesically to the nearest
         boundary point, as a figure for the message.
         """
-        if isinstance(geom, shapely.Point):  # the common case, without numpy's per-call cost
-            if self.geometry.intersects(geom):  # on the boundary counts as in
-                return None
-            return self._metres(geom.x, geom.y), (geom.x, geom.y)
-        xy = shapely.get_coordinates(geom)
-        if not len(xy):
-            return None
-        inside = shapely.intersects_xy(self.geometry, xy[:, 0], xy[:, 1])
-        if inside.all():
-            return None
         worst: tuple[float, tuple[float, float]] | None = None
-        for x, y in xy[~inside]:
-            d = self._metres(float(x), float(y))
+        for x, y in engine().vertices(geom):
+            if self._area.holds(x, y):  # on the boundary counts as in
+                continue
+            d = self._metres(x, y)
             if worst is None or d > worst[0]:
-                worst = (d, (float(x), float(y)))
+                worst = (d, (x, y))
         return worst
 
     def _metres(self, x: float, y: float) -> float:
-        point = shapely.Point(x, y)
-        degrees = shapely.distance(self.geometry, point)
-        if degrees > 0.05:  # ≥ 3 km even at 54°N: well outside; the geodesic distance is for the message
-            near = shapely.ops.nearest_points(self.geometry, point)[0]
-            return abs(_GEOD.inv(x, y, near.x, near.y)[2])
-        if self._projected is None:
-            self._zone = gauss_krueger_zone(self.geometry.centroid.x)
-            tr = _to_zone(self._zone)
-            self._projected = shapely.transform(self.geometry,
-                                                lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
-        px, py = _to_zone(self._zone).transform(x, y)
-        return float(shapely.distance(self._projected, shapely.Point(px, py)))
+        if self._area.distance(x, y) > 0.05:  # ≥ 3 km even at 54°N: well outside; the geodesic distance is for the message
+            nx, ny = self._area.nearest(x, y)
+            return engine().geodesic_m(x, y, nx, ny)
+        if self._zone is None:
+            self._zone = gauss_krueger_zone(self._area.centroid_x())
+        return self._area.distance_m(x, y, self._zone)
 
 
-Fetch = Callable[[list[str]], Iterable[tuple[str, str | None, BaseGeometry | None]]]
+Fetch = Callable[[list[str]], "Iterable[tuple[str, str | None, BaseGeometry | None]]"]  # quoted: Python 3.9
 
 
 def enclosing_codes(code: str) -> list[str]:
@@ -184,12 +164,12 @@ class Divisions:
             if todo:
                 found: dict[str, list[tuple[str | None, BaseGeometry]]] = {}
                 for adcode, name, geom in self._fetch(todo):
-                    if geom is not None and not geom.is_empty:
+                    if geom is not None and not engine().is_empty(geom):
                         found.setdefault(str(adcode), []).append((name, geom))
                 for c in todo:
                     rows = found.get(c)
                     self._rows[c] = None if not rows else Division(
-                        c, rows[0][0] or "", rows[0][1] if len(rows) == 1 else shapely.union_all([g for _, g in rows]))
+                        c, rows[0][0] or "", rows[0][1] if len(rows) == 1 else engine().union([g for _, g in rows]))
             self._by_code[code] = next((self._rows[c] for c in chain if self._rows[c] is not None), None)
         return self._by_code[code]
 
@@ -237,18 +217,12 @@ def _km(metres: float) -> str:
 def position_problems(layer, properties: dict[str, Any], geometry: BaseGeometry | None, *,
                       extent: Extent | None, divisions: Divisions | None) -> list[tuple[str | None, str]]:
     """What is wrong with where a checked feature lies: ``[(field or None, message)]``, empty when nothing is."""
-    if geometry is None or geometry.is_empty or not layer.has_geometry:
+    if geometry is None or not layer.has_geometry or engine().is_empty(geometry):
         return []
     if extent is not None:
-        if isinstance(geometry, shapely.Point):  # the common case, without numpy's per-call cost
-            stray = [(geometry.x, geometry.y)]
-            if extent.west <= stray[0][0] <= extent.east and extent.south <= stray[0][1] <= extent.north:
-                stray = []
-        else:
-            xy = shapely.get_coordinates(geometry)
-            stray = xy[~extent.holds(xy[:, 0], xy[:, 1])].tolist()
+        stray = [(x, y) for x, y in engine().vertices(geometry) if not extent.holds(x, y)]
         if stray:
-            x, y = (float(v) for v in stray[0])
+            x, y = stray[0]
             return [(None, f"({x:g}, {y:g}) lies outside {extent.name}'s extent ({extent.describe()}): the registry "
                            f"holds positions in {extent.name} (CGCS2000; a registry for foreign data is made with "
                            "extent 'world')")]

@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
-import shapely
-from shapely.geometry.base import BaseGeometry
-
 from . import derive
+from .geometry_engine import engine
 from .positions import Divisions, Extent, position_problems
 from .schema import FieldDef, LayerDef
 
@@ -48,7 +46,7 @@ class Checked:
     """The normalised properties and geometry of a feature, and what is wrong with it."""
 
     properties: dict[str, Any]
-    geometry: BaseGeometry | None
+    geometry: Any  # the geometry engine's (rallypoint.geometry_engine)
     problems: list[tuple[str | None, str]]  # (field or None for the geometry/feature, message)
 
 
@@ -58,15 +56,37 @@ def format_datetime(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+#: the ISO 8601 date-times accepted: date, [T or space, hours[:minutes[:seconds[.fraction]]]], [Z or ±hh[[:]mm]]
+_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?)?"
+                       r"(Z|[+-]\d{2}(?::?\d{2})?)?", re.IGNORECASE)
+
+
+def _iso_datetime(text: str) -> datetime:
+    """Parse an ISO 8601 date-time the same way on every Python the core runs on.
+
+    Python 3.11's ``datetime.fromisoformat`` reads almost any ISO 8601 text, 3.9's (QGIS on Windows)
+    only ``YYYY-MM-DDTHH:MM[:SS[.fff[fff]]][+HH:MM]``: the text is matched here and handed to
+    ``fromisoformat`` in that one form, so QGIS on Windows accepts and refuses what the server does.
+    """
+    m = _DATETIME.fullmatch(text.strip().replace(" ", "T", 1))
+    if m is None:
+        raise ValueError(text)
+    day, hh, mm, ss, frac, tz = m.groups()
+    out = day + (f"T{hh}:{mm or '00'}:{ss or '00'}" if hh else "T00:00:00")
+    if frac:
+        out += "." + (frac + "000000")[:6]
+    if tz:
+        tz = "+0000" if tz.upper() == "Z" else tz.replace(":", "")
+        out += f"{tz[:3]}:{tz[3:] or '00'}"
+    return datetime.fromisoformat(out)
+
+
 def _to_datetime(v: Any) -> str:
     if isinstance(v, datetime):
         dt = v
     elif isinstance(v, str):
-        s = v.strip().replace(" ", "T", 1)
-        if s.endswith(("Z", "z")):
-            s = s[:-1] + "+00:00"
         try:
-            dt = datetime.fromisoformat(s)
+            dt = _iso_datetime(v)
         except ValueError:
             raise _Bad(f"{v!r} is not an ISO 8601 date-time such as 2024-01-09T18:00:00+09:00") from None
     else:
@@ -203,35 +223,37 @@ def _is_blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, (list, tuple)) and not v)
 
 
-def check_geometry(layer: LayerDef, geom: BaseGeometry | None) -> tuple[BaseGeometry | None, str | None]:
-    """Check a geometry already in the storage CRS; promote single to multi where the layer is multi."""
+def check_geometry(layer: LayerDef, geom: Any) -> tuple[Any, str | None]:
+    """Check a geometry (the engine's) already in the storage CRS; promote single to multi where the layer is
+    multi."""
     if not layer.has_geometry:
         if geom is not None:
             return None, f"layer {layer.name} has no geometry, but one was given"
         return None, None
     if geom is None:
         return None, "a geometry is required"
-    if geom.is_empty:
+    eng = engine()
+    if eng.is_empty(geom):
         return None, "the geometry is empty"
-    gtype = geom.geom_type
+    gtype = eng.geom_type(geom)
     want = layer.geometry
     if gtype != want:
         if want == "Multi" + gtype:
-            geom = getattr(shapely.geometry, want)([geom])
+            geom = eng.to_multi(geom)
         else:
             return None, f"a {gtype} was given where the layer holds {want}"
-    coords = shapely.get_coordinates(geom)
-    if not (coords.size and (abs(coords[:, 0]) <= 180).all() and (abs(coords[:, 1]) <= 90).all()):
+    if not eng.within_lonlat(geom):
         return None, "coordinates fall outside longitude −180…180 / latitude −90…90 after reprojection to EPSG:4490"
-    if not geom.is_valid:
-        return None, f"invalid geometry: {shapely.is_valid_reason(geom)}"
+    why = eng.invalid_reason(geom)
+    if why is not None:
+        return None, f"invalid geometry: {why}"
     return geom, None
 
 
 def check_feature(
     layer: LayerDef,
     properties: dict[str, Any],
-    geometry: BaseGeometry | None,
+    geometry: Any,
     *,
     allow_uuid: bool = False,
     reference_exists: Callable[[str, str], bool] | None = None,

@@ -4,7 +4,8 @@
 must; tests of the read path need the *same* registry on both backends (same fids, UUIDs,
 versions, stamps, history) to expect the same answers. So this copies the rows as they are,
 with the database's triggers off for the session (``session_replication_role = replica``,
-which needs a superuser: the test cluster's own).
+which needs a superuser: the test cluster's own), then the point layers' thinning levels computed as a
+bulk load does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rallypoint import Registry
 from rallypoint.storage.gpkg.blobs import decode_many
 from rallypoint.storage.base import HISTORY_TABLE, quote
 from rallypoint.storage.gpkg.file import read_info
+from rallypoint.storage.postgis import thinning
 
 
 def copy_gpkg_to_postgis(src: Path, url: str, only: Iterable[str] | None = None) -> None:
@@ -51,6 +53,9 @@ def copy_gpkg_to_postgis(src: Path, url: str, only: Iterable[str] | None = None)
                         cp.write_row((r[0], *([ewkb[i]] if layer.has_geometry else []), *values))
                 pg.execute(f"SELECT setval(pg_get_serial_sequence(%s, 'fid'), coalesce(max(fid), 0) + 1, false) "
                            f"FROM {quote(name)}", (quote(name),))
+            for layer in layers.values():  # the point layers' thinning levels, which the triggers did not keep
+                if thinning.applies(layer):
+                    pg.execute(thinning.rebuild_sql(layer, quote))
             hist = ["fid", "layer", "uuid", "version", "op", "author", "at", "before", "after", "note"]
             with pg.cursor().copy(f"COPY {HISTORY_TABLE} ({', '.join(hist)}) FROM STDIN") as cp:
                 for r in lite.execute(f"SELECT {', '.join(hist)} FROM {HISTORY_TABLE} ORDER BY fid"):

@@ -194,4 +194,4 @@ def test_county_sample_through_the_cli(county_sample, tmp_path):
     assert (areas["covered_10min"] <= areas["covered_30min"]).all()
     assert (areas["covered_30min"] <= areas["covered_60min"]).all()
     assert np.isclose(region["assigned"] + region["overflow"] + region["unassigned"], region["to_place"])
-    assert "data:image/png;base64," in out.with_suffix(".html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in out.with_name(f"{out.stem}_en.html").read_text(encoding="utf-8")

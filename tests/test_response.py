@@ -283,7 +283,7 @@ def test_the_card_through_the_cli_in_the_browser_and_as_pdf(registry_path, tmp_p
         for lang, title in (("zh", "突发事件应急响应卡"), ("en", "Incident response sheet")):
             page.goto((out / f"sheet_{lang}.html").as_uri())
             assert title in page.locator("h1").inner_text()
-            short = {"zh": "可调储备不足：饮用水（缺 3,525 L）", "en": "Drinking water (short 3,525 L)"}[lang]
+            short = {"zh": "可调储备不足：饮用水（缺 3,525 升）", "en": "Drinking water (short 3,525 L)"}[lang]
             assert short in page.locator(".notes").last.inner_text()  # the sheet's warnings in the card's language
             assert page.locator("img").evaluate("i => i.complete && i.naturalWidth") > 300  # the map drew
             shot = tmp_path / f"card_{lang}.png"

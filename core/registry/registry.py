@@ -22,10 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from shapely.geometry.base import BaseGeometry
-
 from ..errors import Problem, RegistryFileError, UnknownLayerError, ValidationError
-from ..frame_checks import prepare_reference
 from ..plugins import RallypointPluginManager, default_plugin_manager, layer_catalog
 from ..positions import extent_named, rules_for
 from ..schema import LayerDef, builtin_layers
@@ -137,7 +134,7 @@ class Registry(Reads):
         return self._clock()
 
     # -- layers ------------------------------------------------------------------
-    def _plugin_checks(self, layer: LayerDef, properties: dict[str, Any], geometry: BaseGeometry | None, *,
+    def _plugin_checks(self, layer: LayerDef, properties: dict[str, Any], geometry: Any, *,
                        old: dict[str, Any] | None, at: str) -> list[tuple[str | None, str]]:
         """The plugins' checks of one feature (``rallypoint_validate_feature``), then, if they pass, of the
         change from its stored version ``old`` (``rallypoint_validate_change``; ``old`` is None when new)."""
@@ -230,6 +227,8 @@ class Registry(Reads):
         """Load a whole reference layer (areas, population, roads) from a GeoDataFrame; all or nothing."""
         if not author or not str(author).strip():
             raise ValueError("every change needs an author")
+        from ..frame_checks import prepare_reference  # pandas and geopandas: only for whole reference layers
+
         now = format_datetime(self._clock())
         prepared = prepare_reference(self.layer(layer), data, replace=replace)
         return self._store.load_reference(self.layer(layer), prepared, author=str(author).strip(), now=now,

@@ -18,8 +18,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from shapely.geometry.base import BaseGeometry
-
 from ..crs import DEFAULT as DEFAULT_CRS
 from ..crs import Crs
 from ..schema import LayerDef
@@ -211,7 +209,7 @@ class Store(Protocol):
     def read_snapshot(self) -> Any:
         """A context manager: the reads inside it see the registry as of one moment (writers go on)."""
 
-    def insert(self, layer: LayerDef, row: dict[str, Any], geom: BaseGeometry | None,
+    def insert(self, layer: LayerDef, row: dict[str, Any], geom: Any,
                history: HistoryEntry | None, on_duplicate: Callable[[], None] | None = None) -> int | None:
         """Insert a row, and its history entry for a versioned layer; returns the fid (None when it is not
         known yet). A row whose UUID is already used is not written and ``on_duplicate`` is called, at
@@ -220,7 +218,7 @@ class Store(Protocol):
     def flush(self) -> None:
         """Finish the batch's pending writes (calling their ``on_duplicate``), before its problems are read."""
 
-    def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: BaseGeometry | None,
+    def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: Any,
                history: HistoryEntry) -> None:
         """Write a new version of a row and its history entry."""
 
@@ -230,7 +228,7 @@ class Store(Protocol):
     def bbox_clause(self, layer: LayerDef, box: tuple[float, float, float, float]) -> tuple[str, list[Any]]:
         """A WHERE clause (and its parameters) keeping the rows whose geometry's box meets ``box``."""
 
-    def decode(self, value: Any) -> BaseGeometry | None: ...
+    def decode(self, value: Any) -> Any: ...
 
     def decode_many(self, values: Any) -> Any: ...
 

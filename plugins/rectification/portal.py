@@ -29,6 +29,9 @@ def figures(request: Mapping[str, Any]) -> list[Figure]:
 
 
 PANEL = Panel("rectification", "隐患整改", "Hazard rectification", figures, order=20, links=(
+    Link("/plugins/rectification/report?lang={lang}", "隐患排查治理统计报告", "Rectification ledger report"),
+    Link("/plugins/rectification/report?f=pdf&lang={lang}", "隐患排查治理统计报告（PDF）",
+         "Rectification ledger report (PDF)", role="reader"),
     Link("/rectification/records?list=overdue", "逾期整改清单（JSON）", "Overdue records (JSON)"),
     Link("/rectification/townships", "各乡镇整改率（JSON）", "Rate per township (JSON)"),
 ))

@@ -17,4 +17,6 @@ def figures(request: Mapping[str, Any]) -> list[Figure]:
 
 
 PANEL = Panel("survey", "资源普查", "Resource survey", figures, role="reader", order=10, links=(
-    Link("/plugins/survey?f=html&lang={lang}", "普查完整性报告", "Survey completeness report", role="reader"),))
+    Link("/plugins/survey?f=html&lang={lang}", "普查完整性报告", "Survey completeness report", role="reader"),
+    Link("/plugins/survey/report?f=pdf&lang={lang}", "普查完整性报告（PDF）", "Survey completeness report (PDF)",
+         role="reader"),))

@@ -22,6 +22,7 @@ from ...errors import RegistryFileError
 from ...schema import FieldDef, LayerDef
 from ...styles import render_qml, render_sld
 from ..base import ACCOUNTS_TABLE, CONFLICTS_TABLE, HISTORY_TABLE, KEYS_TABLE, SESSIONS_TABLE, RegistryInfo
+from . import thinning
 from .connect import connect, label
 
 METADATA_TABLE = "rp_metadata"
@@ -71,6 +72,7 @@ def layer_ddl(layer: LayerDef) -> list[str]:
     if layer.parent_field:
         out.append(f"CREATE INDEX {qi('idx_' + layer.name + '_parent')} ON {t} ({qi(layer.parent_field)})")
     out.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {EDITOR_ROLE}")
+    out += thinning.layer_ddl(layer, EDITOR_ROLE, qi)  # a point layer's precomputed thinning for low zooms
     return out
 
 
@@ -280,6 +282,7 @@ def create_registry_tables(conn, label: str, layers: list[LayerDef], info: Regis
     if exists:
         _drop_registry(conn, layers)
     conn.execute(FUNCTIONS)
+    conn.execute(thinning.FUNCTIONS)
     conn.execute(HISTORY_DDL)
     conn.execute(KEYS_DDL)
     conn.execute(ACCOUNTS_DDL)
@@ -294,11 +297,11 @@ def create_registry_tables(conn, label: str, layers: list[LayerDef], info: Regis
 
 def _drop_registry(conn, layers: list[LayerDef]) -> None:
     for layer in layers:
-        conn.execute(f"DROP TABLE IF EXISTS {qi(layer.name)} CASCADE")
+        conn.execute(f"DROP TABLE IF EXISTS {qi(layer.name)}, {qi(thinning.side_table(layer.name))} CASCADE")
     # the keys and accounts go with the registry they opened, as they do with a GeoPackage file overwritten
     conn.execute(f"DROP TABLE IF EXISTS {HISTORY_TABLE}, {METADATA_TABLE}, {CONFLICTS_TABLE}, {KEYS_TABLE}, "
                  f"{ACCOUNTS_TABLE}, {SESSIONS_TABLE} CASCADE")
     conn.execute("DELETE FROM layer_styles WHERE stylename LIKE 'rallypoint%'")
     for fn in ("rp_setting(text)", "rp_author()", "rp_now()", "rp_stamp()", "rp_state(jsonb, geometry)",
-               "rp_record()", "rp_retire_on_delete()", "rp_refuse()"):
+               "rp_record()", "rp_retire_on_delete()", "rp_refuse()", *thinning.FUNCTION_NAMES):
         conn.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")
