@@ -16,7 +16,10 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync",
+        # gthread always: a sync worker holds a connection until it closes, and a browser keeps idle
+        # (pre)connections open, so one map or page stalled a sync worker until its timeout (300 s);
+        # gthread parks idle keep-alive connections in its poller, whatever its number of threads
+        "worker_class": "gthread",
         "timeout": timeout,
         "graceful_timeout": 10,
         "keepalive": 5,
@@ -57,8 +60,8 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes.")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Threads per worker (above 1: gunicorn's gthread workers, with keep-alive).")
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Threads per worker (gunicorn's gthread workers, with keep-alive).")
 @click.option("--timeout", type=click.IntRange(min=1), default=300, show_default=True,
               help="Seconds a request may take (analyses run synchronously).")
 @click.option("--access-log", is_flag=True, help="Log every request on standard output.")

@@ -8,6 +8,7 @@ gzip compression and CORS. Each request opens its own registry connection (see
 
 Settings (``config`` keys, all optional): ``RALLYPOINT_DEFAULT_LIMIT`` (100),
 ``RALLYPOINT_REUSE_CONNECTIONS`` (True: see :mod:`.adapter`),
+``RALLYPOINT_TILE_SHORTCUT`` (True: anonymous tiles are answered without Flask's request, see :mod:`.shortcut`),
 ``RALLYPOINT_MAX_LIMIT`` (10000), ``RALLYPOINT_MAX_BODY`` (bytes, 1 MB),
 ``RALLYPOINT_MAX_TRANSACTION_BODY`` (bytes of a ``POST /transactions``, 64 MB),
 ``RALLYPOINT_JOBS_DIR``, ``RALLYPOINT_JOB_TTL_HOURS`` (a week), ``RALLYPOINT_TITLE``, ``RALLYPOINT_PLUGINS`` (a plugin manager),
@@ -41,6 +42,7 @@ from .ratelimit import init_limiter
 from .routes import (features_blueprint, map_blueprint, plugin_endpoints_blueprint, portal_blueprint,
                      processes_blueprint, tiles_blueprint)
 from .session import browser_answer, init_sessions
+from .shortcut import TileShortcut
 
 log = logging.getLogger("rallypoint.web")
 
@@ -109,6 +111,9 @@ def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = Non
     Compress(app)
     CORS(app)
     init_limiter(app, cfg, api_config.job_root())
+    if cfg.get("RALLYPOINT_TILE_SHORTCUT", True):
+        app.wsgi_app = TileShortcut(app.wsgi_app, app.extensions["rallypoint"],  # type: ignore[method-assign]
+                                    app.config["CORS_EXPOSE_HEADERS"])
     return app
 
 
