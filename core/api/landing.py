@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import html
+from . import html, processes
 from .features.collections import site_title
 from .context import Context
 from .request import Request, check_params, output_format
@@ -43,7 +43,7 @@ CONFORMANCE = (
     _T1 + "dataset-tilesets",
     _T1 + "mvt",
     _T1 + "oas30",
-)
+) + processes.CONFORMANCE
 REL_PROCESSES = "http://www.opengis.net/def/rel/ogc/1.0/processes"
 REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
 REL_DATA = "http://www.opengis.net/def/rel/ogc/1.0/data"
