@@ -17,6 +17,8 @@ DEBIAN_PACKAGES += qttools5-dev-tools xvfb xauth
 DEBIAN_PACKAGES += postgresql-15 postgresql-15-postgis-3 postgresql-common
 # curl: the README's tour (run by tests/test_readme.py) asks the server with it
 DEBIAN_PACKAGES += curl
+# wrk: the HTTP load generator of the benchmarks (bench/jobs_load.py, bench/api_bbox.py)
+DEBIAN_PACKAGES += wrk
 # command:package, installed only when the command is missing (NodeSource's nodejs brings its own npm,
 # which Debian's npm package would conflict with)
 DEBIAN_COMMANDS := node:nodejs npm:npm

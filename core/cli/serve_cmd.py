@@ -1,12 +1,20 @@
-"""``rallypoint serve REGISTRY``: the HTTP API (OGC API – Features) under gunicorn."""
+"""``rallypoint serve REGISTRY``: the HTTP API (OGC API – Features, Tiles, Processes) under gunicorn.
+
+Analyses run as jobs on a Dask cluster, never in the request workers: by default a local one that this
+command starts beside gunicorn and stops with it (:mod:`rallypoint.jobs.cluster`: ``--job-workers`` single-
+threaded worker processes at a lower CPU priority), or, when ``RALLYPOINT_DASK_SCHEDULER`` names one, that
+cluster. ``--job-workers 0`` runs analyses inside the request workers, as before jobs.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
+from ..jobs.engine import SCHEDULER_ENV
 from ..storage import backend_for
 from .common import open_registry, registry_argument
 
@@ -60,7 +68,7 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Threads per worker (above 1: gunicorn's gthread workers, with keep-alive).")
 @click.option("--timeout", type=click.IntRange(min=1), default=300, show_default=True,
-              help="Seconds a request may take (analyses run synchronously).")
+              help="Seconds a request may take.")
 @click.option("--access-log", is_flag=True, help="Log every request on standard output.")
 @click.option("--jobs-dir", type=click.Path(file_okay=False), default=None,
               help="Where analysis runs keep their results (default: a folder under the system's temp folder).")
@@ -69,8 +77,16 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
 @click.option("--rate-limit-refused-keys", default=None, metavar="LIMIT",
               help="Refused API keys an address may send before it is answered 429, e.g. '10 per minute' "
                    "(the default).")
+@click.option("--job-workers", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Analyses that run at once on the local job cluster (one worker process each); 0: analyses run "
+                   "inside the request workers. Not used when RALLYPOINT_DASK_SCHEDULER names a cluster.")
+@click.option("--job-nice", type=click.IntRange(0, 19), default=10, show_default=True,
+              help="How much lower the job workers' CPU priority is than the request workers'.")
+@click.option("--sync-wait", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds a run asked without 'Prefer: respond-async' is waited for before it is answered "
+                   "as a job (201).")
 def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir, rate_limit_writes,
-          rate_limit_refused_keys):
+          rate_limit_refused_keys, job_workers, job_nice, sync_wait):
     """Serve REGISTRY over HTTP: OGC API – Features (read, and write with an editor's key) and the analyses.
 
     \b
@@ -78,17 +94,29 @@ def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir,
       rallypoint serve postgresql://reader@db.example/registry    # a PostGIS registry
       ogrinfo OAPIF:http://127.0.0.1:8000/        # GDAL; QGIS: Layer › Add WFS / OGC API – Features
     Keys for writing: rallypoint keys add county.gpkg zhang.wei --role editor
+    Analyses run as jobs on a local Dask cluster started with the server (or RALLYPOINT_DASK_SCHEDULER's).
     """
     open_registry(registry).close()  # fail here, clearly, rather than in every worker
     given = {"RALLYPOINT_JOBS_DIR": jobs_dir, "RALLYPOINT_RATELIMIT_WRITES": rate_limit_writes,
              "RALLYPOINT_RATELIMIT_REFUSED_KEYS": rate_limit_refused_keys}
-    config = {k: v for k, v in given.items() if v} or None
+    config = {k: v for k, v in given.items() if v}
+    config["RALLYPOINT_SYNC_SECONDS"] = sync_wait
     from ..web.ratelimit import ConfigError, rate_limits
 
     try:
-        rate_limits(config or {})
+        rate_limits(config)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     where = backend_for(registry).absolute
-    run_gunicorn(where, gunicorn_options(host, port, workers, threads, timeout, access_log),
-                 config)
+    options = gunicorn_options(host, port, workers, threads, timeout, access_log)
+    remote = os.environ.get(SCHEDULER_ENV, "").strip()
+    if remote or job_workers == 0:  # that cluster (the app reads the variable too), or none: in the requests
+        run_gunicorn(where, options, config)
+        return
+    from ..api.config import ApiConfig
+    from ..jobs.cluster import local_cluster
+
+    jobs_root = Path(jobs_dir) if jobs_dir else ApiConfig(registry_path=where).job_root()
+    with local_cluster(jobs_root / ".cluster", job_workers, job_nice) as scheduler_file:
+        config["RALLYPOINT_JOBS_SCHEDULER_FILE"] = str(scheduler_file)
+        run_gunicorn(where, options, config)
