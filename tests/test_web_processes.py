@@ -144,7 +144,7 @@ def test_old_and_unfinished_runs_are_swept(site, client):
     import os
     import time
 
-    from rallypoint.api.processes import sweep_jobs
+    from rallypoint.jobs.records import sweep_jobs
 
     old, fresh = _run(site, client), _run(site, client)
     week_ago = time.time() - 8 * 24 * 3600
