@@ -2,9 +2,9 @@
 
 One ``rallypoint serve`` (gunicorn, 2 request workers, and the local job cluster it starts: 2 job workers at a
 lower CPU priority) serves the city sample. Debian's ``wrk`` (installed by ``make setup``) asks, on a few
-connections, a fixed mix of map tiles (all layers, ``/tiles/WebMercatorQuad/{z}/{y}/{x}`` at zooms 12 to 15
-over the data) and item pages (bbox pages of 100 hazard points, and single shelters), after one warming pass
-over all of them, in alternating rounds:
+connections, a fixed mix of map tiles (all layers, ``/tiles/WebMercatorQuad/{z}/{y}/{x}`` at zooms 13 to 15
+over the data) and item pages (bbox pages of 100 hazard points, and single shelters), after three warming passes
+over all of them (one request at a time, not measured), in alternating rounds:
 
 * idle: no job on the cluster (its workers quiet);
 * loaded: two coverage jobs of the whole city (``Prefer: respond-async``, the parameters of
@@ -27,8 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -45,7 +47,7 @@ COVERAGE = {"hazard": "flood", "minutes": "10,30,60"}
 
 
 def tile_paths(registry: Path, n: int, seed: int) -> list[str]:
-    """``n`` all-layer tiles at zooms 12–15 under random hazard points and shelters (where the map is read)."""
+    """``n`` all-layer tiles at zooms 13–15 under random hazard points and shelters (where the map is read)."""
     rnd = random.Random(seed)
     conn = sqlite3.connect(f"file:{registry}?mode=ro", uri=True)
     points = []
@@ -60,7 +62,7 @@ def tile_paths(registry: Path, n: int, seed: int) -> list[str]:
     out = set()
     while len(out) < n:
         lon, lat = rnd.choice(points)
-        z = rnd.randint(12, 15)
+        z = rnd.randint(13, 15)
         x = int((lon + 180) / 360 * 2 ** z)
         y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2 ** z)
         out.add(f"/tiles/WebMercatorQuad/{z}/{y}/{x}")
@@ -94,21 +96,60 @@ def job_status(base: str, key: str, job: str) -> dict:
     return call("GET", f"{base}/jobs/{job}", key)[1]
 
 
+def job_cpu_seconds(server: subprocess.Popen) -> float:
+    """CPU seconds used so far by the job cluster's worker processes (user + system)."""
+    import psutil
+
+    total = 0.0
+    for p in psutil.Process(server.pid).children(recursive=True):
+        try:
+            if "spawn_main" in " ".join(p.cmdline()):
+                t = p.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def cluster_quiet(server: subprocess.Popen, seconds: float = 3.0, timeout: float = 180) -> None:
     """Wait until the job cluster's processes use (almost) no CPU for ``seconds`` (workers restarted and warm)."""
     import psutil
 
+    def cluster_processes() -> list:
+        out = []
+        for p in psutil.Process(server.pid).children(recursive=True):
+            try:
+                if "rallypoint.jobs.cluster" in " ".join(p.cmdline()) or "spawn_main" in " ".join(p.cmdline()):
+                    out.append(p)
+            except psutil.Error:  # a worker just ended (a dismissed job's), not yet reaped
+                pass
+        return out
+
+    def cpu(p) -> float:
+        try:
+            return p.cpu_percent(None)
+        except psutil.Error:
+            return 0.0
+
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        procs = [p for p in psutil.Process(server.pid).children(recursive=True)
-                 if "rallypoint.jobs.cluster" in " ".join(p.cmdline()) or "spawn_main" in " ".join(p.cmdline())]
+        procs = cluster_processes()
         for p in procs:
-            p.cpu_percent(None)
+            cpu(p)
         time.sleep(seconds)
-        busy = sum(p.cpu_percent(None) for p in procs if p.is_running())
-        if busy < 5:  # percent of one core, all of the cluster's processes together
+        busy = sum(cpu(p) for p in procs)
+        if len(procs) >= 3 and busy < 15:  # the scheduler's process and 2 workers; % of one core (idle: about 7)
             return
     print("  (the cluster did not become quiet; measuring anyway)", flush=True)
+
+
+def prime(base: str, paths: list[str], passes: int = 3) -> None:
+    """Ask every path a few times, one after the other, so both request workers hold the tiles: the rounds
+    then compare the same warm server, idle and loaded (not a load: nothing is measured here)."""
+    for _ in range(passes):
+        for path in paths:
+            with urllib.request.urlopen(base + path, timeout=120) as r:
+                r.read()
 
 
 def loaded_round_jobs(base: str, key: str) -> list[str]:
@@ -135,9 +176,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=20, help="seconds of wrk per measurement")
     ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--job-nice", type=int, default=None,
+                    help="the job workers' lower CPU priority (rallypoint serve --job-nice; default: its own, 10)")
     ap.add_argument("--in-request", action="store_true",
                     help="also the loaded rounds as before jobs: coverage runs inside the request workers")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a stopped bench still stops its server
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `make system-packages` installs it (Debian's wrk)")
     source = args.registry.resolve()
@@ -147,9 +191,10 @@ def main() -> None:
     registry = folder / source.name  # a copy (SQLite's backup API): the bench's key and jobs touch only it
     with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as a, sqlite3.connect(registry) as b:
         a.backup(b)
-    paths = tile_paths(registry, 400, 1) + random_paths(registry, 300, 2) + shelter_paths(registry, 100, 3)
-    print(f"{source.name}: {len(paths)} paths (tiles at z12-15, bbox pages of 100 hazard points, shelters); "
-          f"wrk {args.connections} connections, {args.duration} s per measurement, {args.rounds} rounds", flush=True)
+    paths = tile_paths(registry, 200, 1) + random_paths(registry, 200, 2) + shelter_paths(registry, 100, 3)
+    print(f"{source.name}: {len(paths)} paths (tiles at z13-15, bbox pages of 100 hazard points, shelters); "
+          f"wrk {args.connections} connections, {args.duration} s per measurement, {args.rounds} rounds; "
+          f"job workers' nice {10 if args.job_nice is None else args.job_nice}; {os.cpu_count()} CPUs", flush=True)
 
     from rallypoint import Registry
     from rallypoint.api.auth import add_key
@@ -175,12 +220,14 @@ def measure(registry: Path, folder: Path, paths: list[str], key: str, args, *, i
            "--port", str(port), "--workers", "2", "--jobs-dir", str(jobs_dir), "--timeout", "3600"]
     if in_request:
         cmd += ["--job-workers", "0"]
+    elif args.job_nice is not None:
+        cmd += ["--job-nice", str(args.job_nice)]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(folder / f"serve-{port}.log").open("w"))
     print(f"\n{'before jobs: analyses inside the request workers' if in_request else 'jobs on the local cluster'}"
           f" (server log {folder / f'serve-{port}.log'})", flush=True)
     try:
         wait_until_up(base + "/conformance", server, timeout=120)
-        run_wrk(base, paths, max(5, len(paths) // 200), args.connections, folder, timeout=30)  # warm the caches
+        prime(base, paths)
         idle, loaded = [], []
         for i in range(args.rounds):
             if not in_request:
@@ -188,7 +235,8 @@ def measure(registry: Path, folder: Path, paths: list[str], key: str, args, *, i
             r = run_wrk(base, paths, args.duration, args.connections, folder, timeout=60)
             idle.append(r)
             print(f"  round {i + 1} idle    p50 {r['p50']:8.1f} ms  p99 {r['p99']:8.1f} ms  "
-                  f"{r['rate']:7.1f} req/s  {r['non_2xx']} not 2xx", flush=True)
+                  f"{r['rate']:7.1f} req/s  {r['non_2xx']} not 2xx"
+                  + (f"  socket errors: {r['socket_errors']}" if r.get("socket_errors") else ""), flush=True)
             if in_request:
                 threads = [threading.Thread(target=call, daemon=True, args=(
                     "POST", f"{base}/processes/coverage/execution", key, {"inputs": COVERAGE})) for _ in range(2)]
@@ -201,16 +249,21 @@ def measure(registry: Path, folder: Path, paths: list[str], key: str, args, *, i
                 note = "(2 coverage runs inside the request workers)"
             else:
                 jobs = loaded_round_jobs(base, key)
+                before = [job_status(base, key, j) for j in jobs]
+                cpu = job_cpu_seconds(server)
                 r = run_wrk(base, paths, args.duration, args.connections, folder, timeout=60)
+                cpu = job_cpu_seconds(server) - cpu
                 after = [job_status(base, key, j) for j in jobs]
-                note = " ".join(f"[{d['status']} {d.get('progress', 0)}% {d.get('step', '')}]" for d in after)
+                note = " ".join(f"[{a.get('step', '')} → {d['status']} {d.get('step', '')}]"
+                                for a, d in zip(before, after)) + f"  jobs' CPU {cpu:.1f} s"
                 if any(d["status"] != "running" for d in after):
                     note += "  (a job ended during the measurement: lengthen the jobs or shorten --duration)"
                 for j in jobs:
                     call("DELETE", f"{base}/jobs/{j}", key)
             loaded.append(r)
+            errors = f"  socket errors: {r['socket_errors']}" if r.get("socket_errors") else ""
             print(f"  round {i + 1} loaded  p50 {r['p50']:8.1f} ms  p99 {r['p99']:8.1f} ms  "
-                  f"{r['rate']:7.1f} req/s  {r['non_2xx']} not 2xx  {note}", flush=True)
+                  f"{r['rate']:7.1f} req/s  {r['non_2xx']} not 2xx  {note}{errors}", flush=True)
     finally:
         stop(server)
     med = lambda rs: sorted(x["p99"] for x in rs)[len(rs) // 2]  # noqa: E731

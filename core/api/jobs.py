@@ -294,7 +294,8 @@ def _page(ctx: Context, req: Request, job: Job) -> Response:
     lang = _lang(req)
     found = analyses(ctx.plugins).get(job.process)
     title = found.title(lang) if found else job.process
-    message = (job.message_zh or job.message) if lang == "zh" else job.message
+    message = ((job.message_zh or job.message) if lang == "zh" else job.message) \
+        if job.status in ("failed", "dismissed") else ""  # a running job's step is on the progress line
     other = "en" if lang == "zh" else "zh"
     doc = job_doc(req, job)
     outputs = [(name, n, req.url(f"/jobs/{job.id}/results/{name}")) for name, n in job.outputs.items()]

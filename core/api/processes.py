@@ -36,10 +36,11 @@ import orjson
 
 from ..analysis import Analysis, Parameter, analyses, check_analysis
 from ..jobs import records, runner
+from ..jobs.engine import EngineUnavailable
 from . import html, jobs
 from .auth import require
 from .context import Context
-from .errors import ApiError, BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from .errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from .features.collections import site_title
 from .request import Request, check_params, output_format
 from .responses import GEOJSON, JSON, Response, json_response, link
@@ -53,12 +54,6 @@ CONFORMANCE = tuple(_CONF + c for c in ("core", "ogc-process-description", "json
 
 class NoSuchProcess(NotFound):
     ogc_type = jobs.EXC + "no-such-process"
-
-
-class EngineUnavailable(ApiError):
-    http_status = 503
-    ogc_code = "ServiceUnavailable"
-    public = True
 
 
 def _analysis(ctx: Context, name: str) -> Analysis:

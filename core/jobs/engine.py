@@ -37,8 +37,11 @@ SUBMIT_GRACE_S = 60  # a job accepted this long ago and never submitted was lost
 
 
 class EngineUnavailable(RallypointError):
+    """The cluster cannot be reached (its message is written for the user: it names no address)."""
+
     http_status = 503
     ogc_code = "ServiceUnavailable"
+    public = True
 
 
 class Engine:
