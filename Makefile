@@ -2,6 +2,7 @@
 #   make run    install what is needed, write the sample county registry (once), check it and serve it
 #   make test   install what is needed and run the whole test suite
 #   make qgis-plugin  build the QGIS plugin zip (dist/rallypoint_qgis.zip)
+#   make bench  install the benchmarks' tools and run one (BENCH=tiles_postgis by default: bench/$(BENCH).py)
 
 SHELL := /bin/bash
 VENV := .venv
@@ -17,16 +18,19 @@ DEBIAN_PACKAGES += qttools5-dev-tools xvfb xauth
 DEBIAN_PACKAGES += postgresql-15 postgresql-15-postgis-3 postgresql-common
 # curl: the README's tour (run by tests/test_readme.py) asks the server with it
 DEBIAN_PACKAGES += curl
-# wrk: the HTTP load generator of the benchmarks (bench/jobs_load.py, bench/api_bbox.py)
-DEBIAN_PACKAGES += wrk
+# the benchmarks' load generator (bench/api_bbox.py, bench/pg_10m.py, bench/tiles_postgis.py,
+# bench/jobs_load.py); never a Python one
+BENCH_PACKAGES := wrk
 # command:package, installed only when the command is missing (NodeSource's nodejs brings its own npm,
 # which Debian's npm package would conflict with)
 DEBIAN_COMMANDS := node:nodejs npm:npm
 # MapLibre GL JS for the map page, from package-lock.json, copied into the rallypoint.web package
 VENDOR := core/web/static/vendor
 PYTEST_ARGS ?=
+BENCH ?= tiles_postgis
+BENCH_ARGS ?=
 
-.PHONY: setup system-packages run test clean qgis-plugin
+.PHONY: setup system-packages run test clean qgis-plugin bench bench-tools
 
 setup: system-packages $(VENV)/.installed $(VENDOR)/.installed
 
@@ -39,7 +43,8 @@ system-packages:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-$(VENV)/.installed: pyproject.toml
+# the package data names core/web/static/vendor, so the browser files come first
+$(VENV)/.installed: pyproject.toml | $(VENDOR)/.installed
 	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
@@ -63,6 +68,17 @@ run: setup
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+bench-tools:
+	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+bench: setup bench-tools
+	$(PY) bench/$(BENCH).py $(BENCH_ARGS)
 
 qgis-plugin: setup
 	mkdir -p dist

@@ -4,7 +4,8 @@ and pygeoapi 0.21 on the same GeoPackage; then cold and cached vector tile rates
 All servers run under gunicorn with the same settings (``rallypoint serve``'s, 2 workers by
 default) on 127.0.0.1, in alternating rounds of this one run, and are hit by the same load
 generator in a separate process: Debian's ``wrk`` with a Lua script that picks a random
-bbox per request (or, without wrk, a small asyncio client in a subprocess). The ratios of
+bbox per request. wrk is required (``make bench-tools`` installs it): a Python client caps
+near 4,600 requests/s and would distort the ratio against Flask's hello world. The ratios of
 the rates hold on a shared, noisy machine; p50 and p99 are the client's latencies.
 
 pygeoapi 0.21 with its OGR provider serves the same file (read-only, through Debian's GDAL)
@@ -12,8 +13,9 @@ from a virtual environment of its own, made on the first run under ~/.cache/rall
 (it needs Debian's python3-gdal; ``--no-pygeoapi`` leaves it out).
 
 Tiles (all layers, ``/tiles/WebMercatorQuad/{z}/{y}/{x}``, gzip accepted as a browser does):
-"cold" requests every tile of zoom 12 and 13 over the data once, each encoded on request;
-"cached" hits 200 zoom-14 tiles that both workers already hold.
+"cold" requests random tiles of zoom 12 and 13 over the data from a second server whose tile
+cache is off, so that every tile is encoded on request; "cached" hits 200 zoom-14 tiles that
+both workers already hold. bench/tiles_postgis.py compares the tiles with PostGIS's.
 
     python bench/api_bbox.py                           # the city sample (made first if missing, ~2.5 min)
     python bench/api_bbox.py --registry county.gpkg --duration 5
@@ -139,11 +141,41 @@ def _ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+def require_wrk() -> None:
+    """The load generator of every HTTP benchmark here: Debian's wrk, never a Python stand-in."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: the benchmarks load the servers with Debian's wrk only (a Python client "
+                         "caps near 4,600 requests/s and distorts the ratios); `make bench-tools` installs it")
+
+
+def serve_api(where: str, port: int, workers: int, threads: int, tile_cache: bool) -> None:
+    """``rallypoint serve WHERE`` in this process (gunicorn's master); ``tile_cache`` False: every tile is encoded
+    on request (cold), as the workers fork from here with the cache's size at 0."""
+    from rallypoint.api.tiles import tilesets as tiles
+    from rallypoint.cli.main import cli
+
+    if not tile_cache:
+        tiles.CACHE_SIZE = 0
+    cli(["serve", where, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+         "--threads", str(threads)])
+
+
+def start_api(where: str, workers: int, threads: int, tile_cache: bool = True) -> tuple[subprocess.Popen, str]:
+    """A Rallypoint server of ``where`` (a file or a PostGIS URL) on a free port: (process, base URL)."""
+    port = free_port()
+    cmd = [sys.executable, __file__, "--serve-api", str(where), "--port", str(port), "--workers", str(workers),
+           "--threads", str(threads)] + ([] if tile_cache else ["--no-tile-cache"])
+    base = f"http://127.0.0.1:{port}"
+    return start(cmd, base + "/"), base
+
+
 def run_wrk(base: str, paths: list[str], duration: int, connections: int, folder: Path,
-            timeout: int | None = None) -> dict:
-    """``timeout``: seconds before wrk gives a request up (its default, 2 s, drops slow ones from the latencies)."""
+            timeout: int | None = None, gzip: bool = True) -> dict:
+    """``timeout``: seconds before wrk gives a request up (its default, 2 s, drops slow ones from the latencies);
+    ``gzip``: accept gzip, as a browser does."""
     script = folder / "paths.lua"
-    script.write_text(_LUA % ",".join(json.dumps(p) for p in paths))
+    lua = _LUA % ",".join(json.dumps(p) for p in paths)
+    script.write_text(lua if gzip else lua.replace('wrk.headers["Accept-Encoding"] = "gzip"', ""))
     wait = [f"--timeout={timeout}s"] if timeout else []
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", *wait, "-s", str(script),
                           base], capture_output=True, text=True, check=True).stdout
@@ -156,6 +188,8 @@ def run_wrk(base: str, paths: list[str], duration: int, connections: int, folder
             "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else ""}
 
 
+# Not a load generator (wrk is): requests each path once and waits for every answer, for warm-ups that
+# must finish (bench/pg_10m.py's first pages).
 _PY_CLIENT = r"""
 import asyncio, json, random, sys, time
 base, duration, conns, paths = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), json.load(open(sys.argv[4]))
@@ -293,14 +327,15 @@ def tile_path(t: tuple[int, int, int]) -> str:
     return f"/tiles/WebMercatorQuad/{z}/{y}/{x}"
 
 
-def tile_rates(base: str, registry: Path, args, load, folder: Path) -> dict[str, dict]:
+def tile_rates(base: str, cold_base: str, registry: Path, args, folder: Path) -> dict[str, dict]:
+    """Cold tiles from ``cold_base`` (a server whose tile cache is off), cached ones from ``base``."""
+    seconds = max(2, args.duration // args.rounds)
     cold_paths = [tile_path(t) for z in (12, 13) for t in tiles_over(registry, z)]
-    cold = run_python_client(base, cold_paths, 0, args.connections, folder)  # each once: every one encoded
+    cold = run_wrk(cold_base, cold_paths, seconds, args.connections, folder, timeout=30)  # every request encoded
     hot = [tile_path(t) for t in tiles_over(registry, 14)]
     hot = random.Random(args.seed).sample(hot, min(200, len(hot)))
-    for _ in range(6):  # gunicorn's workers take connections in turn-ish: warm both
-        run_python_client(base, hot, 0, args.connections, folder)
-    cached = load(base, hot, max(2, args.duration // args.rounds), args.connections, folder)
+    run_wrk(base, hot, 3, args.connections, folder)  # both workers encode and keep them
+    cached = run_wrk(base, hot, seconds, args.connections, folder)
     return {"cold": cold | {"tiles": len(cold_paths)}, "cached": cached | {"tiles": len(hot)}}
 
 
@@ -340,16 +375,22 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--requests", type=int, default=2000, help="distinct random bboxes to draw from")
     ap.add_argument("--seed", type=int, default=2938)
-    ap.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     ap.add_argument("--no-pygeoapi", action="store_true", help="leave pygeoapi out")
     ap.add_argument("--no-tiles", action="store_true", help="leave the tile rates out")
     ap.add_argument("--postgis", action="store_true",
                     help="also serve an exact copy of the registry from a throwaway PostGIS server")
     ap.add_argument("--serve-hello", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    ap.add_argument("--serve-api", metavar="WHERE", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--no-tile-cache", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_hello:
         serve_hello(args.serve_hello, args.workers, args.threads)
         return
+    if args.serve_api:
+        serve_api(args.serve_api, args.port, args.workers, args.threads, not args.no_tile_cache)
+        return
+    require_wrk()
 
     if not args.registry.exists():
         from rallypoint.sample import write_sample
@@ -357,10 +398,7 @@ def main() -> None:
         args.registry.parent.mkdir(parents=True, exist_ok=True)
         print(f"writing the city sample to {args.registry} (about 2.5 minutes) …", flush=True)
         write_sample(args.registry, "city")
-    client = args.client
-    if client == "auto":
-        client = "wrk" if shutil.which("wrk") else "python"
-    load = run_wrk if client == "wrk" else run_python_client
+    client, load = "wrk", run_wrk
     paths = random_paths(args.registry, args.requests, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -395,9 +433,15 @@ def main() -> None:
             for _ in range(args.rounds):
                 for name, (base, some) in servers.items():
                     rounds[name].append(load(base, some, per_round, args.connections, tmp))
-            tiles = None if args.no_tiles else tile_rates(api_base, args.registry, args, load, tmp)
+            tiles = None
+            if not args.no_tiles:
+                proc, cold_base = start_api(args.registry, args.workers, args.threads, tile_cache=False)
+                procs.append(proc)
+                tiles = tile_rates(api_base, cold_base, args.registry, args, tmp)
             if tiles and "postgis" in servers:  # the same tiles written by ST_AsMVT
-                tiles |= {f"{k} pg": v for k, v in tile_rates(servers["postgis"][0], args.registry, args, load,
+                proc, cold_pg = start_api(url, args.workers, args.threads, tile_cache=False)
+                procs.append(proc)
+                tiles |= {f"{k} pg": v for k, v in tile_rates(servers["postgis"][0], cold_pg, args.registry, args,
                                                                 tmp).items()}
         finally:
             for proc in procs:

@@ -31,13 +31,15 @@ Like with like:
 * Rallypoint's per-worker tile cache is switched off (tipg has none): every tile is made by
   the database on both sides (``--tile-cache`` keeps it on).
 
-Differences that remain: under zoom 14, and beyond 20,000 points in a tile, Rallypoint thins
-points to one per cell of a grid, which reads every point in the tile, where tipg stops at its
-first 10,000 features (``TIPG_MAX_FEATURES_PER_TILE``: an arbitrary subset); Rallypoint keeps
-encoded features of recent pages per worker (its GeoJSON cache), tipg re-encodes every page.
+Differences that remain: under zoom 12, and beyond 2,000 points in a tile, Rallypoint thins points
+to one per cell of a grid (below zoom 12 from the levels the triggers keep, core/storage/postgis/thinning.py,
+reading only the points it draws; from zoom 12 by one pass over the tile's points), where tipg stops at
+its first 10,000 features (``TIPG_MAX_FEATURES_PER_TILE``: an arbitrary subset); Rallypoint keeps
+encoded features of recent pages per worker (its GeoJSON cache), tipg re-encodes every page. The load
+disables the layer's triggers, so it computes the thinning levels in one set-wise pass afterwards.
 
-The load generator is bench/api_bbox.py's (Debian's ``wrk`` with a Lua script, else an asyncio
-client in a subprocess), in alternating rounds (Rallypoint, tipg, Rallypoint, …) so that a shared,
+The load generator is bench/api_bbox.py's (Debian's ``wrk`` with a Lua script; ``make bench-tools``
+installs it), in alternating rounds (Rallypoint, tipg, Rallypoint, …) so that a shared,
 noisy machine affects both alike. tipg runs from a virtual environment of its own made on first
 use under ~/.cache/rallypoint-bench/tipg.
 
@@ -54,6 +56,12 @@ tiles at zoom 14 37 vs 52 (0.95 with 4 workers), zoom 10 4.4 vs 5.2 (1.1), zoom 
 a zoom-6 tile over 7M points takes Rallypoint 4-30 s (it thins every point), tipg 2-3 s (it stops at
 10,000 points, 1 MB, where Rallypoint's thinned tile is 57 KB). numberMatched differs by about 1 in
 1,000: Rallypoint counts with ``&&`` (float32 boxes, as a GeoPackage's R-tree), tipg with ST_Intersects.
+
+With the thinning levels precomputed (issue 19; the same machine, loaded by other work at a load average of
+10-16, so rates are lower still and only the ratios hold; 4 rounds of 5 s): zoom 6 14.1 vs 2.0 requests/s
+with 2 workers (8.9) and 16.2 vs 1.4 with 4 (13.4); zoom 10 10.6 vs 4.7 (2.8) and 9.8 vs 2.4 (4.2); zoom 14
+(unchanged path) 0.8 and 1.2; bbox pages 4.4 and 4.4. The levels of 10M points took 331-900 s to compute
+after the load (1184 MB with their index).
 """
 
 from __future__ import annotations
@@ -64,7 +72,6 @@ import io
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -78,7 +85,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from api_bbox import free_port, run_python_client, run_wrk, stop, wait_until_up  # noqa: E402
+from api_bbox import free_port, require_wrk, run_python_client, run_wrk, stop, wait_until_up  # noqa: E402
 
 LAYER = "hazard_points"
 EXTENT = (97.4, 26.1, 108.5, 34.2)  # about Sichuan's: a province-sized extent in EPSG:4490
@@ -244,6 +251,7 @@ def load_points(url: str, points: int, seed: int, chunk: int = 500_000) -> dict:
 
     from rallypoint.frame_checks import load_record
     from rallypoint.storage.base import HISTORY_TABLE
+    from rallypoint.storage.postgis import thinning
     from rallypoint.storage.postgis.schema import layer_ddl, qi
     from rallypoint.registry import Registry
     from rallypoint.schema import builtin_layers
@@ -301,6 +309,10 @@ def load_points(url: str, points: int, seed: int, chunk: int = 500_000) -> dict:
             for ddl in index_ddl:
                 conn.execute(ddl)
         timings["index_s"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        with conn.transaction():  # the points' thinning levels, which the disabled triggers did not keep
+            conn.execute(thinning.rebuild_sql(layer, qi))
+        timings["thinning_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         conn.execute(f"VACUUM (ANALYZE) {table}")
         timings["vacuum_analyze_s"] = time.perf_counter() - t2
@@ -568,7 +580,6 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=20000, help="distinct random requests per kind to draw from")
     ap.add_argument("--zooms", type=int, nargs="*", default=list(ZOOMS), help="tile zooms (none: pages only)")
     ap.add_argument("--seed", type=int, default=2938)
-    ap.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     ap.add_argument("--tile-cache", action="store_true", help="leave Rallypoint's per-worker tile cache on")
     ap.add_argument("--servers", nargs="+", choices=["rallypoint", "tipg"], default=["rallypoint", "tipg"],
                     help="which to run (default both)")
@@ -585,11 +596,10 @@ def main() -> None:
     if args.serve_rallypoint:
         serve_rallypoint(args.serve_rallypoint, args.port, args.workers[0], args.tile_cache)
         return
-    client = args.client
-    if client == "auto":
-        client = "wrk" if shutil.which("wrk") else "python"
+    require_wrk()
+    client = "wrk"
     # a tile of millions of points may take seconds: wrk waits for it rather than count it lost
-    load = functools.partial(run_wrk, timeout=120) if client == "wrk" else run_python_client
+    load = functools.partial(run_wrk, timeout=120)
 
     cluster = None
     if args.url:
@@ -621,7 +631,8 @@ def main() -> None:
             print(f"loading {args.points:,} hazard points into {url} …", flush=True)
             info = {"points": args.points, **load_points(url, args.points, args.seed)}
         print(f"load: {info['points']:,} points in {info['total_s']:.0f} s (COPY {info['copy_s']:.0f} s, of which "
-              f"generating {info['generate_s']:.0f} s; indexes {info['index_s']:.0f} s; VACUUM ANALYZE "
+              f"generating {info['generate_s']:.0f} s; indexes {info['index_s']:.0f} s; thinning levels "
+              f"{info.get('thinning_s', 0):.0f} s; VACUUM ANALYZE "
               f"{info['vacuum_analyze_s']:.0f} s); table with indexes {info['size']}")
         if args.load_only:
             return

@@ -56,7 +56,7 @@ def sheet(path: Path, out: Path, point: str, radius: float, pdf: bool) -> tuple[
     STAGES.append((analysed, carded, ready - analysed - carded, time.process_time() - cpu))
     printed = float("nan")
     if pdf:
-        from rallypoint_plugins.response.pdf import html_to_pdf
+        from rallypoint_plugins.reporting.pdf import html_to_pdf
 
         t = time.perf_counter()
         html_to_pdf((out / "sheet_zh.html").read_text(encoding="utf-8"), out / "sheet_zh.pdf")

@@ -10,8 +10,11 @@ from the same metadata.
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
 import math
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -172,6 +175,9 @@ class Analysis:
     run: Callable[[_Registry, dict[str, Any], AnalysisContext], AnalysisResult]
     requires: tuple[str, ...] = ()  # layers that must hold features
     version: str = "1"
+    #: the Python packages it imports, as ``name`` or ``name>=version`` (a host without them, QGIS's Python
+    #: say, lists the analysis but cannot run it: :func:`missing_packages` says what is missing)
+    packages: tuple[str, ...] = ()
 
     def title(self, lang: str = "zh") -> str:
         return self.title_zh if lang == "zh" else self.title_en
@@ -186,6 +192,40 @@ class Analysis:
             raise AnalysisError(f"analysis {self.name!r} has no parameter {', '.join(map(repr, unknown))} "
                                 f"(parameters: {', '.join(known) or 'none'})")
         return {name: p.parse(raw.get(name), profiles) for name, p in known.items()}
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    out = []
+    for part in text.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        out.append(int(digits))
+    return tuple(out)
+
+
+def missing_packages(analysis: Analysis) -> list[str]:
+    """The packages of ``analysis.packages`` this Python lacks (or has too old), as declared.
+
+    Nothing is imported to find out (``find_spec`` and the installed metadata only), so asking never loads a
+    package, or a wheel's own copy of a native library, into the process that asks (QGIS).
+    """
+    missing = []
+    for spec in analysis.packages:
+        name, _, minimum = spec.partition(">=")
+        name = name.strip()
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if found and minimum:
+            try:
+                found = _version_tuple(metadata.version(name)) >= _version_tuple(minimum.strip())
+            except metadata.PackageNotFoundError:  # importable without metadata: cannot tell, take it
+                pass
+        if not found:
+            missing.append(spec)
+    return missing
 
 
 def analyses(pm: _PluginManager) -> dict[str, Analysis]:

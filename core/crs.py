@@ -5,6 +5,10 @@ Storage is CGCS2000 (EPSG:4490) with x = longitude. The default output is CRS84
 latitude first, as the OGC specifications require; EPSG:3857 in metres (x, y).
 CGCS2000 and WGS 84 agree to a few centimetres, which PROJ treats as a null transformation.
 
+numpy, pyproj and shapely are imported when a transform first runs, not with this module: the registry's
+stores name these CRSs (:class:`~rallypoint.storage.base.ItemsQuery`) in processes that never transform.
+
+>>> import numpy as np
 >>> SUPPORTED["http://www.opengis.net/def/crs/EPSG/0/4490"].to_output(np.array([[104.0, 30.0]])).tolist()
 [[30.0, 104.0]]
 """
@@ -14,33 +18,35 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-
-import numpy as np
-import pyproj
-import shapely
+from typing import Any
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
 STORAGE_URI = EPSG.format(4490)
 
-Transform = Callable[[np.ndarray], np.ndarray]
+#: (n, 2) numpy array of coordinates -> (n, 2) numpy array
+Transform = Callable[[Any], Any]
 
 
-def _identity(xy: np.ndarray) -> np.ndarray:
+def _identity(xy):
     return xy
 
 
-def _swap(xy: np.ndarray) -> np.ndarray:
+def _swap(xy):
     return xy[:, ::-1].copy()
 
 
 @lru_cache(maxsize=4)
-def _transformer(src: int, dst: int) -> pyproj.Transformer:
+def _transformer(src: int, dst: int):
+    import pyproj
+
     return pyproj.Transformer.from_crs(src, dst, always_xy=True)
 
 
 def _projector(src: int, dst: int) -> Transform:
-    def apply(xy: np.ndarray) -> np.ndarray:
+    def apply(xy):
+        import numpy as np
+
         if len(xy) == 0:
             return xy
         if len(xy) == 1:  # pyproj takes one-element arrays for scalars (and warns): give it scalars
@@ -65,15 +71,21 @@ class Crs:
         return f"<{self.uri}>"
 
     def geometry_out(self, geoms):
+        import shapely
+
         return geoms if self.identity else shapely.transform(geoms, self.to_output)
 
     def geometry_in(self, geom):
+        import shapely
+
         return geom if self.identity else shapely.transform(geom, self.to_storage)
 
     def bbox_to_storage(self, bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         """A box given in this CRS's axis order, as a (minlon, minlat, maxlon, maxlat) box in storage."""
         if self.identity:
             return bbox
+        import shapely
+
         a0, a1, b0, b1 = bbox
         # a box of no width or height is a line or a point (GEOS segmentizes neither as a polygon)
         if a0 < b0 and a1 < b1:

@@ -31,7 +31,7 @@ class ChangedFeature:
     uuid: str
     expected_version: int | None
     changes: dict[str, Any] = field(default_factory=dict)
-    geometry: Any = None  # anything Registry accepts (WKT, GeoJSON, shapely); None = unchanged
+    geometry: Any = None  # anything Registry accepts (WKB, WKT, GeoJSON, the engine's own); None = unchanged
 
 
 @dataclass

@@ -28,10 +28,10 @@ import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
-    from shapely.geometry.base import BaseGeometry
 
     from .analysis import Analysis
     from .exchange_formats import ExportFormat, ImportFormat, ValueParser
+    from .portal import Panel
     from .profiles import Profile
     from .schema import LayerDef
     from .web_endpoints import Endpoint
@@ -53,7 +53,7 @@ def rallypoint_layer_types() -> list["LayerDef | dict[str, Any]"]:
 
 @hookspec
 def rallypoint_validate_feature(layer: "LayerDef", properties: dict[str, Any],
-                                geometry: "BaseGeometry | None") -> list[tuple[str | None, str]]:
+                                geometry: Any) -> list[tuple[str | None, str]]:
     """Check one feature beyond its definition, before it is written.
 
     Called for every feature added, changed or restored, after the definition's own
@@ -61,7 +61,9 @@ def rallypoint_validate_feature(layer: "LayerDef", properties: dict[str, Any],
 
     :param layer: the layer definition.
     :param properties: the feature's user-editable fields, normalised.
-    :param geometry: the geometry in the storage CRS (``None`` for tables).
+    :param geometry: the geometry in the storage CRS (``None`` for tables), as the geometry engine makes it: a
+        shapely geometry, or a ``QgsGeometry`` when the registry is edited in QGIS. A plugin that must run in
+        both reads it through :mod:`rallypoint.geometry` (``bounds``, ``geom_type``, ``mapping``).
     :returns: a list of ``(field or None, message)`` problems; an empty list when it is fine.
     """
 
@@ -147,4 +149,14 @@ def rallypoint_web_endpoints() -> list["Endpoint"]:
     :returns: :class:`~rallypoint.web_endpoints.Endpoint` objects: method, path
         template and a handler taking a request mapping and returning
         ``(status, headers, body)``.
+    """
+
+
+@hookspec
+def rallypoint_portal_panels() -> list["Panel"]:
+    """Add panels to the web portal (``/`` in a browser): figures at a glance and links to reports.
+
+    :returns: :class:`~rallypoint.portal.Panel` objects: an id, titles in Chinese and English, a callable
+        computing the figures from a request mapping (as a web endpoint's handler gets it, plus ``lang``),
+        links, and the least role that sees the figures.
     """

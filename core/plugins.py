@@ -89,7 +89,17 @@ class RallypointPluginManager(pluggy.PluginManager):
 
 
 def _entry_points() -> Iterable[EntryPoint]:
-    return entry_points(group=PROJECT)
+    if sys.version_info >= (3, 10):
+        return entry_points(group=PROJECT)
+    # Python 3.9 (QGIS 3.22-3.34 on Windows): entry_points() is a dict of groups, and a distribution found
+    # twice on the path (an installed copy and the QGIS plugin's) lists its entry points twice
+    return list({(ep.name, ep.value): ep for ep in entry_points().get(PROJECT, ())}.values())
+
+
+def _dist(ep: EntryPoint) -> tuple[str | None, str | None]:
+    """(name, version) of the distribution an entry point comes from (Python 3.9's entry points do not say)."""
+    d = getattr(ep, "dist", None)
+    return (d.name, d.version) if d is not None else (None, None)
 
 
 def get_plugin_manager(*, trace: bool | None = None, entrypoints: bool = True,
@@ -99,9 +109,8 @@ def get_plugin_manager(*, trace: bool | None = None, entrypoints: bool = True,
     pm = RallypointPluginManager()
     pm.add_hookspecs(hookspecs)
     if entrypoints:
-        for ep in sorted(_entry_points(), key=lambda e: (e.dist.name if e.dist else "", e.name)):
-            dist = ep.dist.name if ep.dist else None
-            version = ep.dist.version if ep.dist else None
+        for ep in sorted(_entry_points(), key=lambda e: (_dist(e)[0] or "", e.name)):
+            dist, version = _dist(ep)
             try:
                 plugin = ep.load()
             except Exception as exc:  # any import-time failure of someone else's code

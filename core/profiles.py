@@ -7,7 +7,10 @@ ones ship as TOML with the plugin that uses them; any plugin can add more throug
 
 from __future__ import annotations
 
-import tomllib
+try:
+    import tomllib  # novermin (tomli stands in on older Pythons)
+except ModuleNotFoundError:  # Python < 3.11 (QGIS 3.22-3.34 on Windows): the same parser, as tomli
+    import tomli as tomllib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 

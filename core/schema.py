@@ -9,7 +9,10 @@ file and field named, not later in the middle of a write.
 
 from __future__ import annotations
 
-import tomllib
+try:
+    import tomllib  # novermin (tomli stands in on older Pythons)
+except ModuleNotFoundError:  # Python < 3.11 (QGIS 3.22-3.34 on Windows): the same parser, as tomli
+    import tomli as tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources

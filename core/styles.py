@@ -47,8 +47,8 @@ def _widget(field: FieldDef, lang: str) -> tuple[str, ET.Element]:
     if field.type in ("integer", "real") and field.min is not None and field.max is not None:
         root = _option(config, type="Map")
         _option(root, type="bool", name="AllowNull", value="true")
-        _option(root, type="double" if field.type == "real" else "int", name="Max", value=f"{field.max:g}")
-        _option(root, type="double" if field.type == "real" else "int", name="Min", value=f"{field.min:g}")
+        _option(root, type="double" if field.type == "real" else "int", name="Max", value=_number(field.max))
+        _option(root, type="double" if field.type == "real" else "int", name="Min", value=_number(field.min))
         _option(root, type="int", name="Precision", value="2" if field.type == "real" else "0")
         _option(root, type="double" if field.type == "real" else "int", name="Step", value="1")
         _option(root, type="QString", name="Style", value="SpinBox")
@@ -59,13 +59,19 @@ def _widget(field: FieldDef, lang: str) -> tuple[str, ET.Element]:
     return "TextEdit", config
 
 
+def _number(value: float) -> str:
+    """A limit as QGIS reads it: plain digits (``1000000``, not ``1e+06``, which an ``int`` option reads as 0, so a
+    form's spin box would be held to 0…0 and zero the value on save)."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 def _range_expression(field: FieldDef) -> str | None:
     parts = []
     q = f'"{field.name}"'
     if field.min is not None:
-        parts.append(f"{q} >= {field.min:g}")
+        parts.append(f"{q} >= {_number(field.min)}")
     if field.max is not None:
-        parts.append(f"{q} <= {field.max:g}")
+        parts.append(f"{q} <= {_number(field.max)}")
     if field.type == "text" and field.max_length:
         parts.append(f"length({q}) <= {field.max_length}")
     if not parts:

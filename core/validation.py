@@ -3,7 +3,9 @@
 :func:`check_feature` normalises what a user gave (strings from the command line, numbers,
 labels instead of codes) into the stored form and lists every problem it finds, each with
 the field it concerns. It does not touch the database: cross-feature checks (references,
-unique UUIDs) are the registry's, which passes a ``reference_exists`` callable.
+unique UUIDs) are the registry's, which passes a ``reference_exists`` callable, and so are the
+positions against China's extent and the division boundaries it holds (:mod:`.positions`), for which
+it passes the extent and a cached lookup of boundaries.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
-import shapely
-from shapely.geometry.base import BaseGeometry
-
 from . import derive
+from .geometry_engine import engine
+from .positions import Divisions, Extent, position_problems
 from .schema import FieldDef, LayerDef
 
 # GB/T 2260 province-level prefixes (the first two digits of every division code).
@@ -35,12 +36,17 @@ class _Bad(Exception):
     """A single value is wrong; the message says how."""
 
 
+#: the whole numbers a registry stores: SQLite's INTEGER and PostgreSQL's bigint are both 64-bit, and a larger
+#: Python int reaching either is an internal error (an OverflowError), not a clear refusal
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
 @dataclass
 class Checked:
     """The normalised properties and geometry of a feature, and what is wrong with it."""
 
     properties: dict[str, Any]
-    geometry: BaseGeometry | None
+    geometry: Any  # the geometry engine's (rallypoint.geometry_engine)
     problems: list[tuple[str | None, str]]  # (field or None for the geometry/feature, message)
 
 
@@ -50,15 +56,37 @@ def format_datetime(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+#: the ISO 8601 date-times accepted: date, [T or space, hours[:minutes[:seconds[.fraction]]]], [Z or ±hh[[:]mm]]
+_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?)?"
+                       r"(Z|[+-]\d{2}(?::?\d{2})?)?", re.IGNORECASE)
+
+
+def _iso_datetime(text: str) -> datetime:
+    """Parse an ISO 8601 date-time the same way on every Python the core runs on.
+
+    Python 3.11's ``datetime.fromisoformat`` reads almost any ISO 8601 text, 3.9's (QGIS on Windows)
+    only ``YYYY-MM-DDTHH:MM[:SS[.fff[fff]]][+HH:MM]``: the text is matched here and handed to
+    ``fromisoformat`` in that one form, so QGIS on Windows accepts and refuses what the server does.
+    """
+    m = _DATETIME.fullmatch(text.strip().replace(" ", "T", 1))
+    if m is None:
+        raise ValueError(text)
+    day, hh, mm, ss, frac, tz = m.groups()
+    out = day + (f"T{hh}:{mm or '00'}:{ss or '00'}" if hh else "T00:00:00")
+    if frac:
+        out += "." + (frac + "000000")[:6]
+    if tz:
+        tz = "+0000" if tz.upper() == "Z" else tz.replace(":", "")
+        out += f"{tz[:3]}:{tz[3:] or '00'}"
+    return datetime.fromisoformat(out)
+
+
 def _to_datetime(v: Any) -> str:
     if isinstance(v, datetime):
         dt = v
     elif isinstance(v, str):
-        s = v.strip().replace(" ", "T", 1)
-        if s.endswith(("Z", "z")):
-            s = s[:-1] + "+00:00"
         try:
-            dt = datetime.fromisoformat(s)
+            dt = _iso_datetime(v)
         except ValueError:
             raise _Bad(f"{v!r} is not an ISO 8601 date-time such as 2024-01-09T18:00:00+09:00") from None
     else:
@@ -137,6 +165,8 @@ def normalise_value(f: FieldDef, v: Any) -> Any:
             raise _Bad(f"{n} is below the minimum {f.min:g}{' ' + f.unit if f.unit else ''}")
         if f.max is not None and n > f.max:
             raise _Bad(f"{n} is above the maximum {f.max:g}{' ' + f.unit if f.unit else ''}")
+        if t == "integer" and not INT64_MIN <= n <= INT64_MAX:
+            raise _Bad(f"{n} is outside the whole numbers a registry stores ({INT64_MIN} to {INT64_MAX})")
         return n
     if t == "boolean":
         return _to_bool(v)
@@ -193,44 +223,50 @@ def _is_blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, (list, tuple)) and not v)
 
 
-def check_geometry(layer: LayerDef, geom: BaseGeometry | None) -> tuple[BaseGeometry | None, str | None]:
-    """Check a geometry already in the storage CRS; promote single to multi where the layer is multi."""
+def check_geometry(layer: LayerDef, geom: Any) -> tuple[Any, str | None]:
+    """Check a geometry (the engine's) already in the storage CRS; promote single to multi where the layer is
+    multi."""
     if not layer.has_geometry:
         if geom is not None:
             return None, f"layer {layer.name} has no geometry, but one was given"
         return None, None
     if geom is None:
         return None, "a geometry is required"
-    if geom.is_empty:
+    eng = engine()
+    if eng.is_empty(geom):
         return None, "the geometry is empty"
-    gtype = geom.geom_type
+    gtype = eng.geom_type(geom)
     want = layer.geometry
     if gtype != want:
         if want == "Multi" + gtype:
-            geom = getattr(shapely.geometry, want)([geom])
+            geom = eng.to_multi(geom)
         else:
             return None, f"a {gtype} was given where the layer holds {want}"
-    coords = shapely.get_coordinates(geom)
-    if not (coords.size and (abs(coords[:, 0]) <= 180).all() and (abs(coords[:, 1]) <= 90).all()):
+    if not eng.within_lonlat(geom):
         return None, "coordinates fall outside longitude −180…180 / latitude −90…90 after reprojection to EPSG:4490"
-    if not geom.is_valid:
-        return None, f"invalid geometry: {shapely.is_valid_reason(geom)}"
+    why = eng.invalid_reason(geom)
+    if why is not None:
+        return None, f"invalid geometry: {why}"
     return geom, None
 
 
 def check_feature(
     layer: LayerDef,
     properties: dict[str, Any],
-    geometry: BaseGeometry | None,
+    geometry: Any,
     *,
     allow_uuid: bool = False,
     reference_exists: Callable[[str, str], bool] | None = None,
+    extent: Extent | None = None,
+    divisions: Divisions | None = None,
 ) -> Checked:
     """Check and normalise one feature's user-supplied properties and geometry.
 
     Unknown fields and fields the registry stamps are refused. Derived fields are
     computed; a given value that disagrees is refused. (An update merges the changes
-    into the stored values first, so the whole feature is checked every time.)
+    into the stored values first, so the whole feature is checked every time.) With ``extent``
+    and ``divisions``, a sound geometry must also lie in the extent and in the division its code
+    names (:func:`~rallypoint.positions.position_problems`).
     """
     problems: list[tuple[str | None, str]] = []
     out: dict[str, Any] = {}
@@ -270,4 +306,7 @@ def check_feature(
     geom, why = check_geometry(layer, geometry)
     if why:
         problems.append((None, why))
+    elif extent is not None or divisions is not None:
+        coded = out if not any(p[0] == "adcode" for p in problems) else {}
+        problems.extend(position_problems(layer, coded, geom, extent=extent, divisions=divisions))
     return Checked(out, geom, problems)

@@ -33,12 +33,18 @@ def build(out):
 @click.option("--qgis-python", default=DEFAULT_QGIS_PYTHON, show_default=True,
               help="The Python QGIS runs; the plugin is installed only if it can start there.")
 def install(profile, plugins_dir, qgis_python):
-    """Copy the plugin into a QGIS profile; then enable "Rallypoint" in QGIS's plugin manager.
+    """Install the plugin into a QGIS profile and enable it there, as Plugins ▸ Install from ZIP does.
 
     The plugin is checked with QGIS's Python before it replaces anything: if it could not
-    start there, nothing is installed and the command exits with status 1.
+    start there, nothing is installed and the command exits with status 1. Start (or restart)
+    QGIS afterwards: a running QGIS rewrites its settings when it quits.
     """
     from rallypoint.cli.common import console
 
-    target = do_install(profile, plugins_dir, python=qgis_python)
+    target, ini = do_install(profile, plugins_dir, python=qgis_python)
     console.print(f"Installed the plugin in {target}")
+    if ini is not None:
+        console.print(f"Enabled it in {ini}; start QGIS (restart it if it is running) to load it")
+    else:
+        console.print("Not a QGIS profile's plugins folder: enable the plugin in QGIS (Plugins ▸ Manage and "
+                      "Install Plugins)")

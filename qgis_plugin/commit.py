@@ -43,8 +43,9 @@ def python_value(value: Any) -> Any:
     return value
 
 
-def _wkt(geometry: QgsGeometry) -> str | None:
-    return None if geometry is None or geometry.isNull() else geometry.asWkt(17)
+def _wkb(geometry: QgsGeometry) -> bytes | None:
+    """The geometry as WKB: exact, and read by either geometry engine of the core."""
+    return None if geometry is None or geometry.isNull() else bytes(geometry.asWkb())
 
 
 @dataclass
@@ -103,7 +104,7 @@ class EditGuard:
         edits = LayerEdits(self.name)
         for feat in buf.addedFeatures().values():
             props = {fields.at(i).name(): python_value(v) for i, v in enumerate(feat.attributes())}
-            edits.added.append((props, _wkt(feat.geometry()) if feat.hasGeometry() else None))
+            edits.added.append((props, _wkb(feat.geometry()) if feat.hasGeometry() else None))
         deleted = set(buf.deletedFeatureIds())
         changed_attrs = buf.changedAttributeValues()
         changed_geoms = buf.changedGeometries()
@@ -114,7 +115,7 @@ class EditGuard:
                 continue  # a new feature's later edits are already in addedFeatures()
             uuid, version = stored[fid]
             changes = {fields.at(i).name(): python_value(v) for i, v in changed_attrs.get(fid, {}).items()}
-            geom = _wkt(changed_geoms[fid]) if fid in changed_geoms else None
+            geom = _wkb(changed_geoms[fid]) if fid in changed_geoms else None
             edits.changed.append(ChangedFeature(uuid, version, changes, geom))
         for fid in sorted(deleted):
             if fid >= 0:

@@ -59,17 +59,27 @@ class LoadedRegistry:
     relations: list[QgsRelation] = field(default_factory=list)
 
     def unload(self, project: QgsProject | None = None) -> None:
+        """Take the registry out of the project (again: nothing happens; a layer the user removed is skipped)."""
         project = project or QgsProject.instance()
         for g in self.guards.values():
             g.disconnect()
         self.guards.clear()
         for rel in self.relations:
-            project.relationManager().removeRelation(rel)
+            try:
+                project.relationManager().removeRelation(rel)
+            except RuntimeError:  # gone with its layers
+                pass
         for lyr in self.layers.values():
-            project.removeMapLayer(lyr.id())
+            try:
+                project.removeMapLayer(lyr.id())
+            except RuntimeError:  # the user removed it: QGIS deleted it already
+                pass
         self.layers.clear()
         self.relations.clear()
-        parent = self.group.parent()
+        try:
+            parent = self.group.parent()
+        except RuntimeError:
+            return
         if parent is not None:
             parent.removeChildNode(self.group)
 
@@ -129,6 +139,26 @@ def hide_personal(layer: QgsVectorLayer, ldef: LayerDef, hidden: bool) -> None:
     layer.setAttributeTableConfig(config)
 
 
+def fix_ranges(layer: QgsVectorLayer, ldef: LayerDef) -> None:
+    """Give number fields the limits of their definition in the form's spin box.
+
+    Registries written before Rallypoint wrote plain digits into their styles say ``Max = 1e+06`` as an
+    ``int``, which QGIS reads as 0: the spin box would hold the value to 0 and saving the form would zero it.
+    """
+    for f in ldef.fields:
+        if f.type not in ("integer", "real") or f.min is None or f.max is None:
+            continue
+        idx = layer.fields().indexOf(f.name)
+        setup = layer.editorWidgetSetup(idx) if idx >= 0 else None
+        if setup is None or setup.type() != "Range":
+            continue
+        config = dict(setup.config())
+        cast = int if f.type == "integer" else float
+        if config.get("Min") != cast(f.min) or config.get("Max") != cast(f.max):
+            config.update(Min=cast(f.min), Max=cast(f.max))
+            layer.setEditorWidgetSetup(idx, QgsEditorWidgetSetup("Range", config))
+
+
 def _relation(project: QgsProject, child: QgsVectorLayer, parent: QgsVectorLayer, cdef: LayerDef,
               lang: str) -> QgsRelation:
     rel = QgsRelation()
@@ -173,6 +203,7 @@ def load_registry(path: str, *, project: QgsProject | None = None, lang: str | N
             raise RuntimeError(f"{path}: QGIS cannot open the layer {name}")
         if lang != "zh":
             apply_language(layer, ldef, lang)
+        fix_ranges(layer, ldef)
         hide_personal(layer, ldef, not show_personal)
         project.addMapLayer(layer, False)
         if ldef.kind == "reference" and ref_group is None:

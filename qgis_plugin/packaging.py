@@ -27,10 +27,12 @@ from pathlib import Path
 
 from rallypoint.errors import RallypointError
 
+from .vendoring import VendoringError, vendor
+
 PLUGIN_DIR = "rallypoint_qgis"
 _LRELEASE = ("lrelease", "lrelease-qt5")
 #: Modules of the package that serve the build machine only; they stay out of the zip.
-BUILD_ONLY = ("packaging.py", "cli.py", "hooks.py")
+BUILD_ONLY = ("packaging.py", "vendoring.py", "cli.py", "hooks.py")
 #: QGIS on Debian (and any Linux distribution) embeds the system's Python 3.
 DEFAULT_QGIS_PYTHON = "/usr/bin/python3" if sys.platform.startswith("linux") else "python3"
 
@@ -47,6 +49,14 @@ if not where.startswith(folder + os.sep):
 why = rallypoint_qgis.missing_core()
 if why:
     print(why)
+    sys.exit(3)
+import importlib
+for name in ("qgis_engine", "ogr_tables", "commit", "loader", "processing_provider", "plugin"):
+    importlib.import_module("rallypoint_qgis." + name)  # what QGIS imports when it starts the plugin
+from rallypoint.plugins import get_plugin_manager
+broken = get_plugin_manager().broken
+if broken:
+    print("the plugins it carries do not load: " + "; ".join(f"{b.name}: {b.error}" for b in broken))
     sys.exit(3)
 """
 
@@ -87,7 +97,10 @@ def compile_translations(folder: Path) -> list[Path]:
 
 
 def stage(target: Path) -> Path:
-    """Copy the plugin's files into ``target`` (a new folder) and compile its translations."""
+    """Copy the plugin's files into ``target`` (a new folder), compile its translations and add what it carries
+    (:mod:`.vendoring`: the core, its data, pluggy and tomli, in ``_vendor/``)."""
+    import rallypoint
+
     src = plugin_source()
     if target.exists():
         shutil.rmtree(target)
@@ -95,7 +108,16 @@ def stage(target: Path) -> Path:
         dest = target / f.relative_to(src)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(f, dest)
+    meta = target / "metadata.txt"
+    lines = meta.read_text(encoding="utf-8").splitlines()
+    # the plugin's version is the core's it carries (the plugin refuses to start on another core)
+    meta.write_text("\n".join(f"version={rallypoint.__version__}" if ln.startswith("version=") else ln
+                               for ln in lines) + "\n", encoding="utf-8")
     compile_translations(target)
+    try:
+        vendor(target, src / "vendor.txt")
+    except VendoringError as exc:
+        raise PackagingError(str(exc)) from None
     return target
 
 
@@ -112,6 +134,43 @@ def build_zip(out: str | os.PathLike) -> list[str]:
         os.replace(tmp_zip, out)
     with zipfile.ZipFile(out) as z:
         return z.namelist()
+
+
+def profile_settings(plugins_dir: Path) -> Path | None:
+    """The ``QGIS/QGIS3.ini`` of the profile whose plugins folder is ``plugins_dir`` (None: not a profile's)."""
+    if plugins_dir.name != "plugins" or plugins_dir.parent.name != "python":
+        return None
+    return plugins_dir.parent.parent / "QGIS" / "QGIS3.ini"
+
+
+def enable_plugin(ini: Path, name: str = PLUGIN_DIR) -> None:
+    """Enable the plugin in a profile's settings as the Plugin Manager does (``QgsSettings().setValue(
+    "PythonPlugins/<name>", True)``, which QGIS writes as ``<name>=true`` under ``[PythonPlugins]``).
+
+    The file is QSettings' INI: only that one line is set (added, or its value changed), everything else stays
+    byte for byte as QGIS wrote it; :mod:`configparser` would rewrite the whole file in its own dialect
+    (keys, escapes, spacing) and is not used for that reason. QGIS rewrites the file when it quits, so the
+    profile must not be open in a running QGIS (start QGIS after installing).
+    """
+    key = f"{name}=true"
+    lines = ini.read_text(encoding="utf-8").splitlines() if ini.is_file() else []
+    section = next((i for i, ln in enumerate(lines) if ln.strip() == "[PythonPlugins]"), None)
+    if section is None:
+        if lines and lines[-1].strip():
+            lines.append("")
+        lines += ["[PythonPlugins]", key]
+    else:
+        end = next((i for i in range(section + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+        at = next((i for i in range(section + 1, end) if lines[i].split("=", 1)[0].strip() == name), None)
+        if at is None:
+            last = max((i for i in range(section + 1, end) if lines[i].strip()), default=section)
+            lines.insert(last + 1, key)
+        else:
+            lines[at] = key
+    ini.parent.mkdir(parents=True, exist_ok=True)
+    tmp = ini.with_name(ini.name + ".rallypoint-tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, ini)
 
 
 def profile_plugins_dir(profile: str = "default") -> Path:
@@ -147,12 +206,14 @@ def plugin_problem(folder: str | os.PathLike, python: str = DEFAULT_QGIS_PYTHON)
 
 
 def install(profile: str = "default", plugins_dir: str | os.PathLike | None = None, *,
-            python: str = DEFAULT_QGIS_PYTHON) -> Path:
-    """Install the plugin (translations compiled) into a QGIS profile; returns its folder.
+            python: str = DEFAULT_QGIS_PYTHON) -> tuple[Path, Path | None]:
+    """Install the plugin (translations compiled, the core inside) into a QGIS profile and enable it there as
+    the Plugin Manager does; returns its folder and the settings file it was enabled in (None: ``plugins_dir``
+    is not a profile's, so there is nothing to enable it in).
 
     The plugin is staged and checked with :func:`plugin_problem` first; only a plugin QGIS's
     Python can start replaces the installed one. Otherwise :class:`PackagingError` is raised
-    and the profile's plugins folder is as it was.
+    and the profile is as it was.
     """
     target_root = Path(plugins_dir) if plugins_dir else profile_plugins_dir(profile)
     try:
@@ -165,11 +226,18 @@ def install(profile: str = "default", plugins_dir: str | os.PathLike | None = No
         why = plugin_problem(staging, python)
         if why:
             raise PackagingError(f"the plugin was not installed: QGIS's Python ({python}) cannot start it: {why}")
+        ini = profile_settings(target_root)
         target = target_root / PLUGIN_DIR
         old = staging / "previous"
         if target.exists():
             target.rename(old)
         (staging / PLUGIN_DIR).rename(target)
-        return target
+        if ini is not None:
+            try:
+                enable_plugin(ini)
+            except OSError as exc:
+                raise PackagingError(f"the plugin was copied into {target} but could not be enabled in {ini}: "
+                                     f"{exc}; enable it in QGIS (Plugins ▸ Manage and Install Plugins)") from None
+        return target, ini
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -6,13 +6,9 @@ and the core's :mod:`rallypoint.sync`; this module only wires them to QGIS's int
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from qgis.core import Qgis, QgsApplication, QgsProject, QgsSettings
+from qgis.core import Qgis, QgsApplication, QgsProject, QgsSettings, QgsTask
 from qgis.PyQt.QtCore import QCoreApplication, QLocale, QTranslator
 from qgis.PyQt.QtWidgets import QAction, QFileDialog, QInputDialog, QLineEdit, QMessageBox
 
@@ -46,36 +42,57 @@ def install_translator(locale: str | None = None) -> QTranslator | None:
     return None
 
 
-def python_executable() -> str:
-    """The Python that runs QGIS's plugins (inside QGIS ``sys.executable`` is QGIS itself)."""
-    if Path(sys.executable).name.startswith("python"):
-        return sys.executable
-    return shutil.which("python3") or "python3"
+def postgis_problem(location: str) -> str | None:
+    """Why a PostGIS registry cannot be opened in this QGIS (None when it can).
 
-
-def checkout_in_subprocess(url: str, out: str, *, key: str | None, author: str, timeout: float = 600) -> str:
-    """``rallypoint checkout`` in a child process; returns its summary, raises RuntimeError with its message.
-
-    Creating a registry file goes through fiona (GDAL's table DDL), and fiona's wheel bundles
-    a second GDAL and SQLite that must never be loaded in QGIS's process. The key travels in
-    the environment, not on the command line, so other users cannot read it in ``ps``.
+    The registry's PostGIS backend talks to the database through psycopg 3, which no QGIS ships (QGIS's
+    Python has psycopg2): without it, a PostGIS registry is refused with this message instead of a traceback.
     """
-    env = dict(os.environ, RALLYPOINT_AUTHOR=author)
-    env.pop("RALLYPOINT_KEY", None)
-    if key:
-        env["RALLYPOINT_KEY"] = key
-    cmd = [python_executable(), "-c", "from rallypoint.cli.main import cli; cli()", "checkout", url, out, "--force"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-    if proc.returncode != 0:
-        raise RuntimeError((proc.stderr or proc.stdout).strip() or f"checkout failed ({proc.returncode})")
-    return proc.stdout
+    from rallypoint.storage import is_postgres_url
+
+    if not is_postgres_url(location):
+        return None
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None:
+        return tr("Opening a PostGIS registry in QGIS needs the psycopg package (version 3) in QGIS's Python, "
+                  "which QGIS does not ship; check the registry out into a file with `rallypoint checkout`, or "
+                  "open it through the Rallypoint server")
+    return None
+
+
+def checkout_here(url: str, out: str, *, key: str | None, author: str):
+    """``rallypoint checkout`` in QGIS's own process: the file is made with QGIS's GDAL (the geometry engine the
+    plugin installs), never fiona, and no other Python is started (a zip install has no command line)."""
+    from rallypoint import sync
+
+    why = postgis_problem(url)
+    if why:
+        raise sync.SyncError(why)
+    return sync.checkout(url, out, key=key, author=author, overwrite=True)
+
+
+def _running(task: QgsTask) -> bool:
+    try:
+        return task.status() not in (QgsTask.Complete, QgsTask.Terminated)
+    except RuntimeError:  # QGIS has deleted the finished task
+        return False
 
 
 class RallypointPlugin:
     """Rallypoint in QGIS: open a registry or a server check-out, edit it safely, sync it."""
 
     def __init__(self, iface):
+        from rallypoint import geometry_engine
+
+        from .qgis_engine import QgisEngine
+
         self.iface = iface
+        # the registry's geometries are QgsGeometry from now on, its CRSs QGIS's (see qgis_engine); unload() puts
+        # back the engine that was there
+        self._engine_before = geometry_engine.use(QgisEngine())
+        self.tasks: list[QgsTask] = []
+        self.last_error: str | None = None
         self.translator = install_translator()
         self.actions: dict[str, QAction] = {}
         self.toolbar = None
@@ -150,11 +167,17 @@ class RallypointPlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        # The registries leave with the plugin: without it their layers' saves would go past the registry's rules
+        # and history. (And QGIS 3.22 crashes when it quits while a registry layer is the current one in a group
+        # of the layer tree: its style dock is gone when the group's rows go; removed here, before that, it is not.)
         for reg in self.loaded:
-            for g in reg.guards.values():
-                g.disconnect()
+            reg.unload()
+        self.loaded.clear()
         if self.translator is not None:
             QCoreApplication.removeTranslator(self.translator)
+        from rallypoint import geometry_engine
+
+        geometry_engine.use(self._engine_before)
 
     # -- actions ---------------------------------------------------------------------
     def open_registry(self, checked=False, path: str | None = None):
@@ -165,6 +188,10 @@ class RallypointPlugin:
             return None
         from .loader import load_registry
 
+        why = postgis_problem(path)
+        if why:
+            self.notify("critical", why)
+            return None
         try:
             reg = load_registry(path, project=QgsProject.instance(), lang=self.language(),
                                 show_personal=self.setting("show_personal", False, bool), author=self.author,
@@ -183,18 +210,34 @@ class RallypointPlugin:
     def checkout(self, checked=False):
         url, ok = QInputDialog.getText(self.iface.mainWindow(), "Rallypoint", tr("Server address"))
         if not ok or not url:
-            return
+            return None
         out, _ = QFileDialog.getSaveFileName(self.iface.mainWindow(), tr("Check out from server…"), "",
                                              "GeoPackage (*.gpkg)")
         if not out:
-            return
-        try:
-            checkout_in_subprocess(url, out, key=self._key(), author=self.author())
-        except Exception as exc:
-            self.notify("critical", str(exc))
-            return
-        self.notify("success", tr("Checked out {0}").format(url))
-        self.open_registry(path=out)
+            return None
+        return self.start_checkout(url, out, key=self._key())
+
+    def start_checkout(self, url: str, out: str, *, key: str | None = None) -> QgsTask:
+        """Check ``url`` out into ``out`` in a background task (QGIS's task manager shows its progress); the
+        check-out is opened when it is done, a refusal is shown in the message bar."""
+        author = self.author()
+        self.last_error = None
+
+        def work(task):
+            return checkout_here(url, out, key=key, author=author)
+
+        def finished(exception, result=None):
+            if exception is not None:
+                self.last_error = str(exception)
+                self.notify("critical", tr("Check-out failed: {0}").format(exception))
+                return
+            self.notify("success", tr("Checked out {0}").format(url))
+            self.open_registry(path=out)
+
+        task = QgsTask.fromFunction(tr("Check out from server…"), work, on_finished=finished)
+        self.tasks = [t for t in self.tasks if _running(t)] + [task]  # QGIS runs it; Python must keep it
+        QgsApplication.taskManager().addTask(task)
+        return task
 
     def _sync(self, which: str, key: str | None | bool = False):
         """Push or pull the check-out the active layer belongs to (``key=False``: ask for it)."""

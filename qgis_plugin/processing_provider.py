@@ -6,6 +6,11 @@ choices and profiles as enums, booleans, text), it runs through the core's
 :func:`~rallypoint.analysis.run_analysis` on the registry file, writes its result layers to a
 GeoPackage and its report to HTML, and the result layers are loaded into the project.
 A new analysis needs no code here.
+
+Every analysis is listed, but one whose packages (``Analysis.packages``: pandas, geopandas, scipy,
+ortools …) QGIS's Python lacks cannot run here: ``canExecute()`` says which are missing, in Chinese and
+English, and the Processing dialog shows that instead of a traceback. One that runs works on shapely
+geometries (its own world), whatever engine the plugin gave the registry's edits.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from qgis.core import (
 )
 
 from rallypoint import Registry, RallypointError
-from rallypoint.analysis import Analysis, AnalysisResult, Parameter, analyses, run_analysis
+from rallypoint import geometry_engine
+from rallypoint.analysis import Analysis, AnalysisResult, Parameter, analyses, missing_packages, run_analysis
 from rallypoint.plugins import default_plugin_manager
 
 REGISTRY = "REGISTRY"
@@ -89,6 +95,18 @@ def _lang() -> str:
     return "zh" if QgsApplication.locale().startswith("zh") else "en"
 
 
+def cannot_run(analysis: Analysis) -> str | None:
+    """Why ``analysis`` cannot run in this QGIS (None when it can), in Chinese and English."""
+    missing = missing_packages(analysis)
+    if not missing:
+        return None
+    names = ", ".join(missing)
+    return (f"这项分析需要 QGIS 的 Python 中安装以下软件包：{names}。请在命令行运行 "
+            f"`rallypoint analyse {analysis.name}`，或在 Rallypoint 服务器上运行。\n"
+            f"This analysis needs these packages in QGIS's Python: {names}. Run `rallypoint analyse "
+            f"{analysis.name}` on the command line, or on the Rallypoint server.")
+
+
 def _choices(p: Parameter, profiles) -> list[str]:
     if p.type == "choice":
         return list(p.choices)
@@ -134,7 +152,12 @@ class AnalysisAlgorithm(QgsProcessingAlgorithm):
         return self.analysis.title(_lang())
 
     def shortHelpString(self):
-        return self.analysis.description(_lang())
+        why = cannot_run(self.analysis)
+        return self.analysis.description(_lang()) + (f"\n\n{why}" if why else "")
+
+    def canExecute(self):  # noqa: N802 (QGIS's name)
+        why = cannot_run(self.analysis)
+        return (why is None), (why or "")
 
     def group(self):
         return "分析" if _lang() == "zh" else "Analyses"
@@ -176,6 +199,9 @@ class AnalysisAlgorithm(QgsProcessingAlgorithm):
         registry = self.parameterAsFile(parameters, REGISTRY, context)
         out = self.parameterAsFileOutput(parameters, OUTPUT, context)
         report = self.parameterAsFileOutput(parameters, REPORT, context) or None
+        why = cannot_run(self.analysis)
+        if why:
+            raise QgsProcessingException(why)
 
         def progress(stage, done, total):
             feedback.setProgressText(stage)
@@ -183,9 +209,11 @@ class AnalysisAlgorithm(QgsProcessingAlgorithm):
                 feedback.setProgress(100.0 * done / total)
 
         try:
-            with Registry.open(registry, readonly=True) as reg:
-                result = run_analysis(reg, default_plugin_manager(), self.analysis.name, self._raw(parameters, context),
-                                      lang=lang, progress=progress)
+            # analyses compute with shapely and geopandas: their geometries are shapely ones, on this thread
+            shapely_engine = geometry_engine.ShapelyEngine()
+            with geometry_engine.using(shapely_engine), Registry.open(registry, readonly=True) as reg:
+                result = run_analysis(reg, default_plugin_manager(), self.analysis.name,
+                                      self._raw(parameters, context), lang=lang, progress=progress)
             write_result_with_qgis(result, out, report, lang)
         except RallypointError as exc:
             raise QgsProcessingException(str(exc)) from exc

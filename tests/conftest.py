@@ -58,6 +58,24 @@ def empty_registry_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def foreign_registry_file(tmp_path_factory):
+    """An empty registry for foreign data (extent "world": its points need not lie in China, as Japan's shelter
+    lists in the real fixtures do not); tests copy it, as ``empty_registry_file``."""
+    path = tmp_path_factory.mktemp("template-world") / "world.gpkg"
+    Registry.create(path, name="示例县应急资源", bureau=BUREAU, adcode="519901", extent="world").close()
+    return path
+
+
+@pytest.fixture
+def foreign_registry(registry_location):
+    """The test's registry (GeoPackage or PostGIS, as ``registry``) made again for foreign data (extent "world")."""
+    reg = Registry.create(registry_location, name="示例县应急资源", bureau=BUREAU, adcode="519901", extent="world",
+                          overwrite=True, clock=StepClock())
+    yield reg
+    reg.close()
+
+
 @pytest.fixture
 def registry_path(tmp_path, empty_registry_file):
     path = tmp_path / "county.gpkg"

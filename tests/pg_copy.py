@@ -4,12 +4,14 @@
 must; tests of the read path need the *same* registry on both backends (same fids, UUIDs,
 versions, stamps, history) to expect the same answers. So this copies the rows as they are,
 with the database's triggers off for the session (``session_replication_role = replica``,
-which needs a superuser: the test cluster's own).
+which needs a superuser: the test cluster's own), then the point layers' thinning levels computed as a
+bulk load does.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 
@@ -20,12 +22,14 @@ from rallypoint import Registry
 from rallypoint.storage.gpkg.blobs import decode_many
 from rallypoint.storage.base import HISTORY_TABLE, quote
 from rallypoint.storage.gpkg.file import read_info
+from rallypoint.storage.postgis import thinning
 
 
-def copy_gpkg_to_postgis(src: Path, url: str) -> None:
-    """Copy every layer's rows, the history and the registry record of ``src`` into the (empty) registry at ``url``."""
+def copy_gpkg_to_postgis(src: Path, url: str, only: Iterable[str] | None = None) -> None:
+    """Copy every layer's rows, the history and the registry record of ``src`` into the (empty) registry at ``url``
+    (``only``: just these layers' rows and history, as a benchmark of one layer wants)."""
     with Registry.open(src, readonly=True) as reg:
-        layers = dict(reg.layers)
+        layers = {name: layer for name, layer in reg.layers.items() if only is None or name in only}
     with closing(sqlite3.connect(f"file:{src}?mode=ro", uri=True)) as lite, \
             psycopg.connect(url, autocommit=True) as pg:
         info = read_info(lite)
@@ -49,10 +53,14 @@ def copy_gpkg_to_postgis(src: Path, url: str) -> None:
                         cp.write_row((r[0], *([ewkb[i]] if layer.has_geometry else []), *values))
                 pg.execute(f"SELECT setval(pg_get_serial_sequence(%s, 'fid'), coalesce(max(fid), 0) + 1, false) "
                            f"FROM {quote(name)}", (quote(name),))
+            for layer in layers.values():  # the point layers' thinning levels, which the triggers did not keep
+                if thinning.applies(layer):
+                    pg.execute(thinning.rebuild_sql(layer, quote))
             hist = ["fid", "layer", "uuid", "version", "op", "author", "at", "before", "after", "note"]
             with pg.cursor().copy(f"COPY {HISTORY_TABLE} ({', '.join(hist)}) FROM STDIN") as cp:
                 for r in lite.execute(f"SELECT {', '.join(hist)} FROM {HISTORY_TABLE} ORDER BY fid"):
-                    cp.write_row(r)
+                    if only is None or r[1] in layers:
+                        cp.write_row(r)
             pg.execute(f"SELECT setval(pg_get_serial_sequence('{HISTORY_TABLE}', 'fid'), "
                        f"coalesce(max(fid), 0) + 1, false) FROM {HISTORY_TABLE}")
         pg.execute("ANALYZE")

@@ -85,6 +85,9 @@ def write_requests(site) -> list[tuple[str, str, str, dict]]:
                 out.append(("author", method, f"/processes/{job['processID']}/jobs/{job['jobID']}", None))
             elif rule.rule == "/jobs/<job_id>":
                 out.append(("author", method, f"/jobs/{job['jobID']}", None))
+            elif rule.endpoint in ("signin.signin", "signin.signout"):
+                continue  # the forms that start and end a session: anyone posts them, with their CSRF token
+                # (refused without it, and changing no feature: tests/test_signin.py)
             elif rule.endpoint.startswith("plugin_endpoints."):  # any plugin's: guarded by the role it declares
                 url = re.sub(r"<(?:\w+:)?\w+>", "x", rule.rule)
                 out.append((plugin_roles.get((method, url), "editor"), method, url, {"a": 1}))
@@ -187,9 +190,13 @@ def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
 def _anonymous_urls(site) -> list[str]:
     """Every read an anonymous user can make that could show a feature's fields: each collection in each
     format, its queryables, one feature, its tileset, TileJSON and tiles from zoom 8 to 16 where a feature is;
-    the dataset tiles; the map page and style; the API document; an analysis run's results and report."""
+    the dataset tiles; the map page and style; the portal and its search; the API document; an analysis run's
+    results and report."""
     urls = ["/", "/api?f=json", "/api?f=html", "/collections?f=json", "/collections?f=html", "/map", "/map?lang=en",
-            "/map/style.json", "/tiles", "/tiles/WebMercatorQuad", "/tiles/WebMercatorQuad/tilejson.json"]
+            "/map/style.json", "/tiles", "/tiles/WebMercatorQuad", "/tiles/WebMercatorQuad/tilejson.json",
+            # the portal, its search (every resource of the county) and an open panel, the sign-in page
+            "/?f=html", "/?f=html&lang=en", "/search?q=5199&f=json&limit=50", "/search?q=5199&f=html&limit=50",
+            "/portal/panels/rectification", "/signin"]
     with Registry.open(site["path"]) as reg:
         for name, layer in reg.layers.items():
             base = f"/collections/{name}"

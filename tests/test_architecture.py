@@ -19,7 +19,7 @@ PACKAGES = {"rallypoint": ROOT / "core", "rallypoint_plugins": ROOT / "plugins",
 MAX_LINES = 500
 #: the modules third-party plugins import: their paths are a promise
 PUBLIC = ("rallypoint", "rallypoint.hookspecs", "rallypoint.plugins", "rallypoint.analysis", "rallypoint.profiles",
-          "rallypoint.web_endpoints", "rallypoint.exchange_formats")
+          "rallypoint.web_endpoints", "rallypoint.exchange_formats", "rallypoint.portal")
 
 
 def _module_name(path: Path) -> str:
@@ -235,3 +235,70 @@ def test_every_package_is_in_the_distribution():
     listed = set(setup["packages"])
     found = {m for m in modules() if _is_package(m)}
     assert found - listed == set()
+
+
+# -- the QGIS plugin's zip carries the core (qgis_plugin/vendoring.py): what it loads, QGIS's Python must have ----------
+
+#: what QGIS's Python has on every platform (its own modules, GDAL's), or the zip carries (pluggy, tomli)
+QGIS_PYTHON_HAS = {"qgis", "PyQt5", "osgeo", "pluggy", "tomli"}
+#: the plugin's modules QGIS imports, the sync it calls, and the bundled plugins the core's plugin manager loads
+QGIS_STARTS = ("rallypoint_qgis", "rallypoint_qgis.plugin", "rallypoint_qgis.loader", "rallypoint_qgis.commit",
+               "rallypoint_qgis.processing_provider", "rallypoint_qgis.qgis_engine", "rallypoint_qgis.ogr_tables",
+               "rallypoint.sync", "rallypoint.edits")
+
+
+def _load_time_imports(name: str) -> tuple[set[str], set[str]]:
+    """What importing module ``name`` imports at once: its top level (not functions, not ``TYPE_CHECKING``) and
+    its parent packages. (project modules, top-level names of outside packages)"""
+    package = name if _is_package(name) else name.rpartition(".")[0]
+    project, outside = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}, set()
+
+    def walk(body) -> None:
+        for node in body:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                walk(node.orelse)
+            elif isinstance(node, (ast.If, ast.Try)):
+                walk(node.body + node.orelse + getattr(node, "finalbody", []))
+                for handler in getattr(node, "handlers", []):
+                    walk(handler.body)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                else:
+                    base = package.split(".")[:len(package.split(".")) - (node.level - 1)] if node.level else []
+                    stem = ".".join(base + ([node.module] if node.module else []))
+                    names = [f"{stem}.{a.name}" if f"{stem}.{a.name}" in modules() else stem for a in node.names]
+                for full in names:
+                    hit = _target(full)
+                    if hit is not None:
+                        project.add(hit)
+                    elif full.split(".")[0] not in PACKAGES:
+                        outside.add(full.split(".")[0])
+
+    walk(ast.parse(modules()[name].read_text(encoding="utf-8")).body)
+    return project & set(modules()), outside
+
+
+def test_the_qgis_plugin_loads_nothing_qgis_python_lacks():
+    """Opening, editing, checking out and syncing in QGIS import no shapely, pyproj, pandas, fiona, psycopg … at load
+    time (the geometry engine seam), and nothing of the core the zip leaves out (web, api, cli)."""
+    import sys
+
+    import tomllib
+
+    entry_points = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["entry-points"]["rallypoint"]
+    todo = list(QGIS_STARTS) + [v for v in entry_points.values() if v.startswith("rallypoint_plugins")]
+    seen: set[str] = set()
+    lacking: dict[str, set[str]] = {}
+    while todo:
+        m = todo.pop()
+        if m in seen:
+            continue
+        seen.add(m)
+        project, outside = _load_time_imports(m)
+        for o in outside - QGIS_PYTHON_HAS - set(sys.stdlib_module_names):
+            lacking.setdefault(o, set()).add(m)
+        todo.extend(project - seen)
+    assert lacking == {}
+    assert not [m for m in seen if any(_in(m, f"rallypoint.{p}") for p in ("web", "api", "cli"))]
+    assert {"rallypoint.registry.batch", "rallypoint.validation", "rallypoint.storage.gpkg.blobs"} <= seen

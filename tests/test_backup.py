@@ -59,8 +59,8 @@ class Writers:
         k = 0
         while not self._stop.is_set():
             k += 1
-            body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [103.7 + k / 1e4, 30.6]},
-                    "properties": {"name": f"备份测试{i}-{k}", "adcode": "519921001", "source": "示例县应急管理局",
+            body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [103.72 + k % 100 / 1e4, 30.61]},
+                    "properties": {"name": f"备份测试{i}-{k}", "adcode": "519921101", "source": "示例县应急管理局",
                                    "surface": "concrete", "pad_length_m": 30, "pad_width_m": 30, "status": "usable"}}
             req = urllib.request.Request(self.url + "/collections/helipads/items", data=json.dumps(body).encode(),
                                          method="POST", headers={"Authorization": f"Bearer {self.key}",
@@ -205,7 +205,7 @@ def test_a_restore_killed_at_random_moments_leaves_the_old_registry_or_the_backu
     backup = copy_registry(county_sample, tmp_path / "backup.gpkg")
     registry = copy_registry(county_sample, tmp_path / "county.gpkg")
     with Registry.open(registry) as reg:  # the registry has moved on since the backup
-        reg.add_many("helipads", [(helipad(adcode="519921001", name=f"后加{i}"), Point(103.7, 30.6))
+        reg.add_many("helipads", [(helipad(adcode="519921101", name=f"后加{i}"), Point(103.72, 30.61))
                                   for i in range(300)], author="later")
     old, new = history_rows(registry), history_rows(backup)
     rng = random.Random(20261124)
@@ -226,7 +226,7 @@ def test_a_restore_killed_at_random_moments_leaves_the_old_registry_or_the_backu
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         if rows == new:  # it went through: put the newer registry back for the next round
             with Registry.open(registry) as reg:
-                reg.add_many("helipads", [(helipad(adcode="519921001", name=f"后加{i}"), Point(103.7, 30.6))
+                reg.add_many("helipads", [(helipad(adcode="519921101", name=f"后加{i}"), Point(103.72, 30.61))
                                           for i in range(300)], author="later")
             old = history_rows(registry)
     assert check_registry(registry) == []

@@ -63,7 +63,7 @@ def build(reg, roads=True):
     reg.add("hazard_points", hazard(hazard_type="major_hazard_installation"), P(1000, 1500), crs=GK, author=AUTHOR)
     reg.add("hazard_points", hazard(name="H2"), P(2000, 100), crs=GK, author=AUTHOR)
     reg.add("teams", team(readiness_min=5), P(0, 0), crs=GK, author=AUTHOR)
-    reg.add("helipads", helipad(), P(3000, 100), crs=GK, author=AUTHOR)
+    reg.add("helipads", helipad(adcode="519901001"), P(3000, 100), crs=GK, author=AUTHOR)  # in township A
 
 
 def brute_times(shelters):
@@ -194,4 +194,4 @@ def test_county_sample_through_the_cli(county_sample, tmp_path):
     assert (areas["covered_10min"] <= areas["covered_30min"]).all()
     assert (areas["covered_30min"] <= areas["covered_60min"]).all()
     assert np.isclose(region["assigned"] + region["overflow"] + region["unassigned"], region["to_place"])
-    assert "data:image/png;base64," in out.with_suffix(".html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in out.with_name(f"{out.stem}_en.html").read_text(encoding="utf-8")

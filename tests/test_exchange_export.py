@@ -183,7 +183,7 @@ def test_a_live_registry_is_snapshotted_with_what_is_still_in_its_wal(county_sam
     shutil.copyfile(county_sample, county)
     reg = Registry.open(county, clock=StepClock())
     try:
-        uid = reg.add("shelters", shelter(name="刚建的避难场所", adcode="519921001"), Point(103.7, 30.6),
+        uid = reg.add("shelters", shelter(name="刚建的避难场所", adcode="519921101"), Point(103.72, 30.61),
                       author="zhang").uuid
         assert Path(str(county) + "-wal").stat().st_size > 0  # committed, not yet checkpointed
         out = tmp_path / "live.gpkg"

@@ -318,7 +318,8 @@ def test_a_profile_from_a_plugin_maps_converts_and_keeps_stable_uuids(tmp_path, 
             "status": ("full", "open")}  # what the source says is applied; constants are not re-applied
 
 
-def test_a_foreign_file_needs_a_division_code_from_the_receiving_bureau(registry, tmp_path):
+def test_a_foreign_file_needs_a_division_code_from_the_receiving_bureau(foreign_registry, tmp_path):
+    registry = foreign_registry  # Chiyoda (Tokyo) lies outside China: a registry for foreign data takes it
     src = str(REAL_FIXTURES / "jp-gsi" / "emergency_131016.json")
     with pytest.raises(ImportRefused, match="needs --adcode"):
         plan_import(registry, src)

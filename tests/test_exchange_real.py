@@ -31,9 +31,9 @@ def test_the_fixture_folders_are_all_here():
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_real_file_imports_with_a_report_or_is_refused_with_a_reason(path, tmp_path, empty_registry_file):
-    reg_path = tmp_path / "throwaway.gpkg"
-    shutil.copyfile(empty_registry_file, reg_path)
+def test_every_real_file_imports_with_a_report_or_is_refused_with_a_reason(path, tmp_path, foreign_registry_file):
+    reg_path = tmp_path / "throwaway.gpkg"  # a registry for foreign data: these shelters lie in Japan
+    shutil.copyfile(foreign_registry_file, reg_path)
     with Registry.open(reg_path) as reg:
         try:
             plan = plan_import(reg, path, options=OPTIONS)
@@ -66,7 +66,9 @@ def _occupancy_by_snapshot(path: Path) -> dict[str, int]:
         return {row["ID"]: int(row[people].replace(",", "")) for row in reader if row[people]}
 
 
-def test_nanao_snapshots_in_date_order_give_each_shelters_occupancy_history(registry_path, tmp_path):
+def test_nanao_snapshots_in_date_order_give_each_shelters_occupancy_history(foreign_registry_file, tmp_path):
+    registry_path = tmp_path / "nanao.gpkg"  # a registry for foreign data: Nanao lies outside China's extent
+    shutil.copyfile(foreign_registry_file, registry_path)
     with Registry.open(registry_path) as reg:
         plan = plan_import(reg, REAL / "noto-nanao" / "reference_data.csv", options=OPTIONS)
         assert [c.mapping for c in plan.choices] == ["nanao-shelters"]

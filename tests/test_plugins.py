@@ -355,6 +355,43 @@ def test_hook_rallypoint_web_endpoints():
     assert status == 200 and body == {"echo": "避难"}
 
 
+DEMO_PANEL = """
+    from rallypoint.hookspecs import hookimpl
+    from rallypoint.portal import Figure, Link, Panel
+
+    def figures(request):
+        return [Figure("场所数", "Shelters", request["registry"].count("shelters"), alert=True)]
+
+    @hookimpl
+    def rallypoint_portal_panels():
+        return [Panel("demo", "演示面板", "Demo panel", figures, links=(Link("/plugins/demo?lang={lang}", "演示报告",
+                                                                          "Demo report"),))]
+"""
+
+
+def test_hook_rallypoint_portal_panels(install, county_sample, tmp_path):
+    """An outside plugin's panel, installed through its entry point, is on the portal with its figures."""
+    import sqlite3
+
+    from rallypoint.web import create_app
+
+    install("rp_demo_panel", DEMO_PANEL)
+    panels = get_plugin_manager().collect("rallypoint_portal_panels")
+    assert {p.id for p in panels} >= {"demo", "survey", "rectification"}
+    path = tmp_path / "served.gpkg"
+    src, dst = sqlite3.connect(county_sample), sqlite3.connect(path)
+    src.backup(dst)
+    src.close(), dst.close()
+    client = create_app(path, {"TESTING": True, "RALLYPOINT_JOBS_DIR": str(tmp_path / "jobs")}).test_client()
+    page = client.get("/?lang=en", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert 'data-panel="demo"' in page and "Demo panel" in page and 'href="http://localhost/plugins/demo?lang=en"' in page
+    with Registry.open(path) as reg:
+        shelters = reg.count("shelters")
+    assert client.get("/portal/panels/demo").get_json()["figures"] == [  # in the language the browser chose
+        {"label": "Shelters", "value": shelters, "alert": True}]
+    assert client.get("/portal/panels/demo?lang=zh").get_json()["figures"][0]["label"] == "场所数"
+
+
 def test_an_outside_plugins_analysis_is_listed_and_run_by_the_web_api(install, county_sample, tmp_path):
     import sqlite3
 

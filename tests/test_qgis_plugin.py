@@ -140,7 +140,9 @@ def test_good_edits_reach_the_history_with_uuids_and_stamps(loaded, county_copy)
     new.setGeometry(QgsGeometry.fromWkt("POINT (104.07 30.67)"))
     assert shelters.addFeature(new)
     shelters.changeAttributeValue(changed.id(), shelters.fields().indexOf("capacity_day"), 777)
-    shelters.changeGeometry(changed.id(), QgsGeometry.fromWkt("POINT (104.05 30.65)"))
+    here = changed.geometry().asPoint()  # moved 0.0002° (~20 m) east: still in the township its code names
+    moved = (round(here.x() + 0.0002, 7), round(here.y(), 7))
+    shelters.changeGeometry(changed.id(), QgsGeometry.fromWkt(f"POINT ({moved[0]} {moved[1]})"))
     shelters.deleteFeature(retired.id())
     assert shelters.commitChanges(), shelters.commitErrors()
     QgsApplication.processEvents()
@@ -155,7 +157,7 @@ def test_good_edits_reach_the_history_with_uuids_and_stamps(loaded, county_copy)
         assert added.version == 1 and added.properties["created_by"] == "li.gis"
         upd = reg.get("shelters", changed["uuid"])
         assert upd.version == changed["version"] + 1 and upd.properties["capacity_day"] == 777
-        assert upd.geometry.equals_exact(__import__("shapely").Point(104.05, 30.65), 1e-9)
+        assert upd.geometry.equals_exact(__import__("shapely").Point(*moved), 1e-9)
         assert reg.get("shelters", retired["uuid"]).retired
     # the layer shows the file as the registry wrote it: the new UUID, the retired one gone
     assert not shelters.isEditable()
@@ -216,13 +218,30 @@ def _http(url, method="GET", body=None, key=None, etag=None):
         return r.status, r.headers.get("ETag"), json.loads(r.read() or b"null")
 
 
+def _finish(task, timeout=120):
+    """Let QGIS's task manager run ``task`` and its completion (which opens the check-out) to the end."""
+    import time
+
+    from qgis.core import QgsTask
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        QgsApplication.processEvents()
+        try:
+            if task.status() in (QgsTask.Complete, QgsTask.Terminated):
+                break
+        except RuntimeError:  # QGIS deleted the finished task
+            break
+        time.sleep(0.02)
+    for _ in range(20):
+        QgsApplication.processEvents()
+
+
 def test_field_cycle_check_out_edit_in_qgis_push_pull_and_see_conflicts(qgis_app, qgis_iface, county_sample,
                                                                           tmp_path):
     """Everything on the server side goes through HTTP, as the office works (see the report on direct writes)."""
     import rallypoint_qgis
     from web_support import Server, copy_registry, make_key
-
-    from rallypoint_qgis.plugin import checkout_in_subprocess
 
     served = copy_registry(county_sample, tmp_path / "served.gpkg")
     key = make_key(served, "zhao.field", "editor")
@@ -242,11 +261,12 @@ def test_field_cycle_check_out_edit_in_qgis_push_pull_and_see_conflicts(qgis_app
 
     try:
         local = tmp_path / "field.gpkg"
-        checkout_in_subprocess(srv.url, str(local), key=key, author="zhao.field")
-        with pytest.raises(RuntimeError, match="refused the key"):
-            checkout_in_subprocess(srv.url, str(tmp_path / "bad.gpkg"), key="not-a-key", author="x")
         plugin.set_setting("author", "zhao.field")
-        reg = plugin.open_registry(path=str(local))
+        _finish(plugin.start_checkout(srv.url, str(tmp_path / "bad.gpkg"), key="not-a-key"))
+        assert "refused the key" in plugin.last_error and not (tmp_path / "bad.gpkg").exists()
+        _finish(plugin.start_checkout(srv.url, str(local), key=key))  # in QGIS's process, a task of its manager
+        assert plugin.last_error is None
+        reg = next(r for r in plugin.loaded if r.path == str(local.resolve()))  # opened when the task finished
         teams = reg.layers["teams"]
         qgis_iface.setActiveLayer(teams)
         feats = list(teams.getFeatures())

@@ -17,6 +17,7 @@ from conftest import require, require_program
 from rallypoint.analysis import analyses
 from rallypoint.cli.main import cli
 from rallypoint.plugins import default_plugin_manager
+from rallypoint_qgis.packaging import DEFAULT_QGIS_PYTHON
 
 SCRIPT = Path(__file__).parent / "qgis_scripts" / "load_installed_plugin.py"
 
@@ -115,20 +116,48 @@ def test_the_command_comes_from_the_plugin_and_loads_neither_the_plugin_nor_qgis
 
 
 def test_install_fails_loudly_and_changes_nothing_when_qgis_python_cannot_start_the_plugin(tmp_path):
-    """Debian's /usr/bin/python3 has no core today: the command says why, exits 1 and leaves the profile alone."""
+    """A QGIS Python with another rallypoint installed (the old `pip install --user` advice) would run the plugin on a
+    core it was not built for: the command says why, exits 1 and leaves the profile alone."""
     require("qgis", "Debian's python3-qgis, QGIS 3.22")
-    qgis_python = require_program("python3.11", "Debian's Python, the one QGIS 3.22 embeds")
-    probe = subprocess.run([qgis_python, "-E", "-c", "import rallypoint"], capture_output=True, cwd=tmp_path)
-    if probe.returncode == 0:
-        pytest.skip("this machine's QGIS Python has a rallypoint core installed")
-    plugins = tmp_path / "plugins"
+    qgis_python = require_program(DEFAULT_QGIS_PYTHON, "Debian's Python, the one QGIS 3.22 embeds")
+    env = tmp_path / "qgis-python"
+    subprocess.run([qgis_python, "-m", "venv", "--system-site-packages", "--without-pip", str(env)], check=True)
+    site = next(env.glob("lib/python3*/site-packages"))
+    (site / "rallypoint").mkdir()
+    (site / "rallypoint" / "__init__.py").write_text('__version__ = "0.0.9"\n')
+    (site / "rallypoint" / "geometry_engine.py").write_text("")
+    profile = tmp_path / "profile"
+    plugins = profile / "python" / "plugins"
     (plugins / "rallypoint_qgis").mkdir(parents=True)
     (plugins / "rallypoint_qgis" / "metadata.txt").write_text("[general]\nname=an older install\n")
     r = CliRunner().invoke(cli, ["qgis-plugin", "install", "--plugins-dir", str(plugins),
-                                 "--qgis-python", qgis_python])
+                                 "--qgis-python", str(env / "bin" / "python")])
     assert r.exit_code == 1, r.output
     message = " ".join(r.output.split())
-    assert "the plugin was not installed" in message and "rallypoint core is not importable" in message
+    assert "the plugin was not installed" in message and "has rallypoint 0.0.9 installed" in message
     assert "pip install" not in message
     assert sorted(p.name for p in plugins.iterdir()) == ["rallypoint_qgis"]  # no staging folder left behind
     assert (plugins / "rallypoint_qgis" / "metadata.txt").read_text() == "[general]\nname=an older install\n"
+    assert not (profile / "QGIS" / "QGIS3.ini").exists()  # not enabled either
+
+
+def test_install_enables_the_plugin_in_the_profile_as_the_plugin_manager_does(tmp_path):
+    """`[PythonPlugins] rallypoint_qgis=true` in the profile's QGIS3.ini, every other line left as QGIS wrote it."""
+    require("qgis", "Debian's python3-qgis, QGIS 3.22")
+    qgis_python = require_program(DEFAULT_QGIS_PYTHON, "Debian's Python, the one QGIS 3.22 embeds")
+    profile = tmp_path / "profiles" / "default"
+    ini = profile / "QGIS" / "QGIS3.ini"
+    ini.parent.mkdir(parents=True)
+    before = ("[General]\nlocale\\userLocale=zh_CN\n\n[PythonPlugins]\nprocessing=true\nrallypoint_qgis=false\n\n"
+              "[qgis]\nstylesheet\\fontPointSize=10\n")
+    ini.write_text(before)
+    r = CliRunner().invoke(cli, ["qgis-plugin", "install", "--profile", "default", "--qgis-python", qgis_python],
+                           env={"QGIS_CUSTOM_CONFIG_PATH": str(tmp_path)})
+    assert r.exit_code == 0, r.output
+    assert (profile / "python" / "plugins" / "rallypoint_qgis" / "_vendor" / "rallypoint" / "__init__.py").is_file()
+    assert ini.read_text() == before.replace("rallypoint_qgis=false", "rallypoint_qgis=true")
+    ini.write_text("[General]\nlocale\\userLocale=en_US\n")  # no [PythonPlugins] yet: the section is added
+    r = CliRunner().invoke(cli, ["qgis-plugin", "install", "--profile", "default", "--qgis-python", qgis_python],
+                           env={"QGIS_CUSTOM_CONFIG_PATH": str(tmp_path)})
+    assert r.exit_code == 0, r.output
+    assert ini.read_text() == "[General]\nlocale\\userLocale=en_US\n\n[PythonPlugins]\nrallypoint_qgis=true\n"

@@ -114,7 +114,7 @@ def _script(blocks: list[Block], scripts: Path, port: int) -> str:
 
 
 def test_the_readme_runs_as_written(tmp_path):
-    for program in ("curl", "ogr2ogr", "chromium"):
+    for program in ("curl", "ogr2ogr", "chromium", "lrelease"):
         require_program(program, "the README's tour uses it")
     run = [b for b in BLOCKS if b.not_run is None and b.lang in SHELLS + ("python",)]
     folder, scripts = tmp_path / "tour", tmp_path / "scripts"
@@ -123,7 +123,10 @@ def test_the_readme_runs_as_written(tmp_path):
     script = scripts / "readme.sh"
     script.write_text(_script(run, scripts, free_port()), encoding="utf-8")
     venv_bin = Path(sys.executable).parent  # `rallypoint` and `python` of the project's virtual environment
-    env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+           # `rallypoint qgis-plugin install --profile default` installs into this folder's QGIS profiles, as QGIS
+           # itself reads QGIS_CUSTOM_CONFIG_PATH, not into the profile of whoever runs the tests
+           "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "qgis-config")}
     env.pop("RALLYPOINT_KEY", None)
     proc = subprocess.Popen(["bash", str(script)], cwd=folder, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -140,7 +143,10 @@ def test_the_readme_runs_as_written(tmp_path):
                     f"--- standard output (end) ---\n{out[-3000:]}\n--- standard error (end) ---\n{err[-3000:]}")
     assert len(where) == len(run)
     # what the tour says it made is there
-    for name in ("county.gpkg", "my.gpkg", "county_capacity.html", "county_coverage.html", "fixes.csv",
+    for name in ("county.gpkg", "my.gpkg", "county_capacity_en.html", "county_coverage_zh.html", "fixes.csv",
                  "county_sheet/sheet_zh.pdf", "town.gpkg.manifest.json", "city-export.gpkg", "field.gpkg",
-                 "backups/county-0501.gpkg"):
+                 "backups/county-0501.gpkg", "rallypoint_qgis.zip"):
         assert (folder / name).exists(), name
+    profile = tmp_path / "qgis-config" / "profiles" / "default"
+    assert (profile / "python" / "plugins" / "rallypoint_qgis" / "_vendor" / "rallypoint" / "__init__.py").is_file()
+    assert "rallypoint_qgis=true" in (profile / "QGIS" / "QGIS3.ini").read_text(encoding="utf-8")

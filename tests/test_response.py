@@ -36,6 +36,11 @@ def P(x, y):
     return shapely.Point(X0 + x, Y0 + y)
 
 
+def town(x) -> str:
+    """The code of the township (area_frame: A west of 4,000 m, B east of it) a point x metres east lies in."""
+    return "519901001" if x <= 4000 else "519901002"
+
+
 def area_geojson(ring=AREA) -> str:
     return json.dumps({"type": "Feature", "properties": {},
                        "geometry": {"type": "Polygon", "coordinates": [[[X0 + x, Y0 + y] for x, y in ring]]}})
@@ -59,25 +64,27 @@ def build(reg) -> dict[str, str]:
             "C": (2000, 2300, 1000, 0, {}),  # inside the area
             "D": (6000, 2000, 1000, 0, {"hazards": "earthquake"}),  # does not serve floods
             "E": (6300, 3900, 1000, 0, {})}.items():  # 4.05 km from the area: beyond a 40-min walk + snaps
-        ids[name] = reg.add("shelters", shelter(name=name, capacity_day=cap, occupancy=occ, status="open",
+        ids[name] = reg.add("shelters", shelter(name=name, adcode=town(x), capacity_day=cap, occupancy=occ,
+                                                status="open",
                                                 hazards=over.get("hazards", "earthquake,flood")),
                             P(x, y), crs=GK, author=AUTHOR).uuid
     reg.add("hazard_points", hazard(name="HP1", threatened_people=120), P(1800, 1700), crs=GK, author=AUTHOR)
     reg.add("hazard_points", hazard(name="HP2"), P(3500, 3500), crs=GK, author=AUTHOR)
     ids["mhi"] = reg.add("hazard_points", hazard(name="化工厂", hazard_type="major_hazard_installation"),
                          P(7500, 500), crs=GK, author=AUTHOR).uuid
-    reg.add("teams", team(name="T1", readiness_min=5, specialties="flood,water_rescue"), P(0, 2000), crs=GK,
-            author=AUTHOR)
-    reg.add("teams", team(name="T2", readiness_min=10, specialties="hazmat"), P(8000, 2000), crs=GK, author=AUTHOR)
-    reg.add("teams", team(name="T3", status="deployed"), P(7500, 2000), crs=GK, author=AUTHOR)
-    d1 = reg.add("depots", depot(name="D1"), P(1000, 2100), crs=GK, author=AUTHOR).uuid
-    d2 = reg.add("depots", depot(name="D2"), P(6000, 2000), crs=GK, author=AUTHOR).uuid
+    reg.add("teams", team(name="T1", adcode=town(0), readiness_min=5, specialties="flood,water_rescue"), P(0, 2000),
+            crs=GK, author=AUTHOR)
+    reg.add("teams", team(name="T2", adcode=town(8000), readiness_min=10, specialties="hazmat"), P(8000, 2000),
+            crs=GK, author=AUTHOR)
+    reg.add("teams", team(name="T3", adcode=town(7500), status="deployed"), P(7500, 2000), crs=GK, author=AUTHOR)
+    d1 = reg.add("depots", depot(name="D1", adcode=town(1000)), P(1000, 2100), crs=GK, author=AUTHOR).uuid
+    d2 = reg.add("depots", depot(name="D2", adcode=town(6000)), P(6000, 2000), crs=GK, author=AUTHOR).uuid
     for d, rice, quilts in ((d1, 100, 300), (d2, 1000, 500)):
         reg.add("depot_stock", stock(d, item="大米", category="food", unit="kg", quantity=rice), author=AUTHOR)
         reg.add("depot_stock", stock(d, item="棉被", category="quilt", unit="piece", quantity=quilts), author=AUTHOR)
-    reg.add("helipads", helipad(name="H1"), P(3500, 3000), crs=GK, author=AUTHOR)
-    reg.add("helipads", helipad(name="H2"), P(2000, 2200), crs=GK, author=AUTHOR)
-    reg.add("helipads", helipad(name="H3", status="unusable"), P(5000, 2000), crs=GK, author=AUTHOR)
+    reg.add("helipads", helipad(name="H1", adcode=town(3500)), P(3500, 3000), crs=GK, author=AUTHOR)
+    reg.add("helipads", helipad(name="H2", adcode=town(2000)), P(2000, 2200), crs=GK, author=AUTHOR)
+    reg.add("helipads", helipad(name="H3", adcode=town(5000), status="unusable"), P(5000, 2000), crs=GK, author=AUTHOR)
     return ids
 
 
@@ -276,7 +283,7 @@ def test_the_card_through_the_cli_in_the_browser_and_as_pdf(registry_path, tmp_p
         for lang, title in (("zh", "突发事件应急响应卡"), ("en", "Incident response sheet")):
             page.goto((out / f"sheet_{lang}.html").as_uri())
             assert title in page.locator("h1").inner_text()
-            short = {"zh": "可调储备不足：饮用水（缺 3,525 L）", "en": "Drinking water (short 3,525 L)"}[lang]
+            short = {"zh": "可调储备不足：饮用水（缺 3,525 升）", "en": "Drinking water (short 3,525 L)"}[lang]
             assert short in page.locator(".notes").last.inner_text()  # the sheet's warnings in the card's language
             assert page.locator("img").evaluate("i => i.complete && i.naturalWidth") > 300  # the map drew
             shot = tmp_path / f"card_{lang}.png"

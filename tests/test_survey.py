@@ -133,8 +133,8 @@ def _build(location) -> dict[str, str]:
         add("S10", "2026-07-06", "shelters", shelter(name="已拆除场所"), moved(P2, 500))
         clock.at("2026-07-07")
         reg.retire("shelters", ids["S10"], author=AUTHOR, reason="拆除")
-        add("D1", "2026-03-01", "depots", full_depot(name="ＡＢ仓库（一号）"), moved(P2, 3000))
-        add("D2", "2026-04-01", "depots", full_depot(name="ab仓库一号"), moved(P2, 3030))
+        add("D1", "2026-03-01", "depots", full_depot(name="ＡＢ仓库（一号）"), moved(P2, -3000))
+        add("D2", "2026-04-01", "depots", full_depot(name="ab仓库一号"), moved(P2, -3030))
         add("D3", "2026-05-01", "depots", full_depot(name="城关储备库", adcode="519901", keeper_phone=None,
                                                       staffed_24h=None), moved(P2, 6000))
     return ids
@@ -212,14 +212,14 @@ def test_the_fix_list_says_what_is_wrong_with_each_record(survey_registry):
     s3 = rows[ids["S3"]]
     assert s3["missing_zh"] == "责任人电话" and s3["missing_en"] == "Manager phone"
     assert s3["stale"] and s3["last_updated"] == "2025-06-01"
-    assert "超过365d未核查更新（最近 2025-06-01）" in s3["problems_zh"] and "缺填：责任人电话" in s3["problems_zh"]
+    assert "超过 365 天未核查更新（最近 2025-06-01）" in s3["problems_zh"] and "缺填：责任人电话" in s3["problems_zh"]
     s2 = rows[ids["S2"]]
     assert s2["duplicate_of"] == ids["S1"] and s2["duplicate_of_name"] == "人民公园应急避难场所"
     assert s2["duplicate_distance_m"] == pytest.approx(20.0, abs=0.1)
     assert not s2["stale"] and s2["missing_zh"] == ""
     s8 = rows[ids["S8"]]  # created after S7 (S7's later update does not make it the newer record)
     assert s8["duplicate_of"] == ids["S7"] and s8["duplicate_distance_m"] == pytest.approx(5.0, abs=0.1)
-    assert "not inspected or updated within 365d (last 2024-01-01)" in s8["problems_en"]
+    assert "not inspected or updated within 365 days (last 2024-01-01)" in s8["problems_en"]
     s5 = rows[ids["S5"]]
     assert s5["placeholder_zh"] == "日间容量=0、夜间容量=0" and s5["missing_zh"] == ""
     assert rows[ids["S6"]]["missing_en"] == "Address" and rows[ids["S6"]]["duplicate_of"] == ""

@@ -1,4 +1,4 @@
-"""Vector tiles written by PostGIS (ST_AsMVT) hold what the GeoPackage path's tiles hold."""
+"""Vector tiles written by PostGIS (ST_AsMVT) hold what the GeoPackage path's tiles (as served) hold."""
 
 import math
 
@@ -6,7 +6,7 @@ import mapbox_vector_tile
 import pytest
 
 from rallypoint import Registry
-from rallypoint.storage.gpkg import tiles as mvt
+from rallypoint.storage import reader_for
 from rallypoint.storage.postgis import tiles as pg_tiles
 from rallypoint.sample import SAMPLE_AUTHOR, SAMPLE_TIME
 
@@ -48,7 +48,7 @@ def _decoded(data):
 
 def _both_tiles(gp, pg, names, z, x, y, personal=False):
     layers = [gp.layer(n) for n in names]
-    ours = mvt.encode([(lay.name, mvt.layer_features(gp._conn, lay, personal, z, x, y)) for lay in layers], z, x, y)
+    ours = reader_for(gp.store, str(gp.path)).tile(layers, personal, z, x, y)  # as the GeoPackage serves them
     theirs = pg_tiles.tile(pg._conn, [pg.layer(n) for n in names], personal, z, x, y)
     return _decoded(ours), _decoded(theirs)
 

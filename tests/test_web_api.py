@@ -286,8 +286,25 @@ def test_bad_queries_elsewhere_are_400_too(client):
                 "/collections/shelters/items/abc?limit=1", "/api?f=yaml"):
         r = client.get(url)
         assert r.status_code == 400 and r.is_json, url
-    assert client.get("/collections/depot_stock/items?bbox=103,30,104,31").status_code == 400  # no geometry
-    assert client.get("/collections/roads/items?datetime=2026-01-01").status_code == 400  # no time property
+    # checked on collections without geometry or time property too
+    assert client.get("/collections/depot_stock/items?bbox=103,30,104").status_code == 400
+    assert client.get("/collections/roads/items?datetime=2026-13-01").status_code == 400
+
+
+def test_bbox_and_datetime_match_every_feature_without_geometry_or_time(client):
+    """/req/core/fc-bbox-response: "The bbox parameter SHALL match all features in the collection that are not
+    associated with a spatial geometry, too."; /req/core/fc-time-response says the same of datetime."""
+    for cid, query in (("depot_stock", "bbox=5,48,20,70"), ("depot_stock", "bbox=0,0,1,1&bbox-crs=" + EPSG3857),
+                       ("roads", "datetime=2026-01-01"), ("admin_areas", "datetime=../2000-01-01T00:00:00Z")):
+        whole = client.get(f"/collections/{cid}/items?limit=50").get_json()
+        some = client.get(f"/collections/{cid}/items?limit=50&{query}").get_json()
+        assert some["numberMatched"] == whole["numberMatched"] > 0, (cid, query)
+        assert [f["id"] for f in some["features"]] == [f["id"] for f in whole["features"]], (cid, query)
+    api = client.get("/api").get_json()
+    for cid in ("depot_stock", "roads", "admin_areas", "shelters"):
+        params = api["paths"][f"/collections/{cid}/items"]["get"]["parameters"]
+        names = {p.get("$ref", "").rsplit("/", 1)[-1] for p in params}
+        assert {"bbox", "bbox-crs", "datetime"} <= names, cid
 
 
 def test_unknown_paths_and_methods_answer_json(client):
@@ -356,7 +373,12 @@ def test_browsers_get_html_pages_with_chinese_and_english_labels(client):
     for url in ("/", "/conformance", "/api", "/collections", "/collections/shelters", "/collections/shelters/items"):
         r = client.get(url, headers=browser)
         assert r.status_code == 200 and r.mimetype == "text/html", url
-        assert "<script" not in r.get_data(as_text=True)
+        scripts = re.findall(r"<script[^>]*>", r.get_data(as_text=True))
+        if url == "/":  # the portal (tests/test_portal.py): its configuration and its own script, nothing else
+            assert scripts == ['<script type="application/json" id="portal-config">',
+                               '<script src="http://localhost/static/portal.js">'], scripts
+        else:
+            assert scripts == [], url
     page = client.get("/collections/shelters/items?limit=5", headers=browser).get_data(as_text=True)
     status = builtin_layers()["shelters"].field("status")
     assert "应急避难场所" in page and "Emergency shelters" in page

@@ -36,7 +36,8 @@ _verified: dict[bytes, bytes] = {}  # sha256(key) -> stored hash it matched
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking: the key's owner (recorded as the author of writes) and role."""
+    """Who is asking: the key's owner, or the account signed in with a browser (:mod:`.accounts`), recorded as
+    the author of writes, and their role. ``key_id`` is the key's id, or ``account:<name>`` for an account."""
 
     name: str
     role: str

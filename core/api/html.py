@@ -24,7 +24,7 @@ def _env():
 def render(req: Request, template: str, *, site: str, crumbs: list[tuple[str, str]],
            json_href: str | None = None, headers: dict[str, str] | None = None, **data: Any) -> Response:
     page = _env().get_template(template).render(site=site, root=req.base_url, crumbs=crumbs,
-                                                json_href=json_href, **data)
+                                                json_href=json_href, csrf_token=req.csrf_token, **data)
     return html_response(page, headers=headers)
 
 

@@ -1,10 +1,15 @@
-"""The landing page (``/``) and ``/conformance``: only classes that really work are declared."""
+"""The landing page (``/``) and ``/conformance``: only classes that really work are declared.
+
+``/`` is for clients and for people alike, by content negotiation: ``Accept: application/json`` (or ``f=json``)
+gets the OGC landing document, a browser (``Accept: text/html``, or ``f=html``) the portal (:mod:`.portal`).
+"""
 
 from __future__ import annotations
 
 from . import html, processes
 from .features.collections import site_title
 from .context import Context
+from .portal.page import portal_page
 from .request import Request, check_params, output_format
 from .responses import HTML, JSON, OPENAPI, Response, json_response, link, self_and_alternates
 
@@ -52,8 +57,10 @@ REL_TMS = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
 
 
 def landing_page(ctx: Context, req: Request) -> Response:
-    check_params(req, ("f",))
+    check_params(req, ("f", "lang"))
     fmt = output_format(req)
+    if fmt == "html":
+        return portal_page(ctx, req)
     info = ctx.registry.info
     doc = {
         "title": site_title(ctx),
@@ -71,9 +78,6 @@ def landing_page(ctx: Context, req: Request) -> Response:
             link(req.url("/map"), "related", HTML, "Map / 地图"),
         ],
     }
-    if fmt == "html":
-        return html.render(req, "landing.html", site=site_title(ctx), doc=doc, crumbs=[(req.url("/"), "首页 Home")],
-                           json_href=req.url("/", "f=json"))
     return json_response(doc)
 
 

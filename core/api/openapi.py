@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..schema import FieldDef, LayerDef
-from ..validation import PROVINCE_PREFIXES
+from ..validation import INT64_MAX, INT64_MIN, PROVINCE_PREFIXES
 from . import crs as crsmod
 from . import html
 from .features.collections import read_only, site_title
@@ -49,13 +49,15 @@ def _components(ctx: Context) -> dict[str, Any]:
                                  "default": ctx.config.default_limit}},
             "offset": {"name": "offset", **query, "description": "Features to skip (paging).",
                        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_INT, "default": 0}},
-            "bbox": {"name": "bbox", **query, "description": "minx,miny,maxx,maxy in bbox-crs (default CRS84).",
+            "bbox": {"name": "bbox", **query, "description": "minx,miny,maxx,maxy in bbox-crs (default CRS84); "
+                                                             "features without geometry (depot_stock) all match.",
                      "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
             "bbox-crs": {"name": "bbox-crs", **query, "schema": {"type": "string", "format": "uri",
                                                                   "enum": list(crsmod.URIS)}},
             "crs": {"name": "crs", **query, "schema": {"type": "string", "format": "uri", "enum": list(crsmod.URIS)}},
             "datetime": {"name": "datetime", **query,
-                         "description": "An instant or an interval (start/end, '..' for open) on updated_at.",
+                         "description": "An instant or an interval (start/end, '..' for open) on updated_at; "
+                                        "in a collection without it (admin_areas, population, roads) all match.",
                          "schema": {"type": "string"}},
             "f": {"name": "f", **query, "schema": {"type": "string", "enum": ["json", "html"]}},
             "filter": {"name": "filter", **query,
@@ -121,6 +123,9 @@ def field_schema(f: FieldDef) -> dict[str, Any]:
     schema = field_json_schema(f)
     if f.type == "adcode":
         schema["pattern"] = ADCODE_PATTERN
+    if f.type == "integer":  # a registry's whole numbers are 64-bit: beyond, a filter or a write is a 400
+        schema.update(format="int64", minimum=schema.get("minimum", INT64_MIN),
+                      maximum=schema.get("maximum", INT64_MAX))
     return schema
 
 
@@ -156,12 +161,10 @@ def _feature_schema(layer: LayerDef, partial: bool = False) -> dict[str, Any]:
 def _collection_paths(layer: LayerDef) -> dict[str, Any]:
     secured = [{"bearer": []}, {"apiKey": []}]
     tag = [layer.name]
+    # bbox and datetime on every collection (/req/core/fc-bbox-definition, /req/core/fc-time-definition): on one
+    # without geometry or time property they match every feature (/req/core/fc-bbox-response, fc-time-response)
     params = [_ref(p) for p in ("limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter", "filter-lang",
-                                "filter-crs", "f")]
-    if not layer.has_geometry:
-        params = [_ref(p) for p in ("limit", "offset", "crs", "datetime", "filter", "filter-lang", "f")]
-    if not layer.has_field("updated_at"):
-        params = [p for p in params if p["$ref"] != "#/components/parameters/datetime"]
+                                "filter-crs", "f") if p != "filter-crs" or layer.has_geometry]
     params += [_filter_param(f) for f in filterable_fields(layer, personal=False)]
     items: dict[str, Any] = {"get": {
         "summary": f"{layer.title_zh} / {layer.title_en}: features", "operationId": f"get_{layer.name}_items",

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
@@ -92,7 +92,9 @@ class Request:
     """One HTTP request, as the API sees it.
 
     ``base_url`` is the server's root URL without a trailing slash (links are built on it);
-    ``principal`` is the authenticated API key's owner and role, ``None`` for anonymous users.
+    ``principal`` is the authenticated API key's owner and role (or the signed-in account's), ``None`` for
+    anonymous users; ``csrf_token``, for a browser signed in with a session, gives the token its forms send back
+    (the web layer makes and checks it).
     """
 
     method: str = "GET"
@@ -103,6 +105,7 @@ class Request:
     body: bytes = b""
     principal: Principal | None = None
     base_url: str = "http://localhost"
+    csrf_token: Callable[[], str] | None = None
 
     def url(self, path: str, query: str = "") -> str:
         return f"{self.base_url}{path}" + (f"?{query}" if query else "")

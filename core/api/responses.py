@@ -13,8 +13,8 @@ GEOJSON = "application/geo+json"
 HTML = "text/html"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
-# Representations differ by key (personal fields), format and compression.
-VARY = "Accept, Authorization, X-API-Key"
+# Representations differ by key or signed-in session (personal fields), format and compression.
+VARY = "Accept, Authorization, X-API-Key, Cookie"
 
 
 def dumps(data: Any) -> bytes:

@@ -4,6 +4,8 @@ Kept as strings in this module so they ship with the package like its code does.
 Labels come in Chinese and English from the layer definitions.
 """
 
+from .portal.templates import PAGES as PORTAL_PAGES  # the portal's own pages (one language each)
+
 BASE = """<!doctype html>
 <html lang="zh">
 <head>
@@ -25,16 +27,6 @@ th{background:#f7f7f7}.en{color:#666;font-size:.85em}.muted{color:#777}.pager a{
 <main>{% block main %}{% endblock %}</main>
 </body>
 </html>
-"""
-
-LANDING = """{% extends "base.html" %}
-{% block main %}
-<h1>{{ doc.title }}</h1>
-<p>{{ doc.description }}</p>
-<ul>
-{% for l in doc.links if l.rel != "self" and l.rel != "alternate" %}<li><a href="{{ l.href }}">{{ l.title or l.rel }}</a></li>
-{% endfor %}</ul>
-{% endblock %}
 """
 
 CONFORMANCE = """{% extends "base.html" %}
@@ -180,7 +172,8 @@ header{position:absolute;top:0;left:0;right:0;height:2.4em;background:#8b1a1a;co
 """
 
 PAGES = {
-    "base.html": BASE, "landing.html": LANDING, "conformance.html": CONFORMANCE, "api.html": API,
+    **PORTAL_PAGES,
+    "base.html": BASE, "conformance.html": CONFORMANCE, "api.html": API,
     "collections.html": COLLECTIONS, "collection.html": COLLECTION, "items.html": ITEMS, "item.html": ITEM,
     "processes.html": PROCESSES, "process.html": PROCESS, "queryables.html": QUERYABLES, "map.html": MAP,
 }

@@ -2,7 +2,9 @@
 
 :func:`check_file` reports every problem it finds (it does not stop at the first) as
 :class:`~rallypoint.errors.Problem` records naming layer, feature and field. It reads
-only; it never changes the file.
+only; it never changes the file. Features are held to the position rules of :mod:`rallypoint.positions` too
+(China's extent unless the registry is for foreign data, and the division boundaries it holds), so
+``validate`` lists every feature lying outside its division, however it was written.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .. import geometry as geo
 from ..errors import Problem
 from ..frame_checks import check_frame
 from ..plugins import default_plugin_manager, layer_catalog
+from ..positions import CHINA, EXTENTS, sql_divisions
 from ..registry import Registry
 from ..schema import LayerDef, builtin_layers
 from ..storage.base import HISTORY_TABLE, METADATA_URI, quote
@@ -98,7 +101,8 @@ def _layer_structure(conn: sqlite3.Connection, layer: LayerDef) -> list[Problem]
     return out
 
 
-def _features(conn: sqlite3.Connection, layer: LayerDef, progress: Progress | None) -> list[Problem]:
+def _features(conn: sqlite3.Connection, layer: LayerDef, progress: Progress | None,
+              rules: dict | None = None) -> list[Problem]:
     out: list[Problem] = []
     names = list(layer.field_names)
     cols = ["fid"] + (["geom"] if layer.has_geometry else []) + names
@@ -133,7 +137,7 @@ def _features(conn: sqlite3.Connection, layer: LayerDef, progress: Progress | No
         for f in layer.editable_fields:  # stored booleans are 0/1
             if f.type == "boolean" and editable[f.name] is not None:
                 editable[f.name] = bool(editable[f.name])
-        checked = check_feature(layer, editable, geom)
+        checked = check_feature(layer, editable, geom, **(rules or {}))
         for fld, msg in checked.problems:
             out.append(Problem(layer.name, label, fld, msg))
         retired = bool(values.get("retired_at"))
@@ -223,11 +227,13 @@ def check_file(path: str | Path, *, progress: Progress | None = None, gdal: bool
                 return problems
             meta = conn.execute("SELECT metadata FROM gpkg_metadata WHERE md_standard_uri = ?", (METADATA_URI,)).fetchone() \
                 if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_metadata'").fetchone() else None
+            extent = CHINA
             if meta is None:
                 problems.append(Problem("file", str(path), None, "no Rallypoint registry metadata in gpkg_metadata"))
             else:
                 try:
                     info = json.loads(meta[0])
+                    extent = EXTENTS.get(info.get("extent", "china"), CHINA)
                     for key in ("name", "bureau", "schema_version"):
                         if not info.get(key):
                             problems.append(Problem("file", str(path), None, f"registry metadata lacks {key!r}"))
@@ -239,13 +245,16 @@ def check_file(path: str | Path, *, progress: Progress | None = None, gdal: bool
                 # a plugin's layer type this registry was made without is not missing
                 layers = [d for d in layer_catalog(default_plugin_manager()).values()
                           if d.name in builtin or d.name in present]
+            has_areas = conn.execute("SELECT 1 FROM gpkg_contents WHERE table_name = 'admin_areas'").fetchone()
+            divisions = sql_divisions(conn.execute, "geom", gpkg_blobs.decode, bool(has_areas))
+            rules = {"extent": extent, "divisions": divisions}
             for layer in layers:
                 structure = _layer_structure(conn, layer)
                 problems.extend(structure)
                 if structure or not features:
                     continue
                 if layer.versioned:
-                    found = _features(conn, layer, progress)
+                    found = _features(conn, layer, progress, rules)
                     if not history:
                         found = [p for p in found if not (p.field == "version" and "history" in p.message)]
                     problems.extend(found)

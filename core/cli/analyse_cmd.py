@@ -38,7 +38,8 @@ def _command(analysis: Analysis) -> click.Command:
             lang = lang or reg.info.language
             result = run_analysis(reg, default_plugin_manager(), analysis.name, given, lang=lang)
         out_path = Path(out) if out else Path(registry).with_name(f"{Path(registry).stem}_{analysis.name}.gpkg")
-        report_path = Path(report) if report else out_path.with_suffix(".html")
+        # the report names its language, so a run in Chinese and one in English never overwrite each other
+        report_path = Path(report) if report else out_path.with_name(f"{out_path.stem}_{lang}.html")
         write_result(result, out_path, report_path, lang)
         t = Table(title=analysis.title(lang), show_header=False)
         t.add_column(style="bold")
@@ -46,8 +47,9 @@ def _command(analysis: Analysis) -> click.Command:
         for zh, en, value in result.summary:
             t.add_row(zh if lang == "zh" else en, f"{value:,}" if isinstance(value, int) else str(value))
         console.print(t)
+        said = getattr(result.warnings, "text", None)  # warnings that carry their Chinese say it in Chinese
         for w in result.warnings:
-            console.print(Text("! ", style="yellow") + Text(w))
+            console.print(Text("! ", style="yellow") + Text(said(w, lang) if said else w))
         console.print(f"Result layers: {out_path}")
         if result.report is not None:
             console.print(f"Report: {report_path}")
@@ -57,7 +59,7 @@ def _command(analysis: Analysis) -> click.Command:
         click.Option(["--out"], type=click.Path(dir_okay=False), default=None,
                      help="GeoPackage for the result layers (default: REGISTRY_<analysis>.gpkg)."),
         click.Option(["--report"], type=click.Path(dir_okay=False), default=None,
-                     help="HTML report (default: beside --out)."),
+                     help="HTML report (default: beside --out, named with its language: REGISTRY_<analysis>_zh.html)."),
         click.Option(["--lang"], type=click.Choice(["zh", "en"]), default=None, help="Language of the report."),
     ] + [_option(p) for p in analysis.parameters]
     return click.Command(analysis.name, callback=callback, params=params,

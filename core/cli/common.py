@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import sys
 from typing import Any, Iterable
 
@@ -81,14 +82,20 @@ def parse_assignments(pairs: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")  # decimal: no nan, inf, 1_000 or 0x10
+
+
 def geometry_from_options(at: str | None, geometry: str | None) -> Any:
     if at and geometry:
         raise click.UsageError("give either --at or --geometry, not both")
     if at:
-        try:
-            x, y = (float(v) for v in at.split(","))
-        except ValueError:
-            raise click.BadParameter(f"{at!r} is not X,Y", param_hint="--at") from None
+        parts = [v.strip() for v in at.split(",")]
+        bad = [v for v in parts if not _NUMBER.fullmatch(v)]
+        if len(parts) != 2 or bad:
+            why = f"{bad[0]!r} is not a number" if bad else f"{len(parts)} value(s)"
+            raise click.BadParameter(f"{at!r} is not X,Y: two numbers such as 104.06,30.66 ({why})",
+                                     param_hint="--at")
+        x, y = (float(v) for v in parts)
         return {"type": "Point", "coordinates": [x, y]}
     if geometry == "-":
         return sys.stdin.read()

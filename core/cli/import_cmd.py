@@ -30,12 +30,14 @@ def _pairs(values: tuple[str, ...], hint: str) -> dict:
 @click.argument("registry", type=RegistryLocation(exists=True))
 @click.argument("source", type=click.Path(dir_okay=False, exists=True))
 @click.option("--profile", help="Mapping profile to use (default: the layer's own fields, or the profile that fits).")
-@click.option("--adcode", help="Division code for records that have none (foreign data): the receiving bureau's.")
+@click.option("--adcode", help="Division code for records that have none (foreign data): the receiving bureau's. "
+              "Records with a code of their own keep it (--set adcode=… replaces every code).")
 @click.option("--option", "opts", multiple=True, metavar="KEY=VALUE", help="A value a profile asks for.")
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE", help="Set a field on every imported feature.")
 @click.option("--layer", "layers", multiple=True, metavar="[SOURCE=]TARGET",
               help="Import source layer SOURCE (or the only one) into TARGET, a layer or a profile name.")
-@click.option("--crs", help="CRS of coordinates where the file declares none (CSV, a Shapefile without .prj).")
+@click.option("--crs", help="CRS of coordinates where the file declares none (CSV, a Shapefile without .prj) or one "
+              "that places nothing on the earth (an undefined or local engineering CRS).")
 @click.option("--id-field", help="Source field whose value makes each feature's stable UUID (when it has none).")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.option("--quarantine", type=click.Path(dir_okay=False),
@@ -69,6 +71,8 @@ def import_(registry, source, profile, adcode, opts, sets, layers, crs, id_field
         console.print(f"  skipped {name}: {why}", markup=False)
     for note in plan.notes:
         console.print(f"  note: {note}", markup=False)
+    for warning in plan.warnings:
+        err_console.print(f"  warning: {warning}", markup=False)
     changes = plan.changes
     for f in changes[: None if verbose else SHOWN]:
         if f.op == "insert":

@@ -7,6 +7,7 @@ import os
 import click
 
 from .. import __version__
+from .accounts_cmd import accounts
 from .analyse_cmd import analyse
 from .backup_cmd import backup, restore_backup
 from .common import RallypointGroup, err_console
@@ -75,6 +76,6 @@ def cli(trace_hooks: bool) -> None:
 
 
 for command in (init, sample, layers, add, list_features, show, edit, retire, restore, history, validate, plugins,
-                analyse, serve, keys, export, verify, import_, diff, merge, checkout, push, pull,
+                analyse, serve, keys, accounts, export, verify, import_, diff, merge, checkout, push, pull,
                 backup, restore_backup):
     cli.add_command(command)

@@ -77,6 +77,13 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
 @click.option("--rate-limit-refused-keys", default=None, metavar="LIMIT",
               help="Refused API keys an address may send before it is answered 429, e.g. '10 per minute' "
                    "(the default).")
+@click.option("--rate-limit-signin", default=None, metavar="LIMIT",
+              help="Failed sign-ins an address may make before the sign-in form refuses it, e.g. '10 per minute' "
+                   "(the default).")
+@click.option("--session-hours", type=click.FloatRange(min=0.1, max=24 * 30), default=None,
+              help="How long a browser's sign-in lasts (default: 8 hours).")
+@click.option("--secure-cookies", is_flag=True,
+              help="Mark the sign-in cookies Secure (behind an https proxy; over https itself they are anyway).")
 @click.option("--job-workers", type=click.IntRange(min=0), default=2, show_default=True,
               help="Analyses that run at once on the local job cluster (one worker process each); 0: analyses run "
                    "inside the request workers. Not used when RALLYPOINT_DASK_SCHEDULER names a cluster.")
@@ -86,7 +93,8 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
               help="Seconds a run asked without 'Prefer: respond-async' is waited for before it is answered "
                    "as a job (201).")
 def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir, rate_limit_writes,
-          rate_limit_refused_keys, job_workers, job_nice, sync_wait):
+          rate_limit_refused_keys, rate_limit_signin, session_hours, secure_cookies, job_workers, job_nice,
+          sync_wait):
     """Serve REGISTRY over HTTP: OGC API – Features (read, and write with an editor's key) and the analyses.
 
     \b
@@ -94,11 +102,14 @@ def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir,
       rallypoint serve postgresql://reader@db.example/registry    # a PostGIS registry
       ogrinfo OAPIF:http://127.0.0.1:8000/        # GDAL; QGIS: Layer › Add WFS / OGC API – Features
     Keys for writing: rallypoint keys add county.gpkg zhang.wei --role editor
+    Staff signing in with a browser at /: rallypoint accounts add county.gpkg li.na --role reader
     Analyses run as jobs on a local Dask cluster started with the server (or RALLYPOINT_DASK_SCHEDULER's).
     """
     open_registry(registry).close()  # fail here, clearly, rather than in every worker
     given = {"RALLYPOINT_JOBS_DIR": jobs_dir, "RALLYPOINT_RATELIMIT_WRITES": rate_limit_writes,
-             "RALLYPOINT_RATELIMIT_REFUSED_KEYS": rate_limit_refused_keys}
+             "RALLYPOINT_RATELIMIT_REFUSED_KEYS": rate_limit_refused_keys,
+             "RALLYPOINT_RATELIMIT_SIGNIN": rate_limit_signin, "RALLYPOINT_SESSION_HOURS": session_hours,
+             "RALLYPOINT_SESSION_SECURE": secure_cookies}
     config = {k: v for k, v in given.items() if v}
     config["RALLYPOINT_SYNC_SECONDS"] = sync_wait
     from ..web.ratelimit import ConfigError, rate_limits

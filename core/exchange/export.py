@@ -296,7 +296,7 @@ def export_registry(registry: str | os.PathLike, out: str | os.PathLike, *, laye
         names = [n for n in available if n in needed]
         defs = export_layer_defs(catalog, names, include_personal)
         create_file(work, defs, RegistryInfo(info.name, info.bureau, info.adcode, info.schema_version, info.created_at,
-                                             info.language))
+                                             info.language, info.extent))
         with closing(connect(work)) as conn:
             # A file of our own until it is moved into place: no journal, no syncs (on any error it is deleted).
             conn.execute("PRAGMA journal_mode = OFF")

@@ -11,9 +11,15 @@ must not touch a file a registry connection in this process may have open), and 
   ``GP10``/``GP11`` of the 1.0/1.1 drafts) and the ``gpkg_contents`` and
   ``gpkg_spatial_ref_sys`` tables;
 * layers are what ``gpkg_contents`` lists (vector ``features`` and ``attributes`` only);
-  a listed table must exist, and every table name reaches SQL quoted;
+  a listed table must exist, and every table name reaches SQL quoted. Table and column
+  names are matched without regard to case, as SQLite and GDAL match them (``SHELTERS``
+  in the file is the ``shelters`` that ``gpkg_contents`` lists);
 * the CRS is resolved from the definition in ``gpkg_spatial_ref_sys`` (WKT, or the
   organisation's own code), never from the srs_id number, which is only the file's key;
+  an undefined or engineering (local) CRS places nothing on the earth: it is refused, and
+  ``--crs`` says what it really is;
+* a ``user_version`` that GDAL would question (not GeoPackage 1.2–1.4) is imported with a
+  warning, in GDAL's own words (:func:`version_warnings`);
 * every geometry blob has a valid ``GP`` header, carries its column's srs_id, holds
   valid WKB and is of the column's declared geometry type (or one of its subtypes).
 
@@ -76,6 +82,7 @@ class GpkgLayer:
     srs_id: int | None = None
     crs: pyproj.CRS | None = None
     crs_problem: str | None = None
+    table: str | None = None  # the table's own name in sqlite_master (its case may differ from ``name``)
 
 
 @dataclass
@@ -144,8 +151,9 @@ def open_geopackage(path: str | Path, *, source: bool = False) -> sqlite3.Connec
         gpkg_blobs.register_functions(conn)
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         if app_id not in APPLICATION_IDS:
+            # GDAL opens such a file with a warning ("bad application_id"); an importer must be stricter
             raise NotAGeoPackage(f"{p.name}: application_id is {app_id:#x}, not a GeoPackage ('GPKG')")
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        tables = {r[0].lower() for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
         missing = [t for t in ("gpkg_contents", "gpkg_spatial_ref_sys") if t not in tables]
         if missing:
             raise NotAGeoPackage(f"{p.name}: no {' or '.join(missing)} table, so not a GeoPackage")
@@ -158,8 +166,43 @@ def open_geopackage(path: str | Path, *, source: bool = False) -> sqlite3.Connec
     return conn
 
 
+# GeoPackage versions GDAL reads without a word (its driver accepts any 102xx, 103xx and 104xx user_version).
+KNOWN_VERSIONS = ((10200, 10299), (10300, 10399), (10400, 10499))
+
+
+def version_warnings(conn: sqlite3.Connection, name: str) -> list[str]:
+    """What GDAL's GeoPackage driver would warn about this file's header, for the import report.
+
+    GDAL questions the ``user_version`` of a file whose application_id is ``GPKG`` when it is not
+    a GeoPackage 1.2, 1.3 or 1.4 version: a newer one "may only be partially supported", any other
+    (0, or 10100 from a 1.1 writer that forgot to set it) is "unrecognized". The drafts' ``GP10``
+    and ``GP11`` carry no version, and GDAL asks none. (Another application_id is refused before
+    this: see :func:`open_geopackage`.)
+    """
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if APPLICATION_IDS.get(app_id) != "GPKG" or any(lo <= version <= hi for lo, hi in KNOWN_VERSIONS):
+        return []
+    if version > KNOWN_VERSIONS[-1][1]:
+        v = f"{version // 10000}.{version % 10000 // 100}.{version % 100}"
+        return [f"{name}: GeoPackage user_version {version} (v{v}) is newer than 1.4: it may only be partially "
+                "supported (GDAL warns the same); read by the GeoPackage 1.4 rules"]
+    return [f"{name}: user_version {version} is not a GeoPackage version (1.2 = 10200, 1.3 = 10300, 1.4 = 10400); "
+            "GDAL warns 'unrecognized user_version' on such a file: whatever wrote it did not follow the standard. "
+            "Its layers were read all the same, as strictly as any GeoPackage's"]
+
+
+def _unplaced(crs: pyproj.CRS) -> bool:
+    """An engineering (local) CRS: coordinates on a site's own grid, with nothing that ties them to the earth."""
+    return crs.is_engineering or crs.type_name == "Engineering CRS"
+
+
 def resolve_crs(conn: sqlite3.Connection, srs_id: int) -> tuple[pyproj.CRS | None, str | None]:
-    """The CRS of ``srs_id`` from its definition (WKT, else organisation + code); ``(None, why)`` if none."""
+    """The CRS of ``srs_id`` from its definition (WKT, else organisation + code); ``(None, why)`` if none.
+
+    An engineering CRS (GDAL writes a layer without a CRS as srs_id 99999, ``LOCAL_CS["Undefined SRS"…]``)
+    is ``(None, why)`` too: it cannot be transformed to EPSG:4490, and only the sender knows what it is.
+    """
     cols = {r[1] for r in conn.execute("PRAGMA table_info(gpkg_spatial_ref_sys)")}
     extra = ", definition_12_063" if "definition_12_063" in cols else ", NULL"
     row = conn.execute(f"SELECT organization, organization_coordsys_id, definition{extra} "
@@ -167,52 +210,71 @@ def resolve_crs(conn: sqlite3.Connection, srs_id: int) -> tuple[pyproj.CRS | Non
     if row is None:
         return None, f"srs_id {srs_id} is not in gpkg_spatial_ref_sys"
     org, code, definition, definition_12_063 = row
+    found = None
     for text in (definition, definition_12_063):
         if text and str(text).strip().lower() not in ("undefined", ""):
             try:
-                return pyproj.CRS.from_wkt(str(text)), None
+                found = pyproj.CRS.from_wkt(str(text))
+                break
             except pyproj.exceptions.CRSError:
                 continue
-    if org and code and int(code) > 0 and str(org).upper() != "NONE":
+    if found is None and org and code and int(code) > 0 and str(org).upper() != "NONE":
         try:
-            return pyproj.CRS.from_authority(str(org).upper(), int(code)), None
+            found = pyproj.CRS.from_authority(str(org).upper(), int(code))
         except pyproj.exceptions.CRSError:
             pass
+    if found is not None and _unplaced(found):
+        return None, (f"srs_id {srs_id} is an engineering (local) CRS, {found.name!r}: its coordinates are not "
+                      "placed on the earth; give the CRS they are really in with --crs")
+    if found is not None:
+        return found, None
     return None, f"srs_id {srs_id} has no usable CRS definition (undefined); give the CRS with --crs"
 
 
 def list_layers(conn: sqlite3.Connection) -> tuple[list[GpkgLayer], list[tuple[str, str]]]:
     """The vector layers ``gpkg_contents`` lists, and ``(table, reason)`` for every entry skipped."""
-    objects = {r[0]: r[1] for r in conn.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')")}
+    # SQLite's names are case-insensitive (ASCII only, as SQLite folds them): SHELTERS is the table shelters
+    objects = {_fold(r[0]): r[0]
+               for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     have_gc = "gpkg_geometry_columns" in objects
     layers: list[GpkgLayer] = []
     skipped: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
     for name, data_type in conn.execute("SELECT table_name, data_type FROM gpkg_contents ORDER BY rowid").fetchall():
-        if name in NOT_DATA:
-            skipped.append((name, NOT_DATA[name]))
+        name = str(name)
+        if _fold(name) in NOT_DATA:
+            skipped.append((name, NOT_DATA[_fold(name)]))
             continue
         if data_type not in ("features", "attributes"):
             why = f"data_type {data_type!r} is not vector data" if data_type in (
                 "tiles", "2d-gridded-coverage", "gpkg_extensions") else f"unknown data_type {data_type!r}"
             skipped.append((name, why))
             continue
-        if name not in objects:
+        table = objects.get(_fold(name))
+        if table is None:
             skipped.append((name, "listed in gpkg_contents but there is no such table"))
             continue
-        info = conn.execute(f"PRAGMA table_info({quote(name)})").fetchall()
+        if _fold(table) in seen:
+            skipped.append((name, f"the same table as {seen[_fold(table)]!r} (names differ only in case)"))
+            continue
+        seen[_fold(table)] = name
+        info = conn.execute(f"PRAGMA table_info({quote(table)})").fetchall()
         columns = [r[1] for r in info]
         pks = [r[1] for r in info if r[5]]
         pk = pks[0] if len(pks) == 1 else None
-        layer = GpkgLayer(name, data_type, columns, pk)
+        layer = GpkgLayer(name, data_type, columns, pk, table=table)
         if data_type == "features":
             g = conn.execute("SELECT column_name, geometry_type_name, srs_id FROM gpkg_geometry_columns "
-                             "WHERE table_name = ?", (name,)).fetchall() if have_gc else []
+                             "WHERE lower(table_name) = lower(?)", (name,)).fetchall() if have_gc else []
             if len(g) != 1:
                 skipped.append((name, "a features table without exactly one row in gpkg_geometry_columns"))
                 continue
-            layer.geometry_column, layer.geometry_type, layer.srs_id = g[0][0], str(g[0][1]).upper(), g[0][2]
+            by_fold = {_fold(c): c for c in columns}
+            declared = str(g[0][0])
+            layer.geometry_column, layer.geometry_type, layer.srs_id = by_fold.get(_fold(declared), declared), \
+                str(g[0][1]).upper(), g[0][2]
             if layer.geometry_column not in columns:
-                skipped.append((name, f"geometry column {layer.geometry_column!r} is not in the table"))
+                skipped.append((name, f"geometry column {declared!r} is not in the table"))
                 continue
             if layer.geometry_type not in _TYPES and layer.geometry_type != "GEOMETRY":
                 skipped.append((name, f"unknown geometry type {g[0][1]!r}"))
@@ -220,6 +282,14 @@ def list_layers(conn: sqlite3.Connection) -> tuple[list[GpkgLayer], list[tuple[s
             layer.crs, layer.crs_problem = resolve_crs(conn, layer.srs_id)
         layers.append(layer)
     return layers, skipped
+
+
+def _fold(name: str) -> str:
+    """A name as SQLite compares identifiers: ASCII letters folded, anything else as it is."""
+    return name.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _fast_blobs(blobs: list[Any], srs_id: int) -> np.ndarray | None:
@@ -265,11 +335,12 @@ def read_layer(conn: sqlite3.Connection, layer: GpkgLayer) -> GpkgRead:
     gcol = layer.geometry_column
     props = [c for c in layer.columns if c != gcol and c != layer.pk]  # the key only names the row (its label)
     key = layer.pk or "rowid"
-    is_view = conn.execute("SELECT type FROM sqlite_master WHERE name = ?", (layer.name,)).fetchone()[0] == "view"
+    table = layer.table or layer.name
+    is_view = conn.execute("SELECT type FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0] == "view"
     key_sql = "NULL" if (is_view and not layer.pk) else quote(key) if layer.pk else "rowid"
     cols = [key_sql] + ([quote(gcol)] if gcol else []) + [quote(c) for c in props]
     order = "" if key_sql == "NULL" else f" ORDER BY {key_sql}"
-    data = conn.execute(f"SELECT {', '.join(cols)} FROM {quote(layer.name)}{order}").fetchall()
+    data = conn.execute(f"SELECT {', '.join(cols)} FROM {quote(table)}{order}").fetchall()
     off = 2 if gcol else 1
     rows = [dict(zip(props, r[off:])) for r in data]
     labels = [f"{layer.pk or 'row'} {r[0]}" if r[0] is not None else f"row {i + 1}" for i, r in enumerate(data)]
@@ -314,14 +385,16 @@ def read_export_metadata(conn: sqlite3.Connection) -> tuple[dict | None, dict | 
     return out[0], out[1]
 
 
-def read_geopackage(path: str | Path) -> tuple[list[GpkgRead], list[tuple[str, str]], dict | None, dict | None]:
-    """Open, check and read every vector layer: ``(reads, skipped, registry info, export info)``."""
+def read_geopackage(path: str | Path) -> tuple[list[GpkgRead], list[tuple[str, str]], dict | None, dict | None,
+                                                list[str]]:
+    """Open, check and read every vector layer: ``(reads, skipped, registry info, export info, warnings)``."""
     with closing(open_geopackage(path, source=True)) as conn:
         try:
+            warnings = version_warnings(conn, Path(path).name)
             layers, skipped = list_layers(conn)
             reads = [read_layer(conn, layer) for layer in layers]
             info, export = read_export_metadata(conn)
         except sqlite3.DatabaseError as exc:
             raise NotAGeoPackage(f"{Path(path).name}: cannot be read: {exc}") from exc
-    return reads, skipped, info, export
+    return reads, skipped, info, export, warnings
 

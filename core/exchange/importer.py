@@ -42,7 +42,7 @@ import pyproj
 import shapely
 
 from .. import geometry as geo
-from ..registry import Registry
+from ..registry import Registry, adcode_prefix
 from ..schema import LayerDef
 from . import mapping as mp
 from .matching import absent_rule, current_states, decide, geometry_unchanged
@@ -113,8 +113,8 @@ def _choose(reg: Registry, src: Source, mappings: dict[str, mp.ImportMapping], p
         if target:
             if target in mappings:
                 chosen.append((layer, mappings[target]))
-            elif target in reg.layers:
-                chosen.append((layer, mp.native_mapping(reg.layer(target), layer)))
+            elif mp.source_column(reg.layers)(target):
+                chosen.append((layer, mp.native_mapping(reg.layer(mp.source_column(reg.layers)(target)), layer)))
             else:
                 raise ImportRefused(f"--layer {layer.name}={target}: {target!r} is neither a layer of the registry "
                                     f"nor a mapping profile")
@@ -125,8 +125,9 @@ def _choose(reg: Registry, src: Source, mappings: dict[str, mp.ImportMapping], p
             else:
                 skipped.append((layer.name, f"profile {named.name} does not fit its fields"))
             continue
-        if layer.name in reg.layers:
-            chosen.append((layer, mp.native_mapping(reg.layer(layer.name), layer)))
+        own = mp.source_column(reg.layers)(layer.name)  # SHELTERS is shelters, as SQLite and GDAL see it
+        if own:
+            chosen.append((layer, mp.native_mapping(reg.layer(own), layer)))
             continue
         scored = sorted(((m.score(layer), n) for n, m in mappings.items() if m.score(layer)), reverse=True)
         if scored and (len(scored) == 1 or scored[0][0] > scored[1][0]):
@@ -148,6 +149,46 @@ def _choose(reg: Registry, src: Source, mappings: dict[str, mp.ImportMapping], p
     return chosen, skipped
 
 
+# -- --adcode ---------------------------------------------------------------------------------
+
+
+class AdcodeFill:
+    """``--adcode``: the division code of features that come without one, whatever the file's field names.
+
+    A feature that has its own code keeps it (a township's code in a county's list is more precise
+    than the county's); those are counted, and one outside the division ``--adcode`` names gets a
+    warning, since the receiving bureau said the records are its own. ``--set adcode=…`` overrides
+    every feature's code instead.
+    """
+
+    def __init__(self, code: str, layer: str):
+        self.code, self.layer = str(code).strip(), layer
+        self.filled = self.kept = 0
+        self.outside: list[str] = []
+
+    def fill(self, given: dict[str, Any], label: str) -> None:
+        value = given.get("adcode")
+        if mp._blank(value) or (isinstance(value, (list, tuple)) and not value):
+            given["adcode"] = self.code
+            self.filled += 1
+        elif str(value).strip() != self.code:
+            self.kept += 1
+            if not str(value).strip().startswith(adcode_prefix(self.code)):
+                self.outside.append(f"{label}: {str(value).strip()}")
+
+    def report(self, notes: list[str], warnings: list[str]) -> None:
+        if self.filled:
+            notes.append(f"{self.layer}: --adcode {self.code} given to {self.filled} feature(s) "
+                         "without a division code")
+        if self.kept:
+            notes.append(f"{self.layer}: {self.kept} feature(s) keep the division code the file gives them "
+                         f"(--adcode fills missing codes; --set adcode=… replaces every code)")
+        if self.outside:
+            warnings.append(f"{self.layer}: {len(self.outside)} feature(s) have a division code outside {self.code} "
+                            f"(--adcode), kept as the file gives it: {', '.join(self.outside[:5])}"
+                            + (" …" if len(self.outside) > 5 else ""))
+
+
 # -- the plan -------------------------------------------------------------------------------
 
 
@@ -161,7 +202,8 @@ def _lineage(reg: Registry, src: Source) -> str:
 
 def _map_layer(ldef: LayerDef, layer: SourceLayer, m: mp.ImportMapping, geoms: list[Any], options: Mapping[str, Any],
                sets: Mapping[str, Any], id_field: str | None, id_namespace: str | None, seen: dict[str, str],
-               crs_problem: str | None) -> list[tuple[PlannedFeature, dict[str, Any], dict[str, Any]]]:
+               crs_problem: str | None,
+               adcodes: "AdcodeFill | None" = None) -> list[tuple[PlannedFeature, dict[str, Any], dict[str, Any]]]:
     """Map every row; return (planned feature, source-given fields, insert-only fields)."""
     editable = {f.name for f in ldef.editable_fields}
     plain = [set(r.spec) == {"from"} and isinstance(r.spec["from"], str) for r in m.rules]  # a field copied as is
@@ -175,6 +217,9 @@ def _map_layer(ldef: LayerDef, layer: SourceLayer, m: mp.ImportMapping, geoms: l
     if unknown:
         raise ImportRefused(f"{m.name}: field(s) {', '.join(unknown)} cannot be set in {ldef.name} (no such field, "
                             "or one the registry sets itself)")
+    if id_field:
+        id_field = mp.source_column(layer.fields)(id_field) or id_field
+    own = {k: m.columns.get(k, k) for k in ("uuid", "version", "retired_at")}  # a native file's own columns
     out = []
     for i, row in enumerate(layer.rows):
         label = f"{layer.name} {layer.labels[i]}"
@@ -188,11 +233,13 @@ def _map_layer(ldef: LayerDef, layer: SourceLayer, m: mp.ImportMapping, geoms: l
             for rule in complex_rules:
                 given[rule.target] = mp.apply_rule(rule, row, options, units.get(rule.target))
             given.update(sets)
+            if adcodes is not None:
+                adcodes.fill(given, label)
             for k, v in given.items():
                 if isinstance(v, (list, tuple)):
                     given[k] = _order_codes(ldef, k, v)
             if m.native:
-                uid = row.get("uuid")
+                uid = row.get(own["uuid"])
                 if uid is None and id_field is None:
                     uid = mp.content_uuid(ldef.name, given, geoms[i])
             elif m.id_namespace is not None and m.id_from:
@@ -218,9 +265,9 @@ def _map_layer(ldef: LayerDef, layer: SourceLayer, m: mp.ImportMapping, geoms: l
             seen[uid] = label
             initial = {k: v for k, v in m.constants.items() if k not in sets}
             if m.native:
-                if not mp._blank(row.get("version")):
-                    pf.expected_version = _version(row["version"])
-                pf.retire = not mp._blank(row.get("retired_at"))
+                if not mp._blank(row.get(own["version"])):
+                    pf.expected_version = _version(row[own["version"]])
+                pf.retire = not mp._blank(row.get(own["retired_at"]))
             name = given.get("name") or initial.get("name")
             if name:
                 pf.label += f" ({name})"
@@ -244,6 +291,7 @@ def plan_import(reg: Registry, path: str | Path, *, profile: str | None = None,
     src = read_source(path, formats=pm.collect("rallypoint_import_formats"), options=options)
     chosen, skipped = _choose(reg, src, mp.import_mappings(pm), profile, layer_map or {})
     notes = list(src.notes)
+    warnings = list(src.warnings)
     if not chosen:
         reasons = "; ".join(f"{n}: {why}" for n, why in skipped) or "the file holds no layer"
         raise ImportRefused(f"{Path(path).name}: nothing to import ({reasons})")
@@ -275,8 +323,16 @@ def plan_import(reg: Registry, path: str | Path, *, profile: str | None = None,
             elif user_crs is not None and layer_crs is not None and not layer_crs.equals(user_crs):
                 notes.append(f"{layer.name}: the file declares its CRS ({layer_crs.name}); --crs is not used")
             layer.crs = layer_crs
-            geoms = reproject(layer.geometries, layer_crs) if layer.has_geometry else [None] * len(layer)
-            mapped = _map_layer(ldef, layer, m, geoms, options, sets, id_field, id_namespace, seen, crs_problem)
+            try:
+                geoms = reproject(layer.geometries, layer_crs) if layer.has_geometry else [None] * len(layer)
+            except pyproj.exceptions.ProjError as exc:  # a CRS PROJ reads but cannot take to EPSG:4490
+                geoms, crs_problem = list(layer.geometries), (
+                    f"cannot transform {layer_crs.name!r} to EPSG:4490 ({exc}); give the CRS with --crs")
+            fill = AdcodeFill(options["adcode"], layer.name) \
+                if options.get("adcode") and ldef.has_field("adcode") and "adcode" not in sets else None
+            mapped = _map_layer(ldef, layer, m, geoms, options, sets, id_field, id_namespace, seen, crs_problem, fill)
+            if fill is not None:
+                fill.report(notes, warnings)
             ids = [pf.uuid for pf, _, _ in mapped if pf.op == "pending"]
             current = current_states(conn, ldef, ids)
             same = geometry_unchanged(ldef, mapped, geoms, current)
@@ -289,12 +345,14 @@ def plan_import(reg: Registry, path: str | Path, *, profile: str | None = None,
             if m.absent:
                 features.extend(absent_rule(conn, ldef, m, mapped))
             if m.native:
-                extra = sorted(set(layer.fields) - set(ldef.field_names) - {"fid", "geom"})
+                known = {n.casefold() for n in ldef.field_names} | {"fid", "geom"} | \
+                    ({id_field.casefold()} if id_field else set())  # the id field made the UUIDs: it is used
+                extra = sorted(c for c in layer.fields if c.casefold() not in known)
                 if extra:
                     notes.append(f"{layer.name}: column(s) not in {ldef.name} ignored: {', '.join(extra)}")
     fallbacks = Counter((f.layer, n) for f in features if f.op == "insert" for n in f.fallbacks)
     for (layer_name, name), n in sorted(fallbacks.items()):
         notes.append(f"{layer_name}.{name}: not in the source for {n} new feature(s); the profile's fallback was used")
-    return ImportPlan(src, choices, features, skipped, notes, lineage)
+    return ImportPlan(src, choices, features, skipped, notes, lineage, warnings)
 
 

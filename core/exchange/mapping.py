@@ -140,6 +140,7 @@ class ImportMapping:
     id_from: tuple[str, ...] = ()
     absent: Mapping[str, Any] | None = None
     native: bool = False  # a Rallypoint layer's own fields (an export): UUID, version and retirement are kept
+    columns: Mapping[str, str] = field(default_factory=dict)  # native: the source's column for uuid, version …
 
     def score(self, layer: SourceLayer) -> int:
         """How well this mapping fits ``layer`` (0: not at all)."""
@@ -206,17 +207,33 @@ def import_mappings(pm) -> dict[str, ImportMapping]:
 def native_mapping(ldef: LayerDef, layer: SourceLayer) -> ImportMapping:
     """The identity mapping of a layer that already has Rallypoint's field names (an export, a CSV of ours).
 
-    Shapefiles cut field names to ten characters; a field matches its cut name when that is unambiguous.
+    Names match without regard to case, as GDAL matches field names (``NAME`` is ``name``; an exact match
+    wins). Shapefiles cut field names to ten characters; a field matches its cut name when that is
+    unambiguous.
     """
-    cols = set(layer.fields)
+    find = source_column(layer.fields)
     rules = []
     for f in ldef.editable_fields:
-        if f.name in cols:
-            rules.append(Rule(f.name, {"from": f.name}))
-        elif len(f.name) > 10 and f.name[:10] in cols and sum(g.name[:10] == f.name[:10] for g in ldef.fields) == 1:
-            rules.append(Rule(f.name, {"from": f.name[:10]}))
+        if find(f.name):
+            rules.append(Rule(f.name, {"from": find(f.name)}))
+        elif len(f.name) > 10 and find(f.name[:10]) and sum(g.name[:10] == f.name[:10] for g in ldef.fields) == 1:
+            rules.append(Rule(f.name, {"from": find(f.name[:10])}))
+    own = {n: find(n) for n in ("uuid", "version", "retired_at") if find(n)}
     return ImportMapping(name=f"native:{ldef.name}", title=f"Rallypoint {ldef.name}", layer=ldef.name,
-                         rules=tuple(rules), native=True)
+                         rules=tuple(rules), native=True, columns=own)
+
+
+def source_column(fields: Iterable[str]) -> Callable[[str], str | None]:
+    """``find(name)``: the source's column called ``name``, matched as GDAL does (exactly, else ignoring case)."""
+    exact = set(fields)
+    folded: dict[str, str] = {}
+    for c in fields:
+        folded.setdefault(c.casefold(), c)
+
+    def find(name: str) -> str | None:
+        return name if name in exact else folded.get(name.casefold())
+
+    return find
 
 
 # -- applying a mapping to one row ------------------------------------------------------

@@ -56,6 +56,7 @@ class ImportPlan:
     skipped: list[tuple[str, str]]
     notes: list[str]
     lineage: str  # "this registry" | "another registry" | "foreign"
+    warnings: list[str] = field(default_factory=list)  # read, but not as the file meant it (Z dropped …)
 
     def counts(self) -> dict[str, int]:
         c = Counter(f.op for f in self.features)
@@ -88,6 +89,6 @@ def plan_to_dict(plan: ImportPlan) -> dict[str, Any]:
     return {
         "source": str(plan.source.path), "format": plan.source.format, "lineage": plan.lineage,
         "layers": [c.__dict__ for c in plan.choices], "skipped": [{"layer": n, "reason": r} for n, r in plan.skipped],
-        "notes": plan.notes, "counts": plan.counts(),
+        "notes": plan.notes, "warnings": plan.warnings, "counts": plan.counts(),
         "changes": [feat(f) for f in plan.changes], "refused": [feat(f) for f in plan.refused],
     }

@@ -3,7 +3,9 @@
 Every reader gives the same thing, a :class:`Source` of :class:`SourceLayer` s: the
 properties of each feature as a dict, its geometry (shapely, in the layer's own CRS), a
 label to name it by (``fid 12``, ``feature #3``, ``row 7``) and any problem found while
-reading it. Mapping, validation and matching are the importer's.
+reading it. Mapping, validation and matching are the importer's. The registry keeps x and
+y only: Z (height) and M (measure) values are dropped here, and the source's ``warnings``
+say how many features had them.
 
 * GeoPackage: :mod:`.gpkg_strict` (Python's ``sqlite3``, strict checks). Never GDAL: an
   import source may itself be a live registry that this process has open.
@@ -17,14 +19,18 @@ reading it. Mapping, validation and matching are the importer's.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import pyproj
 import shapely
+from shapely.geometry.base import BaseGeometry
 
+from .. import geometry as geo
 from ..errors import RallypointError
 from . import gpkg_strict
 
@@ -71,6 +77,34 @@ class Source:
     notes: list[str] = field(default_factory=list)
     registry_info: dict | None = None
     export_info: dict | None = None
+    warnings: list[str] = field(default_factory=list)  # what was read but not as the file meant it
+
+
+def drop_zm(layer: SourceLayer) -> str | None:
+    """Make the layer's geometries 2D; a warning saying how many carried Z or M values (None if none did)."""
+    idx = [i for i, g in enumerate(layer.geometries) if isinstance(g, BaseGeometry)]
+    if not idx:
+        return None
+    geoms = np.array([layer.geometries[i] for i in idx], dtype=object)
+    z, m = shapely.has_z(geoms), shapely.has_m(geoms)
+    if not (z.any() or m.any()):
+        return None
+    flat = shapely.force_2d(geoms)
+    for i, g in zip(idx, flat):
+        layer.geometries[i] = g
+    what = [f"{int(n):,} feature(s) with {kind} values" for n, kind in ((z.sum(), "Z (height)"),
+                                                                         (m.sum(), "M (measure)")) if n]
+    first = layer.labels[idx[int(np.flatnonzero(z | m)[0])]]
+    return (f"{layer.name}: {' and '.join(what)} (first: {first}): the registry keeps x and y only, so those "
+            "values were dropped")
+
+
+def _flatten(src: Source) -> Source:
+    for layer in src.layers:
+        why = drop_zm(layer)
+        if why:
+            src.warnings.append(why)
+    return src
 
 
 def _clean(v: Any) -> Any:
@@ -99,7 +133,7 @@ def _records(frame) -> list[dict[str, Any]]:
 
 
 def read_gpkg(path: Path) -> Source:
-    reads, skipped, info, export = gpkg_strict.read_geopackage(path)
+    reads, skipped, info, export, warnings = gpkg_strict.read_geopackage(path)
     layers = []
     for r in reads:
         lyr = r.layer
@@ -108,7 +142,7 @@ def read_gpkg(path: Path) -> Source:
             r.labels,
             crs=lyr.crs, crs_problem=lyr.crs_problem if lyr.geometry_column else None, problems=r.problems,
             has_geometry=lyr.geometry_column is not None, geometry_type=lyr.geometry_type))
-    return Source(path, "GeoPackage", layers, skipped, [], info, export)
+    return _flatten(Source(path, "GeoPackage", layers, skipped, [], info, export, list(warnings)))
 
 
 def read_ogr(path: Path, fmt: str) -> Source:
@@ -134,9 +168,32 @@ def read_ogr(path: Path, fmt: str) -> Source:
         if geom_name and crs is None:
             problem = f"{fmt} layer {name!r} declares no CRS (no .prj?); give it with --crs"
         labels = [f"feature #{i + 1}" for i in range(len(frame))]
-        layers.append(SourceLayer(name, list(frame.columns), _records(frame), geoms, labels, crs=crs,
-                                  crs_problem=problem, has_geometry=geom_name is not None))
-    return Source(path, fmt, layers, [], notes)
+        layer = SourceLayer(name, list(frame.columns), _records(frame), geoms, labels, crs=crs,
+                            crs_problem=problem, has_geometry=geom_name is not None)
+        if fmt == "GeoJSON" and len(names) == 1:
+            _coordinate_problems(path, layer)
+        layers.append(layer)
+    return _flatten(Source(path, fmt, layers, [], notes))
+
+
+def _coordinate_problems(path: Path, layer: SourceLayer) -> None:
+    """Why GDAL gave no geometry for a GeoJSON feature whose coordinates are not numbers (it reads
+    ``["104.06", "30.66"]`` as a null geometry without a word): the feature's problem names the coordinate."""
+    missing = [i for i, g in enumerate(layer.geometries) if g is None]
+    if not missing:
+        return
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, OSError):
+        return
+    feats = data.get("features") if isinstance(data, dict) and data.get("type") == "FeatureCollection" else None
+    if not isinstance(feats, list) or len(feats) != len(layer.rows):
+        return  # not one feature per row as GDAL read them: nothing to say for sure
+    for i in missing:
+        geom = feats[i].get("geometry") if isinstance(feats[i], dict) else None
+        why = geo.coordinate_problem(geom) if geom is not None else None
+        if why:
+            layer.problems[i] = f"{why} (GeoJSON coordinates are numbers)"
 
 
 def _read_csv_text(path: Path):
@@ -223,7 +280,7 @@ def read_plugin_format(path: Path, fmt: Any, options: dict[str, Any]) -> Source:
         raise
     except Exception as exc:  # someone else's reader
         raise SourceError(f"{path.name}: the {fmt.name} reader failed: {type(exc).__name__}: {exc}") from None
-    return Source(path, fmt.title, list(by_layer.values()))
+    return _flatten(Source(path, fmt.title, list(by_layer.values())))
 
 
 def read_source(path: str | Path, *, formats: Iterable[Any] = (), options: dict[str, Any] | None = None) -> Source:

@@ -6,8 +6,6 @@ import uuid as uuidlib
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from shapely.geometry.base import BaseGeometry
-
 from .. import geometry as geo
 from ..errors import ConflictError, FeatureNotFoundError, Problem, RallypointError
 from ..schema import LayerDef
@@ -18,18 +16,21 @@ from .types import Feature, geometry_of_state, state_of
 
 
 #: the plugins' checks of one feature and of its change: (layer, properties, geometry, old=…, at=…) -> problems
-Checks = Callable[..., list[tuple[str | None, str]]]
+Checks = Callable[..., "list[tuple[str | None, str]]"]  # quoted: Python 3.9 (QGIS on Windows) has no X | None
 
 
 class Batch:
     """One transaction of changes by one author. Use :meth:`Registry.batch`.
 
     A batch is handed what it needs — the registry's reads (:class:`~.reads.Reads`), its store, the
-    plugins' checks and the time it is stamped with — and never calls back into the registry.
+    plugins' checks, the time it is stamped with and the position rules (:mod:`rallypoint.positions`) —
+    and never calls back into the registry.
     """
 
-    def __init__(self, reads: Reads, store: Store, checks: Checks, author: str, note: str | None, now: datetime):
+    def __init__(self, reads: Reads, store: Store, checks: Checks, author: str, note: str | None, now: datetime,
+                 rules: Mapping[str, Any] | None = None):
         self._reads = reads
+        self._rules = dict(rules or {})  # positions: the extent, and the division boundaries read once per batch
         self._store = store
         self._checks = checks
         self.author = author
@@ -55,12 +56,12 @@ class Batch:
             f"SELECT 1 FROM {quote(layer_name)} WHERE uuid = ? AND retired_at IS NULL", (uuid,)).fetchone()
         return row is not None
 
-    def _geometry_in(self, layer: LayerDef, geometry: Any, crs: Any) -> tuple[BaseGeometry | None, str | None]:
+    def _geometry_in(self, layer: LayerDef, geometry: Any, crs: Any) -> tuple[Any, str | None]:
         if geometry is None:
             return None, None
         try:
             g = geo.from_user(geometry)
-        except Exception as exc:  # shapely/json raise many kinds; the message is what matters
+        except Exception as exc:  # the engine/json raise many kinds; the message is what matters
             return None, f"cannot read the geometry: {exc}"
         if not layer.has_geometry:
             return g, None
@@ -71,10 +72,10 @@ class Batch:
         except Exception as exc:
             return None, f"cannot reproject the geometry from {crs}: {exc}"
 
-    def _track(self, layer: LayerDef, geom: BaseGeometry | None) -> None:
+    def _track(self, layer: LayerDef, geom: Any) -> None:
         ext = self.touched.setdefault(layer.name, [])
         if geom is not None:
-            b = geom.bounds
+            b = geo.bounds(geom)
             if not ext:
                 ext.extend(b)
             else:
@@ -93,7 +94,7 @@ class Batch:
         label = f"feature {props['uuid']}" if props.get("uuid") else self._label_new(props)
         geom, why = self._geometry_in(layer, geometry, crs)
         checked = check_feature(layer, props, geom if why is None else None, allow_uuid=True,
-                                reference_exists=self._reference_exists)
+                                reference_exists=self._reference_exists, **self._rules)
         found = checked.problems
         if why:
             found = [p for p in found if p[0] is not None] + [(None, why)]
@@ -133,7 +134,7 @@ class Batch:
         return feat
 
     def _write_version(self, layer: LayerDef, current: Feature, props: dict[str, Any],
-                       geom: BaseGeometry | None, op: str, note: str | None) -> Feature:
+                       geom: Any, op: str, note: str | None) -> Feature:
         row = dict(current.properties)
         row.update(props)
         row.update(version=current.version + 1, updated_at=self.now, updated_by=self.author)
@@ -143,13 +144,13 @@ class Batch:
         self._track(layer, geom)
         return Feature(layer.name, row, geom, current.fid)
 
-    def _recheck(self, layer: LayerDef, label: str, editable: dict[str, Any], geom: BaseGeometry | None,
-                 given: set[str], current: Feature) -> tuple[dict[str, Any], BaseGeometry | None] | None:
+    def _recheck(self, layer: LayerDef, label: str, editable: dict[str, Any], geom: Any,
+                 given: set[str], current: Feature) -> tuple[dict[str, Any], Any] | None:
         # Derived fields the caller did not give are recomputed from the new values.
         for f in layer.fields:
             if f.derived and f.name not in given:
                 editable.pop(f.name, None)
-        checked = check_feature(layer, editable, geom, reference_exists=self._reference_exists)
+        checked = check_feature(layer, editable, geom, reference_exists=self._reference_exists, **self._rules)
         old = {f.name: current.properties.get(f.name) for f in layer.editable_fields}
         found = checked.problems or self._checks(layer, checked.properties, checked.geometry,
                                                              old=old, at=self.now)

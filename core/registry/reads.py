@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
-import shapely
-
 from .. import geometry as geo
+from ..geometry_engine import engine
 from ..errors import FeatureNotFoundError, UnknownLayerError
 from ..schema import LayerDef
 from ..storage.base import HISTORY_TABLE, Store, quote
@@ -97,9 +96,8 @@ class Reads:
         minx, miny, maxx, maxy = (float(v) for v in bbox)
         if bbox_crs is None:
             return minx, miny, maxx, maxy
-        box = geo.to_storage(shapely.box(minx, miny, maxx, maxy).segmentize(max(maxx - minx, maxy - miny) / 16 or 1),
-                             bbox_crs)
-        return box.bounds
+        eng = engine()
+        return eng.bounds(eng.to_storage(eng.box(minx, miny, maxx, maxy), bbox_crs))
 
     def features(self, layer: str, *, bbox=None, bbox_crs=None, adcode: str | None = None,
                  include_retired: bool = False, limit: int | None = None, offset: int = 0) -> Iterator[Feature]:
@@ -119,6 +117,17 @@ class Reads:
         where, params = self._where(ldef, bbox, bbox_crs, adcode, include_retired)
         return self._store.execute(f"SELECT count(*) FROM {quote(ldef.name)}{where}", params).fetchone()[0]
 
+    def count_by_division(self, layer: str, digits: int = 9) -> dict[str, int]:
+        """Features in use per division: the first ``digits`` of their division code (9: the township) → count.
+        One grouped query (a city's 140,000 hazard points in ~0.1 s, where reading the column takes ~1.3 s)."""
+        ldef = self.layer(layer)
+        if not ldef.has_field("adcode"):
+            raise ValueError(f"layer {ldef.name} has no division code")
+        where, params = self._where(ldef, None, None, None, False)
+        rows = self._store.execute(f"SELECT substr(adcode, 1, {int(digits)}), count(*) FROM {quote(ldef.name)}{where}"
+                                   " GROUP BY 1", params).fetchall()
+        return {str(code): int(n) for code, n in rows if code is not None}
+
     def read_frame(self, layer: str, *, columns: list[str] | None = None, include_retired: bool = False,
                    bbox=None) -> Any:
         """The whole layer as a (Geo)DataFrame in EPSG:4490, read in bulk (for analyses).
@@ -134,7 +143,7 @@ class Reads:
         frame, blobs = self._read_table(ldef, columns, include_retired, bbox)
         if blobs is None:
             return frame
-        return gpd.GeoDataFrame(frame, geometry=self._store.decode_many(blobs), crs=geo.STORAGE_CRS)
+        return gpd.GeoDataFrame(frame, geometry=self._store.decode_many(blobs), crs=f"EPSG:{geo.STORAGE_EPSG}")
 
     def read_points(self, layer: str, *, columns: list[str] | None = None, include_retired: bool = False,
                     bbox=None) -> tuple[Any, Any]:

@@ -22,11 +22,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from shapely.geometry.base import BaseGeometry
-
 from ..errors import Problem, RegistryFileError, UnknownLayerError, ValidationError
-from ..frame_checks import prepare_reference
 from ..plugins import RallypointPluginManager, default_plugin_manager, layer_catalog
+from ..positions import extent_named, rules_for
 from ..schema import LayerDef, builtin_layers
 from ..storage import backend_for, create_registry, open_store
 from ..storage.base import SCHEMA_VERSION, RegistryInfo, Store
@@ -76,11 +74,13 @@ class Registry(Reads):
     @classmethod
     def create(cls, path: str | os.PathLike, *, name: str, bureau: str, adcode: str | None = None,
                language: str = "zh", overwrite: bool = False, clock: Clock | None = None,
-               plugins: "RallypointPluginManager | None" = None) -> "Registry":
+               plugins: "RallypointPluginManager | None" = None, extent: str = "china") -> "Registry":
         """Create a new registry (a file, or the tables in a PostgreSQL database given by URL) with every
-        built-in layer and those plugins add, and open it."""
+        built-in layer and those plugins add, and open it. ``extent="world"`` makes a registry for drills on
+        foreign data, whose points need not lie in China (see :mod:`rallypoint.positions`)."""
         if language not in ("zh", "en"):
             raise ValueError(f"language must be 'zh' or 'en', not {language!r}")
+        extent_named(extent)
         if not name or not bureau:
             raise ValueError("a registry needs a name and an owner bureau")
         if adcode is not None:
@@ -90,7 +90,7 @@ class Registry(Reads):
                 raise ValidationError([Problem("registry", str(path), "adcode", str(exc))]) from None
         now = format_datetime((clock or _utc_now)())
         info = RegistryInfo(name=name, bureau=bureau, adcode=adcode, schema_version=SCHEMA_VERSION,
-                            created_at=now, language=language)
+                            created_at=now, language=language, extent=extent)
         pm = plugins or default_plugin_manager()
         create_registry(path, list(layer_catalog(pm).values()), info, overwrite=overwrite)
         return cls(path, clock=clock, plugins=pm)
@@ -134,7 +134,7 @@ class Registry(Reads):
         return self._clock()
 
     # -- layers ------------------------------------------------------------------
-    def _plugin_checks(self, layer: LayerDef, properties: dict[str, Any], geometry: BaseGeometry | None, *,
+    def _plugin_checks(self, layer: LayerDef, properties: dict[str, Any], geometry: Any, *,
                        old: dict[str, Any] | None, at: str) -> list[tuple[str | None, str]]:
         """The plugins' checks of one feature (``rallypoint_validate_feature``), then, if they pass, of the
         change from its stored version ``old`` (``rallypoint_validate_change``; ``old`` is None when new)."""
@@ -172,7 +172,8 @@ class Registry(Reads):
         self._store.begin()
         try:
             # stamped after the write lock is taken, so times follow the order of the writes
-            b = Batch(self, self._store, self._plugin_checks, str(author).strip(), note, self._clock())
+            rules = rules_for(self._store, extent=self.info.extent, has_areas="admin_areas" in self.layers)
+            b = Batch(self, self._store, self._plugin_checks, str(author).strip(), note, self._clock(), rules)
             self._store.stamp(b.author, b.now)
             yield b
             self._store.flush()
@@ -226,6 +227,8 @@ class Registry(Reads):
         """Load a whole reference layer (areas, population, roads) from a GeoDataFrame; all or nothing."""
         if not author or not str(author).strip():
             raise ValueError("every change needs an author")
+        from ..frame_checks import prepare_reference  # pandas and geopandas: only for whole reference layers
+
         now = format_datetime(self._clock())
         prepared = prepare_reference(self.layer(layer), data, replace=replace)
         return self._store.load_reference(self.layer(layer), prepared, author=str(author).strip(), now=now,

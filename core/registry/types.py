@@ -6,17 +6,20 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-import shapely
-from shapely.geometry.base import BaseGeometry
+from ..geometry_engine import engine
 
 
 @dataclass
 class Feature:
-    """One feature as stored: all its fields (including the registry's stamps) and geometry."""
+    """One feature as stored: all its fields (including the registry's stamps) and geometry.
+
+    ``geometry`` is the geometry engine's (:mod:`rallypoint.geometry_engine`): a shapely geometry,
+    or a ``QgsGeometry`` inside QGIS; :mod:`rallypoint.geometry` reads either (``bounds``, ``mapping`` …).
+    """
 
     layer: str
     properties: dict[str, Any]
-    geometry: BaseGeometry | None = None
+    geometry: Any = None
     fid: int | None = None
 
     @property
@@ -37,7 +40,7 @@ class Feature:
         return {
             "type": "Feature",
             "id": self.uuid if self.uuid is not None else self.fid,
-            "geometry": None if self.geometry is None else shapely.geometry.mapping(self.geometry),
+            "geometry": None if self.geometry is None else engine().mapping(self.geometry),
             "properties": {k: v for k, v in self.properties.items() if k not in skip},
         }
 
@@ -68,17 +71,18 @@ class Change:
         return out
 
 
-def state_of(props: Mapping[str, Any], geom: BaseGeometry | None) -> dict[str, Any]:
-    """A feature's full state for the history: properties and geometry as exact hex WKB."""
+def state_of(props: Mapping[str, Any], geom: Any) -> dict[str, Any]:
+    """A feature's full state for the history: properties and geometry as exact hex WKB (upper case, as
+    GEOS writes it: the history of every registry made before the engines reads the same)."""
     return {
         "properties": dict(props),
-        "geometry": None if geom is None else shapely.to_wkb(geom, hex=True, byte_order=1, output_dimension=2),
+        "geometry": None if geom is None else engine().to_wkb(geom).hex().upper(),
     }
 
 
-def geometry_of_state(state: Mapping[str, Any]) -> BaseGeometry | None:
+def geometry_of_state(state: Mapping[str, Any]) -> Any:
     g = state.get("geometry")
-    return None if g is None else shapely.from_wkb(g)
+    return None if g is None else engine().from_wkb(bytes.fromhex(g))
 
 
 def adcode_prefix(code: str) -> str:

@@ -22,6 +22,7 @@ from .. import geometry as geo
 from ..errors import Problem, ValidationError
 from ..frame_checks import prepare_reference
 from ..plugins import default_plugin_manager, layer_catalog
+from ..positions import CHINA, frame_divisions
 from ..schema import LayerDef
 from ..storage import new_registry
 from ..storage.base import SCHEMA_VERSION, RegistryInfo
@@ -31,13 +32,14 @@ Progress = Callable[[str, int, int], None]
 
 
 def _checked_rows(pm, layer: LayerDef, items: list[tuple[dict[str, Any], Any]], known: dict[str, set[str]],
-                  now: str) -> tuple[list[dict[str, Any]], list[Any]]:
-    """The features' rows as :meth:`rallypoint.registry.Batch.add` would write them; every problem raised."""
+                  now: str, rules: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The features' rows as :meth:`rallypoint.registry.Batch.add` would write them; every problem raised.
+    ``rules``: the position rules (:mod:`rallypoint.positions`), the sample's own boundaries among them."""
     rows, geoms, problems = [], [], []
     exists = lambda ref_layer, uuid: uuid in known.get(ref_layer, ())  # noqa: E731
     for props, geometry in items:
         g = None if geometry is None else geo.to_storage(geo.from_user(geometry), None)
-        checked = check_feature(layer, dict(props), g, allow_uuid=True, reference_exists=exists)
+        checked = check_feature(layer, dict(props), g, allow_uuid=True, reference_exists=exists, **rules)
         found = list(checked.problems)
         if not found:
             for result in pm.hook.rallypoint_validate_feature(layer=layer, properties=dict(checked.properties),
@@ -80,10 +82,11 @@ def write_sample_postgis(url: str, data, *, name: str, author: str, at, resource
             counts[layer] = loader.load_reference(catalog[layer], prepare_reference(catalog[layer], gdf))
             note(layer, len(gdf), len(gdf))
         known: dict[str, set[str]] = {}
+        rules = {"extent": CHINA, "divisions": frame_divisions(data.admin_areas)}
         for layer in resource_order:
             items = data.features[layer]
             note(layer, 0, len(items))
-            rows, geoms = _checked_rows(pm, catalog[layer], items, known, now)
+            rows, geoms = _checked_rows(pm, catalog[layer], items, known, now, rules)
             counts[layer] = loader.add_checked(catalog[layer], rows, geoms)
             note(layer, len(items), len(items))
         for layer in catalog:  # plugins' layer types are in the registry too, with no sample data

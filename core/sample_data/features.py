@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid as uuidlib
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from shapely.geometry.base import BaseGeometry
 
-Feature = tuple[dict[str, Any], BaseGeometry | None]
+Feature = tuple[dict[str, Any], Optional[BaseGeometry]]  # Optional: Python 3.9 has no X | None
 
 
 def _uuids(rng: np.random.Generator, n: int) -> list[str]:

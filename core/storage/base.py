@@ -18,8 +18,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from shapely.geometry.base import BaseGeometry
-
 from ..crs import DEFAULT as DEFAULT_CRS
 from ..crs import Crs
 from ..schema import LayerDef
@@ -38,6 +36,9 @@ CONFLICTS_TABLE = "rp_conflicts"
 
 #: the web server's API keys (hashes only, see :mod:`rallypoint.api.auth`): the server's bookkeeping, not a layer
 KEYS_TABLE = "rp_api_keys"
+#: the web server's staff accounts (argon2 hashes, see :mod:`rallypoint.api.accounts`) and browser sessions
+ACCOUNTS_TABLE = "rp_accounts"
+SESSIONS_TABLE = "rp_sessions"
 
 
 def quote(identifier: str) -> str:
@@ -55,6 +56,7 @@ class RegistryInfo:
     schema_version: int
     created_at: str
     language: str = "zh"
+    extent: str = "china"  # where its features may lie (rallypoint.positions): "china", or "world" for drills
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False, sort_keys=True)
@@ -89,6 +91,59 @@ class KeyStore(Protocol):
 
     def revoke(self, which: str, now: str) -> list[KeyRow]:
         """Revoke, in one transaction, the keys in use whose id or owner name is ``which``; those revoked."""
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """One staff account as stored: its password only as an argon2 hash (which holds its salt and costs)."""
+
+    name: str
+    role: str
+    password_hash: str
+    created_at: str
+    disabled_at: str | None
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One browser session as stored: the SHA-256 of the cookie's token (never the token), whose it is (``kind``
+    ``account`` and the account's name, or ``key`` and the API key's id) and until when (UTC, ISO 8601)."""
+
+    id: str
+    kind: str
+    subject: str
+    created_at: str
+    expires_at: str
+
+
+class AccountStore(Protocol):
+    """Where a registry keeps its staff accounts and their sessions: tables of its own database, so every
+    server worker (and a worker started anew) sees a sign-in, a sign-out or a disabled account at once.
+    Hashing, roles and expiry are :mod:`rallypoint.api.accounts`'s; an account store only reads and writes rows."""
+
+    def add(self, row: AccountRow) -> bool:
+        """Store a new account (making the tables where the registry lacks them); False if the name is taken."""
+
+    def get(self, name: str) -> AccountRow | None:
+        """The account with this name (disabled ones too), or None."""
+
+    def all(self) -> list[AccountRow]:
+        """Every account, oldest first."""
+
+    def set_password(self, name: str, password_hash: str) -> bool:
+        """Replace an account's password hash; False if there is no such account."""
+
+    def disable(self, name: str, now: str) -> AccountRow | None:
+        """Disable an account in use and end its sessions, in one transaction; the account, or None."""
+
+    def start_session(self, row: SessionRow) -> None:
+        """Store a new session, dropping the sessions whose time is over (as of ``row.created_at``)."""
+
+    def session(self, session_id: str) -> SessionRow | None:
+        """The session with this id, or None (ended, or never there)."""
+
+    def end_session(self, session_id: str) -> bool:
+        """End (delete) a session; whether it was there."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +209,7 @@ class Store(Protocol):
     def read_snapshot(self) -> Any:
         """A context manager: the reads inside it see the registry as of one moment (writers go on)."""
 
-    def insert(self, layer: LayerDef, row: dict[str, Any], geom: BaseGeometry | None,
+    def insert(self, layer: LayerDef, row: dict[str, Any], geom: Any,
                history: HistoryEntry | None, on_duplicate: Callable[[], None] | None = None) -> int | None:
         """Insert a row, and its history entry for a versioned layer; returns the fid (None when it is not
         known yet). A row whose UUID is already used is not written and ``on_duplicate`` is called, at
@@ -163,7 +218,7 @@ class Store(Protocol):
     def flush(self) -> None:
         """Finish the batch's pending writes (calling their ``on_duplicate``), before its problems are read."""
 
-    def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: BaseGeometry | None,
+    def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: Any,
                history: HistoryEntry) -> None:
         """Write a new version of a row and its history entry."""
 
@@ -173,7 +228,7 @@ class Store(Protocol):
     def bbox_clause(self, layer: LayerDef, box: tuple[float, float, float, float]) -> tuple[str, list[Any]]:
         """A WHERE clause (and its parameters) keeping the rows whose geometry's box meets ``box``."""
 
-    def decode(self, value: Any) -> BaseGeometry | None: ...
+    def decode(self, value: Any) -> Any: ...
 
     def decode_many(self, values: Any) -> Any: ...
 
@@ -203,6 +258,9 @@ class Store(Protocol):
 
     def keys(self) -> KeyStore:
         """The registry's API keys."""
+
+    def accounts(self) -> AccountStore:
+        """The registry's staff accounts and their browser sessions."""
 
     # -- a connection kept between requests (the web adapter keeps one per thread) ----------
     def alive(self) -> bool:

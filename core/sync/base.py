@@ -6,9 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import shapely
-
 from ..errors import RallypointError
+from ..geometry_engine import engine
 from ..registry import Feature, Registry
 
 BASE_TABLE = "rp_sync_base"
@@ -60,7 +59,7 @@ def state(reg: Registry, feat: Feature) -> dict[str, Any]:
     ldef = reg.layer(feat.layer)
     return {
         "properties": {f.name: feat.properties.get(f.name) for f in ldef.editable_fields},
-        "geometry": None if feat.geometry is None else shapely.to_wkb(feat.geometry, hex=True, output_dimension=2),
+        "geometry": None if feat.geometry is None else engine().to_wkb(feat.geometry).hex().upper(),
         "retired": feat.retired,
     }
 

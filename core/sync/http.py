@@ -15,8 +15,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-import shapely
-
+from .. import geometry as geo
 from ..registry import Feature, Registry
 from .base import CheckoutBase, Conflict, SyncError, SyncReport, editable, state
 
@@ -141,7 +140,7 @@ class HttpRemote:
             known = base.all(layer)
             for uid, (kind, feat) in todo[layer].items():
                 st = state(reg, feat)
-                geom = None if feat.geometry is None else shapely.geometry.mapping(feat.geometry)
+                geom = None if feat.geometry is None else geo.mapping(feat.geometry)
                 item = f"/collections/{layer}/items/{uid}"
                 if kind == "new":
                     body = {"type": "Feature", "id": uid, "geometry": geom,

@@ -18,10 +18,15 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, g, request
+from flask_wtf.csrf import generate_csrf
 
 from ..api import Context, Headers, QueryArgs, Request
-from ..api.auth import authenticate, key_from_headers
+from ..api.auth import Principal, authenticate, key_from_headers
+from ..api.sessions import session_principal
 from ..registry import Registry
+
+#: the cookie of a signed-in browser (set and removed by :mod:`.session`)
+SESSION_COOKIE = "rp_session"
 
 
 def state():
@@ -68,11 +73,27 @@ def api_request(path_params: dict[str, Any]) -> Request:
     body = b""
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         body = request.get_data(cache=False)  # MAX_CONTENT_LENGTH stops an oversize body early (413)
-    key = key_from_headers(headers)
-    principal = authenticate(get_registry(), key) if key is not None else None
+    principal, csrf_token = _principal(headers)
     return Request(method=request.method, path=request.path, path_params={k: str(v) for k, v in path_params.items()},
                    args=QueryArgs(request.args.items(multi=True)), headers=headers, body=body, principal=principal,
-                   base_url=request.url_root.rstrip("/"))
+                   base_url=request.url_root.rstrip("/"), csrf_token=csrf_token)
+
+
+def _principal(headers: Headers) -> tuple[Principal | None, Callable[[], str] | None]:
+    """Who asks: an API key's holder (a header), else a signed-in browser's (its session cookie), else nobody.
+    A cookie that names no session in use (expired, ended, forged) counts for nothing and is removed."""
+    key = key_from_headers(headers)
+    if key is not None:
+        return authenticate(get_registry(), key), None
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None, None
+    principal = session_principal(get_registry(), token)
+    if principal is None:
+        g.stale_session = True
+        return None, None
+    g.session_principal = principal
+    return principal, generate_csrf
 
 
 def flask_response(answer: tuple[int, dict[str, str], bytes]) -> Response:
@@ -85,8 +106,12 @@ def flask_response(answer: tuple[int, dict[str, str], bytes]) -> Response:
     return resp
 
 
-def handle(fn: Callable[[Context, Request], tuple[int, dict[str, str], bytes]], **path_params: Any) -> Response:
-    """Run one api function for the current Flask request."""
+def handle(fn: Callable[[Context, Request], tuple[int, dict[str, str], bytes]], *, form: bool = False,
+           **path_params: Any) -> Response:
+    """Run one api function for the current Flask request; ``form``: it shows a form, which needs a CSRF token
+    whoever asks (a signed-in browser's pages have one anyway)."""
     req = api_request(path_params)
+    if form:
+        req.csrf_token = generate_csrf
     s = state()
     return flask_response(fn(Context(get_registry(), s.config, s.plugins), req))

@@ -14,7 +14,8 @@ the job engine's ``RALLYPOINT_JOBS_SCHEDULER`` (a Dask scheduler's address; by d
 ``RALLYPOINT_DASK_SCHEDULER``) or ``RALLYPOINT_JOBS_SCHEDULER_FILE`` (the local cluster of ``rallypoint serve``;
 with neither, analyses run inside the request) and ``RALLYPOINT_SYNC_SECONDS`` (10: see
 :mod:`rallypoint.api.processes`),
-the rate limits' ``RALLYPOINT_RATELIMIT_*`` (see :mod:`.ratelimit`),
+the rate limits' ``RALLYPOINT_RATELIMIT_*`` (see :mod:`.ratelimit`), the sessions' ``RALLYPOINT_SESSION_*``
+and ``SECRET_KEY`` (see :mod:`.session`),
 and any Flask, Flask-Compress, Flask-CORS or Flask-Limiter setting.
 """
 
@@ -42,12 +43,15 @@ from ..registry import Registry
 from ..storage import backend_for
 from .adapter import close_registry
 from .ratelimit import init_limiter
-from .routes import features_blueprint, map_blueprint, plugin_endpoints_blueprint, processes_blueprint, tiles_blueprint
+from .routes import (features_blueprint, map_blueprint, plugin_endpoints_blueprint, portal_blueprint,
+                     processes_blueprint, tiles_blueprint)
+from .session import browser_answer, init_sessions
 
 log = logging.getLogger("rallypoint.web")
 
 #: Blueprint factories registered on every app, in order (the plugin endpoints come last).
-BLUEPRINTS: list[Callable[[], Blueprint]] = [features_blueprint, processes_blueprint, tiles_blueprint, map_blueprint]
+BLUEPRINTS: list[Callable[[], Blueprint]] = [features_blueprint, processes_blueprint, tiles_blueprint, map_blueprint,
+                                             portal_blueprint]
 
 _COMPRESSED = ["application/json", "application/geo+json", "application/vnd.oai.openapi+json;version=3.0",
                "text/html", "text/plain", "text/javascript", "application/javascript", "text/css"]
@@ -109,6 +113,7 @@ def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = Non
     app.teardown_appcontext(close_registry)
     app.before_request(_static_etags)
     app.register_error_handler(Exception, _error)
+    init_sessions(app, cfg, api_config.job_root())  # sign-in forms, session cookies, CSRF (see .session)
     Compress(app)
     CORS(app)
     init_limiter(app, cfg, api_config.job_root())
@@ -128,6 +133,9 @@ def _static_etags() -> None:
 def _error(exc: Exception):
     from flask import Response
 
+    shown = browser_answer(exc)  # a person in a browser: the sign-in page rather than JSON
+    if shown is not None:
+        return shown
     if isinstance(exc, HTTPException):
         status = exc.code or 500
         body = {"code": exc.name.replace(" ", ""), "description": exc.description or exc.name}

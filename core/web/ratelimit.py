@@ -1,6 +1,6 @@
-"""Rate limits on writes and on refused API keys (Flask-Limiter), counted across gunicorn's workers.
+"""Rate limits on writes, refused API keys and failed sign-ins (Flask-Limiter), counted across gunicorn's workers.
 
-Two limits, both answered ``429 Too Many Requests`` with ``Retry-After``:
+Three limits, all answered ``429 Too Many Requests`` with ``Retry-After``:
 
 * **writes** (POST, PUT, PATCH, DELETE: features, analysis runs, job dismissals, plugins' write
   endpoints), per API key (per address for requests without one). Only writes that got past the
@@ -8,6 +8,9 @@ Two limits, both answered ``429 Too Many Requests`` with ``Retry-After``:
 * **refused keys** ("failed logins"): requests whose key was wrong, malformed or revoked (401),
   per client address. Once over the limit, every request from that address that carries a key
   is refused until the window passes; anonymous reads go on.
+* **failed sign-ins**: posts of the browser's sign-in form refused (a wrong name, password or key: 401), per
+  client address. Once over the limit, the form refuses every post from that address until the window
+  passes (the page says so, in the form's language: :mod:`.session`), right passwords included.
 
 Flask-Limiter (with the ``limits`` library) does the counting, windows and headers. Its
 stores that several processes can share are Redis, Memcached, MongoDB or etcd: servers a
@@ -19,7 +22,8 @@ contend with the registry's), beside the jobs folder by default; a Redis URI can
 writes in bursts); it stops a runaway script, not a busy editor.
 
 Settings (``create_app`` config): ``RALLYPOINT_RATELIMIT_WRITES`` ("1000 per minute"),
-``RALLYPOINT_RATELIMIT_REFUSED_KEYS`` ("10 per minute"), ``RALLYPOINT_RATELIMIT_STORAGE``
+``RALLYPOINT_RATELIMIT_REFUSED_KEYS`` ("10 per minute"), ``RALLYPOINT_RATELIMIT_SIGNIN`` ("10 per minute"),
+``RALLYPOINT_RATELIMIT_STORAGE``
 (a ``limits`` storage URI), ``RATELIMIT_ENABLED`` (Flask-Limiter's switch, True).
 """
 
@@ -43,6 +47,7 @@ class ConfigError(RallypointError, ValueError):
 
 WRITES = "1000 per minute"
 REFUSED_KEYS = "10 per minute"
+SIGNIN = "10 per minute"
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 SCHEME = "rallypoint+sqlite"
 
@@ -152,6 +157,12 @@ def _address() -> str:
     return request.remote_addr or "unknown"
 
 
+def _endpoint() -> str | None:
+    from flask import request
+
+    return request.endpoint
+
+
 def _writer() -> str:
     """Writes are counted per key (its id, the part before the secret), else per address."""
     key = _sent_key()
@@ -163,9 +174,10 @@ def _writer() -> str:
 
 
 def rate_limits(config: dict[str, Any]) -> dict[str, str]:
-    """The two limits of ``config`` (defaults where not given); ConfigError names a setting that is not a limit."""
+    """The limits of ``config`` (defaults where not given); ConfigError names a setting that is not a limit."""
     given = {}
-    for name, default in (("RALLYPOINT_RATELIMIT_WRITES", WRITES), ("RALLYPOINT_RATELIMIT_REFUSED_KEYS", REFUSED_KEYS)):
+    for name, default in (("RALLYPOINT_RATELIMIT_WRITES", WRITES), ("RALLYPOINT_RATELIMIT_REFUSED_KEYS", REFUSED_KEYS),
+                          ("RALLYPOINT_RATELIMIT_SIGNIN", SIGNIN)):
         given[name] = str(config.get(name) or default)
         try:
             parse_many(given[name])
@@ -176,7 +188,7 @@ def rate_limits(config: dict[str, Any]) -> dict[str, str]:
 
 
 def init_limiter(app, config: dict[str, Any], jobs_folder: Path):
-    """Put Flask-Limiter on ``app`` with the two limits; returns the Limiter. The counters' file is by default
+    """Put Flask-Limiter on ``app`` with the three limits; returns the Limiter. The counters' file is by default
     beside the jobs folder (``<jobs>.limits.sqlite``), which every worker of a server shares."""
     from flask_limiter import ApplicationLimit, Limiter
 
@@ -192,6 +204,20 @@ def init_limiter(app, config: dict[str, Any], jobs_folder: Path):
         scope="refused-keys", exempt_when=lambda: _sent_key() is None,
         deduct_when=lambda response: response.status_code == 401,
         error_message="too many refused API keys from this address: try again after Retry-After seconds")
-    limiter = Limiter(_address, app=app, application_limits=[writes, refused], storage_uri=uri,
+    signin = ApplicationLimit(
+        given["RALLYPOINT_RATELIMIT_SIGNIN"], key_function=_address, scope="signin", methods=["POST"],
+        exempt_when=lambda: _endpoint() != "signin.signin",
+        deduct_when=lambda response: response.status_code == 401,
+        error_message="too many failed sign-ins from this address: try again after Retry-After seconds")
+    limiter = Limiter(_address, app=app, application_limits=[writes, refused, signin], storage_uri=uri,
                       headers_enabled=True, strategy="fixed-window", key_prefix="rallypoint")
+    # Neither limit applies to a read without a key: exempt it before Flask-Limiter resolves the limits
+    # (a third of the framework's time of a cached tile or a cold tile's request otherwise).
+    limiter.request_filter(_anonymous_read)
     return limiter
+
+
+def _anonymous_read() -> bool:
+    from flask import request
+
+    return request.method not in WRITE_METHODS and _sent_key() is None

@@ -6,6 +6,8 @@ from flask import Blueprint
 
 from ..api import endpoints, jobs, landing, openapi, processes
 from ..api.features import collections, items, transactions
+from ..api.portal import page as portal_page
+from ..api.portal import search
 from ..api.tiles import mappage
 from ..api.tiles import tilesets as tiles
 from .adapter import handle
@@ -84,6 +86,14 @@ def map_blueprint() -> Blueprint:
     bp = Blueprint("map", __name__)
     bp.add_url_rule("/map", "map", _view(mappage.map_page), methods=["GET"])
     bp.add_url_rule("/map/style.json", "style", _view(mappage.style_document), methods=["GET"])
+    return bp
+
+
+def portal_blueprint() -> Blueprint:
+    """The portal's search and its panels' figures (the portal itself is ``/`` for a browser)."""
+    bp = Blueprint("portal", __name__)
+    bp.add_url_rule("/search", "search", _view(search.search), methods=["GET"])
+    bp.add_url_rule("/portal/panels/<panel_id>", "panel", _view(portal_page.panel_figures), methods=["GET"])
     return bp
 
 

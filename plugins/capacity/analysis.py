@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rallypoint.analysis import Analysis, AnalysisContext, AnalysisError, AnalysisResult, Output, Parameter
+from rallypoint_plugins.reporting.notes import Notes
+from rallypoint_plugins.reporting.notes import add as note
 
 from .situation import PARAMETERS as SITUATION_PARAMETERS
 
@@ -71,7 +73,7 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
     from .occupancy import occupancy_state
     from .standards import m2_per_person, shelter_places
 
-    warnings: list[str] = []
+    warnings = Notes()
     standard = ctx.profile("shelter_standard", params["standard"])
     needs_profile = ctx.profile("minimum_needs", params["needs"])
     m2_per_person(standard)  # a bad profile fails before any data is read
@@ -109,13 +111,15 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
     shelters["area"] = areas_mod.locate(shelters.geometry, areas)
     outside = shelters["area"] < 0
     if outside.any():
-        warnings.append(f"{int(outside.sum())} shelters lie outside every area and are not counted: "
-                        + ", ".join(shelters.loc[outside, "name"].astype(str).head(5)))
+        names = shelters.loc[outside, "name"].astype(str).head(5)
+        note(warnings, f"{int(outside.sum())} shelters lie outside every area and are not counted: "
+             + ", ".join(names), f"{int(outside.sum())} 处避难场所不在任何分析区域内，未计入：" + "、".join(names))
     shelters["area_adcode"] = np.where(outside, None, areas["adcode"].to_numpy()[shelters["area"].clip(lower=0)])
     sup = supply.supply_by_area(shelters, n)
     _situation_warnings(shelters, situation, situation_mod, warnings)
     if not len(shelters):
-        warnings.append("the registry holds no shelters: no shelter offers places, every person to shelter is short")
+        note(warnings, "the registry holds no shelters: no shelter offers places, every person to shelter is short",
+             "登记库中没有避难场所：没有可用的避难位置，需安置人员全部为缺口")
 
     ctx.progress("stock", 3, steps)
     depots, matrix = stock_mod.depot_stock(reg, assessed, warnings)
@@ -142,9 +146,10 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
     region = summary.region_totals(table, ADDITIVE, params["share"])
     empty = table[table["population"] <= 0]
     if len(empty):
-        warnings.append(f"nobody lives in {len(empty)} of {n} areas (no population cell with people): nothing to "
-                        f"shelter there: " + ", ".join(f"{a} ({c})" for a, c in zip(empty["name"].head(5),
-                                                                                     empty["adcode"].head(5))))
+        pairs = list(zip(empty["name"].head(5), empty["adcode"].head(5)))
+        note(warnings, f"nobody lives in {len(empty)} of {n} areas (no population cell with people): nothing to "
+                       f"shelter there: " + ", ".join(f"{a} ({c})" for a, c in pairs),
+             f"{n} 个区域中有 {len(empty)} 个无人居住（没有有人口的格网），无需安置：" + "、".join(a for a, _ in pairs))
     region["situation"] = situation.code
     region["depots_in_reach"] = region_depots
     for j, need in enumerate(assessed):
@@ -172,7 +177,7 @@ def run(reg: "Registry", params: dict[str, Any], ctx: AnalysisContext) -> Analys
     def report(lang: str) -> str:
         from .report import render
 
-        return render(area_layer, shelter_layer, stock_table, region, rows, info, list(warnings), lang)
+        return render(area_layer, shelter_layer, stock_table, region, rows, info, warnings, lang)
 
     return AnalysisResult(
         layers={"capacity_areas": area_layer, "capacity_shelters": shelter_layer},
@@ -185,15 +190,19 @@ def _situation_warnings(shelters, situation, situation_mod, warnings: list[str])
     unknown = shelters[shelters["capacity_unknown"]]
     if len(unknown):
         people = int(unknown["occupancy"].fillna(0).sum())
-        warnings.append(f"{len(unknown)} shelters have no capacity recorded for the situation "
-                        f"({situation.title('en').lower()}: {situation_mod.UNKNOWN[situation.code][1]}): reported as "
-                        f"capacity unknown, not counted as places, full or empty ({people} people in them): "
-                        + ", ".join(unknown["name"].astype(str).head(5)))
+        names = unknown["name"].astype(str).head(5)
+        note(warnings, f"{len(unknown)} shelters have no capacity recorded for the situation "
+                       f"({situation.title('en').lower()}: {situation_mod.UNKNOWN[situation.code][1]}): reported as "
+                       f"capacity unknown, not counted as places, full or empty ({people} people in them): "
+             + ", ".join(names),
+             f"{len(unknown)} 处避难场所{situation_mod.UNKNOWN[situation.code][0]}（{situation.title('zh')}）："
+             f"列为容量不明，不计入避难位置，也不算已满或空置（其中 {people:,} 人）：" + "、".join(names))
     if situation.code == "overnight":
         above = situation_mod.night_above_day(shelters[shelters["counted"]])
         if above:
-            warnings.append(f"{above} shelters record more night places than day places: the day capacity is "
-                            f"taken overnight (indoor places are part of it)")
+            note(warnings, f"{above} shelters record more night places than day places: the day capacity is "
+                           f"taken overnight (indoor places are part of it)",
+                 f"{above} 处避难场所登记的夜间容量大于日间容量：过夜按日间容量计（室内位置是其中一部分）")
 
 
 CAPACITY = Analysis(
@@ -218,4 +227,5 @@ CAPACITY = Analysis(
     run=run,
     requires=("admin_areas", "population"),  # no shelters at all is a result: every person to shelter is short
     version="2",
+    packages=("numpy", "pandas", "geopandas", "shapely>=2", "matplotlib"),  # what QGIS's Processing checks before it offers to run it
 )

@@ -1,19 +1,19 @@
 """The report's map and charts, drawn with matplotlib (object API, Agg canvas: no pyplot, no global state).
 
-Every function returns PNG bytes. Chinese text needs a CJK font: the first installed of
-:data:`CJK_FONTS` (Debian's fonts-noto-cjk gives 'Noto Sans CJK SC', which matplotlib may list
-under the collection's first face, 'Noto Sans CJK JP': it holds the same simplified characters).
-Without one, charts fall back to division codes and English, never to boxes.
+The map is a :class:`~rallypoint_plugins.reporting.maps.Drawn` (PNG and the furniture on it: legend, scale bar,
+north arrow); the charts are PNG bytes. Fonts and the figure helpers are the reports' shared ones
+(:mod:`rallypoint_plugins.reporting.maps`).
 """
 
 from __future__ import annotations
 
-import io
 import math
-from functools import lru_cache
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+from rallypoint_plugins.reporting.maps import Drawn, Style, drawn, figure, png_bytes, polygon_paths
+from rallypoint_plugins.reporting import maps
 
 from .occupancy import STATE_TITLES
 
@@ -21,74 +21,16 @@ if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
     import pandas as pd
 
-CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "Noto Sans CJK JP", "Source Han Sans CN",
-             "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC")
 STATE_COLOURS = {"full": "#111111", "near_full": "#ffd700", "available": "#2166ac", "closed": "#555555",
                  "unknown": "#bdbdbd", "no_places": "#9ecae1"}
 SHORT_CMAP = "OrRd"
 NO_SHORTFALL = "#d9f0d3"
 
 
-@lru_cache(maxsize=1)
-def cjk_font() -> str | None:
-    """The family name of an installed CJK font, or None."""
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for name in CJK_FONTS:
-        if name in names:
-            return name
-    return next((n for n in sorted(names) if "CJK" in n and "Sans" in n), None)
-
-
-class Style:
-    """Fonts and labels for one report language."""
-
-    def __init__(self, lang: str):
-        self.cjk = cjk_font()
-        self.lang = lang if (lang == "en" or self.cjk) else "en"  # no CJK font: English charts
-        self.rc = {"font.family": [self.cjk, "DejaVu Sans"] if self.cjk else ["DejaVu Sans"],
-                   "axes.unicode_minus": False, "font.size": 9}
-
-    def area_label(self, name: str, adcode: str) -> str:
-        return name if self.cjk else adcode
-
-    def text(self, zh: str, en: str) -> str:
-        return zh if self.lang == "zh" else en
-
-
-def png_bytes(fig) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return buf.getvalue()
-
-
-def figure(style: Style, w: float, h: float):
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    with matplotlib.rc_context(style.rc):
-        return Figure(figsize=(w, h))
-
-
-def polygon_paths(geom):
-    """matplotlib Paths (exterior and holes) of a (multi)polygon."""
-    import shapely
-    from matplotlib.path import Path
-
-    out = []
-    for part in shapely.get_parts(geom):
-        rings = [np.asarray(part.exterior.coords)[:, :2]] + [np.asarray(r.coords)[:, :2] for r in part.interiors]
-        out.append(Path.make_compound_path(*[Path(r, closed=True) for r in rings]))
-    return out
-
-
 def shortfall_map(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", epsg: int, style: Style,
-                  legend_title: str, shelters_title: str, no_shortfall: str, label_top: int = 12) -> bytes:
-    """Areas coloured by shortfall (green where none), shelters on top sized by places, coloured by state."""
+                  legend_title: str, shelters_title: str, no_shortfall: str, label_top: int = 12) -> Drawn:
+    """Areas coloured by shortfall (green where none), shelters on top sized by places, coloured by state; with
+    its legend, colour bar, scale bar and north arrow."""
     import matplotlib
     from matplotlib.cm import ScalarMappable
     from matplotlib.collections import PatchCollection
@@ -108,7 +50,7 @@ def shortfall_map(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", epsg:
         fig = figure(style, 9.0, max(4.0, min(12.0, 9.0 * ratio)) + 0.6)
         ax = fig.add_subplot(1, 1, 1)
         patches, colours = [], []
-        for g, s in zip(geoms, short, strict=True):
+        for g, s in zip(geoms, short):
             for p in polygon_paths(g):
                 patches.append(PathPatch(p))
                 colours.append(NO_SHORTFALL if s <= 0 else cmap(norm(s)))
@@ -143,20 +85,10 @@ def shortfall_map(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", epsg:
         ax.set_ylim(miny - span * 0.02, maxy + span * 0.02)
         ax.set_aspect("equal")
         ax.set_axis_off()
-        _scale_bar(ax, minx, miny, span)
-        ax.legend(handles=handles, title=shelters_title, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5,
-                  fontsize=8, title_fontsize=8, frameon=False)
-        cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.01)
-        cb.set_label(legend_title)
-        return png_bytes(fig)
-
-
-def _scale_bar(ax, minx: float, miny: float, span: float) -> None:
-    km = [1, 2, 5, 10, 20, 50, 100]
-    length = next((k for k in km if k * 1000 >= span / 8), 100) * 1000
-    x0, y0 = minx + span * 0.02, miny + span * 0.01
-    ax.plot([x0, x0 + length], [y0, y0], color="black", linewidth=2.5, solid_capstyle="butt", zorder=5)
-    ax.text(x0 + length / 2, y0 + span * 0.012, f"{length / 1000:g} km", ha="center", va="bottom", fontsize=8)
+        maps.furnish(ax, handles, style.lang, title=shelters_title, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                     ncol=5, frameon=False)
+        maps.colour_legend(fig, ScalarMappable(norm=norm, cmap=cmap), ax, legend_title)
+        return drawn(fig)
 
 
 def demand_bars(table: "pd.DataFrame", style: Style, labels: Sequence[str]) -> bytes:
@@ -169,11 +101,11 @@ def demand_bars(table: "pd.DataFrame", style: Style, labels: Sequence[str]) -> b
         fig = figure(style, 9.0, 1.2 + 0.32 * n)
         ax = fig.add_subplot(1, 1, 1)
         y = np.arange(n)[::-1]
-        names = [style.area_label(nm, code) for nm, code in zip(table["name"], table["adcode"], strict=True)]
+        names = [style.area_label(nm, code) for nm, code in zip(table["name"], table["adcode"])]
         ax.barh(y + 0.2, table["demand"], height=0.4, color="#9e9e9e", label=labels[0])
         ax.barh(y - 0.2, table["places"], height=0.4, color="#2166ac", label=labels[1])
         top = float(max(table["demand"].max(), table["places"].max(), 1))
-        for yi, sh in zip(y, table["shortfall"], strict=True):
+        for yi, sh in zip(y, table["shortfall"]):
             if sh > 0:
                 ax.text(top * 1.01, yi, f"-{int(sh):,}", va="center", fontsize=7, color="#b2182b")
         ax.set_yticks(y)
@@ -223,7 +155,7 @@ def coverage_bars(needs: Sequence[str], shares: Sequence[float], style: Style, x
         pct = [0.0 if not math.isfinite(s) else 100.0 * s for s in shares]
         y = np.arange(len(needs))[::-1]
         ax.barh(y, pct, color=["#1a9850" if p >= 100 else "#d73027" for p in pct], height=0.6)
-        for yi, p in zip(y, pct, strict=True):
+        for yi, p in zip(y, pct):
             ax.text(p + 1, yi, f"{p:.1f} %", va="center", fontsize=8)
         ax.axvline(100, color="black", linewidth=0.8, linestyle="--")
         ax.set_yticks(y)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rallypoint.analysis import AnalysisError
+from rallypoint_plugins.reporting.notes import add as note
 
 from .areas import locate
 
@@ -77,14 +78,16 @@ def population_by_area(reg: "Registry", areas: "gpd.GeoDataFrame", period: str,
             raise AnalysisError("--period day needs the daytime population (population_day), and the population "
                                 "layer records none; use --period night")
         if no_day.any():
-            warnings.append(f"{int(no_day.sum()):,} population cells record no daytime population; "
-                            f"their night-time figure is used")
+            note(warnings, f"{int(no_day.sum()):,} population cells record no daytime population; "
+                           f"their night-time figure is used",
+                 f"{int(no_day.sum()):,} 个人口格网没有日间人口，按其夜间人口计")
     day = np.where(no_day, night, day_raw)
     where = locate(cells.geometry, areas)
     out_cells = where < 0
     if out_cells.any():
-        warnings.append(f"{int(out_cells.sum()):,} population cells ({int(night[out_cells].sum()):,} people) lie "
-                        f"outside every area and are not counted")
+        note(warnings, f"{int(out_cells.sum()):,} population cells ({int(night[out_cells].sum()):,} people) lie "
+                       f"outside every area and are not counted",
+             f"{int(out_cells.sum()):,} 个人口格网（{int(night[out_cells].sum()):,} 人）不在任何分析区域内，未计入")
     n = len(areas)
     inside = ~out_cells
     pop_night = np.bincount(where[inside], weights=night[inside], minlength=n)

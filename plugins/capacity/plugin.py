@@ -28,3 +28,23 @@ def rallypoint_analyses():
 @hookimpl
 def rallypoint_profiles():
     return list(builtin_profiles())
+
+
+@hookimpl
+def rallypoint_web_endpoints():
+    from rallypoint_plugins.reporting.web import report_endpoint
+
+    return [report_endpoint("capacity", "The shelter capacity report (HTML, or f=pdf; lang=zh|en; the analysis' "
+                                        "parameters)")]
+
+
+@hookimpl
+def rallypoint_portal_panels():
+    from rallypoint.portal import Link, Panel
+
+    # links only: a run takes seconds, so the portal shows no figures of its own and the report runs when opened
+    title = ("应急避难场所容量分析", "Shelter capacity")
+    return [Panel("capacity", *title, None, role="reader", order=30, links=(
+        Link("/plugins/capacity/report?lang={lang}", f"{title[0]}报告", f"{title[1]} report", role="reader"),
+        Link("/plugins/capacity/report?f=pdf&lang={lang}", f"{title[0]}报告（PDF）", f"{title[1]} report (PDF)",
+             role="reader")))]

@@ -1,18 +1,22 @@
-"""The HTML report: one self-contained page (charts embedded as base64 PNG), in Chinese or English."""
+"""The HTML report: one self-contained page (charts embedded as base64 PNG), in Chinese or English, on the
+reports' shared page (:mod:`rallypoint_plugins.reporting.page`: A4, the wide table on landscape pages)."""
 
 from __future__ import annotations
 
 import base64
 import html
 import math
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from rallypoint_plugins.reporting import numbers, page
+from rallypoint_plugins.reporting.notes import text_of
+
 from .occupancy import STATE_TITLES
-from .texts import PARAM_NAMES, t
+from .texts import t
+from .wording import parameter_rows, subtitle
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -21,18 +25,12 @@ MAX_BARS = 30  # areas in the bar chart and heatmap; the table lists them all
 MAX_LIST = 50  # shelters listed by name
 
 CSS = """
-body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;
-margin:24px auto;max-width:1100px;color:#222;line-height:1.45}
-h1{font-size:24px;margin-bottom:4px}
-h2{font-size:19px;border-bottom:2px solid #2166ac;padding-bottom:3px;margin-top:30px}
-.sub{color:#666}.cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
+.cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
 .card{border:1px solid #ccc;border-radius:6px;padding:8px 12px;min-width:150px;background:#fafafa}
 .card .v{font-size:22px;font-weight:bold}.card.bad .v{color:#b2182b}.card.good .v{color:#1a9850}
-.card .l{font-size:12px;color:#555}
-table{border-collapse:collapse;font-size:12px;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 6px}
-th{background:#eef3f8}td.nm{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
-tr.total td{font-weight:bold;background:#f3f3f3}.bad{color:#b2182b}.good{color:#1a9850}
-img{max-width:100%;border:1px solid #eee}.note{font-size:12px;color:#444}
+.card .l{font-size:12px;color:#555}td.nm{white-space:nowrap}
+@media print{.cards{gap:5px}.card{min-width:0;padding:4px 8px;break-inside:avoid}.card .v{font-size:14pt}
+.card .l{font-size:7.5pt}}
 """
 
 
@@ -41,13 +39,12 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def _n(v: Any, digits: int = 0) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    return f"{v:,.{digits}f}" if digits else f"{int(round(float(v))):,}"
+    """People and counts as whole numbers (half up), other figures with ``digits`` decimals."""
+    return numbers.number(v, digits) if digits else numbers.people_text(v)
 
 
 def _pct(v: Any) -> str:
-    return "—" if v is None or not math.isfinite(float(v)) else f"{100 * float(v):.1f} %"
+    return numbers.percent(v, 1)
 
 
 def _charts(areas, shelters, stock, region, info, lang) -> list[str]:
@@ -63,8 +60,8 @@ def _charts(areas, shelters, stock, region, info, lang) -> list[str]:
     style = charts.Style(lang)
     lg = style.lang  # English labels inside charts when no CJK font is installed
     out = [f"<h2>{t('map', lang)}</h2>",
-           _img(charts.shortfall_map(areas, shelters, info["epsg"], style, t("map_legend", lg),
-                                     t("shelter_points", lg), t("no_shortfall", lg)), t("map", lang))]
+           charts.shortfall_map(areas, shelters, info["epsg"], style, t("map_legend", lg),
+                                t("shelter_points", lg), t("no_shortfall", lg)).img(t("map", lang), lang)]
     n = len(areas)
     top = areas.sort_values(["shortfall", "demand"], ascending=False).head(MAX_BARS)
     note = f' <span class="sub">{t("top_n", lang, n=len(top), total=n)}</span>' if n > MAX_BARS else ""
@@ -73,7 +70,7 @@ def _charts(areas, shelters, stock, region, info, lang) -> list[str]:
     consumables = [nd for nd in info["assessed"] if nd.consumable]
     once = [nd for nd in info["assessed"] if not nd.consumable]
     if consumables:
-        rows = [t("region", lg)] + [style.area_label(a, c) for a, c in zip(top["name"], top["adcode"], strict=True)]
+        rows = [t("region", lg)] + [style.area_label(a, c) for a, c in zip(top["name"], top["adcode"])]
         days = np.array([[region[f"days_{nd.key}"] for nd in consumables]]
                         + [[r[f"days_{nd.key}"] for nd in consumables] for _, r in top.iterrows()])
         out += [f"<h2>{t('days_chart', lang)}{note}</h2>",
@@ -137,8 +134,8 @@ def _area_table(areas: "pd.DataFrame", region: dict, info: dict, lang: str) -> s
 
     body = "".join(row(r) for _, r in areas.iterrows())
     total = dict(region, name=t("region", lang), adcode="")
-    return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" + body
-            + row(total, "total") + "</table>")
+    return ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
+            + body + row(total, "total") + "</tbody></table>")
 
 
 def _shelter_lists(shelters: "gpd.GeoDataFrame", info: dict, lang: str) -> str:
@@ -180,9 +177,12 @@ def _shelter_lists(shelters: "gpd.GeoDataFrame", info: dict, lang: str) -> str:
                 number = isinstance(v, (int, float, np.number)) and c != "area_adcode"
                 cells.append(f'<td class="n">{_n(v)}</td>' if number else f"<td>{html.escape(str(v))}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
-        more = f"<p class='sub'>… {len(frame) - MAX_LIST} more</p>" if len(frame) > MAX_LIST else ""
-        out.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h, _ in cols) + "</tr>"
-                   + "".join(rows) + "</table>" + more)
+        rest = len(frame) - MAX_LIST
+        more = ("<p class='note'>" + (f"仅列出前 {MAX_LIST} 处，另有 {rest} 处见分析结果的“避难场所位置与人数”图层。"
+                                      if i == 0 else f"The first {MAX_LIST} only; {rest} more in the result layer "
+                                      "“Shelter places and occupancy”.") + "</p>") if rest > 0 else ""
+        out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h, _ in cols) + "</tr></thead>"
+                   + "<tbody>" + "".join(rows) + "</tbody></table>" + more)
     return "".join(out)
 
 
@@ -213,7 +213,7 @@ def _notes(info: dict, warnings: list[str], lang: str) -> str:
         "against indoor (covered) places; outdoor places only serve a short daytime evacuation; a stay after the "
         "impact counts against the post-impact capacity.",
         "各区域缺口为需安置人数减去区域内（按位置）开放、待命和已满场所的有效位置；全区缺口为各区域缺口之和，"
-        f"一个区域的富余不抵另一区域的缺口。有效位置 = min(登记{field_zh}, 有效面积 ÷ 标准人均面积)；"
+        f"一个区域的富余不抵另一区域的缺口。有效位置取登记{field_zh}与“有效面积 ÷ 标准人均面积”中的较小者；"
         "未登记有效面积（或登记为 0）的场所按登记容量计，不做面积核验。" if zh else
         "An area's shortfall is its people to shelter less the places of the open, standby and full shelters inside it "
         "(by location); the region's shortfall is the sum of the areas', a surplus in one area does not cover another. "
@@ -234,28 +234,13 @@ def _notes(info: dict, warnings: list[str], lang: str) -> str:
     out = f"<h2>{t('notes', lang)}</h2><ul class='note'>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
     if warnings:
         out += (f"<h2>{t('warnings', lang)}</h2><ul class='note'>"
-                + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul>")
+                + "".join(f"<li>{html.escape(text_of(warnings, w, lang))}</li>" for w in warnings) + "</ul>")
     return out
 
 
 def _params(info: dict, lang: str) -> str:
-    p = dict(info["params"])
-    if p.get("method") != "hazard":
-        p.pop("hazard_class", None)
-        p.pop("displacement", None)
-    titles = {"standard": info["standard"], "needs": info["needs"], "displacement": info["displacement"]}
-    rows = []
-    for k, v in p.items():
-        if k not in PARAM_NAMES:
-            continue
-        if isinstance(v, (tuple, list)):
-            v = ", ".join(f"{x:g}" for x in v)
-        elif v is None:
-            v = "—"
-        shown = f"{v} — {titles[k].title(lang)}" if titles.get(k) is not None else str(v)
-        rows.append(f"<tr><th>{html.escape(PARAM_NAMES[k][0 if lang == 'zh' else 1])}</th>"
-                    f"<td>{html.escape(shown)}</td></tr>")
-    return "".join(rows)
+    """The parameters of the run, each said in words."""
+    return "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in parameter_rows(info, lang))
 
 
 def _levels(region: dict, lang: str) -> str:
@@ -312,28 +297,21 @@ def render(areas: "gpd.GeoDataFrame", shelters: "gpd.GeoDataFrame", stock: "pd.D
            summary: list, info: dict, warnings: list[str], lang: str = "zh") -> str:
     """The whole report page for ``lang`` ('zh' or 'en')."""
     lang = "en" if lang == "en" else "zh"
-    params = _params(info, lang)
     sit = info["situation"]
     summary_rows = "".join(
         f"<tr><td>{html.escape(zh if lang == 'zh' else en)}</td>"
         f"<td class='n'>{_n(v) if isinstance(v, int) else html.escape(str(v))}</td></tr>" for zh, en, v in summary
         if en != t("situation", "en"))
-    parts = [
-        f"<!DOCTYPE html><html lang=\"{'zh-CN' if lang == 'zh' else 'en'}\"><head><meta charset=\"utf-8\">",
-        f"<title>{html.escape(t('title', lang))} · {html.escape(info['registry'])}</title>",
-        f"<style>{CSS}</style></head><body>",
-        f"<h1>{html.escape(t('title', lang))}</h1>",
-        f"<p class='sub'>{t('report_for', lang)}: {html.escape(info['registry'])} · {html.escape(info['bureau'])}"
-        f" · {date.today().isoformat()}</p>",
+    body = [
         f"<p><b>{t('situation', lang)}{'：' if lang == 'zh' else ': '}</b>{html.escape(sit.describe(lang))}</p>",
-        "".join(f"<p><b>{html.escape(v)}</b></p>" for v in verdict(areas, region, info, lang)),
+        "".join(f"<p class='verdict'>{html.escape(v)}</p>" for v in verdict(areas, region, info, lang)),
         f"<h2>{t('headline', lang)}</h2>", _cards(region, info, lang),
         f"<table>{summary_rows}</table>", _levels(region, lang),
-        f"<h2>{t('parameters', lang)}</h2><table>{params}</table>",
+        f"<h2>{t('parameters', lang)}</h2><table class='kv'>{_params(info, lang)}</table>",
         *_charts(areas, shelters, stock, region, info, lang),
-        f"<h2>{t('table', lang)}</h2>", _area_table(areas, region, info, lang),
+        page.section(t("table", lang), _area_table(areas, region, info, lang), wide=True),
         _shelter_lists(shelters, info, lang),
         _notes(info, warnings, lang),
-        "</body></html>",
     ]
-    return "\n".join(parts)
+    return page.document(lang=lang, title=t("title", lang), css=CSS,
+                         subtitle=[page.made(info["registry"], info["bureau"], lang), subtitle(info, lang)], body=body)

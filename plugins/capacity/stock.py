@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rallypoint.analysis import AnalysisError
+from rallypoint_plugins.reporting import units as unit_words
+from rallypoint_plugins.reporting.notes import add as note
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -45,6 +47,7 @@ class Need:
     units: dict[str, float]
     origin: str = ""
     origin_zh: str = ""
+    unit_zh: str = ""  # the Chinese measure word a profile gives (顶 for tents, 床 for quilts); else the code's
 
     @property
     def consumable(self) -> bool:
@@ -60,6 +63,10 @@ class Need:
     def note(self, lang: str) -> str:
         return (self.origin_zh or self.origin) if lang == "zh" else self.origin
 
+    def unit_label(self, lang: str) -> str:
+        """The need's unit as a report says it: 千克, 升, 套, 顶, 床 … in Chinese."""
+        return unit_words.unit(self.unit, lang, own=self.unit_zh or None)
+
 
 def needs(profile: "Profile") -> list[Need]:
     """The needs of a minimum-needs profile, checked (a bad entry is an AnalysisError naming it)."""
@@ -70,7 +77,7 @@ def needs(profile: "Profile") -> list[Need]:
             key = str(d["key"])
             amount = d["amount"]
             freq = d.get("frequency", "weekly")
-            units = {str(k): float(v) for k, v in (d.get("units") or {}).items()}
+            factors = {str(k): float(v) for k, v in (d.get("units") or {}).items()}
             cats = tuple(str(c) for c in d.get("categories") or ())
         except (KeyError, TypeError, ValueError) as exc:
             raise AnalysisError(f"{where}: malformed ({exc})") from None
@@ -78,11 +85,11 @@ def needs(profile: "Profile") -> list[Need]:
             raise AnalysisError(f"{where} ({key}): amount must be a positive number, not {amount!r}")
         if freq not in FREQUENCIES:
             raise AnalysisError(f"{where} ({key}): frequency must be one of {', '.join(FREQUENCIES)}, not {freq!r}")
-        if any(not (v > 0 and math.isfinite(v)) for v in units.values()):
+        if any(not (v > 0 and math.isfinite(v)) for v in factors.values()):
             raise AnalysisError(f"{where} ({key}): every unit factor must be a positive number")
         out.append(Need(key, str(d.get("title_zh", key)), str(d.get("title_en", key)), float(amount),
-                        str(d.get("unit", "")), freq, cats, units, str(d.get("origin", "")),
-                        str(d.get("origin_zh", ""))))
+                        str(d.get("unit", "")), freq, cats, factors, str(d.get("origin", "")),
+                        str(d.get("origin_zh", "")), str(d.get("unit_zh", ""))))
     if not out:
         raise AnalysisError(f"minimum-needs profile {profile.name!r} lists no needs (data.needs)")
     return out
@@ -95,7 +102,8 @@ def depot_stock(reg: "Registry", assessed: list[Need], warnings: list[str]) -> t
 
     empty = gpd.GeoDataFrame({"uuid": []}, geometry=[], crs=4490)
     if "depots" not in reg.layers or "depot_stock" not in reg.layers or not reg.count("depots"):
-        warnings.append("the registry holds no depots: every need has 0 days of supply")
+        note(warnings, "the registry holds no depots: every need has 0 days of supply",
+             "登记库中没有储备库：各项物资可供天数均为 0")
         return empty, np.zeros((0, len(assessed)))
     depots = reg.read_frame("depots", columns=["uuid", "name", "status"])
     depots = depots[(depots["status"] == "in_service") & ~depots.geometry.isna()].reset_index(drop=True)
@@ -110,16 +118,19 @@ def depot_stock(reg: "Registry", assessed: list[Need], warnings: list[str]) -> t
         factor = rows["unit"].map(need.units)
         ignored = rows[factor.isna()]
         for (cat, unit), g in ignored.groupby(["category", "unit"]):
-            warnings.append(f"{len(g)} stock records of {cat} in {unit} ({g['quantity'].sum():,.0f} {unit}) are not "
-                            f"counted as {need.title_en} ({need.unit}): a needs profile gives no conversion "
-                            f"from {unit}")
+            qty, said = f"{g['quantity'].sum():,.0f}", unit_words.unit(unit, "zh")
+            note(warnings, f"{len(g)} stock records of {cat} in {unit} ({qty} {unit}) are not counted as "
+                           f"{need.title_en} ({need.unit}): a needs profile gives no conversion from {unit}",
+                 f"{len(g)} 条以“{said}”计量的库存记录（共 {qty} {said}）未计入{need.title_zh}："
+                 f"最低需求方案未给出由“{said}”到“{need.unit_label('zh')}”的换算")
         ok = rows[factor.notna()]
         qty = ok["quantity"].astype(float).fillna(0.0).to_numpy() * factor[factor.notna()].to_numpy()
         np.add.at(matrix[:, j], ok["depot"].to_numpy(dtype=np.int64), qty)
         exp = pd.to_datetime(ok["expiry"], errors="coerce")
         expired += int((exp < today).sum())
     if expired:
-        warnings.append(f"{expired} counted stock records are past their expiry date; they are still counted")
+        note(warnings, f"{expired} counted stock records are past their expiry date; they are still counted",
+             f"{expired} 条计入的库存记录已过保质期，仍按库存计入")
     return depots, matrix
 
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rallypoint_plugins.reporting.notes import add as note
+
 from .areas import locate
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,9 +42,10 @@ def teams_by_area(reg: "Registry", areas: "gpd.GeoDataFrame", warnings: list[str
         members = t["members"].astype(float).fillna(0.0).to_numpy()
         out["team_members"] = np.bincount(where[inside], weights=members[inside], minlength=n).round().astype(np.int64)
         if (~inside).any():
-            warnings.append(f"{int((~inside).sum())} teams are based outside every area and are not counted")
+            note(warnings, f"{int((~inside).sum())} teams are based outside every area and are not counted",
+                 f"{int((~inside).sum())} 支救援队伍驻地不在任何分析区域内，未计入")
     else:
-        warnings.append("the registry holds no rescue teams")
+        note(warnings, "the registry holds no rescue teams", "登记库中没有救援队伍")
     if "hazard_points" in reg.layers and reg.count("hazard_points"):
         h = reg.read_frame("hazard_points", columns=["status"])
         h = h[h["status"].isin(HAZARD_STATUSES)]

@@ -96,4 +96,5 @@ COVERAGE = Analysis(
     run=run,
     requires=("admin_areas", "population"),  # no shelter at all is a result: nobody is covered
     version="1",
+    packages=("numpy", "pandas", "geopandas", "shapely>=2", "matplotlib", "scipy", "pyproj", "ortools"),  # what QGIS's Processing checks before it offers to run it
 )

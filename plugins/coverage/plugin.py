@@ -35,3 +35,23 @@ def rallypoint_cli_commands():
     from .cli import roads
 
     return [roads]
+
+
+@hookimpl
+def rallypoint_web_endpoints():
+    from rallypoint_plugins.reporting.web import report_endpoint
+
+    return [report_endpoint("coverage", "The evacuation coverage report (HTML, or f=pdf; lang=zh|en; the analysis' "
+                                        "parameters)")]
+
+
+@hookimpl
+def rallypoint_portal_panels():
+    from rallypoint.portal import Link, Panel
+
+    # links only: a run takes seconds, so the portal shows no figures of its own and the report runs when opened
+    title = ("应急避难疏散覆盖分析", "Evacuation coverage")
+    return [Panel("coverage", *title, None, role="reader", order=40, links=(
+        Link("/plugins/coverage/report?lang={lang}", f"{title[0]}报告", f"{title[1]} report", role="reader"),
+        Link("/plugins/coverage/report?f=pdf&lang={lang}", f"{title[0]}报告（PDF）", f"{title[1]} report (PDF)",
+             role="reader")))]

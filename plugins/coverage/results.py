@@ -177,6 +177,6 @@ def build_layers(*, areas, table, cells, cell_lonlat, pop, demand, cell_xy, time
     def report(lang: str) -> str:
         from .report import render
 
-        return render(layers, region, rows, info, list(warnings), lang)
+        return render(layers, region, rows, info, warnings, lang)
 
     return AnalysisResult(layers=layers, tables=tables, summary=rows, report=report, warnings=warnings)

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from rallypoint.analysis import AnalysisContext, AnalysisError, AnalysisResult
+from rallypoint_plugins.reporting.notes import Notes
+from rallypoint_plugins.reporting.notes import add as note
 
 from . import assignment as asg_mod
 from . import coverage as cov
@@ -57,12 +59,14 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
     from . import response, siting
     from .results import build_layers
 
-    warnings: list[str] = []
+    warnings = Notes()
     ths = check_thresholds(params["minutes"])
     tmax = ths[-1]
     walk_kmh, max_snap = params["walk_kmh"], params["max_snap_m"]
     speed = walk_kmh * 1000.0 / 60.0
     distances, statuses = setbacks(ctx.profile("shelter_setbacks", params["setbacks"]).data)
+    hazard_words = _hazard_words(reg, params["hazard"])
+    hazard_zh = hazard_words[0]
     steps = 7
 
     ctx.progress("network", 0, steps)
@@ -85,8 +89,10 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
     cell_snap_min = np.where(csnap.ok, csnap.dist_m / speed, np.inf)
     off = ~csnap.ok
     if off.any():
-        warnings.append(f"{int(off.sum())} population cells ({pop[off].sum():,.0f} people) lie more than "
-                        f"{max_snap:g} m from the walking network: counted as not covered (off the network)")
+        note(warnings, f"{int(off.sum())} population cells ({pop[off].sum():,.0f} people) lie more than "
+                       f"{max_snap:g} m from the walking network: counted as not covered (off the network)",
+             f"{int(off.sum())} 个人口格网（{pop[off].sum():,.0f} 人）距步行路网超过 {max_snap:g} 米：计为未覆盖"
+             f"（不在路网上）")
 
     ctx.progress("shelters", 2, steps)
     hp = reg.read_frame("hazard_points", columns=["hazard_type", "status", "danger_grade", "threatened_people"]) \
@@ -103,20 +109,26 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
     net_ok = elig & ssnap.ok
     if (elig & ~ssnap.ok).any():
         names = ", ".join(shelters.loc[elig & ~ssnap.ok, "name"].astype(str).head(5))
-        warnings.append(f"{int((elig & ~ssnap.ok).sum())} eligible shelters lie more than {max_snap:g} m from the "
-                        f"walking network and are left out of road coverage: {names}")
+        note(warnings, f"{int((elig & ~ssnap.ok).sum())} eligible shelters lie more than {max_snap:g} m from the "
+                       f"walking network and are left out of road coverage: {names}",
+             f"{int((elig & ~ssnap.ok).sum())} 处可用避难场所距步行路网超过 {max_snap:g} 米，不计入路网覆盖："
+             + names.replace(", ", "、"))
     zero = shelters["reason"] == "capacity"
     if zero.any():
-        warnings.append(f"{int(zero.sum())} shelters have no capacity ({situation.field} 0) and are left out: "
-                        + ", ".join(shelters.loc[zero, "name"].astype(str).head(5)))
+        names = shelters.loc[zero, "name"].astype(str).head(5)
+        note(warnings, f"{int(zero.sum())} shelters have no capacity ({situation.field} 0) and are left out: "
+             + ", ".join(names), f"{int(zero.sum())} 处避难场所{situation.title('zh')}容量为 0，不计入：" + "、".join(names))
     unknown = shelters["reason"] == "capacity_unknown"
     if unknown.any():
-        warnings.append(f"{int(unknown.sum())} shelters have no capacity recorded for the situation "
-                        f"({situation_mod.UNKNOWN[situation.code][1]}): capacity unknown, left out of the assignment: "
-                        + ", ".join(shelters.loc[unknown, "name"].astype(str).head(5)))
+        names = shelters.loc[unknown, "name"].astype(str).head(5)
+        note(warnings, f"{int(unknown.sum())} shelters have no capacity recorded for the situation "
+                       f"({situation_mod.UNKNOWN[situation.code][1]}): capacity unknown, left out of the assignment: "
+             + ", ".join(names), f"{int(unknown.sum())} 处避难场所{situation_mod.UNKNOWN[situation.code][0]}："
+                                 "容量不明，不参与分配：" + "、".join(names))
     if not elig.any():
-        warnings.append(f"no shelter is usable for {params['hazard']!r} (open or on standby, serving it, safe and with "
-                        f"capacity): nobody is covered")
+        note(warnings, f"no shelter is usable for {params['hazard']!r} (open or on standby, serving it, safe and with "
+                       f"capacity): nobody is covered",
+             f"没有可用于{hazard_zh}的避难场所（开放或待命、适用于该灾种、安全且有容量）：无人被覆盖")
     use_idx = np.flatnonzero(net_ok)  # the shelters searched on the network, in this order
     s_nodes = ssnap.node[use_idx]
     s_snap_min = ssnap.dist_m[use_idx] / speed
@@ -126,8 +138,10 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
     nearest = np.where(which >= 0, use_idx[np.maximum(which, 0)], -1) if len(use_idx) else which
     unreach = cov.unreachable_cells(walk, csnap, s_nodes)
     if unreach.any():
-        warnings.append(f"{int(unreach.sum())} population cells ({pop[unreach].sum():,.0f} people) lie on parts of "
-                        f"the road network not connected to any usable shelter: reported as unreachable")
+        note(warnings, f"{int(unreach.sum())} population cells ({pop[unreach].sum():,.0f} people) lie on parts of "
+                       f"the road network not connected to any usable shelter: reported as unreachable",
+             f"{int(unreach.sum())} 个人口格网（{pop[unreach].sum():,.0f} 人）所在的路网与任何可用避难场所都不连通："
+             "计为无可达场所")
     straight, _ = cov.straight_times(cell_xy, sxy[elig], walk_kmh)
     table = pd.concat([areas[["adcode", "name", "level"]],
                        cov.by_area(pop, cell_area, len(areas), times, straight, ths, off, unreach)], axis=1)
@@ -150,7 +164,8 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
     resp = _response(reg, roads, road_geom, epsg, hp, params, max_snap, walk_kmh, response, warnings)
 
     why = np.where(off, "off_network", np.where(unreach, "no_shelter_on_network_part", "beyond"))
-    info = {"registry": reg.info.name, "epsg": epsg, "params": dict(params), "thresholds": ths, "situation": situation}
+    info = {"registry": reg.info.name, "bureau": reg.info.bureau, "epsg": epsg, "params": dict(params),
+            "thresholds": ths, "situation": situation, "hazard_words": hazard_words}
     result = build_layers(areas=areas, table=table, cells=cells, cell_lonlat=cell_lonlat, pop=pop, demand=demand,
                           cell_xy=cell_xy, times=times, why=why, straight=straight, nearest=nearest, off=off,
                           shelters=shelters, use_idx=use_idx, people=people, ncells=ncells, pairs=pairs,
@@ -159,6 +174,13 @@ def run_steps(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisResu
                           hp=hp, gpd=gpd, pd=pd, shapely=shapely)
     ctx.progress("results", steps, steps)
     return result
+
+
+def _hazard_words(reg, code: str) -> tuple[str, str]:
+    """The hazard in words (洪涝 / Flood), as the shelters' definition names it."""
+    ldef = reg.layer("shelters") if "shelters" in reg.layers else None
+    value = ldef.field("hazards").value(code) if ldef is not None and ldef.has_field("hazards") else None
+    return (value.label("zh"), value.label("en")) if value is not None else (code, code)
 
 
 def _siting(walk, csnap, cell_xy, weights, params, tmax, speed, max_snap, siting, sp, warnings):
@@ -172,7 +194,8 @@ def _siting(walk, csnap, cell_xy, weights, params, tmax, speed, max_snap, siting
     snap = nw.snap(walk, cand, max_snap)
     cand = cand[snap.ok]
     if not len(cand):
-        warnings.append("no candidate site for a new shelter lies near the walking network")
+        note(warnings, "no candidate site for a new shelter lies near the walking network",
+             "步行路网附近没有可新增避难场所的候选场址")
         return empty
     sub = np.where((weights > 0) & csnap.ok, csnap.node, -1)
     dnodes, dpos = np.unique(sub[sub >= 0], return_inverse=True)
@@ -203,7 +226,8 @@ def _response(reg, roads, road_geom, epsg, hp, params, max_snap, walk_kmh, respo
         teams = teams[teams["status"] == "ready"]
         drive = nw.build(roads, epsg, "drive", geometry=road_geom)
         if not drive.graph.nnz:
-            warnings.append("no road is open to driving: team arrival times are not computed")
+            note(warnings, "no road is open to driving: team arrival times are not computed",
+                 "没有可通行车辆的道路：不计算救援队伍到达时间")
         elif len(teams):
             ready = teams["readiness_min"].astype("Float64").fillna(0).to_numpy(dtype=float)
             t, who, off = response.teams_to_points(drive, xy_of(teams.geometry, epsg), ready, pts, max_snap,

@@ -120,8 +120,8 @@ def _show(rows: list[dict], cols, heads, title: str, doc: dict | None) -> None:
     table = Table(title=title)
     for c, h in zip(cols, heads):
         table.add_column(h, justify="right" if c in COUNT_COLUMNS or c == "rate_pct" else "left")
-    for r in rows:
-        table.add_row(*("" if r[c] is None else str(r[c]) for c in cols))
+    for r in rows:  # the rate with its two promised decimals (100.00, not 100.0)
+        table.add_row(*("" if r[c] is None else f"{r[c]:.2f}" if c == "rate_pct" else str(r[c]) for c in cols))
     console.print(table)
 
 
@@ -150,12 +150,13 @@ def list_cmd(registry, which, as_of, township, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def report_cmd(registry, as_of, township, lang, as_json) -> None:
     """Records, open, overdue, closed and rectified per township, and the rectification rate."""
-    from .analysis import HEADINGS
+    from .page import HEADINGS
     from .report import township_table
 
     day, frame, names = _frame(registry, as_of, township)
     table = township_table(frame, names)
     rows, lang = rows_of(table), lang or "zh"
     title = f"{'隐患整改统计' if lang == 'zh' else 'Hazard rectification'} · {day}"
-    _show(rows, list(table.columns), [HEADINGS[lang][c] for c in table.columns], title,
+    heads = {**HEADINGS[lang], "rate_pct": HEADINGS[lang]["rate_pct"] + ("（%）" if lang == "zh" else " (%)")}
+    _show(rows, list(table.columns), [heads[c] for c in table.columns], title,
           {"as_of": day, "townships": rows} if as_json else None)

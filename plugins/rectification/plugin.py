@@ -6,7 +6,10 @@ Importing this module loads no pandas or geopandas.
 
 from __future__ import annotations
 
-import tomllib
+try:
+    import tomllib  # novermin (tomli stands in on older Pythons)
+except ModuleNotFoundError:  # Python < 3.11 (QGIS 3.22-3.34 on Windows): the same parser, as tomli
+    import tomli as tomllib
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -54,3 +57,10 @@ def rallypoint_web_endpoints():
     from .web import ENDPOINTS
 
     return ENDPOINTS
+
+
+@hookimpl
+def rallypoint_portal_panels():
+    from .portal import PANEL
+
+    return [PANEL]

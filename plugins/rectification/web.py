@@ -1,8 +1,11 @@
 """The ledger over HTTP, through ``rallypoint_web_endpoints``.
 
-- ``GET /rectification/townships?as_of=&township=``: counts and rate per township (no key needed);
+- ``GET /rectification/townships?as_of=&township=``: counts and rate per township (no key needed; ``f=html`` or
+  ``f=pdf``: the report below);
 - ``GET /rectification/records?list=open|overdue|closed|all&as_of=&township=``: a list (no key needed; it
   holds no personal data);
+- ``GET /plugins/rectification/report?as_of=&township=&lang=zh|en&f=html|pdf``: the ledger's report (the page for
+  anyone, as the lists are; its PDF, which takes a browser's print, for key or session holders);
 - ``POST /rectification/records``: a new record (JSON fields; an editor's key, as every write);
 - ``POST /rectification/records/{uuid}/advance``: ``{"state": ..., "on": ..., "by": ..., "values": {...},
   "if_version": n}``.
@@ -47,6 +50,9 @@ def _read(req: Mapping[str, Any], which: str):
 def townships(req: Mapping[str, Any]):
     from .report import township_names, township_table
 
+    if (req.get("args") or {}).get("f") in ("html", "pdf"):  # a browser asking for the page: the ledger's report
+        return report(req)
+
     _, day, frame = _read(req, "townships")
     return 200, {}, {"as_of": day, "townships": rows_of(township_table(frame, township_names(req["registry"])))}
 
@@ -60,6 +66,23 @@ def records(req: Mapping[str, Any]):
         raise BadQuery(f"list {which!r} is not one of {', '.join(LISTS)}")
     part = select(frame, which)
     return 200, {}, {"list": which, "as_of": day, "count": len(part), "records": rows_of(part)}
+
+
+def report(req: Mapping[str, Any]):
+    from rallypoint.analysis import run_analysis
+    from rallypoint.plugins import default_plugin_manager
+    from rallypoint_plugins.reporting.web import answer, options, unauthorised
+
+    lang, fmt, args = options(req.get("args") or {})
+    unknown = sorted(set(args) - _ARGS["townships"])
+    if unknown:
+        raise BadQuery(f"unknown query parameter(s) {', '.join(unknown)} (known: as_of, township, lang, f)")
+    if fmt == "pdf" and req.get("principal") is None:
+        return unauthorised("GET /plugins/rectification/report?f=pdf")
+    if LAYER not in req["registry"].layers:
+        raise BadQuery("this registry has no rectification ledger")
+    result = run_analysis(req["registry"], default_plugin_manager(), "rectification", args, lang=lang)
+    return answer(result.report(lang), fmt, "rectification", lang)
 
 
 def _body(req: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,6 +121,8 @@ def advance(req: Mapping[str, Any]):
 ENDPOINTS = [
     Endpoint("GET", "/rectification/townships", townships, "Rectification counts and rate per township"),
     Endpoint("GET", "/rectification/records", records, "Open, overdue or closed rectification records"),
+    Endpoint("GET", "/plugins/rectification/report", report,
+             "The rectification ledger's report (HTML for anyone; f=pdf with a key; lang=zh|en)"),
     Endpoint("POST", "/rectification/records", create, "Add a rectification record"),
     Endpoint("POST", "/rectification/records/{uuid}/advance", advance, "Move a rectification record to a state"),
 ]

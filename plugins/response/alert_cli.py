@@ -41,7 +41,7 @@ def alert(registry, alert_file, incident, area_crs, days, extra, as_of, allow_ex
     from .alert_page import csv_list, render
     from .alert_run import run_alert
     from .first_report import text
-    from .pdf import html_to_pdf
+    from rallypoint_plugins.reporting.pdf import html_to_pdf
 
     data = click.get_binary_stream("stdin").read() if alert_file == "-" else Path(alert_file).read_bytes()
     raw = {"incident": incident, "area_crs": area_crs, "days": days, "as_of": as_of,

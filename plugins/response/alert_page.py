@@ -1,8 +1,9 @@
 """The warning's page (HTML, zh or en) and its lists as CSV for SMS tools.
 
 The page: the alert, the first report with its deadline, the sheet's headline figures, the responsible persons,
-the people and households by township and village, and the response card itself (embedded whole). Times are local
-(Asia/Shanghai unless ``RALLYPOINT_TZ`` says otherwise), people whole numbers.
+the people and households by township and village, and the response card itself, embedded whole in a declarative
+shadow root (its own styles stay its own, and it prints on its own pages after the page, annex included). Times are
+local (Asia/Shanghai unless ``RALLYPOINT_TZ`` says otherwise), people whole numbers.
 
 CSV: UTF-8 with a byte-order mark (so Excel opens the Chinese right), headers in the page's language. The
 contacts CSV has one row per person to message: rows with the same phone are merged, their roles and resources
@@ -17,6 +18,8 @@ import html
 import io
 import re
 from typing import TYPE_CHECKING
+
+from rallypoint_plugins.reporting import times
 
 from .first_report import deadline_words, level_words, people, text, when
 from .notify import ROLES
@@ -173,7 +176,7 @@ def render(o: "AlertOutcome", lang: str = "zh", card: str | None = None) -> str:
             lang, f"其中 {missing} 人次未登记联系电话，需另行通知。",
             f"{missing} of them have no phone recorded: reach them another way.")) + "</p>"
     ppl = _table(PEOPLE_HEAD[lang], people_rows(o.notice, lang), lang, numeric=(4, 5))
-    card = html.escape(o.result.report(lang) if card is None else card, quote=True)
+    card = embedded_card(o.result.report(lang) if card is None else card)
     level_class = f" level-{w.level}" if w.level else ""
     return f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <title>{html.escape(title)} · {html.escape(what)}</title>
@@ -184,7 +187,7 @@ body {{ font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", s
 h1 {{ font-size: 16pt; margin: 4mm 0 1mm; padding-left: 3mm; border-left: 8px solid #888; }}
 h1.level-red {{ border-color: #d62728; }} h1.level-orange {{ border-color: #ff7f0e; }}
 h1.level-yellow {{ border-color: #e6c700; }} h1.level-blue {{ border-color: #1f77b4; }}
-h2 {{ font-size: 11.5pt; margin: 4mm 0 1.5mm; color: #b2182b; }}
+h2 {{ font-size: 11.5pt; margin: 4mm 0 1.5mm; color: #b2182b; break-after: avoid; }}
 .meta {{ color: #444; margin: 0 0 2mm; }}
 .banner {{ border: 2px solid #d62728; background: #fdecea; padding: 1mm 3mm; margin: 2mm 0; }}
 .banner ul {{ margin: 0; padding-left: 5mm; }}
@@ -197,10 +200,11 @@ pre.report {{ white-space: pre-wrap; font-family: inherit; background: #fffbe6; 
 .deadline {{ font-weight: bold; color: #b2182b; }}
 .two {{ display: grid; grid-template-columns: 1fr 1fr; gap: 4mm; }}
 .hint, .notes {{ color: #555; font-size: 8.5pt; }}
-iframe.card {{ width: 200mm; height: 290mm; border: 1px solid #999; }}
+div.sheet {{ border: 1px solid #999; padding: 3mm; width: 200mm; }}
+@media print {{ div.sheet {{ border: none; padding: 0; break-before: page; }} h2.sheet {{ display: none; }} }}
 </style></head><body>
 <h1 class="title{level_class}">{html.escape(title)} · {html.escape(what)}</h1>
-<p class="meta">{html.escape(o.registry)} · {_t(lang, "生成于", "made")} {html.escape(when(o.made_at, lang))}</p>
+<p class="meta">{html.escape(o.registry)} · {html.escape(o.bureau)} · {_t(lang, "生成于", "made")} {html.escape(times.stamp(o.made_at, lang))}</p>
 {f'<div class="banner"><ul>{banner}</ul></div>' if banner else ''}
 <h2>{_t(lang, "初报（30 分钟内报送）", "First report (due within 30 minutes)")}</h2>
 <p class="deadline">{_t(lang, "报送时限：", "Due: ")}{html.escape(deadline_words(o, lang))}</p>
@@ -215,9 +219,28 @@ iframe.card {{ width: 200mm; height: 290mm; border: 1px solid #999; }}
                                       f"share inside; households = people ÷ {o.params['household_size']:g}, rounded "
                                       f"up for each row; the total is the area's own."))}</p>
 {f'<div class="notes"><h2>{_t(lang, "提示", "Notes")}</h2><ul>{warn}</ul></div>' if warn else ''}
-<h2>{_t(lang, "应急响应卡", "Incident response sheet")}</h2>
-<iframe class="card" title="{_t(lang, '应急响应卡', 'Incident response sheet')}" srcdoc="{card}"></iframe>
+<h2 class="sheet">{_t(lang, "应急响应卡", "Incident response sheet")}</h2>
+<div class="sheet" title="{_t(lang, '应急响应卡', 'Incident response sheet')}">{card}</div>
+<script>{FIT}</script>
 </body></html>"""
+
+
+#: The card keeps to one page here too (see :data:`.card.FIT`): its first part, in the shadow root, is shrunk to fit.
+FIT = """addEventListener("load", function () {
+  var host = document.querySelector("div.sheet"), card = host && host.shadowRoot && host.shadowRoot.querySelector(
+    "main.card"), room = (297 - 16) * 96 / 25.4;
+  if (card && card.scrollHeight > room) card.style.zoom = (0.995 * room / card.scrollHeight).toFixed(4);
+});"""
+
+
+def embedded_card(card: str) -> str:
+    """The response card (a whole page of :mod:`.card`) as a declarative shadow root: its styles apply to it alone
+    (``body`` becomes the shadow host), and it flows over pages when printed, annex included."""
+    style = re.search(r"<style>(.*?)</style>", card, re.S)
+    body = re.search(r"<body>(.*)</body>", card, re.S)
+    inner = re.sub(r"<script>.*?</script>", "", body.group(1) if body else card, flags=re.S)
+    css = re.sub(r"@page\s*\{[^}]*\}", "", style.group(1) if style else "").replace("body {", ":host { display: block;")
+    return f'<template shadowrootmode="open"><style>{css}</style>{inner}</template>'
 
 
 def _page_contacts(o: "AlertOutcome", lang: str) -> list[list]:

@@ -11,8 +11,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from rallypoint.analysis import AnalysisError
+from rallypoint_plugins.reporting.times import local_zone
 
-from .outcome import AlertOutcome, local_zone, parse_as_of
+from .outcome import AlertOutcome, parse_as_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from rallypoint import Registry

@@ -2,7 +2,8 @@
 
 The body is the warning: a CAP 1.2 alert (``application/cap+xml``, ``application/xml`` or ``text/xml``) or a
 GeoJSON area (``application/geo+json`` or ``application/json``); the query takes ``f`` (html, the page; json,
-everything; csv, a list for SMS tools, ``list=contacts`` or ``list=people``; txt, the first report), ``lang``
+everything; csv, a list for SMS tools, ``list=contacts`` or ``list=people``; txt, the first report; pdf, the page
+printed by headless Chromium), ``lang``
 (zh, en), ``as_of``, ``allow_expired``, ``events`` and the response sheet's parameters (``incident``, ``days`` …).
 It needs a key of any role, as the sheet does (a run takes seconds of a worker); it writes nothing. Names and phones
 come only to callers who may see personal data, as the core decides for every route.
@@ -14,7 +15,7 @@ from typing import Any, Mapping
 
 from rallypoint.web_endpoints import Endpoint
 
-FORMATS = ("html", "json", "csv", "txt")
+FORMATS = ("html", "pdf", "json", "csv", "txt")
 
 
 def alert(req: Mapping[str, Any]):
@@ -39,8 +40,10 @@ def alert(req: Mapping[str, Any]):
     from .first_report import text
 
     outcome = run_alert(req["registry"], body, args, personal=bool(req.get("personal")))
-    if fmt == "html":
-        return 200, {"Content-Type": "text/html; charset=utf-8"}, render(outcome, lang)
+    if fmt in ("html", "pdf"):
+        from rallypoint_plugins.reporting.web import answer
+
+        return answer(render(outcome, lang), fmt, "alert", lang)
     if fmt == "txt":
         return 200, {"Content-Type": "text/plain; charset=utf-8"}, text(outcome, lang)
     if fmt == "csv":

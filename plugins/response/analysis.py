@@ -101,4 +101,5 @@ RESPONSE = Analysis(
     run=run,
     requires=("population",),  # no shelter at all is a result: nobody can be placed
     version="1",
+    packages=("numpy", "pandas", "geopandas", "shapely>=2", "matplotlib", "scipy", "pyproj", "ortools"),  # what QGIS's Processing checks before it offers to run it
 )

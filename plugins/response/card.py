@@ -1,21 +1,23 @@
 """The response card (预案卡片化): one A4 page of HTML, in Chinese or English, with a map drawn offline.
 
 The map is drawn with matplotlib from the registry's own data (roads, the area, shelters, teams, depots,
-helipads), as the capacity report draws its maps: no tile server, nothing fetched. Tables keep to the first rows
-(the full lists are in the GeoPackage) so the card stays one page; :mod:`.pdf` prints the same page.
+helipads), with the reports' legend, scale bar and north arrow: no tile server, nothing fetched. The card's tables
+keep to the first rows so it stays one page; the rest of each list follows on the next page (附表), so the printed
+card is all field staff need. :mod:`rallypoint_plugins.reporting.pdf` prints the same page.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import math
-from datetime import datetime, timezone
 
 import numpy as np
 
-#: Rows of each table on the card (the GeoPackage has them all).
-TOP = {"shelters": 5, "teams": 4, "depots": 4, "helipads": 3, "warnings": 3, "townships": 4}
+from rallypoint_plugins.reporting import numbers, times
+from rallypoint_plugins.reporting.notes import text_of
+
+from .card_rows import TOP
+
 #: Longest warning on the card, in characters (the GeoPackage and the CLI keep them whole).
 WARNING_CHARS = 180
 COLOURS = {"area": "#d62728", "shelter": "#1a9641", "team": "#2166ac", "depot": "#8c510a", "helipad": "#7b3294",
@@ -34,19 +36,19 @@ def _t(lang: str, zh: str, en: str) -> str:
 
 
 def _n(v, digits: int = 0) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    return f"{v:,.{digits}f}"
+    return numbers.number(v, digits)
 
 
-def map_png(layers, roads, epsg: int, lang: str) -> bytes:
-    """The card's map: roads, the area, people left unplaced, who goes where, shelters, teams, depots, helipads."""
+def map_png(layers, roads, epsg: int, lang: str):
+    """The card's map (a :class:`~rallypoint_plugins.reporting.maps.Drawn`): roads, the area, people left unplaced, who
+    goes where, shelters, teams, depots, helipads; with its legend, scale bar and north arrow."""
     import matplotlib
     from matplotlib.collections import LineCollection, PatchCollection
     from matplotlib.lines import Line2D
     from matplotlib.patches import PathPatch
 
-    from rallypoint_plugins.capacity.charts import Style, figure, png_bytes, polygon_paths
+    from rallypoint_plugins.reporting import maps
+    from rallypoint_plugins.reporting.maps import Style, figure, polygon_paths
 
     style = Style(lang)
     area = layers["response_area"].to_crs(epsg)
@@ -114,7 +116,6 @@ def map_png(layers, roads, epsg: int, lang: str) -> bytes:
             for i, (x, y) in enumerate(zip(frame.geometry.x, frame.geometry.y)):
                 ax.annotate(f"{prefix}{i + 1}", (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7,
                             color=COLOURS[key], weight="bold", zorder=7)
-        _scale_bar(ax, minx, miny, maxx, maxy)
         legend = [Line2D([], [], color=COLOURS["area"], lw=2, label=_t(lang, "事件区域", "Incident area")),
                   Line2D([], [], marker="^", ls="", color=COLOURS["shelter"], label=_t(lang, "开放场所", "Shelter")),
                   Line2D([], [], marker="s", ls="", color=COLOURS["team"], label=_t(lang, "队伍", "Team")),
@@ -123,19 +124,10 @@ def map_png(layers, roads, epsg: int, lang: str) -> bytes:
                   Line2D([], [], marker="x", ls="", color=COLOURS["hazard"], label=_t(lang, "隐患点", "Hazard point")),
                   Line2D([], [], marker=".", ls="", color=COLOURS["unplaced"],
                          label=_t(lang, "未安置人口", "Unplaced people"))]
-        ax.legend(handles=legend, loc="upper left", fontsize=7, framealpha=0.85, ncol=1)
-        return png_bytes(fig)
-
-
-def _scale_bar(ax, minx, miny, maxx, maxy) -> None:
-    span = maxx - minx
-    raw = span / 5
-    step = 10 ** math.floor(math.log10(raw))
-    length = max(m * step for m in (1, 2, 5) if m * step <= raw)
-    x0, y0 = maxx - span * 0.04 - length, miny + (maxy - miny) * 0.04
-    ax.plot([x0, x0 + length], [y0, y0], color="black", lw=2, zorder=8)
-    ax.text(x0 + length / 2, y0 + (maxy - miny) * 0.012, f"{length / 1000:g} km" if length >= 1000 else
-            f"{length:g} m", ha="center", va="bottom", fontsize=7, zorder=8)
+        maps.legend(ax, legend, loc="upper left", fontsize=7, framealpha=0.85, ncol=1)
+        maps.scale_bar(ax, style.lang, loc="lower right", fontsize=7)
+        maps.north_arrow(ax, style.lang, size=0.07)
+        return maps.drawn(fig)
 
 
 def _table(head: list[str], rows: list[list[str]], more: int, lang: str) -> str:
@@ -144,20 +136,21 @@ def _table(head: list[str], rows: list[list[str]], more: int, lang: str) -> str:
     if not rows:
         body = f'<tr><td colspan="{len(head)}">{_t(lang, "无", "none")}</td></tr>'
     if more > 0:
-        rest = _t(lang, f"另有 {more} 项，见 GeoPackage", f"{more} more in the GeoPackage")
+        rest = _t(lang, f"另有 {more} 项，见附表（下页）", f"{more} more: see the annex (next page)")
         body += f'<tr><td colspan="{len(head)}" class="more">{rest}</td></tr>'
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
 def render(layers, tables, summary, info, warnings, roads, lang: str = "zh") -> str:
-    """The card as one HTML page (A4, print-ready), in ``lang`` (zh or en)."""
+    """The card as one HTML page (A4, print-ready), in ``lang`` (zh or en), with the annex (附表) of the lists too
+    long for it on the next page."""
+    from . import card_rows as cr
     from .verdict import verdict
 
     inc = info["incident"]
     zh = lang == "zh"
-    png = base64.b64encode(map_png(layers, roads, info["epsg"], lang)).decode()
+    drawn_map = map_png(layers, roads, info["epsg"], lang)
     title = _t(lang, "突发事件应急响应卡", "Incident response sheet")
-    when = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M %Z")
     shown = info["townships"][:TOP["townships"]]
     towns = "、".join(n for _, n in shown) if zh else ", ".join(f"{n} ({a})" for a, n in shown)
     if len(info["townships"]) > len(shown):
@@ -169,89 +162,85 @@ def render(layers, tables, summary, info, warnings, roads, lang: str = "zh") -> 
                                                   tables["response_supply"].itertuples()}))
 
     s = layers["response_shelters"]
-    opened = s[s["open"]]
-    sh_rows = [[f"S{i + 1}", r.name, _n(r.free), _n(r.assigned), _n(r.mean_walk_min, 1), _n(r.max_walk_min, 1)]
-               for i, r in enumerate(opened.head(TOP["shelters"]).itertuples())]
-    sh = _table([_t(lang, "编号", "#"), _t(lang, "避难场所", "Shelter"), _t(lang, "空位", "Free"),
-                 _t(lang, "安置", "Sent"), _t(lang, "平均步行(分)", "Mean walk (min)"),
-                 _t(lang, "最长(分)", "Longest (min)")], sh_rows, len(opened) - TOP["shelters"], lang)
-
+    sh_all = cr.shelters(s[s["open"]], lang)
     t = layers["response_teams"]
-    sent = t[t["send"]] if len(t) else t
-    labels = info.get("specialty_labels", {})
-    tm_rows = [[f"T{i + 1}", r.name, _specialties(r.specialties, labels, lang), _n(r.members), _n(r.readiness_min),
-                _n(r.arrive_min, 1), _t(lang, "是", "yes") if r.match else ""]
-               for i, r in enumerate(sent.head(TOP["teams"]).itertuples())]
-    tm = _table([_t(lang, "编号", "#"), _t(lang, "队伍", "Team"), _t(lang, "专长", "Specialties"),
-                 _t(lang, "人数", "Members"), _t(lang, "准备(分)", "Ready (min)"),
-                 _t(lang, "到达(分)", "Arrives (min)"), _t(lang, "专长对口", "Fits")], tm_rows,
-                len(sent) - TOP["teams"], lang)
-
+    tm_all = cr.teams(t[t["send"]] if len(t) else t, info.get("specialty_labels", {}), lang)
     sup = tables["response_supply"]
     d = layers["response_depots"]
-    more = int(d["draw"].sum()) - TOP["depots"] if len(d) else 0
-    drawn = d[d["draw"]] if len(d) else d
-    sep = "、" if zh else ", "
-    names = {}
-    for i, row in enumerate(drawn.head(TOP["depots"]).to_dict("records")):
-        gives = sep.join(f"{(n.need_zh if zh else n.need_en)} {_n(row[f'give_{n.need}'])} {n.unit}"
-                         for n in sup.itertuples() if row.get(f"give_{n.need}", 0) > 0)
-        names[f"D{i + 1}"] = f"{row['name']}（{_n(row['road_min'], 1)} 分钟：{gives}）" if zh else \
-            f"{row['name']} ({_n(row['road_min'], 1)} min: {gives})"
-    su_rows = [[r.need_zh if zh else r.need_en, r.unit, _n(r.needed), _n(r.supplied), _n(r.shortfall),
-                _n(r.days_available, 1)] for r in sup.itertuples()]
-    su = _table([_t(lang, "物资", "Need"), _t(lang, "单位", "Unit"),
-                 _t(lang, f"需求（{p['days']} 天）", f"Needed ({p['days']} days)"), _t(lang, "可调", "Supplied"),
-                 _t(lang, "缺口", "Short"), _t(lang, "库存可供天数", "Days in stock")], su_rows, 0, lang)
-    dep = ("；" if zh else "; ").join(f"{k} {html.escape(str(v))}" for k, v in names.items())
-    if more > 0:
-        dep += _t(lang, f"；另有 {more} 处，见 GeoPackage", f"; {more} more in the GeoPackage")
-
+    dp_all = cr.depots(d[d["draw"]] if len(d) else d, sup, lang)
     h = layers["response_helipads"]
-    ok = h[h["usable"]] if len(h) else h
-    hp_rows = [[f"H{i + 1}", r.name, f"{_n(r.pad_length_m)}×{_n(r.pad_width_m)} m", _n(r.to_area_km, 1)]
-               for i, r in enumerate(ok.head(TOP["helipads"]).itertuples())]
-    he = _table([_t(lang, "编号", "#"), _t(lang, "起降点", "Helipad"), _t(lang, "场地", "Pad"),
-                 _t(lang, "距区域(km)", "To area (km)")], hp_rows, len(ok) - TOP["helipads"], lang)
+    he_all = cr.helipads(h[h["usable"]] if len(h) else h, lang)
+    sh = _table(cr.heads("shelters", lang), sh_all[:TOP["shelters"]], len(sh_all) - TOP["shelters"], lang)
+    tm = _table(cr.heads("teams", lang), tm_all[:TOP["teams"]], len(tm_all) - TOP["teams"], lang)
+    su = _table(cr.heads("supplies", lang, p["days"]), cr.supplies(sup, lang), 0, lang)
+    dep = cr.depot_words(dp_all[:TOP["depots"]], len(dp_all) - TOP["depots"], lang)
+    he = _table(cr.heads("helipads", lang), he_all[:TOP["helipads"]], len(he_all) - TOP["helipads"], lang)
 
     rules = _rules(info, summary, lang)
-    warn = "".join(f"<li>{html.escape(_clip(warnings.text(w, lang)))}</li>" for w in warnings[:TOP["warnings"]])
-    if len(warnings) > TOP["warnings"]:
-        warn += f"<li>… {len(warnings) - TOP['warnings']}</li>"
-    return f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-@page {{ size: A4; margin: 8mm; }}
-* {{ box-sizing: border-box; }}
-body {{ font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", sans-serif; font-size: 7.8pt;
-  margin: 0 auto; width: 194mm; color: #111; }}
-h1 {{ font-size: 15pt; margin: 0 0 1mm; border-bottom: 2px solid #d62728; }}
-h2 {{ font-size: 9pt; margin: 1.5mm 0 0.8mm; color: #d62728; }}
-.meta {{ color: #444; margin: 0 0 1mm; }}
-.top {{ display: grid; grid-template-columns: 104mm 1fr; gap: 3mm; }}
-.map img {{ width: 100%; border: 1px solid #999; }}
-table {{ border-collapse: collapse; width: 100%; }}
-td, th {{ border: 1px solid #bbb; padding: 0.2mm 1.2mm; text-align: left; }}
-th {{ background: #f2f2f2; }}
-td.n {{ text-align: right; font-weight: bold; }}
-td.more {{ color: #666; font-style: italic; }}
-.two {{ display: grid; grid-template-columns: 1.35fr 1fr; gap: 3mm; }}
-.notes {{ font-size: 6.3pt; color: #333; margin: 0.5mm 0; }} .notes ul {{ margin: 0; padding-left: 4mm; }}
-.notes ul {{ columns: 2; column-gap: 4mm; }}
-</style></head><body>
+    said = [text_of(warnings, w, lang) for w in warnings]
+    warn = "".join(f"<li>{html.escape(_clip(w))}</li>" for w in said[:TOP["warnings"]])
+    if len(said) > TOP["warnings"]:
+        warn += "<li>" + html.escape(_t(lang, f"另有 {len(said) - TOP['warnings']} 条提示，见附表（下页）",
+                                        f"{len(said) - TOP['warnings']} more: see the annex (next page)")) + "</li>"
+    longer = [(name, cr.heads(kind, lang), rows) for kind, name, rows in (
+        ("shelters", _t(lang, f"开放的避难场所（共 {len(sh_all)} 处）", f"Shelters to open ({len(sh_all)})"), sh_all),
+        ("teams", _t(lang, f"派出队伍（共 {len(tm_all)} 支）", f"Teams to send ({len(tm_all)})"), tm_all),
+        ("depots", _t(lang, f"调用储备库（共 {len(dp_all)} 处）", f"Depots drawn on ({len(dp_all)})"), dp_all),
+        ("helipads", _t(lang, f"可用直升机起降点（共 {len(he_all)} 处）", f"Usable helipads ({len(he_all)})"), he_all))
+        if len(rows) > TOP[kind]]
+    longest = [w for w in said if len(w) > WARNING_CHARS]
+    annex = cr.annex(longer, said if len(said) > TOP["warnings"] or longest else [], lang)
+    area = _t(lang, f"面积 {summary['area_km2']:,.2f} 平方千米", f"area {summary['area_km2']:,.2f} km²")
+    made = _t(lang, "生成于", "made") + " " + times.stamp(times.now(), lang)
+    return f"""<!doctype html><html lang="{'zh-CN' if zh else 'en'}"><head><meta charset="utf-8"><title>{title}</title>
+<style>{CSS}</style></head><body><main class="card">
 <h1>{title} · {html.escape(inc.title(lang))}</h1>
-<p class="meta">{html.escape(str(info['registry']))} · {html.escape(inc.how(lang))} ·
-{_t(lang, "面积", "area")} {summary['area_km2']:,.2f} km² · {html.escape(towns)} · {_t(lang, "生成于", "made")} {when}</p>
+<p class="meta">{html.escape(str(info['registry']))} · {html.escape(inc.how(lang))} · {area} · {html.escape(towns)} ·
+{html.escape(made)}</p>
 <p class="meta"><b>{html.escape(verdict(summary, lang))}</b></p>
-<div class="top"><div class="map"><img src="data:image/png;base64,{png}" alt="{_t(lang, '地图', 'map')}"></div>
-<div><h2>{_t(lang, "主要数字", "Headline figures")}</h2><table>{head_rows}</table></div></div>
+<div class="top"><div class="map">{drawn_map.img(_t(lang, "地图", "Map"), lang)}</div>
+<div><h2>{_t(lang, "主要数字", "Headline figures")}</h2><table class="head">{head_rows}</table></div></div>
 <h2>{_t(lang, "开放的避难场所（不超员分配）", "Shelters to open (no shelter overfilled)")}</h2>{sh}
 <h2>{_t(lang, "派出队伍（按路网到达时间）", "Teams to send (arrival by road)")}</h2>{tm}
 <div class="two"><div><h2>{_t(lang, "物资保障", "Supplies")} · {summary['displaced']:,} {_t(lang, "人", "people")}</h2>{su}
-<p class="notes">{_t(lang, "调用储备库（按路网由近及远）：", "Depots drawn on, nearest by road first: ")}
-{dep or _t(lang, "无", "none")}</p></div>
+<p class="notes">{_t(lang, "调用储备库（按路网由近及远）：", "Depots drawn on, nearest by road first: ")}{dep}</p></div>
 <div><h2>{_t(lang, "可用直升机起降点", "Usable helipads")}</h2>{he}</div></div>
 <div class="notes"><h2>{_t(lang, "口径与提示", "Rules and notes")}</h2><ul>{rules}{warn}</ul></div>
+</main>
+{annex}
+<script>{FIT}</script>
 </body></html>"""
+
+
+#: The card is one page: when a long list of warnings or a wrapped table would push it onto a second page, the
+#: page shrinks it to fit (CSS zoom) before it is printed or shown. A4's height less the margins, in CSS pixels.
+FIT = """addEventListener("load", function () {
+  var card = document.querySelector("main.card"), room = (297 - 16) * 96 / 25.4;
+  if (card && card.scrollHeight > room) card.style.zoom = (0.995 * room / card.scrollHeight).toFixed(4);
+});"""
+
+CSS = """
+@page { size: A4; margin: 8mm; }
+* { box-sizing: border-box; }
+body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", sans-serif; font-size: 7.8pt;
+  margin: 0 auto; width: 194mm; color: #111; }
+h1 { font-size: 15pt; margin: 0 0 1mm; border-bottom: 2px solid #d62728; }
+h2 { font-size: 9pt; margin: 1.5mm 0 0.8mm; color: #d62728; }
+.meta { color: #444; margin: 0 0 1mm; }
+.top { display: grid; grid-template-columns: 104mm 1fr; gap: 3mm; }
+.map img { width: 100%; border: 1px solid #999; }
+table { border-collapse: collapse; width: 100%; }
+td, th { border: 1px solid #bbb; padding: 0.2mm 1.2mm; text-align: left; }
+th { background: #f2f2f2; }
+td.n { text-align: right; font-weight: bold; }
+table.head td { padding: 0 1.2mm; font-size: 7.2pt; line-height: 1.2; }
+td.more { color: #666; font-style: italic; }
+.two { display: grid; grid-template-columns: 1.35fr 1fr; gap: 3mm; }
+.notes { font-size: 6.3pt; color: #333; margin: 0.5mm 0; } .notes ul { margin: 0; padding-left: 4mm; }
+.notes ul { columns: 2; column-gap: 4mm; }
+section.annex { break-before: page; } section.annex h1 { margin-top: 4mm; } section.annex table { margin-bottom: 2mm; }
+section.annex tr { break-inside: avoid; } ul.full { padding-left: 4mm; }
+"""
 
 
 def _headline(m: dict, lang: str, needs: dict):
@@ -259,11 +248,6 @@ def _headline(m: dict, lang: str, needs: dict):
     rows = summary_rows(m)
     return [(z, e, ("、".join(n[0] for n in short) if lang == "zh" else ", ".join(n[1] for n in short)) or "—")
             if e == "Supplies short" else (z, e, v) for z, e, v in rows]
-
-
-def _specialties(codes, labels: dict, lang: str) -> str:
-    parts = [c.strip() for c in str(codes or "").split(",") if c.strip()]
-    return ("、" if lang == "zh" else ", ").join(labels.get(c, (c, c))[0 if lang == "zh" else 1] for c in parts)
 
 
 def _value(v) -> str:
@@ -280,28 +264,28 @@ def _rules(info, m, lang: str) -> str:
     p = info["params"]
     zh = lang == "zh"
     items = [
-        (f"人口按格网计：格网视为以中心点为中心、边长 cell_m 的正方形，跨边界的格网按其在区域内的面积比例计入"
+        (f"人口按格网计：格网视为以中心点为中心、边长为格网尺寸的正方形，跨边界的格网按其在区域内的面积比例计入"
          f"（{m['boundary_cells']} 个）；户数 = 人口 ÷ {p['household_size']:g}，向上取整。",
-         f"People from the population grid: a cell is a square of cell_m around its centre; cells crossing the "
+         f"People from the population grid: a cell is a square of its size around its centre; cells crossing the "
          f"edge ({m['boundary_cells']}) count by the share of their surface inside. Households = people ÷ "
          f"{p['household_size']:g}, rounded up."),
-        (f"避难场所：开放或待命、适用于该灾种、在安全距离之外、位于区域外、有空位（按 {info['standard'].name} 标准核定的位置减去现有人数）"
-         f"且在步行 {p['walk_minutes']:g} 分钟（{p['walk_kmh']:g} km/h）路网范围内；按最小费用流分配，任何场所不超员。",
+        (f"避难场所：开放或待命、适用于该灾种、在安全距离之外、位于区域外、有空位（按{info['standard'].title('zh')}核定的位置减去现有人数）"
+         f"且在步行 {p['walk_minutes']:g} 分钟（每小时 {p['walk_kmh']:g} 千米）路网范围内；按最小费用流分配，任何场所不超员。",
          f"Shelters: open or on standby, serving the hazard, outside hazard setbacks, outside the area, with free "
-         f"places (places under {info['standard'].name} minus the people already there), within {p['walk_minutes']:g} "
+         f"places (places under {info['standard'].title('en')} minus the people already there), within {p['walk_minutes']:g} "
          f"min walk by road ({p['walk_kmh']:g} km/h); assigned by min-cost flow so none overflows."),
         (f"容量按情景：{info['situation'].describe('zh')}；未登记该容量的场所为“容量不明”，不安置。",
          f"Capacity for: {info['situation'].describe('en')}; a shelter without that capacity recorded is "
          f"'capacity unknown' and takes nobody."),
-        (f"队伍：待命、驻地距区域 {p['search_km']:g} km 内；到达时间 = 出动准备 + 按路网行车（各路段限速）到区域；"
-         f"{p['team_minutes']:g} 分钟内到达且在其出动半径内的派出，最多 {p['max_teams'] or '全部'} 支，专长对口的优先。"
+        (f"队伍：待命、驻地距区域 {p['search_km']:g} 千米内；到达时间 = 出动准备 + 按路网行车（各路段限速）到区域；"
+         f"{p['team_minutes']:g} 分钟内到达且在其出动半径内的派出，最多 {p['max_teams'] or '不限'} 支，专长对口的优先。"
          f"储备库同样按路网由近及远调用，满足 {p['days']} 天需求。",
          f"Teams: ready, based within {p['search_km']:g} km; arrival = readiness + driving by road (each road's speed) "
          f"to the area; sent when arriving within {p['team_minutes']:g} min and within their deployment radius, "
          f"at most "
          f"{p['max_teams'] or 'all'}, fitting specialties first. "
          f"Depots are drawn on nearest by road first, for {p['days']} days."),
-        (f"直升机起降点：状态可用、位于区域外、距区域 {p['search_km']:g} km 内。",
+        (f"直升机起降点：状态可用、位于区域外、距区域 {p['search_km']:g} 千米内。",
          f"Helipads: status usable, outside the area, within {p['search_km']:g} km of it."),
     ]
     return "".join(f"<li>{html.escape(z if zh else e)}</li>" for z, e in items)
@@ -317,7 +301,7 @@ def summary_rows(m: dict) -> list[tuple[str, str, object]]:
             ("已安置", "Placed in a shelter", round(m["placed"])),
             ("无法安置", "Unplaced", round(m["unplaced"])),
             ("  其中：可达场所已满", "  of whom: shelters in reach full", round(m["unplaced_full"])),
-            ("  其中：时限内无可达场所", "  of whom: no shelter within the walking limit", round(m["unplaced_no_reach"])),
+            ("  其中：时限内无可达场所", "  of whom: no shelter in walking reach", round(m["unplaced_no_reach"])),
             ("  其中：不在路网上", "  of whom: off the road network", round(m["unplaced_off_network"])),
             ("派出队伍", "Teams to send", m["teams_sent"]),
             ("首支队伍到达（分钟）", "First team arrives (min)",

@@ -34,7 +34,7 @@ def sheet(registry, area, point, radius_m, hazard_uuid, area_crs, incident, days
     from rallypoint.errors import RallypointError
     from rallypoint.plugins import default_plugin_manager
 
-    from .pdf import html_to_pdf
+    from rallypoint_plugins.reporting.pdf import html_to_pdf
 
     raw = {"area": _area_text(area) if area else None, "point": point, "radius_m": radius_m,
            "hazard_uuid": hazard_uuid, "area_crs": area_crs, "incident": incident, "days": days}

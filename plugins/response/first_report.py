@@ -11,6 +11,10 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from rallypoint_plugins.reporting import times
+
+from .card_rows import unit
+
 if TYPE_CHECKING:  # pragma: no cover
     from .outcome import AlertOutcome
 
@@ -18,21 +22,11 @@ if TYPE_CHECKING:  # pragma: no cover
 QUOTE = 160
 #: Names listed per kind of resource (the rest are counted).
 NAMES = 5
-#: Units of the needs profiles, in Chinese.
-UNITS_ZH = {"piece": "件", "set": "套", "kg": "千克", "t": "吨", "L": "升", "l": "升", "m3": "立方米", "m2": "平方米"}
 
 
 def when(t: datetime | None, lang: str) -> str:
     """A time in the reports' zone: ``2026年7月1日 08:30`` or ``2026-07-01 08:30 (UTC+08:00)``."""
-    from .outcome import local_zone
-
-    if t is None:
-        return "—"
-    t = t.astimezone(local_zone())
-    if lang == "zh":
-        return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
-    off = t.strftime("%z")
-    return f"{t:%Y-%m-%d %H:%M} (UTC{off[:3]}:{off[3:]})"
+    return times.when(t, lang)
 
 
 def people(v) -> int:
@@ -129,7 +123,7 @@ def text(o: "AlertOutcome", lang: str = "zh") -> str:
                f"调用储备库 {len(drawn)} 处" + (f"（{_names(drawn['name'], 'zh')}）" if len(drawn) else ""),
                f"可用直升机起降点 {int(m['helipads_usable'])} 处"]
         if len(short):
-            res.append("物资缺口：" + "、".join(f"{r.need_zh} {r.shortfall:,.0f} {UNITS_ZH.get(r.unit, r.unit)}"
+            res.append("物资缺口：" + "、".join(f"{r.need_zh} {r.shortfall:,.0f} {unit(r, 'zh')}"
                                            for r in short.itertuples()))
         lines.append("五、已调派资源：" + "；".join(res) + "。")
         lines.append(f"六、预警传达（“两个直达”）：责任人 {len(o.notice.contacts)} 人次（隐患点监测人 "
@@ -172,7 +166,7 @@ def text(o: "AlertOutcome", lang: str = "zh") -> str:
                f"{_n(len(drawn), 'depot')} drawn on" + (f" ({_names(drawn['name'], 'en')})" if len(drawn) else ""),
                _n(int(m['helipads_usable']), "usable helipad")]
         if len(short):
-            res.append("supplies short: " + ", ".join(f"{r.need_en} {r.shortfall:,.0f} {r.unit}"
+            res.append("supplies short: " + ", ".join(f"{r.need_en} {r.shortfall:,.0f} {unit(r, 'en')}"
                                                       for r in short.itertuples()))
         lines.append("5. Resources sent: " + "; ".join(res) + ".")
         lines.append(f"6. Warning passed on (\"two direct reaches\"): {len(o.notice.contacts)} responsible persons "

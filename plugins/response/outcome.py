@@ -5,12 +5,12 @@ Only data and times here; the page and the CSV lists are :mod:`.alert_page`, the
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rallypoint.analysis import AnalysisError
+from rallypoint_plugins.reporting.times import local_zone
 
 if TYPE_CHECKING:  # pragma: no cover
     from rallypoint.analysis import AnalysisResult
@@ -20,17 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: The rule of the county plans: a village reports an incident within 30 minutes (初报).
 REPORT_MINUTES = 30
-
-
-def local_zone():
-    """The time zone of reports: ``RALLYPOINT_TZ`` or Asia/Shanghai."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    name = os.environ.get("RALLYPOINT_TZ") or "Asia/Shanghai"
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise AnalysisError(f"RALLYPOINT_TZ {name!r} is not a time zone (e.g. Asia/Shanghai)") from None
 
 
 def parse_as_of(text: str | None) -> datetime | None:

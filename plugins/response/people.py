@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from rallypoint import Registry
 
-    from .notes import Warnings
+    from rallypoint_plugins.reporting.notes import Notes as Warnings
 
 
 @dataclass

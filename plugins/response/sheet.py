@@ -20,7 +20,8 @@ from rallypoint.analysis import AnalysisContext, AnalysisError, AnalysisResult
 from . import incident as incident_mod
 from . import people as people_mod
 from . import reach, supplies
-from .notes import Warnings
+from rallypoint_plugins.reporting.notes import Notes as Warnings
+from rallypoint_plugins.reporting.units import unit as unit_words
 
 #: Team statuses that can be sent (capacity plugin: ready; a deployed team is busy).
 SENDABLE = ("ready",)
@@ -79,12 +80,12 @@ def build_sheet(reg, params: dict[str, Any], ctx: AnalysisContext) -> AnalysisRe
 
     ctx.progress("supplies", 4, steps)
     displaced = math.ceil(round(float(demand.sum()), 6))
-    notes: list[str] = []  # the stock's own remarks (units not converted, expiry) come after the sheet's warnings
+    notes = Warnings()  # the stock's own remarks (units not converted, expiry) come after the sheet's warnings
     depots, supply = _supplies(reg, sur, area_m, to_area, assessed, displaced, params, epsg, warnings, notes)
 
     ctx.progress("helipads", 5, steps)
     pads = _helipads(reg, sur, area_m, search_m, epsg)
-    warnings.extend(notes)
+    warnings.merge(notes)
 
     info = {"registry": reg.info.name, "bureau": reg.info.bureau, "epsg": epsg, "params": dict(params),
             "incident": inc, "townships": townships, "displaced": displaced, "standard": standard,
@@ -283,6 +284,7 @@ def _supplies(reg, sur, area_m, to_area, assessed, displaced, params, epsg, warn
         got = float(take[:, j].sum())
         per_day = displaced * n.per_day if n.consumable else math.nan
         rows.append({"need": n.key, "need_zh": n.title_zh, "need_en": n.title_en, "unit": n.unit,
+                     "unit_zh": n.unit_label("zh"),
                      "frequency": n.frequency, "per_person": n.amount, "displaced": displaced,
                      "days": params["days"] if n.consumable else math.nan, "needed": float(want[j]),
                      "available": held, "supplied": got, "shortfall": max(0.0, float(want[j]) - got),
@@ -296,8 +298,8 @@ def _supplies(reg, sur, area_m, to_area, assessed, displaced, params, epsg, warn
     short = supply[supply["shortfall"] > 1e-9]
     if displaced and len(short):
         warnings.add("not enough in the depots within reach for " + ", ".join(
-            f"{r.need_en} (short {r.shortfall:,.0f} {r.unit})" for r in short.itertuples()),
-            "可调储备不足：" + "、".join(f"{r.need_zh}（缺 {r.shortfall:,.0f} {r.unit}）" for r in short.itertuples()))
+            f"{r.need_en} (short {r.shortfall:,.0f} {unit_words(r.unit, 'en')})" for r in short.itertuples()),
+            "可调储备不足：" + "、".join(f"{r.need_zh}（缺 {r.shortfall:,.0f} {r.unit_zh}）" for r in short.itertuples()))
     return depots, supply
 
 

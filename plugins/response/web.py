@@ -1,8 +1,9 @@
 """``GET /plugins/response/sheet``: the response card of an area straight from the server, as HTML or JSON.
 
 The query takes the analysis' parameters (``point=104.06,30.66&radius_m=800&incident=flood``, ``hazard_uuid=…``,
-or ``area=`` GeoJSON), plus ``lang`` (zh, en) and ``f`` (html, json: the headline figures, the supply table and
-the warnings). Like ``/processes``, it needs a key (any role): a run takes seconds of a worker. The same run is
+or ``area=`` GeoJSON), plus ``lang`` (zh, en) and ``f`` (html; pdf, the card printed by headless Chromium; json: the
+headline figures, the supply table and the warnings). ``GET /plugins/response/report`` is the same card, named as
+every analysis' report route is. Like ``/processes``, it needs a key (any role): a run takes seconds of a worker. The same run is
 ``POST /processes/response/execution``, which keeps the layers as a job.
 """
 
@@ -23,19 +24,15 @@ def _json_value(v: Any) -> Any:
 
 
 def sheet(req: Mapping[str, Any]):
-    from rallypoint.analysis import AnalysisError, run_analysis
+    from rallypoint.analysis import run_analysis
     from rallypoint.plugins import default_plugin_manager
 
-    args = {k: v for k, v in (req.get("args") or {}).items() if v is not None}
-    lang = args.pop("lang", None) or "zh"
-    fmt = args.pop("f", None) or "html"
-    if lang not in ("zh", "en"):
-        raise AnalysisError(f"parameter 'lang': {lang!r} is not zh or en")
-    if fmt not in ("html", "json"):
-        raise AnalysisError(f"parameter 'f': {fmt!r} is not html or json")
+    from rallypoint_plugins.reporting.web import answer, options
+
+    lang, fmt, args = options(req.get("args") or {}, ("html", "pdf", "json"))
     result = run_analysis(req["registry"], default_plugin_manager(), "response", args, lang=lang)
-    if fmt == "html":
-        return 200, {"Content-Type": "text/html; charset=utf-8"}, result.report(lang)
+    if fmt in ("html", "pdf"):
+        return answer(result.report(lang), fmt, "sheet", lang)
     summary = {k: _json_value(v) for k, v in result.tables["response_summary"].iloc[0].items()}
     supply = [{k: _json_value(v) for k, v in row.items()}
               for row in result.tables["response_supply"].to_dict("records")]
@@ -44,4 +41,7 @@ def sheet(req: Mapping[str, Any]):
 
 # a run takes seconds of a worker: for key holders (any role), as /processes is
 ENDPOINTS = (Endpoint("GET", "/plugins/response/sheet", sheet,
-                      summary="The incident response sheet of an area (HTML card or JSON figures)", role="reader"),)
+                      summary="The incident response sheet of an area (HTML card, f=pdf, or f=json figures)",
+                      role="reader"),
+             Endpoint("GET", "/plugins/response/report", sheet,
+                      summary="The incident response sheet of an area (HTML, or f=pdf; lang=zh|en)", role="reader"))

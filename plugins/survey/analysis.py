@@ -53,12 +53,16 @@ def survey_outcome(reg: "Registry", profile: "Profile", params: dict[str, Any],
     within = str(params.get("within") or "365d").strip()
     period = parse_period(within)
     as_of = parse_as_of(params.get("as_of"))
-    return run_survey(reg, reqs, period=period, period_text=within, as_of=as_of,
-                      tolerance_m=float(params.get("tolerance_m", 50.0)), profile_name=profile.name,
-                      warnings=warnings, progress=progress)
+    outcome = run_survey(reg, reqs, period=period, period_text=within, as_of=as_of,
+                         tolerance_m=float(params.get("tolerance_m", 50.0)), profile_name=profile.name,
+                         warnings=warnings, progress=progress)
+    outcome.info.update(profile_zh=profile.title("zh"), profile_en=profile.title("en"))
+    return outcome
 
 
 def to_result(outcome: "SurveyOutcome") -> AnalysisResult:
+    from rallypoint_plugins.reporting.notes import Notes
+
     from .report import percent, render
     from .survey import rate
 
@@ -70,15 +74,16 @@ def to_result(outcome: "SurveyOutcome") -> AnalysisResult:
         ("调查记录数", "Records surveyed", total),
         ("填报完整记录数", "Fully filled records", complete),
         ("填报率", "Fill rate", percent(overall) if total else "0 / 0"),
-        (f"超过{outcome.info['within']}未核查更新", f"Not inspected or updated within {outcome.info['within']}",
+        (f"超过 {outcome.info['within_zh']}未核查更新", f"Not inspected or updated within {outcome.info['within_en']}",
          int(layers["stale"].sum())),
         ("疑似重复记录", "Duplicate records", int(layers["duplicates"].sum())),
         ("待整改记录", "Records to fix", int(layers["to_fix"].sum())),
     ]
-    warnings = list(outcome.warnings)
+    warnings = Notes(outcome.warnings)
     for row in layers.itertuples():
         if row.records == 0:
-            warnings.append(f"layer {row.layer}: no records (0 of 0 filled; no fill rate)")
+            warnings.add(f"layer {row.layer}: no records (0 of 0 filled; no fill rate)",
+                         f"{row.title_zh}：没有记录（0 / 0，无填报率）")
     return AnalysisResult(
         layers={"survey_fixes": outcome.fixes, "survey_areas": outcome.areas},
         tables={"survey_layers": outcome.layers, "survey_townships": outcome.townships,
@@ -108,4 +113,5 @@ SURVEY = Analysis(
     run=run,
     requires=(),
     version="1",
+    packages=("numpy", "pandas", "geopandas", "shapely>=2", "matplotlib", "scipy", "pyproj"),  # what QGIS's Processing checks before it offers to run it
 )

@@ -30,7 +30,8 @@ def survey() -> None:
               help="GeoPackage of the result layers and tables (default: REGISTRY_survey.gpkg).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the fix list as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese).")
-@click.option("--report", type=click.Path(dir_okay=False), default=None, help="HTML report (default: beside --out).")
+@click.option("--report", type=click.Path(dir_okay=False), default=None,
+              help="HTML report (default: beside --out, named with its language: REGISTRY_survey_zh.html).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Language (default: the registry's).")
 def report(registry, profile, layers, fields, within, as_of, tolerance_m, out, csv_path, report, lang) -> None:
     """Survey REGISTRY: per township and layer the fill rate, overdue records and duplicates; a fix list."""
@@ -40,6 +41,8 @@ def report(registry, profile, layers, fields, within, as_of, tolerance_m, out, c
     from rallypoint import Registry
     from rallypoint.analysis import write_result
     from rallypoint.cli.common import console
+
+    from rallypoint_plugins.reporting.notes import text_of
 
     from .analysis import SURVEY, survey_outcome, to_result
     from .report import percent
@@ -54,7 +57,7 @@ def report(registry, profile, layers, fields, within, as_of, tolerance_m, out, c
         outcome = survey_outcome(reg, chosen, params)
     result = to_result(outcome)
     out_path = Path(out) if out else Path(registry).with_name(f"{Path(registry).stem}_survey.gpkg")
-    report_path = Path(report) if report else out_path.with_suffix(".html")
+    report_path = Path(report) if report else out_path.with_name(f"{out_path.stem}_{lang}.html")  # names its language
     write_result(result, out_path, report_path, lang)
     if csv_path:
         outcome.fixes.drop(columns=outcome.fixes.geometry.name).assign(
@@ -74,7 +77,7 @@ def report(registry, profile, layers, fields, within, as_of, tolerance_m, out, c
         console.print(f"{zh_label if zh else en_label}: {value:,}" if isinstance(value, int) else
                       f"{zh_label if zh else en_label}: {value}")
     for w in result.warnings:
-        console.print(Text("! ", style="yellow") + Text(w))
+        console.print(Text("! ", style="yellow") + Text(text_of(result.warnings, w, lang)))
     console.print(f"Result layers: {out_path}")
     console.print(f"Report: {report_path}")
     if csv_path:

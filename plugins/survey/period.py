@@ -33,6 +33,20 @@ def parse_period(text: str) -> tuple[int, str]:
     return n, _UNITS[m.group(2).lower()]
 
 
+_WORDS = {"days": ("天", "day"), "weeks": ("周", "week"), "months": ("个月", "month"), "years": ("年", "year")}
+
+
+def period_words(period: tuple[int, str], lang: str) -> str:
+    """A period as a report says it: ``365 天`` / ``365 days``, ``6 个月`` / ``6 months``.
+
+    >>> period_words((365, "days"), "zh"), period_words((1, "years"), "en"), period_words((6, "months"), "en")
+    ('365 天', '1 year', '6 months')
+    """
+    n, unit = period
+    zh, en = _WORDS[unit]
+    return f"{n} {zh}" if lang == "zh" else f"{n} {en}" + ("" if n == 1 else "s")
+
+
 def parse_as_of(text: str | None) -> datetime:
     """The time the survey looks back from: an ISO 8601 date or time (UTC unless it says), or now."""
     if text is None or not str(text).strip():

@@ -42,3 +42,10 @@ def rallypoint_web_endpoints():
     from .web import ENDPOINTS
 
     return list(ENDPOINTS)
+
+
+@hookimpl
+def rallypoint_portal_panels():
+    from .portal import PANEL
+
+    return [PANEL]

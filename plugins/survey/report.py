@@ -1,11 +1,14 @@
-"""The survey report: one self-contained HTML page in Chinese or English."""
+"""The survey report: one self-contained HTML page in Chinese or English, on the reports' shared A4 page; layers
+and fields said by their titles (no field names), times local with their zone, warnings in the report's
+language, and a map of the fill rate with its legend, scale bar and north arrow."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from typing import TYPE_CHECKING, Any
+
+from rallypoint_plugins.reporting import page, times
+from rallypoint_plugins.reporting.notes import text_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from .survey import SurveyOutcome
@@ -13,32 +16,31 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_FIXES = 500  # rows of the fix list shown in the page; the GeoPackage and CSV hold them all
 
 CSS = """
-body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;
-margin:24px auto;max-width:1150px;color:#222;line-height:1.45}
-h1{font-size:24px;margin-bottom:4px}h2{font-size:19px;border-bottom:2px solid #2166ac;padding-bottom:3px;margin-top:28px}
-.sub,.note{color:#555;font-size:13px}table{border-collapse:collapse;font-size:12px;margin:8px 0}
-th,td{border:1px solid #ccc;padding:3px 6px}th{background:#eef3f8}td.n{text-align:right;font-variant-numeric:tabular-nums}
-td.bad{color:#b2182b;font-weight:bold}td.good{color:#1a9850}
+td.bad{color:#b2182b;font-weight:bold}td.good{color:#1a9850}td.id{font-size:10px;color:#555;white-space:nowrap}
+@media print{td.id{font-size:6.5pt}}
 """
 
 T = {
     "title": ("应急资源调查填报率", "Resource survey completeness"),
-    "settings": ("调查方案 {profile}；核查更新期限 {within}（{date_fields}早于 {cutoff} 视为超期）；"
-                 "基准时间 {as_of}；重复判定：名称规范化后相同且相距不超过 {tolerance_m:g} 米",
-                 "Profile {profile}; inspection period {within} ({date_fields} before {cutoff} is overdue); "
-                 "as of {as_of}; duplicates: the same normalised name within {tolerance_m:g} m"),
+    "settings": ("调查方案：{profile}；核查更新期限 {within}（{date_fields}早于 {cutoff} 视为超期）；"
+                 "统计基准时间 {as_of}；重复判定：名称规范化后相同且相距不超过 {tolerance_m:g} 米。",
+                 "Survey profile: {profile}; inspection period {within} ({date_fields} before {cutoff} is overdue); "
+                 "as of {as_of}; duplicates: the same normalised name within {tolerance_m:g} m."),
     "headline": ("主要数字", "Headline figures"),
     "by_layer": ("各图层", "By layer"),
     "by_township": ("各乡镇（填报完整数 / 记录数，填报率）", "By township (fully filled / records, fill rate)"),
     "by_field": ("各字段填报情况", "Fill rate by field"),
     "fixes": ("待整改记录", "Records to fix"),
-    "fixes_more": ("仅列出前 {shown} 条，共 {total} 条；完整清单见结果 GeoPackage 的 survey_fixes 图层。",
-                   "The first {shown} of {total}; the result GeoPackage's survey_fixes layer holds them all."),
+    "fixes_more": ("仅列出前 {shown} 条，共 {total} 条；完整清单见分析结果的“待整改记录清单”图层。",
+                   "The first {shown} of {total}; the result layer “Records to fix” holds them all."),
     "none": ("无待整改记录。", "Nothing to fix."),
     "no_records": ("无记录", "no records"),
     "warnings": ("提示", "Warnings"),
-    "map": ("各乡镇填报率地图（全部调查图层；红 0 %，绿 100 %，灰色为无记录）",
-            "Fill rate by township, all layers surveyed (red 0 %, green 100 %, grey: no records)"),
+    "map": ("各乡镇填报率地图（全部调查图层）", "Fill rate by township, all layers surveyed"),
+    "map_title": ("各乡镇填报率", "Fill rate by township"),
+    "map_legend": ("填报率（%）", "Fill rate (%)"),
+    "no_records_area": ("无记录", "No records"),
+    "boundaries": ("乡镇（街道）界线", "Township boundaries"),
     "terms": ("填报完整：调查方案要求的字段全部有值且不是占位值（如容量为 0）。疑似重复：同一图层中较晚录入的记录。"
               "乡镇按行政区划代码前 9 位汇总（6 位代码按县级汇总）。",
               "Fully filled: every field the profile asks for holds a value that is not a placeholder (such as "
@@ -51,7 +53,7 @@ COLUMNS = {
     "records": ("记录数", "Records"), "complete": ("填报完整", "Fully filled"), "fill_rate": ("填报率", "Fill rate"),
     "missing": ("有缺填", "With missing fields"), "placeholder": ("有占位值", "With placeholders"),
     "stale": ("超期未更新", "Overdue"), "duplicates": ("疑似重复", "Duplicates"), "to_fix": ("待整改", "To fix"),
-    "field": ("字段", "Field"), "alias": ("名称", "Name"), "filled": ("已填", "Filled"),
+    "alias": ("字段", "Field"), "filled": ("已填", "Filled"),
     "uuid": ("唯一标识", "UUID"), "name": ("名称", "Name"), "problems": ("问题", "Problems"),
     "date_field": ("更新时间字段", "Date field"),
 }
@@ -91,7 +93,7 @@ def _layers(outcome: "SurveyOutcome", lang: str) -> str:
     rows = []
     for r in outcome.layers.to_dict("records"):
         title = r["title_zh"] if lang == "zh" else r["title_en"]
-        cells = [_cell(f"{title} ({r['layer']})")]
+        cells = [_cell(title)]
         for k in keys:
             v = r[k]
             if k == "fill_rate":
@@ -99,7 +101,8 @@ def _layers(outcome: "SurveyOutcome", lang: str) -> str:
                              _cell(float(v), _rate_class(float(v))))
             else:
                 cells.append(_cell(int(v)))
-        cells.append(_cell(r["date_field"]))
+        cells.append(_cell(outcome.info.get("date_fields", {}).get(r["layer"], [r["date_field"]] * 2)[
+            0 if lang == "zh" else 1]))
         rows.append(cells)
     return _table([_h("layer", lang)] + [_h(k, lang) for k in keys] + [_h("date_field", lang)], rows)
 
@@ -131,34 +134,62 @@ def _pct(v: float) -> str:
 
 
 def _map(outcome: "SurveyOutcome", lang: str) -> str:
-    """A map of the townships coloured by fill rate (no text inside the image, so no CJK font is needed)."""
+    """The townships coloured by fill rate (grey: no records), with a colour legend, scale bar and north arrow."""
     areas = outcome.areas
     if not len(areas):
         return ""
     import matplotlib
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import PatchCollection
+    from matplotlib.colors import Normalize
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch, PathPatch
+    from matplotlib.ticker import PercentFormatter
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from rallypoint_plugins.capacity.areas import work_epsg
+    from rallypoint_plugins.reporting import maps
 
-    fig, ax = plt.subplots(figsize=(7, 6), dpi=90)
-    areas.plot(ax=ax, column="fill_rate", cmap="RdYlGn", vmin=0.0, vmax=1.0, edgecolor="#666", linewidth=0.4,
-               legend=True, legend_kwds={"shrink": 0.6}, missing_kwds={"color": "#dddddd", "edgecolor": "#666", "linewidth": 0.4})
-    ax.set_axis_off()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
-    png = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<p class="note">{html.escape(_t("map", lang))}</p><img alt="map" src="data:image/png;base64,{png}">'
+    style = maps.Style(lang)
+    lg = style.lang
+    a = areas[~areas.geometry.isna()]
+    a = a.to_crs(work_epsg(a))
+    cmap, norm = matplotlib.colormaps["RdYlGn"], Normalize(0.0, 1.0)
+    minx, miny, maxx, maxy = a.total_bounds
+    span = max(maxx - minx, maxy - miny, 1.0)
+    with matplotlib.rc_context(style.rc):
+        ratio = (maxy - miny) / max(maxx - minx, 1.0)
+        fig = maps.figure(style, 7.0, max(3.5, min(9.0, 7.0 * ratio)) + 0.5)
+        ax = fig.add_subplot(1, 1, 1)
+        patches, colours = [], []
+        for g, r in zip(a.geometry, a["fill_rate"].astype(float)):
+            for p in maps.polygon_paths(g):
+                patches.append(PathPatch(p))
+                colours.append("#dddddd" if r != r else cmap(norm(r)))
+        ax.add_collection(PatchCollection(patches, facecolor=colours, edgecolor="#666666", linewidth=0.4))
+        pad = 0.03 * span
+        ax.set_xlim(minx - pad, maxx + pad)
+        ax.set_ylim(miny - pad, maxy + pad)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        handles = [Line2D([], [], color="#666666", linewidth=0.6, label=_t("boundaries", lg))]
+        if a["fill_rate"].isna().any():
+            handles.append(Patch(facecolor="#dddddd", edgecolor="#666666", label=_t("no_records_area", lg)))
+        maps.furnish(ax, handles, lg, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, frameon=False)
+        cb = maps.colour_legend(fig, ScalarMappable(norm=norm, cmap=cmap), ax, _t("map_legend", lg))
+        cb.ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        drawn = maps.drawn(fig)
+    return drawn.img(_t("map", lang), lang)
 
 
 def _fields(outcome: "SurveyOutcome", lang: str) -> str:
     rows = []
+    titles = dict(zip(outcome.layers["layer"], outcome.layers["title_zh" if lang == "zh" else "title_en"]))
     for r in outcome.fields.to_dict("records"):
-        rows.append([_cell(r["layer"]), _cell(r["field"]), _cell(r["alias_zh" if lang == "zh" else "alias_en"]),
+        rows.append([_cell(titles.get(r["layer"], r["layer"])), _cell(r["alias_zh" if lang == "zh" else "alias_en"]),
                      _cell(int(r["records"])), _cell(int(r["filled"])),
                      _cell(float(r["fill_rate"]), _rate_class(float(r["fill_rate"]))),
                      _cell(int(r["missing"])), _cell(int(r["placeholder"]))])
-    keys = ["layer", "field", "alias", "records", "filled", "fill_rate", "missing", "placeholder"]
+    keys = ["layer", "alias", "records", "filled", "fill_rate", "missing", "placeholder"]
     return _table([_h(k, lang) for k in keys], rows)
 
 
@@ -168,8 +199,9 @@ def _fixes(outcome: "SurveyOutcome", lang: str) -> str:
         return f"<p>{_t('none', lang)}</p>"
     shown = fx.head(MAX_FIXES)
     col = "problems_zh" if lang == "zh" else "problems_en"
-    rows = [[_cell(r["layer"]), _cell(r["township_name"] or r["township"]), _cell(r["name"]), _cell(r["uuid"]),
-             _cell(r[col])] for r in shown.to_dict("records")]
+    titles = dict(zip(outcome.layers["layer"], outcome.layers["title_zh" if lang == "zh" else "title_en"]))
+    rows = [[_cell(titles.get(r["layer"], r["layer"])), _cell(r["township_name"] or r["township"]), _cell(r["name"]),
+             _cell(r["uuid"], "id"), _cell(r[col])] for r in shown.to_dict("records")]
     more = (f'<p class="note">{_t("fixes_more", lang, shown=f"{len(shown):,}", total=f"{len(fx):,}")}</p>'
             if len(fx) > len(shown) else "")
     keys = ["layer", "township_name", "name", "uuid", "problems"]
@@ -178,23 +210,27 @@ def _fixes(outcome: "SurveyOutcome", lang: str) -> str:
 
 def render(outcome: "SurveyOutcome", summary: list[tuple[str, str, Any]], lang: str = "zh") -> str:
     """The report page for ``lang`` (``zh`` or ``en``)."""
+    lang = "en" if lang == "en" else "zh"
     zh = lang == "zh"
     info = dict(outcome.info)
-    info["date_fields"] = ", ".join(sorted(set(outcome.layers["date_field"]))) or "updated_at"
-    title = f"{_t('title', lang)} — {info['registry']}"
+    i = 0 if zh else 1
+    dates = sorted({v[i] for v in (info.get("date_fields") or {}).values()}) or ["updated_at"]
+    settings = _t("settings", lang, profile=info.get(f"profile_{lang}", info["profile"]),
+                  within=info.get(f"within_{lang}", info["within"]), date_fields=("、" if zh else ", ").join(dates),
+                  cutoff=times.day(info["cutoff"], lang), as_of=times.stamp(info["as_of"], lang),
+                  tolerance_m=info["tolerance_m"])
     head = _table([], [[_cell(z if zh else e), _cell(v)] for z, e, v in summary])
-    warn = "".join(f"<li>{html.escape(w)}</li>" for w in outcome.warnings)
-    return f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>{CSS}</style></head><body>
-<h1>{html.escape(title)}</h1><p class="sub">{html.escape(_t("settings", lang, **info))}</p>
-<p class="note">{html.escape(_t("terms", lang))}</p>
-<h2>{_t("headline", lang)}</h2>{head}
-<h2>{_t("by_layer", lang)}</h2>{_layers(outcome, lang)}
-<h2>{_t("by_township", lang)}</h2>{_map(outcome, lang)}{_townships(outcome, lang)}
-<h2>{_t("by_field", lang)}</h2>{_fields(outcome, lang)}
-<h2>{_t("fixes", lang)}</h2>{_fixes(outcome, lang)}
-{f"<h2>{_t('warnings', lang)}</h2><ul>{warn}</ul>" if warn else ""}
-</body></html>"""
+    warn = [text_of(outcome.warnings, w, lang) for w in outcome.warnings]
+    body = [f'<p class="note">{html.escape(_t("terms", lang))}</p>',
+            page.section(_t("headline", lang), head),
+            page.section(_t("by_layer", lang), _layers(outcome, lang)),
+            page.section(_t("map_title", lang), _map(outcome, lang)),
+            page.section(_t("by_township", lang), _townships(outcome, lang), wide=len(outcome.layers) > 4),
+            page.section(_t("by_field", lang), _fields(outcome, lang)),
+            page.section(_t("fixes", lang), _fixes(outcome, lang)),
+            page.section(_t("warnings", lang), page.bullets(warn)) if warn else ""]
+    return page.document(lang=lang, title=_t("title", lang), css=CSS, body=body,
+                         subtitle=[page.made(str(info["registry"]), str(info.get("bureau", "")), lang), settings])
 
 
 def percent(value: float) -> str:

@@ -8,12 +8,16 @@ a message naming the profile, the layer and the field, never a column of zeros.
 
 from __future__ import annotations
 
-import tomllib
+try:
+    import tomllib  # novermin (tomli stands in on older Pythons)
+except ModuleNotFoundError:  # Python < 3.11 (QGIS 3.22-3.34 on Windows): the same parser, as tomli
+    import tomli as tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from rallypoint.analysis import AnalysisError
+from rallypoint_plugins.reporting.notes import Notes
 from rallypoint.profiles import Profile, find_profile
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -115,10 +119,11 @@ def requirements(reg: "Registry", profile: Profile, *, layers: str | None = None
         raise AnalysisError(f"parameter 'fields' names {', '.join(map(repr, left_out))}, which parameter "
                             f"'layers' ({', '.join(wanted)}) leaves out")
     names = wanted or list(dict.fromkeys([*spec, *overrides]))
-    out, warnings = [], []
+    out, warnings = [], Notes()
     for name in names:
         if name not in reg.layers:
-            warnings.append(f"{where} lists the layer {name!r}, which this registry does not have; left out")
+            warnings.add(f"{where} lists the layer {name!r}, which this registry does not have; left out",
+                         f"调查方案 {profile.title('zh')} 列出的图层“{name}”在本登记库中不存在，未调查")
             continue
         ldef = reg.layer(name)
         if not ldef.has_field("adcode") or not ldef.has_field("uuid"):

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from rallypoint_plugins.reporting.notes import Notes
+
 from .duplicates import find_duplicates
 from .names import normalise_many
-from .period import cutoff
+from .period import cutoff, period_words
 from .requirements import LayerRequirement
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -180,7 +182,7 @@ def _with_rate(table: "pd.DataFrame") -> "pd.DataFrame":
     return table
 
 
-def _fixes(part: dict[str, Any], period_text: str, names_of_areas: dict[str, str]) -> "pd.DataFrame":
+def _fixes(part: dict[str, Any], period: tuple[int, str], names_of_areas: dict[str, str]) -> "pd.DataFrame":
     """The records of one layer that need fixing, one row each, saying what is wrong in zh and en."""
     import pandas as pd
 
@@ -220,13 +222,13 @@ def _fixes(part: dict[str, Any], period_text: str, names_of_areas: dict[str, str
         "duplicate_of_name": np.where(of >= 0, part["names"][np.maximum(of, 0)], ""),
         "duplicate_distance_m": np.round(dups.distance_m[rows], 1),
     })
-    out["problems_zh"] = _problems(out, period_text, "zh")
-    out["problems_en"] = _problems(out, period_text, "en")
+    out["problems_zh"] = _problems(out, period_words(period, "zh"), "zh")
+    out["problems_en"] = _problems(out, period_words(period, "en"), "en")
     out["x"], out["y"] = part["xy"][rows, 0], part["xy"][rows, 1]
     return out
 
 
-def _problems(fx: "pd.DataFrame", period_text: str, lang: str) -> np.ndarray:
+def _problems(fx: "pd.DataFrame", within: str, lang: str) -> np.ndarray:
     zh = lang == "zh"
     parts = []
     miss = fx[f"missing_{lang}"].to_numpy(dtype=object)
@@ -236,8 +238,8 @@ def _problems(fx: "pd.DataFrame", period_text: str, lang: str) -> np.ndarray:
     last = fx["last_updated"].to_numpy(dtype=object)
     never = "从未核查更新" if zh else "never inspected or updated"
     stale_text = np.where(last == "", never,
-                          (f"超过{period_text}未核查更新（最近 " if zh else f"not inspected or updated within "
-                           f"{period_text} (last ") + last + ("）" if zh else ")"))
+                          (f"超过 {within}未核查更新（最近 " if zh else f"not inspected or updated within "
+                           f"{within} (last ") + last + ("）" if zh else ")"))
     parts.append(np.where(fx["stale"].to_numpy(), stale_text, ""))
     dup = fx["duplicate_of"].to_numpy(dtype=object)
     dist = np.full(len(fx), "", dtype=object)
@@ -270,7 +272,7 @@ def run_survey(reg: "Registry", reqs: list[LayerRequirement], *, period: tuple[i
         c = _counts(part)
         counts.append(c)
         fields.append(part["fields"])
-        fixes.append(_fixes(part, period_text, names_of_areas))
+        fixes.append(_fixes(part, period, names_of_areas))
         ldef = part["ldef"]
         layer_rows.append({"layer": req.layer, "title_zh": ldef.title_zh, "title_en": ldef.title_en,
                            **{k: int(c[k].sum()) for k in COUNTS},
@@ -288,12 +290,15 @@ def run_survey(reg: "Registry", reqs: list[LayerRequirement], *, period: tuple[i
     fx = pd.concat(fixes, ignore_index=True) if fixes else _empty_fixes()
     geometry = shapely.points(fx.pop("x").to_numpy(dtype=float), fx.pop("y").to_numpy(dtype=float))
     geometry[~np.isfinite(shapely.get_x(geometry))] = None
-    info = {"registry": reg.info.name, "profile": profile_name, "within": period_text,
+    info = {"registry": reg.info.name, "bureau": reg.info.bureau, "profile": profile_name, "within": period_text,
+            "within_zh": period_words(period, "zh"), "within_en": period_words(period, "en"),
+            "date_fields": {r.layer: [reg.layer(r.layer).field(r.date_field).alias(lang) for lang in ("zh", "en")]
+                            for r in reqs},
             "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), "cutoff": since.strftime("%Y-%m-%d"),
             "tolerance_m": tolerance_m}
     fixes_frame = gpd.GeoDataFrame(fx, geometry=geometry, crs="EPSG:4490")
     return SurveyOutcome(layers, town, township_areas(areas, town), fields_table, fixes_frame, info,
-                         list(warnings or []))
+                         Notes(warnings or []))
 
 
 def _empty_fixes() -> "pd.DataFrame":

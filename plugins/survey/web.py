@@ -1,4 +1,5 @@
-"""The survey over HTTP: ``GET /plugins/survey`` (figures by layer and township, JSON or the HTML report)
+"""The survey over HTTP: ``GET /plugins/survey`` (figures by layer and township, JSON, or the report with
+``f=html`` or ``f=pdf``), ``GET /plugins/survey/report`` (the report: HTML, or PDF with ``f=pdf``; ``lang=zh|en``)
 and ``GET /plugins/survey/fixes`` (the fix list as GeoJSON, paged).
 
 Reading endpoints for key holders (any role): the figures and the fix list name the personal-data fields
@@ -85,17 +86,28 @@ def survey_summary(request: Mapping[str, Any]):
     from .analysis import to_result
 
     args = request.get("args") or {}
+    if args.get("f") in ("html", "pdf"):
+        return survey_report(request)
+    if args.get("f") not in (None, "", "json"):
+        raise AnalysisError(f"query parameter 'f': {args.get('f')!r} is not one of json, html, pdf")
     outcome = _outcome(request)
     result = to_result(outcome)
-    if args.get("f") == "html":
-        lang = "en" if args.get("lang") == "en" else "zh"
-        return 200, {"Content-Type": "text/html; charset=utf-8"}, result.report(lang)
     return 200, {}, {
         "info": outcome.info,
         "summary": [{"label_zh": z, "label_en": e, "value": v} for z, e, v in result.summary],
         "layers": _records(outcome.layers), "townships": _records(outcome.townships),
         "fields": _records(outcome.fields), "fixes": len(outcome.fixes), "warnings": result.warnings,
     }
+
+
+def survey_report(request: Mapping[str, Any]):
+    """The survey's report page, or its PDF."""
+    from rallypoint_plugins.reporting.web import answer, options
+
+    from .analysis import to_result
+
+    lang, fmt, _ = options(request.get("args") or {})
+    return answer(to_result(_outcome(request)).report(lang), fmt, "survey", lang)
 
 
 def survey_fixes(request: Mapping[str, Any]):
@@ -119,7 +131,10 @@ def survey_fixes(request: Mapping[str, Any]):
 
 ENDPOINTS = (
     Endpoint("GET", "/plugins/survey", survey_summary,
-             "Resource survey completeness by layer and township (JSON, or f=html for the report)", role="reader"),
+             "Resource survey completeness by layer and township (JSON, or f=html|pdf for the report)",
+             role="reader"),
+    Endpoint("GET", "/plugins/survey/report", survey_report,
+             "The resource survey report (HTML, or f=pdf; lang=zh|en)", role="reader"),
     Endpoint("GET", "/plugins/survey/fixes", survey_fixes,
              "The records to fix, as GeoJSON (layer, township, limit, offset)", role="reader"),
 )

@@ -79,5 +79,13 @@
         <source>Select a layer of a registry checked out from a server</source>
         <translation>请选择一个从服务器签出的登记库中的图层</translation>
     </message>
+    <message>
+        <source>Check-out failed: {0}</source>
+        <translation>签出失败：{0}</translation>
+    </message>
+    <message>
+        <source>Opening a PostGIS registry in QGIS needs the psycopg package (version 3) in QGIS&apos;s Python, which QGIS does not ship; check the registry out into a file with `rallypoint checkout`, or open it through the Rallypoint server</source>
+        <translation>在 QGIS 中打开 PostGIS 登记库需要 QGIS 的 Python 中安装 psycopg 软件包（第 3 版），QGIS 未自带该软件包；请用 `rallypoint checkout` 将登记库签出为文件后打开，或通过 Rallypoint 服务器访问</translation>
+    </message>
 </context>
 </TS>

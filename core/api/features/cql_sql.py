@@ -24,7 +24,7 @@ import shapely
 from ...schema import FieldDef, LayerDef
 from ...storage.base import Spatial, quote
 from ...storage.filters import fold
-from ...validation import _Bad, format_datetime, normalise_value
+from ...validation import INT64_MAX, INT64_MIN, _Bad, format_datetime, normalise_value
 from .. import crs as crsmod
 from ..errors import BadRequest
 from .cql_terms import (
@@ -146,12 +146,16 @@ class Translator:
         if isinstance(node, bool):
             return _Expr("?", [node if self.pg else int(node)], "boolean", value=node)
         if isinstance(node, (int, float)):
-            if not math.isfinite(node):
+            # bounded before SQL: SQLite's and PostgreSQL's whole numbers are 64-bit (a larger Python int is an
+            # OverflowError in the driver); a float within them is compared as one; ints are kept exact
+            if isinstance(node, float) and not math.isfinite(node):
                 raise self.bad(f"{node} is not a finite number", path)
-            try:
-                v = int(node) if float(node).is_integer() and abs(node) < 2**53 else float(node)
-            except OverflowError:
-                raise self.bad(f"{node} is too large a number", path) from None
+            if not INT64_MIN <= node <= INT64_MAX:
+                digits = len(str(node))
+                shown = str(node) if isinstance(node, float) or digits <= 30 else f"a {digits}-digit number"
+                raise self.bad(f"{shown} is outside the numbers a filter compares ({INT64_MIN} to {INT64_MAX})",
+                               path, str(node) if isinstance(node, int) else None)
+            v = node if isinstance(node, int) else int(node) if node.is_integer() and abs(node) < 2**53 else node
             return _Expr("?", [v], "number", value=v)
         if isinstance(node, str):
             return _Expr("?", [node], "text", value=node)

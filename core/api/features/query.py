@@ -13,7 +13,7 @@ from typing import Any
 
 from ...schema import FieldDef, LayerDef
 from ...storage.base import TIME_FIELD, ItemsQuery
-from ...validation import _Bad, format_datetime, normalise_value
+from ...validation import INT64_MAX, _Bad, format_datetime, normalise_value
 from .. import crs as crsmod
 from ..errors import BadRequest
 from ..request import Request, check_params
@@ -21,7 +21,7 @@ from ..request import Request, check_params
 ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter", "filter-lang",
                 "filter-crs")
 NOT_FILTERABLE = ("retired_at",)
-MAX_INT = 2 ** 63 - 1
+MAX_INT = INT64_MAX  # a registry's whole numbers are 64-bit (SQLite INTEGER, PostgreSQL bigint)
 MERCATOR_X, MERCATOR_Y = 20037508.342789244, 20048966.1040146  # EPSG:3857's bounds
 
 
@@ -64,6 +64,14 @@ def parse_bbox(raw: str, bbox_crs: crsmod.Crs) -> list[tuple[float, float, float
     a0, a1, b0, b1 = values
     lat_first = bbox_crs.uri in (crsmod.EPSG.format(4490), crsmod.EPSG.format(4326))
     lat_lo, lat_hi, lon_lo, lon_hi = (a0, b0, a1, b1) if lat_first else (a1, b1, a0, b0)
+    if bbox_crs.uri != crsmod.EPSG.format(3857):
+        # /req/core/fc-bbox-response: "The coordinate values SHALL be within the extent specified for the
+        # coordinate reference system." (QGIS and GDAL clamp their boxes to it before sending them)
+        for what, value, most in (("longitude", lon_lo, 180), ("longitude", lon_hi, 180),
+                                  ("latitude", lat_lo, 90), ("latitude", lat_hi, 90)):
+            if abs(value) > most:
+                raise BadRequest(f"bbox={raw!r}: the {what} {value:g} is outside -{most}..{most} "
+                                 f"(in {bbox_crs.uri})")
     if bbox_crs.uri == crsmod.EPSG.format(3857):
         if a0 > b0 or a1 > b1:
             raise BadRequest(f"bbox={raw!r}: the lower corner must come first (min x, min y, max x, max y)")
@@ -159,16 +167,20 @@ def parse_items_query(req: Request, layer: LayerDef, *, personal: bool, default_
     bbox_crs = crsmod.find(req.args.single("bbox-crs"), "bbox-crs")
     raw_bbox = req.args.single("bbox")
     if raw_bbox is not None:
-        if not layer.has_geometry:
-            raise BadRequest(f"collection {layer.name} has no geometry; bbox cannot be used")
-        q.bboxes = parse_bbox(raw_bbox, bbox_crs)
+        bboxes = parse_bbox(raw_bbox, bbox_crs)  # checked on every collection: a bad bbox is a 400 everywhere
+        # /req/core/fc-bbox-response: "The bbox parameter SHALL match all features in the collection that are
+        # not associated with a spatial geometry, too." A collection without geometry (depot_stock): all of them.
+        if layer.has_geometry:
+            q.bboxes = bboxes
     elif req.args.single("bbox-crs") is not None:
         raise BadRequest("bbox-crs is given without bbox")
     raw_time = req.args.single("datetime")
     if raw_time is not None:
-        if not layer.has_field(TIME_FIELD):
-            raise BadRequest(f"collection {layer.name} has no time property; datetime cannot be used")
-        q.time = parse_datetime(raw_time)
+        time = parse_datetime(raw_time)
+        # /req/core/fc-time-response: "The datetime parameter SHALL match all features in the collection that are
+        # not associated with a temporal geometry, too." A collection without a time property: all of them.
+        if layer.has_field(TIME_FIELD):
+            q.time = time
     for name, f in fields.items():
         values = req.args.getlist(name)
         if values:

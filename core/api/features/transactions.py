@@ -15,6 +15,7 @@ import orjson
 import shapely.geometry
 
 from ...errors import FeatureNotFoundError
+from ...geometry import coordinate_problem
 from ...registry import Batch, Feature
 from ...schema import LayerDef
 from .. import crs as crsmod
@@ -73,6 +74,9 @@ def _geometry(req: Request, layer: LayerDef, data: dict[str, Any]):
         return None
     if not layer.has_geometry:
         raise BadRequest(f"collection {layer.name} has no geometry; send \"geometry\": null")
+    wrong = coordinate_problem(raw)
+    if wrong:  # shapely would read "104.06" as 104.06 without a word
+        raise BadRequest(f"{wrong} (GeoJSON coordinates are numbers)")
     try:
         geom = shapely.geometry.shape(raw)
     except Exception as exc:  # noqa: BLE001 (shapely raises several kinds for bad GeoJSON)

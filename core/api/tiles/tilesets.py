@@ -14,18 +14,20 @@ feature is answered ``204 No Content``. Encoded tiles are kept per worker in an 
 keyed by (registry, layer, z, x, y, personal) and checked against the layer's
 :meth:`.read.Reader.stamp` (so any write to the layer drops them); tiles carry a strong ETag (a
 digest of their bytes, answered 304 on ``If-None-Match``) and ``Cache-Control``. Each tile is
-gzipped once, when it is encoded, and the cached gzip is sent to clients that accept it (MVT is
-protobuf with repeated keys and values: gzip typically halves it); the cache holds at most
-:data:`CACHE_SIZE` tiles and :data:`CACHE_BYTES` bytes.
+gzipped once, when it is encoded (by ISA-L's igzip, level 1: as small as zlib's level 6 within 2 %,
+ten times faster), and the cached gzip is sent to clients that accept it (MVT is protobuf with
+repeated keys and values: gzip typically halves it); the cache holds at most :data:`CACHE_SIZE`
+tiles and :data:`CACHE_BYTES` bytes.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import threading
 from collections import OrderedDict
 from typing import Any
+
+from isal import igzip
 
 from ...schema import LayerDef
 from ...storage import tiles as tile_grid
@@ -46,7 +48,7 @@ REL_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 TILEJSON_MAXZOOM = 18  # clients overzoom beyond; tiles are served up to tile_grid.MAX_ZOOM
 CACHE_SIZE = 2048
 CACHE_BYTES = 64 * 1024 * 1024  # per worker, raw and gzipped bytes together
-GZIP_LEVEL = 6
+GZIP_LEVEL = 1  # igzip's levels are 0 to 3
 CACHE_ANONYMOUS = "public, max-age=30, must-revalidate"
 CACHE_PERSONAL = "private, no-cache"
 
@@ -289,7 +291,7 @@ def get_tile(ctx: Context, req: Request) -> Response:
     if hit is None:
         data = reader.tile(layers, personal, z, x, y)  # encoded by the backend (a GeoPackage: in Python; PostGIS: ST_AsMVT)
         etag = '"' + hashlib.blake2b(data + repr(key[1:]).encode(), digest_size=12).hexdigest() + '"'
-        gz = gzip.compress(data, GZIP_LEVEL, mtime=0) if data else b""
+        gz = igzip.compress(data, GZIP_LEVEL, mtime=0) if data else b""
         _remember(key, current, etag, data, gz)
     else:
         etag, data, gz = hit

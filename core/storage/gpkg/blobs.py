@@ -3,13 +3,17 @@
 Why this is written here rather than taken from a library: the registry writes through
 Python's ``sqlite3`` so that a batch, its history rows and its checks share one
 transaction, which GDAL's bindings cannot give us. The GeoPackage blob is an 8-byte header,
-an optional envelope and standard WKB (GeoPackage 1.2, clause 2.1.3); shapely does the WKB
-and this module only adds the header. GDAL's R-tree triggers call ``ST_IsEmpty``,
+an optional envelope and standard WKB (GeoPackage 1.2, clause 2.1.3); the geometry engine
+(:mod:`rallypoint.geometry_engine`) does the WKB and this module only adds the header. GDAL's R-tree triggers call ``ST_IsEmpty``,
 ``ST_MinX`` … which plain SQLite lacks; :func:`register_functions` supplies them, the
 same way GDAL registers them on its own connections.
 
 This is the GeoPackage format's code: the GeoPackage store uses it, and so do exchange, check-outs,
 backups and checks of a file, because a GeoPackage is also the exchange format.
+
+:func:`encode` and :func:`decode` (one geometry: the registry's writes and reads) use the engine and
+import nothing else; :func:`encode_many`, :func:`decode_many` and :func:`point_coords` (whole layers:
+bulk loads, analyses, the API) are vectorised with numpy and shapely, imported when they are called.
 """
 
 from __future__ import annotations
@@ -18,33 +22,35 @@ import sqlite3
 import struct
 from functools import lru_cache
 
-import numpy as np
-import shapely
-from shapely.geometry.base import BaseGeometry
+from typing import Any
 
 from ...geometry import STORAGE_EPSG, GeometryBlobError
+from ...geometry_engine import engine
 
 _ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 
 
-def encode(geom: BaseGeometry | None, srs_id: int = STORAGE_EPSG) -> bytes | None:
-    """Encode a shapely geometry as a GeoPackage blob (little-endian, XY envelope except for points)."""
+def encode(geom: Any, srs_id: int = STORAGE_EPSG) -> bytes | None:
+    """Encode a geometry (the engine's) as a GeoPackage blob (little-endian, XY envelope except for points)."""
     if geom is None:
         return None
-    empty = geom.is_empty
-    if empty or geom.geom_type == "Point":
+    eng = engine()
+    empty = eng.is_empty(geom)
+    if empty or eng.geom_type(geom) == "Point":
         envelope_code, envelope = 0, b""
     else:
         envelope_code = 1
-        minx, miny, maxx, maxy = geom.bounds
+        minx, miny, maxx, maxy = eng.bounds(geom)
         envelope = struct.pack("<4d", minx, maxx, miny, maxy)
     flags = 0x01 | (envelope_code << 1) | (0x10 if empty else 0)
     header = b"GP" + bytes((0, flags)) + struct.pack("<i", srs_id)
-    return header + envelope + shapely.to_wkb(geom, byte_order=1, output_dimension=2)
+    return header + envelope + eng.to_wkb(geom)
 
 
-def encode_many(geoms: np.ndarray, srs_id: int = STORAGE_EPSG) -> list[bytes]:
-    """Vectorised :func:`encode` for an array of shapely geometries (bulk writes)."""
+def encode_many(geoms, srs_id: int = STORAGE_EPSG) -> list[bytes]:
+    """Vectorised :func:`encode` for a numpy array of shapely geometries (bulk writes)."""
+    import shapely
+
     wkbs = shapely.to_wkb(geoms, byte_order=1, output_dimension=2)
     bounds = shapely.bounds(geoms)
     is_point = shapely.get_type_id(geoms) == 0
@@ -78,26 +84,30 @@ def parse_header(blob: bytes) -> tuple[int, bool, int]:
     return srs_id, bool(flags & 0x10), 8 + _ENVELOPE_SIZES[env]
 
 
-def decode(blob: bytes | None) -> BaseGeometry | None:
-    """Decode a GeoPackage blob to a shapely geometry (``None`` for SQL NULL)."""
+def decode(blob: bytes | None) -> Any:
+    """Decode a GeoPackage blob to a geometry of the engine (``None`` for SQL NULL)."""
     if blob is None:
         return None
     _, _, offset = parse_header(blob)
     try:
-        return shapely.from_wkb(bytes(blob[offset:]))
-    except shapely.errors.GEOSException as exc:
+        return engine().from_wkb(bytes(blob[offset:]))
+    except ValueError as exc:
         raise GeometryBlobError(f"geometry blob holds invalid WKB: {exc}") from exc
 
 
-_ENVELOPE_BY_CODE = np.array([0, 32, 48, 48, 64, -1, -1, -1])
+#: envelope size by envelope code (-1: no such code), for the vectorised readers
+_ENVELOPE_BY_CODE = (0, 32, 48, 48, 64, -1, -1, -1)
 
 
-def decode_many(blobs) -> np.ndarray:
+def decode_many(blobs):
     """Vectorised :func:`decode`: an array of shapely geometries (``None`` for NULL).
 
     The headers are read with numpy over all blobs at once (a million points decode in
     well under a second); any blob with a bad header raises GeometryBlobError.
     """
+    import numpy as np
+    import shapely
+
     blobs = list(blobs)
     present = [b for b in blobs if b is not None]
     out = np.full(len(blobs), None, dtype=object)
@@ -113,7 +123,7 @@ def decode_many(blobs) -> np.ndarray:
     flags = buf[starts + 3]
     if (flags & 0x20).any():
         raise GeometryBlobError("extended GeoPackage geometry blobs are not supported")
-    env = _ENVELOPE_BY_CODE[(flags >> 1) & 0x07]
+    env = np.array(_ENVELOPE_BY_CODE)[(flags >> 1) & 0x07]
     if (env < 0).any():
         raise GeometryBlobError("geometry blob has an invalid envelope code")
     offsets = 8 + env
@@ -145,7 +155,7 @@ def decode_many(blobs) -> np.ndarray:
     return out
 
 
-def point_coords(blobs) -> np.ndarray:
+def point_coords(blobs):
     """The (n, 2) float array of x, y of point blobs; NaN for NULL or empty points.
 
     For bulk reads that need only positions (a million population cells): no shapely
@@ -153,6 +163,9 @@ def point_coords(blobs) -> np.ndarray:
     registry writes them. Any blob holding something other than a point raises
     GeometryBlobError.
     """
+    import numpy as np
+    import shapely
+
     blobs = list(blobs)
     out = np.full((len(blobs), 2), np.nan)
     present = np.fromiter((b is not None for b in blobs), dtype=bool, count=len(blobs))
@@ -183,7 +196,7 @@ def point_coords(blobs) -> np.ndarray:
 def _bounds(blob: bytes) -> tuple[float, float, float, float] | None:
     # The triggers call ST_MinX, ST_MaxX, ST_MinY, ST_MaxY on the same blob in a row:
     # a tiny cache parses it once. An envelope in the header, or a 2D point's own
-    # coordinates, are read directly; anything else is parsed by shapely.
+    # coordinates, are read directly; anything else is parsed by the engine.
     flags = blob[3]
     env = (flags >> 1) & 0x07
     order = "<" if flags & 0x01 else ">"
@@ -201,9 +214,9 @@ def _bounds(blob: bytes) -> tuple[float, float, float, float] | None:
                 return None
             return x, y, x, y
     geom = decode(blob)
-    if geom is None or geom.is_empty:
+    if geom is None or engine().is_empty(geom):
         return None
-    return geom.bounds
+    return engine().bounds(geom)
 
 
 def _st_is_empty(blob):
@@ -247,7 +260,7 @@ def _geometry_type(blob):
         g = decode(blob)
     except GeometryBlobError:
         return None
-    return None if g is None else g.geom_type.upper()
+    return None if g is None else engine().geom_type(g).upper()
 
 
 def _is_assignable(expected, actual):

@@ -1,6 +1,6 @@
 """The registry file: a GeoPackage with Rallypoint's layers, history, metadata and styles.
 
-Layer tables are created by GDAL (through fiona) so their DDL, R-tree index and triggers
+Layer tables are created by GDAL (through the geometry engine: fiona, or QGIS's own GDAL) so their DDL, R-tree index and triggers
 are exactly what GDAL and QGIS expect; the GeoPackage tables GDAL does not write for us
 (``gpkg_data_columns`` and its constraints, ``gpkg_metadata``, QGIS's ``layer_styles``)
 are written here with the DDL of the GeoPackage 1.2 specification.
@@ -18,6 +18,7 @@ from typing import Iterable
 
 from ...errors import RegistryFileError
 from ...geometry import STORAGE_EPSG
+from ...geometry_engine import TableSpec, engine
 from ...schema import LayerDef
 from ...styles import render_qml, render_sld
 from ..base import HISTORY_TABLE, METADATA_URI, RegistryInfo, quote
@@ -29,38 +30,14 @@ GPKG_APPLICATION_ID = 0x47504B47  # 'GPKG'
 _SCHEMA_EXT = "http://www.geopackage.org/spec120/#extension_schema"
 _METADATA_EXT = "http://www.geopackage.org/spec120/#extension_metadata"
 
-HISTORY_SCHEMA = {
-    "geometry": "None",
-    "properties": {
-        "layer": "str:64",
-        "uuid": "str:36",
-        "version": "int64",
-        "op": "str:16",
-        "author": "str:100",
-        "at": "datetime",
-        "before": "str",
-        "after": "str",
-        "note": "str",
-    },
-}
+HISTORY_COLUMNS = (("layer", "str:64"), ("uuid", "str:36"), ("version", "int64"), ("op", "str:16"),
+                   ("author", "str:100"), ("at", "datetime"), ("before", "str"), ("after", "str"), ("note", "str"))
 
-LAYER_STYLES_SCHEMA = {
-    "geometry": "None",
-    "properties": {
-        "f_table_catalog": "str:256",
-        "f_table_schema": "str:256",
-        "f_table_name": "str:256",
-        "f_geometry_column": "str:256",
-        "styleName": "str:30",
-        "styleQML": "str",
-        "styleSLD": "str",
-        "useAsDefault": "bool",
-        "description": "str",
-        "owner": "str:30",
-        "ui": "str:30",
-        "update_time": "datetime",
-    },
-}
+LAYER_STYLES_COLUMNS = (
+    ("f_table_catalog", "str:256"), ("f_table_schema", "str:256"), ("f_table_name", "str:256"),
+    ("f_geometry_column", "str:256"), ("styleName", "str:30"), ("styleQML", "str"), ("styleSLD", "str"),
+    ("useAsDefault", "bool"), ("description", "str"), ("owner", "str:30"), ("ui", "str:30"),
+    ("update_time", "datetime"))
 
 
 def connect(path: str | os.PathLike, *, readonly: bool = False) -> sqlite3.Connection:
@@ -85,26 +62,21 @@ def connect(path: str | os.PathLike, *, readonly: bool = False) -> sqlite3.Conne
     return conn
 
 
-def _create_tables(path: str, layers: Iterable[LayerDef]) -> None:
-    # Imported here, not at the top: fiona's wheel bundles its own GDAL and SQLite, and a
-    # process that only opens registries (the QGIS plugin, the server) must not load them.
-    import fiona
-    from fiona.crs import CRS
+def table_specs(layers: Iterable[LayerDef]) -> list[TableSpec]:
+    """The tables GDAL creates for a new registry: the layers, the history and QGIS's ``layer_styles``."""
+    specs = [TableSpec(layer.name, layer.geometry, tuple((f.name, f.fiona_type) for f in layer.fields),
+                       layer.title_zh, f"{layer.description_zh} / {layer.description_en}") for layer in layers]
+    specs.append(TableSpec(HISTORY_TABLE, "None", HISTORY_COLUMNS, "变更历史",
+                           "Rallypoint change history (append-only) / 变更历史"))
+    specs.append(TableSpec("layer_styles", "None", LAYER_STYLES_COLUMNS, "layer_styles", "QGIS layer styles",
+                           fid="id"))
+    return specs
 
-    opts = {"driver": "GPKG", "VERSION": "1.2", "FID": "fid"}
-    for layer in layers:
-        kw = dict(opts, schema=layer.fiona_schema(), layer=layer.name,
-                  IDENTIFIER=layer.title_zh, DESCRIPTION=f"{layer.description_zh} / {layer.description_en}")
-        if layer.has_geometry:
-            kw.update(crs=CRS.from_epsg(STORAGE_EPSG), GEOMETRY_NAME="geom", SPATIAL_INDEX="YES")
-        with fiona.open(path, "w", **kw):
-            pass
-    with fiona.open(path, "w", driver="GPKG", VERSION="1.2", FID="fid", schema=HISTORY_SCHEMA, layer=HISTORY_TABLE,
-                    IDENTIFIER="变更历史", DESCRIPTION="Rallypoint change history (append-only) / 变更历史"):
-        pass
-    with fiona.open(path, "w", driver="GPKG", VERSION="1.2", FID="id", schema=LAYER_STYLES_SCHEMA,
-                    layer="layer_styles", IDENTIFIER="layer_styles", DESCRIPTION="QGIS layer styles"):
-        pass
+
+def _create_tables(path: str, layers: Iterable[LayerDef]) -> None:
+    # GDAL through the geometry engine: fiona's on the command line and the server, QGIS's own inside QGIS
+    # (a process that only opens registries never loads a GDAL for it).
+    engine().create_tables(path, table_specs(layers), STORAGE_EPSG)
 
 
 _DDL = f"""

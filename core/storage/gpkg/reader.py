@@ -222,7 +222,7 @@ class SqliteReader:
         return features.to_features(layer, rows_, crs, personal, geometry_as_text=geometry_as_text)
 
     def tile(self, layers: list[LayerDef], personal: bool, z: int, x: int, y: int) -> bytes:
-        from . import tiles
+        from . import tile_layers
 
-        return tiles.encode([(lay.name, tiles.layer_features(self.conn, lay, personal, z, x, y)) for lay in layers],
-                            z, x, y)
+        return tile_layers.tile(self.conn, layers, personal, z, x, y,
+                                lambda layer: self.layer_state(layer, self.stamp(layer.name)).retired)

@@ -10,12 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from shapely.geometry.base import BaseGeometry
-
 from ...errors import RegistryFileError
 from ...schema import LayerDef
 from ..base import CONFLICTS_TABLE, HISTORY_TABLE, HistoryEntry, PreparedLoad, RegistryInfo, quote
 from . import blobs
+from .accounts import GpkgAccounts
 from .file import add_attribute_layers, connect, read_info
 from .keys import GpkgKeys
 
@@ -106,6 +105,9 @@ class GpkgStore:
     def keys(self) -> GpkgKeys:
         return GpkgKeys(self.conn)
 
+    def accounts(self) -> GpkgAccounts:
+        return GpkgAccounts(self.conn)
+
     # -- transactions --------------------------------------------------------------
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -155,7 +157,7 @@ class GpkgStore:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (layer, h.uuid, h.version, h.op, h.author, h.at, _json(h.before), _json(h.after), h.note))
 
-    def insert(self, layer: LayerDef, row: dict[str, Any], geom: BaseGeometry | None,
+    def insert(self, layer: LayerDef, row: dict[str, Any], geom: Any,
                history: HistoryEntry | None, on_duplicate: Callable[[], None] | None = None) -> int | None:
         cols = tuple(row)
         values = [row[c] for c in cols]
@@ -172,7 +174,7 @@ class GpkgStore:
             self._write_history(layer.name, history)
         return fid
 
-    def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: BaseGeometry | None,
+    def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: Any,
                history: HistoryEntry) -> None:
         cols = [c for c in row if c != "uuid"]
         values = [row[c] for c in cols]
@@ -225,7 +227,7 @@ class GpkgStore:
         return (f"fid IN (SELECT id FROM {rtree} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)",
                 [maxx, minx, maxy, miny])
 
-    def decode(self, value: Any) -> BaseGeometry | None:
+    def decode(self, value: Any) -> Any:
         return blobs.decode(value)
 
     def decode_many(self, values: Any) -> Any:

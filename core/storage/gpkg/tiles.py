@@ -1,4 +1,9 @@
-"""Mapbox Vector Tiles of the registry's layers on the WebMercatorQuad grid, encoded by ``mapbox-vector-tile``.
+"""Mapbox Vector Tiles of the registry's layers on the WebMercatorQuad grid: the rules, and the reference encoder.
+
+The tile grid, the thinning and the layers' tile rules are here. The tiles a GeoPackage registry
+serves are made by :mod:`.tile_layers` (rows read once, a layer written at once by :mod:`..mvt_encode`);
+:func:`layer_features` and :func:`encode` below (``mapbox-vector-tile``, a feature at a time) are the
+reference those tiles are tested against, feature by feature (tests/test_tiles_encoding.py).
 
 A tile's features come from the layer's R-tree (the tile's box in EPSG:4490), through the
 request's own SQLite connection (never GDAL: see :mod:`.reader`). Geometries are projected to

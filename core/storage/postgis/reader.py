@@ -215,8 +215,10 @@ class PgReader:
         return out
 
     def _has_geom(self, table: str) -> bool:
+        # a layer's geometry is its column geom (a companion table's, such as rp_points_*, is not a layer's)
         return self.conn.execute("SELECT EXISTS (SELECT 1 FROM geometry_columns WHERE f_table_schema = "
-                                 "current_schema() AND f_table_name = %s)", (table,)).fetchone()[0]
+                                 "current_schema() AND f_table_name = %s AND f_geometry_column = 'geom')",
+                                 (table,)).fetchone()[0]
 
     def layer_state(self, layer: LayerDef, current: tuple) -> PgLayerState:
         key = (self.where, layer.name)

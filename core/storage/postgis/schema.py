@@ -21,7 +21,8 @@ from __future__ import annotations
 from ...errors import RegistryFileError
 from ...schema import FieldDef, LayerDef
 from ...styles import render_qml, render_sld
-from ..base import CONFLICTS_TABLE, HISTORY_TABLE, KEYS_TABLE, RegistryInfo
+from ..base import ACCOUNTS_TABLE, CONFLICTS_TABLE, HISTORY_TABLE, KEYS_TABLE, SESSIONS_TABLE, RegistryInfo
+from . import thinning
 from .connect import connect, label
 
 METADATA_TABLE = "rp_metadata"
@@ -71,6 +72,7 @@ def layer_ddl(layer: LayerDef) -> list[str]:
     if layer.parent_field:
         out.append(f"CREATE INDEX {qi('idx_' + layer.name + '_parent')} ON {t} ({qi(layer.parent_field)})")
     out.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {EDITOR_ROLE}")
+    out += thinning.layer_ddl(layer, EDITOR_ROLE, qi)  # a point layer's precomputed thinning for low zooms
     return out
 
 
@@ -214,6 +216,22 @@ REVOKE ALL ON {KEYS_TABLE} FROM PUBLIC;
 GRANT SELECT ON {KEYS_TABLE} TO {EDITOR_ROLE};
 """
 
+# Staff accounts (argon2 hashes: rallypoint.api.accounts) and their browser sessions (the SHA-256 of each cookie's
+# token). Made with the registry, or on the first account. A server that connects as an editor checks passwords
+# and starts and ends sessions; only the owner adds, changes or disables accounts.
+ACCOUNTS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {ACCOUNTS_TABLE} (
+  name text PRIMARY KEY, role text NOT NULL CHECK (role IN ('reader','editor','admin')),
+  password_hash text NOT NULL, created_at text NOT NULL, disabled_at text);
+CREATE TABLE IF NOT EXISTS {SESSIONS_TABLE} (
+  id text PRIMARY KEY, kind text NOT NULL CHECK (kind IN ('account','key')), subject text NOT NULL,
+  created_at text NOT NULL, expires_at text NOT NULL);
+CREATE INDEX IF NOT EXISTS {SESSIONS_TABLE}_subject ON {SESSIONS_TABLE} (kind, subject);
+REVOKE ALL ON {ACCOUNTS_TABLE}, {SESSIONS_TABLE} FROM PUBLIC;
+GRANT SELECT ON {ACCOUNTS_TABLE} TO {EDITOR_ROLE};
+GRANT SELECT, INSERT, DELETE ON {SESSIONS_TABLE} TO {EDITOR_ROLE};
+"""
+
 EDITOR_ROLE_DDL = f"""
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{EDITOR_ROLE}') THEN
@@ -264,8 +282,10 @@ def create_registry_tables(conn, label: str, layers: list[LayerDef], info: Regis
     if exists:
         _drop_registry(conn, layers)
     conn.execute(FUNCTIONS)
+    conn.execute(thinning.FUNCTIONS)
     conn.execute(HISTORY_DDL)
     conn.execute(KEYS_DDL)
+    conn.execute(ACCOUNTS_DDL)
     for stmt in CONFLICTS_DDL:
         conn.execute(stmt)
     for layer in layers:
@@ -277,10 +297,11 @@ def create_registry_tables(conn, label: str, layers: list[LayerDef], info: Regis
 
 def _drop_registry(conn, layers: list[LayerDef]) -> None:
     for layer in layers:
-        conn.execute(f"DROP TABLE IF EXISTS {qi(layer.name)} CASCADE")
-    # the keys go with the registry they opened, as they do with a GeoPackage file overwritten
-    conn.execute(f"DROP TABLE IF EXISTS {HISTORY_TABLE}, {METADATA_TABLE}, {CONFLICTS_TABLE}, {KEYS_TABLE} CASCADE")
+        conn.execute(f"DROP TABLE IF EXISTS {qi(layer.name)}, {qi(thinning.side_table(layer.name))} CASCADE")
+    # the keys and accounts go with the registry they opened, as they do with a GeoPackage file overwritten
+    conn.execute(f"DROP TABLE IF EXISTS {HISTORY_TABLE}, {METADATA_TABLE}, {CONFLICTS_TABLE}, {KEYS_TABLE}, "
+                 f"{ACCOUNTS_TABLE}, {SESSIONS_TABLE} CASCADE")
     conn.execute("DELETE FROM layer_styles WHERE stylename LIKE 'rallypoint%'")
     for fn in ("rp_setting(text)", "rp_author()", "rp_now()", "rp_stamp()", "rp_state(jsonb, geometry)",
-               "rp_record()", "rp_retire_on_delete()", "rp_refuse()"):
+               "rp_record()", "rp_retire_on_delete()", "rp_refuse()", *thinning.FUNCTION_NAMES):
         conn.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")

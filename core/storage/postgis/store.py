@@ -21,6 +21,7 @@ from ... import geometry as geo
 from ...errors import Problem, RegistryFileError
 from ...schema import LayerDef
 from ..base import CONFLICTS_TABLE, HistoryEntry, PreparedLoad, RegistryInfo
+from .accounts import PgAccounts
 from .connect import connect, label
 from .keys import PgKeys
 from .schema import CONFLICTS_DDL, METADATA_TABLE, layer_ddl, qi, write_styles
@@ -130,6 +131,9 @@ class PgStore:
 
     def keys(self) -> PgKeys:
         return PgKeys(self.conn, self.label)
+
+    def accounts(self) -> PgAccounts:
+        return PgAccounts(self.conn, self.label)
 
     # -- transactions --------------------------------------------------------------
     def begin(self) -> None:

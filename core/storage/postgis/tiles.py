@@ -26,6 +26,7 @@ from typing import Any
 
 from ...schema import LayerDef
 from ..tiles import BUFFER, EXTENT, FULL_DETAIL_ZOOM, MAX_POINTS
+from . import thinning
 from .schema import qi
 
 
@@ -57,6 +58,8 @@ def layer_tile(conn, layer: LayerDef, personal: bool, z: int, x: int, y: int) ->
     if z < layer.tiles.min_zoom or not layer.has_geometry:
         return b""
     point = "Point" in layer.geometry and "Multi" not in layer.geometry
+    if point and z < FULL_DETAIL_ZOOM and thinning.applies(layer) and _has_levels(conn, layer):
+        return _thinned_tile(conn, layer, personal, z, x, y)
     margin = 0.0 if point else BUFFER / EXTENT
     filters, params = _filters(layer, z)
     # e: the tile in EPSG:3857; q: the box searched in EPSG:4490 (latitudes within the projection's range)
@@ -91,6 +94,40 @@ def layer_tile(conn, layer: LayerDef, personal: bool, z: int, x: int, y: int) ->
            f"{''.join(', ' + qi(f) for f in fields)} FROM ({source}) src, tile) "
            f"SELECT ST_AsMVT(rows, %s, {EXTENT}, 'geom', 'fid') FROM rows WHERE geom IS NOT NULL")
     data = conn.execute(sql, [*source_params, layer.name]).fetchone()[0]
+    return bytes(data) if data else b""
+
+
+def _has_levels(conn, layer: LayerDef) -> bool:
+    """Whether the layer's thinning is precomputed (a registry made before it was is thinned per tile)."""
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (thinning.side_table(layer.name),)).fetchone()[0]
+
+
+def _thinned_tile(conn, layer: LayerDef, personal: bool, z: int, x: int, y: int) -> bytes:
+    """A point layer's tile below the detail zoom from its precomputed levels (:mod:`.thinning`): the tile
+    counts its points by level (for each level ≤ z + 8, one range of keys in the (level, key) index), keeps the
+    finest level at which it holds at most MAX_POINTS, and encodes those, already in EPSG:3857. What the
+    per-tile pass below keeps, read in the time of the points drawn rather than of every point in the tile."""
+    z, x, y = int(z), int(x), int(y)
+    side = qi(thinning.side_table(layer.name))
+    lo, hi = thinning.key_range(z, x, y)
+    top = min(z + 8, thinning.TOP_LEVEL)
+    inside = f"s.lvl = ANY(%s::smallint[]) AND s.k >= {lo} AND s.k < {hi}"
+    counts = dict(conn.execute(f"SELECT lvl, count(*) FROM {side} s WHERE {inside} GROUP BY lvl",
+                               [list(range(top + 1))]).fetchall())
+    if not counts:
+        return b""
+    level, running = z, 0
+    for lvl in range(0, top + 1):  # the points kept at level L: those of level <= L
+        running += counts.get(lvl, 0)
+        if lvl >= z and running <= MAX_POINTS:
+            level = lvl
+    fields = _fields(layer, personal, z)
+    cols = "".join(", t." + qi(f) for f in fields)
+    sql = (f"WITH tile AS (SELECT ST_TileEnvelope({z}, {x}, {y}) AS e), "
+           f"rows AS (SELECT t.fid, ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(s.x, s.y), 3857), tile.e, {EXTENT}, 0, "
+           f"true) AS geom{cols} FROM {side} s JOIN {qi(layer.name)} t ON t.fid = s.fid, tile WHERE {inside}) "
+           f"SELECT ST_AsMVT(rows, %s, {EXTENT}, 'geom', 'fid') FROM rows WHERE geom IS NOT NULL")
+    data = conn.execute(sql, [list(range(level + 1)), layer.name]).fetchone()[0]
     return bytes(data) if data else b""
 
 
