@@ -26,7 +26,10 @@ BENCH_PACKAGES := wrk
 DEBIAN_COMMANDS := node:nodejs npm:npm
 # MapLibre GL JS for the map page, from package-lock.json, copied into the rallypoint.web package
 VENDOR := core/web/static/vendor
-PYTEST_ARGS ?=
+# the suite runs on every core up to four (pytest-xdist), a test file per worker: its fixtures (a PostGIS cluster,
+# a served registry, a QGIS process) are made once per file; `make test PYTEST_ARGS=` runs it in one process
+TEST_JOBS := $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+PYTEST_ARGS ?= -n $(TEST_JOBS) --dist loadfile
 BENCH ?= tiles_postgis
 BENCH_ARGS ?=
 

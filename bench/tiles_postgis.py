@@ -11,8 +11,8 @@ every WebMercatorQuad tile over the points at zoom 12 and at zoom 6, are made by
   (a zoom-6 tile all 140,000), which is its own cost;
 * **Rallypoint, in process**: the GeoPackage reader's ``tile()`` (what a cold request encodes), one
   thread;
-* **Rallypoint over HTTP**: ``rallypoint serve`` under gunicorn with 2 workers (the default), loaded
-  by Debian's ``wrk`` (``make bench-tools`` installs it) asking for random tiles of the set: "cold"
+* **Rallypoint over HTTP**: ``rallypoint serve`` under gunicorn with 2 gthread workers × 4 threads (its
+  defaults), loaded by Debian's ``wrk`` (``make bench-tools`` installs it) asking for random tiles of the set: "cold"
   from a server whose tile cache is off (every request encodes its tile), with gzip accepted as a
   browser does and, as PostGIS's bytes are, without; "cached" from a server that already holds them.
 
@@ -27,7 +27,7 @@ each encodes.
     python bench/tiles_postgis.py                                   # the city sample (made first if missing)
     python bench/tiles_postgis.py --registry city.gpkg --rounds 3 --seconds 2
     python bench/tiles_postgis.py --zooms 12 --no-all-layers        # hazard points at zoom 12 only
-    python bench/tiles_postgis.py --threads 2                       # gthread workers with keep-alive
+    python bench/tiles_postgis.py --threads 1                       # one thread per gthread worker
 
 Done when (the issue): cold zoom-12 hazard-point tiles over HTTP with 2 workers at least as fast
 as ``ST_AsMVT`` on two connections (ratio ≥ 1.0); the all-layer route ≥ 300 tiles/s cold at zoom 12.
@@ -215,9 +215,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="alternating rounds")
     ap.add_argument("--seconds", type=float, default=3.0, help="seconds per measurement in each round")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers of the Rallypoint servers")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="threads per worker (rallypoint serve's default 1: sync workers, a connection a request; "
-                         "above 1: gthread workers with keep-alive, as a map in a browser keeps its connections)")
+    ap.add_argument("--threads", type=int, default=4,
+                    help="threads per gthread worker (rallypoint serve's default 4; keep-alive, as a map in a "
+                         "browser keeps its connections)")
     ap.add_argument("--connections", type=int, default=4, help="wrk's connections")
     ap.add_argument("--verbose", action="store_true", help="print each measurement as it comes")
     args = ap.parse_args()

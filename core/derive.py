@@ -64,3 +64,50 @@ def danger_grade(props: dict[str, Any], group_of: Callable[[str], str | None]) -
 
 
 RULES = {"danger_grade": danger_grade}
+
+
+# -- the same rules over many features at once (bulk writes: :mod:`rallypoint.column_checks`) ----------------
+
+
+def _numbers(values) -> "np.ndarray":
+    import numpy as np
+
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _grade_index(values, thresholds) -> "np.ndarray":
+    """Index into GRADES of each value's grade (3, grade IV, below every threshold); NaN rows are left at 3."""
+    import numpy as np
+
+    out = np.full(len(values), GRADES.index("IV"))
+    for limit, grade in reversed(thresholds):
+        out[values >= limit] = GRADES.index(grade)
+    return out
+
+
+def danger_grade_many(columns: dict[str, list], group_of: Callable[[str], str | None],
+                      n: int) -> tuple["np.ndarray", list[str | None]]:
+    """:func:`danger_grade` of ``n`` features given as columns: ``(applies, grades)``, where ``applies`` says
+    whether a rule gives the grade (else it is entered by hand) and ``grades`` the grade it gives (None when
+    the threat is not known). Exactly what :func:`danger_grade` gives feature by feature."""
+    import numpy as np
+
+    types = columns.get("hazard_type") or [None] * n
+    groups = {t: group_of(t or "") for t in set(types)}
+    group = np.array([groups[t] for t in types], dtype=object)
+    geohazard = group == "geohazard"
+    r = _numbers(columns.get("risk_value_r") or [None] * n)
+    installation = (group == "installation") & ~np.isnan(r)
+    people = _numbers(columns.get("threatened_people") or [None] * n)
+    wan = _numbers(columns.get("threatened_property") or [None] * n)
+    by_people = np.where(np.isnan(people), len(GRADES), _grade_index(people, _PEOPLE_THRESHOLDS))
+    by_property = np.where(np.isnan(wan), len(GRADES), _grade_index(wan, _PROPERTY_THRESHOLDS_WAN))
+    geo = np.minimum(by_people, by_property)  # the more severe; len(GRADES): neither is known
+    inst = _grade_index(r, _R_THRESHOLDS)
+    index = np.where(geohazard, geo, np.where(installation, inst, len(GRADES)))
+    names = list(GRADES) + [None]
+    return geohazard | installation, [names[i] for i in index.tolist()]
+
+
+#: the rules of :data:`RULES` over many features at once
+RULES_MANY = {"danger_grade": danger_grade_many}

@@ -22,7 +22,7 @@ plugin's answer is collected, in a list, unless a hook says otherwise.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pluggy
 
@@ -86,6 +86,34 @@ def rallypoint_validate_change(layer: "LayerDef", old: dict[str, Any] | None, ne
     :param at: the time of the change (the batch's time stamp, UTC ISO 8601 with ``Z``), for
         rules that depend on the date ("a deadline already passed").
     :returns: a list of ``(field or None, message)`` problems; an empty list when it is fine.
+    """
+
+
+@hookspec
+def rallypoint_validate_many(layer: "LayerDef", features: "Sequence[dict[str, Any]]",
+                             geometries: "Sequence[BaseGeometry | None]", old: "Sequence[dict[str, Any] | None]",
+                             at: str) -> "dict[int, list[tuple[str | None, str]]]":
+    """Check many features of one layer at once: the bulk form of :func:`rallypoint_validate_feature` and
+    :func:`rallypoint_validate_change` (optional).
+
+    A bulk write (``Registry.add_many``, an import) checks a hundred thousand features a column at a time;
+    calling two hooks per feature through pluggy would cost it more than all its own checks. A plugin that
+    implements this hook is asked it, once per layer and chunk of a bulk write, **instead of** its two
+    per-feature hooks, which it still implements for single writes (an edit, an update, a restore). It must
+    answer as they would: for each feature, the problems ``rallypoint_validate_feature`` would give, and,
+    only when there are none, those of ``rallypoint_validate_change``. A plugin that does not implement it
+    is asked its per-feature hooks for every feature, as on any write. Only features that passed the
+    definition's checks and the per-feature hooks of the other plugins are handed over.
+
+    :param layer: the layer definition (a plugin that checks one layer returns ``{}`` for the others
+        before looking at the features).
+    :param features: each feature's user-editable fields, normalised (a sequence of dicts, built as
+        they are read).
+    :param geometries: the geometries, in EPSG:4490, in the same order (``None`` for tables).
+    :param old: the stored fields before the change, in the same order; ``None`` for a new feature.
+    :param at: the time of the change (the batch's time stamp, UTC ISO 8601 with ``Z``).
+    :returns: ``{index: [(field or None, message), …]}`` for the features with problems; ``{}`` when all
+        are fine.
     """
 
 

@@ -141,6 +141,19 @@ def web_backend(request):
     return request.param
 
 
+def place_outside(reg, box):
+    """(division code, point) of a township of ``reg`` whose inner point lies outside ``box``: where a test moves a
+    feature out of a box while it stays in the division its code names."""
+    from shapely.geometry import box as rectangle
+
+    area = rectangle(*box)
+    for _, town in reg.read_frame("admin_areas").iterrows():
+        point = town.geometry.representative_point()
+        if not area.intersects(point.buffer(0.002)):
+            return str(town["adcode"]), point
+    raise AssertionError(f"no township of the sample lies outside {box}")
+
+
 def county_copy(request, backend: str, name: str):
     """A private copy of the county sample on ``backend``: a GeoPackage path, or a PostGIS database's URL
     (dropped when the requesting fixture ends)."""

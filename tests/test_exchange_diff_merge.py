@@ -111,6 +111,32 @@ def test_geodiff_finds_the_same_changes_when_fids_are_shared_and_is_not_trusted_
     assert any("geodiff" in n for n in fallback.notes)
 
 
+def test_the_default_diff_pairs_rows_on_the_fid_only_when_every_fid_holds_the_same_feature(round_trip, tmp_path):
+    _, received = round_trip
+    edited = tmp_path / "edited.gpkg"
+    shutil.copyfile(received, edited)
+    with Registry.open(edited, clock=StepClock()) as reg:
+        t = next(reg.features("teams"))
+        reg.update("teams", t.uuid, {"members": 7}, author="li")
+    paired = diff_registries(received, edited)  # a copy: every fid holds the same feature in both
+    assert [(c.op, c.uuid, c.fields) for c in paired.changes] == [("update", t.uuid,
+                                                                    {"members": (t.properties["members"], 7)})]
+    moved = tmp_path / "moved.gpkg"  # two teams swap fids and a helipad is gone: paired on the UUID
+    shutil.copyfile(edited, moved)
+    with closing(sqlite3.connect(moved)) as c:
+        register_functions(c)
+        c.execute("UPDATE teams SET fid = -1 WHERE fid = 1")
+        c.execute("UPDATE teams SET fid = 1 WHERE fid = 2")
+        c.execute("UPDATE teams SET fid = 2 WHERE fid = -1")
+        gone = c.execute("SELECT uuid FROM helipads ORDER BY fid LIMIT 1").fetchone()[0]
+        c.execute("DELETE FROM helipads WHERE uuid = ?", (gone,))
+        c.commit()
+    d = diff_registries(received, moved)
+    assert [(c.op, c.uuid) for c in d.changes] == [("update", t.uuid), ("absent", gone)]
+    assert [(c.op, c.uuid) for c in diff_registries(moved, received).changes] == [("update", t.uuid),
+                                                                               ("insert", gone)]
+
+
 def import_into(location, source, bureau):
     with Registry.open(location, clock=StepClock()) as reg:
         result = apply_import(reg, plan_import(reg, source), author=bureau)
@@ -260,3 +286,91 @@ def test_diff_and_merge_from_the_command_line(two_bureaus):
                                    "--dry-run"], env=ENV)
     assert out.exit_code == 0 and "CONFLICT edit/edit" in out.output and "Dry run" in out.output
     assert unresolved_conflicts(b["ours"]) == []
+
+
+def test_conflicts_are_listed_and_resolved_with_who_and_when_in_one_batch(two_bureaus):
+    from rallypoint.registry import ConflictResolvedError
+
+    b = two_bureaus
+    s = b["s"]
+    merge_registries(b["ours"], b["theirs"], b["base"], author="us")
+    with Registry.open(b["ours"], clock=StepClock()) as reg:
+        found = {c.uuid: c for c in reg.conflicts()}
+        assert set(found) == {s[0], s[3]} and reg.conflicts(resolved=True) == []
+        edit, retired = found[s[0]], found[s[3]]
+        assert edit.values() == {"occupancy": (0, 222, 111)} and edit.name
+        assert retired.kind == "retired-by-them/edited-by-us" and retired.theirs["properties"]["retired_at"]
+        before = reg.get("shelters", s[0]).version
+        done, feat = reg.resolve_conflict(edit.id, keep="theirs", author="chen.office")
+        assert feat.properties["occupancy"] == 111 and feat.version == before + 1
+        assert done.resolved and done.resolution == {"keep": "theirs", "set": {}, "by": "chen.office",
+                                                     "version": before + 1}
+        last = reg.history("shelters", s[0])[-1]
+        assert (last.op, last.author, last.at) == ("resolve", "chen.office", done.resolved_at)  # who and when
+        assert f"merge conflict {edit.id}" in last.note and "kept theirs" in last.note
+        assert last.changed_fields()["occupancy"] == (222, 111)
+        kept = reg.get("shelters", s[3])
+        done, feat = reg.resolve_conflict(retired.id, keep="ours", author="chen.office")
+        assert not feat.retired and feat.version == kept.version + 1  # ours stands, and the history says so
+        assert feat.properties["occupancy"] == kept.properties["occupancy"]
+        assert reg.history("shelters", s[3])[-1].op == "resolve"
+        assert reg.conflicts() == [] and {c.id for c in reg.conflicts(resolved=True)} == {edit.id, retired.id}
+        with pytest.raises(ConflictResolvedError, match="already resolved"):
+            reg.resolve_conflict(edit.id, keep="ours", author="someone")
+    again = merge_registries(b["ours"], b["theirs"], b["base"], author="us")  # the same merge: settled once
+    assert all(not c.recorded for c in again.conflicts)
+    with Registry.open(b["ours"]) as reg:
+        assert reg.conflicts() == []
+
+
+def test_a_resolution_that_is_refused_writes_nothing_and_leaves_the_conflict_open(two_bureaus):
+    from rallypoint.errors import ConflictError, ValidationError
+
+    b = two_bureaus
+    s = b["s"]
+    merge_registries(b["ours"], b["theirs"], b["base"], author="us")
+    with Registry.open(b["ours"]) as reg:
+        c = next(x for x in reg.conflicts() if x.uuid == s[0])
+        version = reg.get("shelters", s[0]).version
+        with pytest.raises(ValidationError, match="occupancy"):  # the layer's rule, named
+            reg.resolve_conflict(c.id, values={"occupancy": -1}, author="chen")
+        with pytest.raises(ValidationError, match="not in conflict"):
+            reg.resolve_conflict(c.id, values={"address": "别处"}, author="chen")
+        with pytest.raises(ConflictError, match="changed since version"):
+            reg.resolve_conflict(c.id, keep="theirs", author="chen", expected_version=version - 1)
+        assert reg.get("shelters", s[0]).version == version and [x.id for x in reg.conflicts()].count(c.id) == 1
+        done, feat = reg.resolve_conflict(c.id, values={"occupancy": 150}, author="chen", expected_version=version)
+        assert feat.properties["occupancy"] == 150 and done.resolution["set"] == {"occupancy": 150}
+
+
+def test_conflicts_from_the_command_line(two_bureaus):
+    b = two_bureaus
+    s = b["s"]
+    ours = str(b["ours"])
+    assert "No open merge conflicts" in CliRunner().invoke(cli, ["conflicts", "list", ours], env=ENV).output
+    merge_registries(b["ours"], b["theirs"], b["base"], author="us")
+    out = CliRunner().invoke(cli, ["conflicts", "list", ours, "--lang", "en"], env=ENV)
+    assert out.exit_code == 0, out.output
+    assert "edit/edit" in out.output and "retired-by-them/edited-by-us" in out.output and "(UTC+8)" in out.output
+    listed = json.loads(CliRunner().invoke(cli, ["conflicts", "list", ours, "--json"], env=ENV).output)
+    ids = {c["uuid"]: c["id"] for c in listed}
+    assert listed[0]["fields"] or listed[1]["fields"]
+    out = CliRunner().invoke(cli, ["conflicts", "resolve", ours, str(ids[s[0]])], env=ENV)
+    assert out.exit_code == 2 and "--keep" in out.output  # say what to keep
+    out = CliRunner().invoke(cli, ["conflicts", "resolve", ours, str(ids[s[0]]), "--set", "occupancy=-4"], env=ENV)
+    assert out.exit_code == 1 and "Refused" in out.output and "occupancy" in out.output
+    out = CliRunner().invoke(cli, ["conflicts", "resolve", ours, str(ids[s[0]]), "--keep", "theirs",
+                                   "--author", "li.office"], env=ENV)
+    assert out.exit_code == 0 and "kept theirs" in out.output, out.output
+    out = CliRunner().invoke(cli, ["conflicts", "resolve", ours, str(ids[s[3]]), "--set", "occupancy=7"], env=ENV)
+    assert out.exit_code == 1 and "not in conflict" in out.output  # they retired it; no field is in conflict
+    out = CliRunner().invoke(cli, ["conflicts", "resolve", ours, str(ids[s[3]]), "--keep", "ours"], env=ENV)
+    assert out.exit_code == 0 and "kept ours" in out.output, out.output
+    out = CliRunner().invoke(cli, ["conflicts", "resolve", ours, str(ids[s[3]]), "--keep", "theirs"], env=ENV)
+    assert out.exit_code == 1 and "already resolved" in out.output
+    out = CliRunner().invoke(cli, ["conflicts", "list", ours, "--resolved"], env=ENV)
+    assert "li.office" in out.output and "kept theirs" in out.output
+    with Registry.open(b["ours"]) as reg:
+        assert reg.get("shelters", s[0]).properties["occupancy"] == 111
+        assert not reg.get("shelters", s[3]).retired and reg.get("shelters", s[3]).properties["occupancy"] == 3
+        assert reg.history("shelters", s[0])[-1].author == "li.office"

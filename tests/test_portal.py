@@ -118,7 +118,8 @@ def test_the_latest_changes_in_china_time_with_authors_for_staff_only(site):
     with Registry.open(site["path"]) as reg:
         shelter = next(reg.features("shelters"))
     r = c.patch(f"/collections/shelters/items/{shelter.uuid}", data=json.dumps({"properties": {"occupancy": 5}}),
-                headers={**site["headers"]["editor"], "Content-Type": "application/geo+json"})
+                headers={**site["headers"]["editor"], "Content-Type": "application/geo+json",
+                         "If-Match": f'"{shelter.uuid}-v{shelter.version}"'})
     assert r.status_code == 200
     with Registry.open(site["path"]) as reg:
         change = reg.history("shelters", shelter.uuid)[-1]

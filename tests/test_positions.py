@@ -205,6 +205,7 @@ def test_the_http_api_answers_400_naming_a_coordinate_sent_as_text(registry, reg
     r = client.post("/collections/helipads/items", data=body([104.05, 30.7]), headers=headers)
     assert r.status_code == 201
     url = f"/collections/helipads/items/{r.get_json()['id']}"
+    headers = {**headers, "If-Match": r.headers["ETag"]}  # a change names the version it is made on
     r = client.put(url, data=body([104.05, "30.7"]), headers=headers)
     assert r.status_code == 400 and 'geometry.coordinates[1]: "30.7" is text' in r.get_json()["description"]
     r = client.patch(url, data=json.dumps({"geometry": {"type": "Point", "coordinates": [None, 30.7]}}),

@@ -354,7 +354,8 @@ def test_writes_over_http_follow_the_rules_and_reading_needs_no_key(request, bac
     assert r.status_code == 200 and r.json["record"]["state"] == "rectifying"
     # the OGC API's own PATCH of the collection is guarded by the same rules
     r = client.patch(f"/collections/{LAYER}/items/{uid}", json={"properties": {"state": "found"}},
-                     headers={**auth(editor), "Content-Type": "application/merge-patch+json"})
+                     headers={**auth(editor), "Content-Type": "application/merge-patch+json",
+                              "If-Match": f'"{uid}-v2"'})
     assert r.status_code == 400 and "allowed next states" in json.dumps(r.json, ensure_ascii=False)
     with Registry.open(path) as reg:
         assert reg.get(LAYER, uid).version == 2

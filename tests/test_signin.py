@@ -196,7 +196,8 @@ def test_writes_a_session_would_authenticate_need_the_csrf_token(site):
         assert reg.history("shelters", shelter.uuid)[-1].author == OWNERS["editor"]  # the account is the author
     # an API key is never sent by a browser on its own: a request with one needs no token, cookie or not
     r = c.patch(url, data=json.dumps({"properties": {"occupancy": 12}}),
-                headers={**site["headers"]["editor"], "Content-Type": "application/geo+json"})
+                headers={**site["headers"]["editor"], "Content-Type": "application/geo+json",
+                         "If-Match": f'"{shelter.uuid}-v{shelter.version + 1}"'})
     assert r.status_code == 200
 
 

@@ -22,7 +22,8 @@ from web_support import copy_registry
 
 from rallypoint import Registry
 from rallypoint.storage import mvt_encode, reader_for
-from rallypoint.storage.gpkg import tile_layers
+from rallypoint.storage import tiles as grid
+from rallypoint.storage.gpkg import tile_index
 from rallypoint.storage.gpkg import tiles as mvt
 from rallypoint.storage.gpkg.file import connect
 
@@ -158,21 +159,60 @@ def test_edits_show_in_the_served_tiles_as_in_the_reference(county_sample, tmp_p
                 assert not ids & retired
 
 
-def test_thinning_keeps_what_thin_points_keeps():
+def _index_of(fids: np.ndarray, xy: np.ndarray) -> tile_index.PointIndex:
+    """A point index of these points (as tile_index.build_points makes it from a layer's rows, in fid order)."""
+    order = np.argsort(fids)
+    fids, xy = fids[order], xy[order]
+    keys = grid.morton(*grid.pyramid_cells(xy))
+    order = np.argsort(keys, kind="stable")
+    return tile_index.PointIndex(keys[order], fids[order], grid.thinning_levels(keys[order], fids[order]), xy[order])
+
+
+def test_the_point_index_keeps_what_thin_points_keeps():
+    """Thinning by precomputed levels keeps, in every tile, exactly what thinning the tile's points keeps: the
+    tile's own points (half-open) and the first of each cell of the finest grid under the limit."""
     rng = np.random.default_rng(11)
-    bounds = (0.0, 0.0, 1000.0, 1000.0)
-    for trial in range(60):
+    for trial in range(40):
+        z = int(rng.integers(3, 16))
+        x, y = int(rng.integers(0, 1 << z)), int(rng.integers(0, 1 << z))
+        minx, miny, maxx, maxy = grid.tile_bounds(z, x, y)
+        size = maxx - minx
         n = int(rng.integers(1, 30_000))
-        if trial % 3 == 0:  # clustered, with points outside the tile (the R-tree's boxes reach past it)
-            xy = np.clip(rng.normal(500, rng.uniform(2, 300), (n, 2)), -20, 1020)
-        elif trial % 3 == 1:
-            xy = rng.uniform(-5, 1005, (n, 2))
-        else:  # on the grid's lines
-            xy = rng.integers(0, 257, (n, 2)) * (1000 / 256)
-        fids = np.sort(rng.choice(10**7, n, replace=False))
-        expected = fids[mvt.thin_points(xy, bounds, always=True)]
-        got = np.sort(tile_layers.thin(fids, xy, bounds))
-        assert np.array_equal(expected, got), trial
+        if trial % 4 == 0:  # clustered, some in the neighbouring tiles
+            xy = rng.normal((minx + size / 2, miny + size / 2), rng.uniform(0.002, 0.3) * size, (n, 2))
+        elif trial % 4 == 1:
+            xy = rng.uniform((minx - size / 100, miny - size / 100), (maxx + size / 100, maxy + size / 100), (n, 2))
+        elif trial % 4 == 2:  # on the grids' lines and the tile's edges
+            xy = np.column_stack([minx + rng.integers(0, 257, n) * (size / 256),
+                                  miny + rng.integers(0, 257, n) * (size / 256)])
+        else:  # many at the same places
+            xy = np.repeat(rng.uniform((minx, miny), (maxx, maxy), (max(1, n // 50), 2)), 50, axis=0)[:n]
+            n = len(xy)
+        fids = rng.choice(10**7, n, replace=False)
+        by_fid = np.argsort(fids)
+        col, row = grid.pyramid_cells(xy[by_fid])
+        shift = np.uint64(grid.TOP_LEVEL - z)
+        inside = np.flatnonzero(((col >> shift) == x) & ((row >> shift) == y))
+        kept = inside[mvt.thin_points(xy[by_fid][inside], z, always=z < grid.FULL_DETAIL_ZOOM)]
+        index = _index_of(fids, xy)
+        pick = index.tile(z, x, y)
+        got_fids, got_xy = index.fids[pick], index.xy[pick]
+        assert np.array_equal(fids[by_fid][kept], got_fids), trial
+        assert np.array_equal(xy[by_fid][kept], got_xy), trial
+        assert len(got_fids) <= grid.MAX_POINTS or (z >= grid.FULL_DETAIL_ZOOM and len(inside) == len(got_fids))
+
+
+def test_thinning_levels_are_the_coarsest_level_a_point_is_first_at():
+    rng = np.random.default_rng(5)
+    xy = rng.normal(0, 3000, (5000, 2))
+    fids = rng.choice(10**6, len(xy), replace=False)
+    index = _index_of(fids, xy)
+    for i in rng.choice(len(xy), 200, replace=False):
+        for level in (0, 10, 20, 25, 32):
+            shift = np.uint64(2 * (grid.TOP_LEVEL - level))
+            same = (index.keys >> shift) == (index.keys[i] >> shift)
+            first = index.fids[same].min() == index.fids[i]
+            assert first == (index.levels[i] <= level), (i, level)
 
 
 def _varint(n: int) -> bytes:

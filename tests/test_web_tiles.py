@@ -244,14 +244,17 @@ def test_bad_tile_rules_in_a_definition_are_refused(tiles, words):
 
 
 def test_thinning_keeps_an_even_deterministic_sample():
+    from rallypoint.storage.tiles import tile_bounds
+
     rng = np.random.default_rng(7)
-    xy = rng.uniform(0, 1000, size=(20_000, 2))
-    kept = mvt.thin_points(xy, (0, 0, 1000, 1000))
+    minx, miny, maxx, maxy = tile_bounds(10, 812, 420)
+    xy = rng.uniform((minx, miny), (maxx, maxy), size=(20_000, 2))
+    kept = mvt.thin_points(xy, 10)
     assert len(kept) <= mvt.MAX_POINTS and np.all(np.diff(kept) > 0)
-    assert np.array_equal(kept, mvt.thin_points(xy, (0, 0, 1000, 1000)))
-    quarters = np.histogram2d(xy[kept, 0], xy[kept, 1], bins=2, range=[[0, 1000], [0, 1000]])[0]
+    assert np.array_equal(kept, mvt.thin_points(xy, 10))
+    quarters = np.histogram2d(xy[kept, 0], xy[kept, 1], bins=2, range=[[minx, maxx], [miny, maxy]])[0]
     assert quarters.min() > 0.2 * len(kept)  # spread over the tile, not bunched
-    assert len(mvt.thin_points(xy[:100], (0, 0, 1000, 1000))) == 100
+    assert len(mvt.thin_points(xy[:100], 10)) == 100
 
 
 def test_the_dataset_tile_has_one_layer_per_geometry_layer(client, site):
@@ -355,3 +358,49 @@ def test_empty_tiles_are_204(client):
 def test_bad_tiles(client, path, status):
     r = client.get(path)
     assert r.status_code == status and r.get_json()["code"]
+
+
+def test_the_shortcut_answers_tiles_as_flask_does(site):
+    """Anonymous tiles come from the WSGI shortcut (rallypoint.web.shortcut): the same status, headers and body as
+    through Flask's whole request, for tiles with features, empty tiles, revalidations, cross-origin requests and
+    refusals (those it hands to Flask); keyed and signed-in requests, and any query string, go to Flask."""
+    from werkzeug.test import Client
+
+    from rallypoint.api.tiles import tilesets
+
+    app = site["client"].application
+    shortcut = app.wsgi_app
+    assert type(shortcut).__name__ == "TileShortcut"
+    through_flask = Client(shortcut.app)  # Flask's own WSGI app, without the shortcut in front
+    direct = Client(shortcut)
+    lon, lat = first_point(site["path"], "hazard_points")
+    urls = [tile_url(layer, *tile_of(lon, lat, z)) for layer in ("hazard_points", "roads", None) for z in (9, 12, 15)]
+    urls += [tile_url("shelters", 10, 0, 0), "/collections/nowhere/tiles/WebMercatorQuad/1/0/0",
+             "/tiles/WebMercatorQuad/3/0/8", "/collections/shelters/tiles/WorldCRS84Quad/1/0/0",
+             tile_url("hazard_points", 12, 0, 0) + "?f=mvt"]
+    compared = 0
+    for url in urls:
+        for headers in ({}, {"Accept-Encoding": "gzip"}, {"Origin": "https://map.example.org"}):
+            for fresh in (True, False):  # encoded on request, then from the tile cache
+                if fresh:
+                    tilesets.clear_cache()
+                a = through_flask.get(url, headers=headers)
+                if fresh:
+                    tilesets.clear_cache()
+                b = direct.get(url, headers=headers)
+                assert (a.status_code, a.get_data()) == (b.status_code, b.get_data()), (url, headers)
+                assert sorted(a.headers.items()) == sorted(b.headers.items()), (url, headers)
+                etag = a.headers.get("ETag")
+                if etag:
+                    c = through_flask.get(url, headers={**headers, "If-None-Match": etag})
+                    d = direct.get(url, headers={**headers, "If-None-Match": etag})
+                    assert c.status_code == d.status_code == 304
+                    assert sorted(c.headers.items()) == sorted(d.headers.items()), (url, headers)
+                compared += 1
+    assert compared == len(urls) * 6
+    alone = Client(type(shortcut)(lambda environ, start: pytest.fail(f"handed to Flask: {environ['PATH_INFO']}"),
+                                  shortcut.state, ["ETag"]))
+    for url in urls[:10]:  # answered by the shortcut itself
+        assert alone.get(url, headers={"Accept-Encoding": "gzip"}).status_code in (200, 204)
+    keyed = direct.get(urls[1], headers=auth(site["reader"]))
+    assert keyed.status_code == 200 and keyed.headers["Cache-Control"].startswith("private")  # Flask's, with the key

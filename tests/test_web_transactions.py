@@ -58,7 +58,7 @@ def test_post_creates_a_feature_201_with_location_and_etag(site, client, editor)
 def test_the_history_records_the_key_owner_as_author(site, client, editor):
     uid = post(client, "helipads", feature(helipad(name="记录作者")), editor).get_json()["id"]
     r = client.patch(f"/collections/helipads/items/{uid}", data=json.dumps({"properties": {"fuel": True}}),
-                     headers=editor)
+                     headers={**editor, "If-Match": f'"{uid}-v1"'})
     assert r.status_code == 200
     with Registry.open(site["path"]) as reg:
         changes = reg.history("helipads", uid)
@@ -82,14 +82,15 @@ def test_put_replaces_patch_merges_and_etags_follow_the_version(client, editor):
     props = r.get_json()["properties"]
     assert props["name"] == "替换后" and props["occupancy"] is None and props["version"] == 3
     moved = client.patch(url, data=json.dumps({"geometry": {"type": "Point", "coordinates": [103.73, 30.62]}}),
-                         headers=editor).get_json()
+                         headers={**editor, "If-Match": r.headers["ETag"]}).get_json()
     assert moved["geometry"]["coordinates"] == [103.73, 30.62] and moved["properties"]["name"] == "替换后"
 
 
 def test_a_stale_if_match_is_412_and_changes_nothing(site, client, editor):
     uid = post(client, "helipads", feature(helipad(name="并发")), editor).get_json()["id"]
     url = f"/collections/helipads/items/{uid}"
-    assert client.patch(url, data=json.dumps({"properties": {"windsock": True}}), headers=editor).status_code == 200
+    assert client.patch(url, data=json.dumps({"properties": {"windsock": True}}),
+                        headers={**editor, "If-Match": f'"{uid}-v1"'}).status_code == 200
     for method in ("patch", "put", "delete"):
         body = json.dumps(feature(helipad(name="过期"))) if method != "delete" else None
         r = getattr(client, method)(url, data=body, headers={**editor, "If-Match": f'"{uid}-v1"'})
@@ -104,12 +105,36 @@ def test_a_stale_if_match_is_412_and_changes_nothing(site, client, editor):
     assert ok.status_code == 200  # the gzip layer's suffix on a tag read back is understood
 
 
+@pytest.mark.parametrize("if_match", [None, "*", " * "])
+def test_changes_without_a_concrete_if_match_are_428_saying_how_to_get_the_etag(site, client, editor, if_match):
+    """A change sent without the version it changes would overwrite whatever was written since it was read (a
+    lost update): PATCH, PUT and DELETE are refused with 428 and a message that says where the ETag is."""
+    uid = post(client, "helipads", feature(helipad(name="无版本")), editor).get_json()["id"]
+    url = f"/collections/helipads/items/{uid}"
+    headers = editor if if_match is None else {**editor, "If-Match": if_match}
+    for method in ("patch", "put", "delete"):
+        body = json.dumps(feature(helipad(name="覆盖"))) if method != "delete" else None
+        r = getattr(client, method)(url, data=body, headers=headers)
+        assert r.status_code == 428, (method, r.get_data(as_text=True))
+        answer = r.get_json()
+        assert answer["code"] == "PreconditionRequired"
+        assert "If-Match" in answer["description"] and "ETag" in answer["description"]
+        assert f"GET http://localhost{url}" in answer["description"]
+    with Registry.open(site["path"]) as reg:
+        feat = reg.get("helipads", uid)
+        assert feat.version == 1 and feat.properties["name"] == "无版本" and not feat.retired
+    etag = client.get(url).headers["ETag"]  # the way the message names: GET, then send the ETag back
+    r = client.patch(url, data=json.dumps({"properties": {"name": "有版本"}}), headers={**editor, "If-Match": etag})
+    assert r.status_code == 200 and r.get_json()["properties"]["name"] == "有版本"
+
+
 def test_delete_retires_the_feature_and_it_is_no_longer_served(site, client, editor):
     uid = post(client, "helipads", feature(helipad(name="将退役")), editor).get_json()["id"]
     r = client.delete(f"/collections/helipads/items/{uid}", headers={**editor, "If-Match": f'"{uid}-v1"'})
     assert r.status_code == 204 and not r.data
     assert client.get(f"/collections/helipads/items/{uid}").status_code == 404
-    assert client.delete(f"/collections/helipads/items/{uid}", headers=editor).status_code == 404
+    assert client.delete(f"/collections/helipads/items/{uid}", headers={**editor, "If-Match": f'"{uid}-v2"'}
+                         ).status_code == 404
     with Registry.open(site["path"]) as reg:
         feat = reg.get("helipads", uid)
         assert feat.retired and reg.history("helipads", uid)[-1].author == "zhang.wei"
@@ -187,6 +212,7 @@ def test_validation_errors_list_every_problem(client, editor):
 def test_put_needs_a_geometry_and_a_matching_id(client, editor):
     uid = post(client, "helipads", feature(helipad(name="整体替换")), editor).get_json()["id"]
     url = f"/collections/helipads/items/{uid}"
+    editor = {**editor, "If-Match": f'"{uid}-v1"'}
     r = client.put(url, data=json.dumps({**feature(helipad()), "geometry": None}), headers=editor)
     assert r.status_code == 400 and "geometry is required" in r.get_json()["description"]
     r = client.put(url, data=json.dumps({**feature(helipad()), "id": "other"}), headers=editor)

@@ -118,7 +118,8 @@ def test_a_refused_write_through_the_api_writes_nothing(teams_file):
     from rallypoint.errors import ValidationError
 
     with pytest.raises(ValidationError):
-        update_item(ctx, _request("PATCH", uid, {"type": "Feature", "properties": {"members": -5}}))
+        update_item(ctx, _request("PATCH", uid, {"type": "Feature", "properties": {"members": -5}},
+                                  if_match=f'"{uid}-v1"'))
     reg.close()
     with Registry.open(path) as check:
         assert check.get("teams", uid).version == 1

@@ -64,14 +64,16 @@ def free_port() -> int:
 class Server:
     """``rallypoint serve`` in a subprocess on a free port of 127.0.0.1, stopped by its own process id."""
 
-    def __init__(self, registry: Path | str, workers: int = 2, threads: int = 1, access_log: bool = False,
+    def __init__(self, registry: Path | str, workers: int = 2, threads: int | None = None, access_log: bool = False,
                  extra_args: tuple[str, ...] = (), log_dir: Path | None = None, env: dict[str, str] | None = None):
-        """``registry``: a file, or a PostGIS registry's URL (then ``log_dir`` says where the log goes);
-        ``env``: variables added to the server's environment."""
+        """``registry``: a file, or a PostGIS registry's URL (then ``log_dir`` says where the log goes); ``threads``
+        None: ``rallypoint serve``'s default; ``env``: variables added to the server's environment."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-c", "from rallypoint.cli.main import cli; cli()", "serve", str(registry),
-               "--port", str(self.port), "--workers", str(workers), "--threads", str(threads)]
+               "--port", str(self.port), "--workers", str(workers)]
+        if threads is not None:
+            cmd += ["--threads", str(threads)]
         if access_log:  # every request line goes to the log file (see read_log)
             cmd.append("--access-log")
         cmd += list(extra_args)

@@ -22,7 +22,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ..storage.base import KEYS_TABLE, KeyRow, KeyStore
 from .errors import BadRequest, Forbidden, Unauthorized
@@ -109,22 +109,53 @@ def key_from_headers(headers) -> str | None:
     return key.strip() if key is not None else None
 
 
-def authenticate(source: Any, key: str | None) -> Principal | None:
-    """The principal a key belongs to; ``None`` without a key; 401 for a wrong or revoked key."""
+class KeyGuard(Protocol):
+    """What a server puts in front of the key check: limits on refused keys (see :mod:`rallypoint.web.ratelimit`).
+
+    The key's secret is checked (scrypt, slow on purpose) only when the guard admits it; a key this server
+    has verified before is recognised by ``proof`` (a SHA-256 of the key and its stored hash) without the
+    check, so a valid key in use is never refused by the limits on wrong ones."""
+
+    def admit(self, key_id: str | None, proof: str | None) -> bool:
+        """Before checking a key (``key_id`` None: no such key id, or not a key at all): raise to refuse it
+        unchecked (429), True when ``proof`` shows it verified before, else False (check it)."""
+
+    def refused(self, key_id: str | None) -> None:
+        """Count one refused key (by the address, and by its id when the id is one of the registry's)."""
+
+    def verified(self, proof: str) -> None:
+        """Remember a key just verified (its ``proof``), for every worker of the server."""
+
+
+def _refuse(guard: KeyGuard | None, key_id: str | None, why: str) -> Unauthorized:
+    if guard is not None:
+        guard.refused(key_id)
+    return Unauthorized(why)
+
+
+def authenticate(source: Any, key: str | None, guard: KeyGuard | None = None) -> Principal | None:
+    """The principal a key belongs to; ``None`` without a key; 401 for a wrong or revoked key (429 when the
+    ``guard`` refuses to check it)."""
     if key is None:
         return None
     parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != "rp" or not parts[1] or not parts[2]:
-        raise Unauthorized("the API key is not valid")
-    row = key_store(source).get(parts[1])
+    row = None
+    if len(parts) == 3 and parts[0] == "rp" and parts[1] and parts[2]:
+        row = key_store(source).get(parts[1])
     if row is None:
-        raise Unauthorized("the API key is not valid")
+        if guard is not None:
+            guard.admit(None, None)
+        raise _refuse(guard, None, "the API key is not valid")
     if row.revoked_at:
-        raise Unauthorized("the API key has been revoked")
+        raise _refuse(guard, row.id, "the API key has been revoked")
     digest = hashlib.sha256(key.encode()).digest()
     if _verified.get(digest) != row.hash:
-        if not hmac.compare_digest(_hash(parts[2], row.salt), row.hash):
-            raise Unauthorized("the API key is not valid")
+        proof = hashlib.sha256(digest + row.hash).hexdigest()
+        if guard is None or not guard.admit(row.id, proof):
+            if not hmac.compare_digest(_hash(parts[2], row.salt), row.hash):
+                raise _refuse(guard, row.id, "the API key is not valid")
+            if guard is not None:
+                guard.verified(proof)
         if len(_verified) > 1024:
             _verified.clear()
         _verified[digest] = row.hash

@@ -12,6 +12,8 @@ from ..storage import location_key
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 MAX_BODY_BYTES = 1_000_000
+#: a push's whole change set comes in one request (``POST /transactions``)
+MAX_TRANSACTION_BYTES = 64_000_000
 JOB_TTL_HOURS = 7 * 24.0
 SYNC_SECONDS = 10.0
 
@@ -29,6 +31,7 @@ class ApiConfig:
     default_limit: int = DEFAULT_LIMIT
     max_limit: int = MAX_LIMIT
     max_body_bytes: int = MAX_BODY_BYTES
+    max_transaction_bytes: int = MAX_TRANSACTION_BYTES
     jobs_dir: Path | None = None
     title: str | None = None
     job_ttl_hours: float = JOB_TTL_HOURS  # finished runs older than this are removed

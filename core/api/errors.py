@@ -69,6 +69,14 @@ class PreconditionFailed(ApiError):
     ogc_code = "PreconditionFailed"
 
 
+class PreconditionRequired(ApiError):
+    """A change to a feature sent without the version it changes (RFC 6585): it could overwrite a change its
+    sender never saw."""
+
+    http_status = 428
+    ogc_code = "PreconditionRequired"
+
+
 class PayloadTooLarge(ApiError):
     http_status = 413
     ogc_code = "PayloadTooLarge"
@@ -77,6 +85,16 @@ class PayloadTooLarge(ApiError):
 class UnsupportedMediaType(ApiError):
     http_status = 415
     ogc_code = "UnsupportedMediaType"
+
+
+class TooManyRequests(ApiError):
+    """Over a rate limit: try again after ``Retry-After`` seconds."""
+
+    http_status = 429
+    ogc_code = "TooManyRequests"
+
+    def __init__(self, description: str, retry_after: int):
+        super().__init__(description, headers={"Retry-After": str(max(1, int(retry_after)))})
 
 
 def error_body(exc: BaseException) -> tuple[int, dict[str, str], dict[str, Any]]:

@@ -13,8 +13,10 @@ from typing import Any
 from .. import __version__
 from ..schema import FieldDef, LayerDef
 from ..validation import INT64_MAX, INT64_MIN, PROVINCE_PREFIXES
+from . import conflicts
 from . import crs as crsmod
 from . import html
+from .features import changes
 from .features.collections import read_only, site_title
 from .features.queryables import field_json_schema
 from .context import Context
@@ -76,8 +78,10 @@ def _components(ctx: Context) -> dict[str, Any]:
             "featureId": {"name": "featureId", "in": "path", "required": True,
                           "description": "The feature's UUID (the fid for reference layers).",
                           "schema": {"type": "string"}},
-            "ifMatch": {"name": "If-Match", "in": "header", "required": False,
-                        "description": "The ETag last read; a stale one is refused with 412.",
+            "ifMatch": {"name": "If-Match", "in": "header", "required": True,
+                        "description": "The feature's ETag as last read (GET the feature: its ETag header). "
+                                       "Without it, or with *, the change is refused with 428; a stale one with "
+                                       "412.",
                         "schema": {"type": "string"}},
         },
         "schemas": {
@@ -101,7 +105,8 @@ def _components(ctx: Context) -> dict[str, Any]:
             "Unauthorized": _resp("The API key sent is wrong, malformed or revoked (on any operation), or the "
                                   "operation needs a key and none was sent.", JSON, "exception"),
             "Forbidden": _resp("The key's role is too low for this operation.", JSON, "exception"),
-            "TooManyRequests": _resp("Too many writes, or too many refused keys, from this client: try again after "
+            "TooManyRequests": _resp("Too many writes from this key, or too many refused keys from this address or "
+                                     "of this key id (a valid key in use is never refused): try again after "
                                      "Retry-After seconds.", JSON, "exception"),
             "PayloadTooLarge": _resp("The body is larger than the server accepts.", JSON, "exception"),
             "UnsupportedMediaType": _resp("The body is not of a media type this operation reads.", JSON,
@@ -178,11 +183,14 @@ def _collection_paths(layer: LayerDef) -> dict[str, Any]:
     if not read_only(layer):
         schema = _feature_schema(layer)
         body = {"required": True, "content": {GEOJSON: {"schema": schema}, JSON: {"schema": schema}}}
-        written = {"401": {"description": "No API key."}, "403": {"description": "The key's role is below editor."},
-                   "412": {"description": "If-Match is stale."}, **_ERRORS}
+        added = {"401": {"description": "No API key."}, "403": {"description": "The key's role is below editor."},
+                 **_ERRORS}
+        written = {**added, "412": _resp("If-Match names a version the feature is no longer at.", JSON, "exception"),
+                   "428": _resp("No If-Match (or If-Match: *): send the ETag of the version the change is made "
+                                "on.", JSON, "exception")}
         items["post"] = {"summary": f"{layer.title_en}: add a feature", "operationId": f"add_{layer.name}_item",
                          "tags": tag, "security": secured, "requestBody": body,
-                         "responses": {"201": {"description": "Added; Location names it."}, **written}}
+                         "responses": {"201": {"description": "Added; Location names it."}, **added}}
         for method, what in (("put", "replace"), ("patch", "update some properties or the geometry of"),
                              ("delete", "retire (the registry keeps it in its history)")):
             one[method] = {"summary": f"{layer.title_en}: {what} a feature", "tags": tag, "security": secured,
@@ -259,6 +267,8 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
     }
     for layer in ctx.registry.layers.values():
         paths.update(_collection_paths(layer))
+    paths.update(changes.paths())
+    paths.update(conflicts.paths())
     paths.update(processes.openapi_paths(
         ctx, lambda analysis: {"type": "object", "additionalProperties": False,
                                "properties": {p.name: processes.input_schema(ctx, p) for p in analysis.parameters}},

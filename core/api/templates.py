@@ -171,9 +171,30 @@ header{position:absolute;top:0;left:0;right:0;height:2.4em;background:#8b1a1a;co
 </html>
 """
 
+CONFLICTS = """{% extends "base.html" %}
+{% block main %}
+<h1>合并冲突 <span class="en">Merge conflicts</span></h1>
+{% if state %}<p>{% for s, label in [("open", "未解决 open"), ("resolved", "已解决 resolved"), ("all", "全部 all")] %}
+{% if s == state %}<strong>{{ label }}</strong>{% else %}<a href="?state={{ s }}&amp;f=html">{{ label }}</a>{% endif %}{% if not loop.last %} · {% endif %}{% endfor %}</p>{% endif %}
+{% if not doc.conflicts %}<p class="muted">没有合并冲突。<span class="en">No merge conflicts.</span></p>{% endif %}
+{% for c in doc.conflicts %}
+<h2><a href="{{ c.links[1].href }}">#{{ c.id }}</a> {{ c.layer }} · {{ c.name or c.uuid }} <span class="en">{{ c.kind }}</span></h2>
+<p class="muted">{{ c.uuid }} · 来自 from {{ c.theirs_from or "?" }} · 发现 found {{ c.detected_at }} ({{ c.detected_by }}){% if c.now %} · 当前版本 now version {{ c.now.version }}{% endif %}</p>
+<table><tr><th>字段 Field</th><th>共同基础 Base</th><th>本方 Ours (merged)</th><th>对方 Theirs</th><th>当前 Now</th></tr>
+{% for f, v in c.fields.items() %}<tr><td><code>{{ f }}</code></td><td>{{ v.base if v.base is not none else "" }}</td><td>{{ v.ours if v.ours is not none else "" }}</td>
+<td>{{ v.theirs if v.theirs is not none else "" }}</td><td>{{ c.now["values"][f] if c.now and c.now["values"][f] is not none else "" }}</td></tr>
+{% endfor %}</table>
+{% if c.resolved_at %}<p>已解决 Resolved {{ c.resolved_at }} · {{ c.resolution.by }} · 保留 kept {{ c.resolution.keep }}{% if c.resolution.set %} · {{ c.resolution.set|tojson }}{% endif %}</p>
+{% else %}<p>解决：POST <code>{{ c.links[3].href }}</code>，正文 <code>{"keep": "ours" | "theirs", "set": {...}}</code>，带 <code>If-Match</code>（要素的 ETag）。
+<span class="en">Resolve it: POST that JSON there with the feature's ETag as If-Match (an editor's key).</span></p>{% endif %}
+{% endfor %}
+{% endblock %}
+"""
+
 PAGES = {
     **PORTAL_PAGES,
     "base.html": BASE, "conformance.html": CONFORMANCE, "api.html": API,
     "collections.html": COLLECTIONS, "collection.html": COLLECTION, "items.html": ITEMS, "item.html": ITEM,
     "processes.html": PROCESSES, "process.html": PROCESS, "queryables.html": QUERYABLES, "map.html": MAP,
+    "conflicts.html": CONFLICTS,
 }

@@ -123,12 +123,20 @@ def display_value(reg: Registry, layer: str, field: str, value: Any, lang: str) 
     return text
 
 
+#: how a field the registry has no column for is shown (an export without personal data): never as empty
+NOT_HELD = {"zh": "（本登记库未包含此字段）", "en": "(not held in this registry)"}
+
+
 def feature_table(reg: Registry, feat: Feature, lang: str) -> Table:
-    ldef = reg.layer(feat.layer)
+    ldef = reg.definition(feat.layer)
+    absent = set(reg.absent_fields(feat.layer))
     t = Table(title=f"{ldef.title(lang)} · {feat.properties.get('name') or feat.uuid}", show_header=False)
     t.add_column(style="bold")
     t.add_column()
     for f in ldef.fields:
+        if f.name in absent:
+            t.add_row(f"{f.alias(lang)} ({f.name})", Text(NOT_HELD[lang], style="dim italic"))
+            continue
         t.add_row(f"{f.alias(lang)} ({f.name})", display_value(reg, feat.layer, f.name, feat.properties.get(f.name), lang))
     if feat.geometry is not None:
         t.add_row("geometry", feat.geometry.wkt if len(feat.geometry.wkt) < 200 else feat.geometry.wkt[:200] + "…")

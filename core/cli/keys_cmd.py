@@ -24,6 +24,9 @@ def keys():
     \b
     Roles: reader (sees personal data, runs analyses), editor (also writes), admin.
     Anonymous users read everything but personal data.
+    Wrong keys are limited (rallypoint serve --rate-limit-refused-keys, per address, and
+    --rate-limit-refused-per-key, per key id, 10 a minute each): over a limit, wrong
+    keys get 429; a valid key already in use is never refused.
       rallypoint keys add county.gpkg zhang.wei --role editor
       rallypoint keys list county.gpkg
       rallypoint keys revoke county.gpkg zhang.wei

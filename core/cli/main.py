@@ -11,6 +11,7 @@ from .accounts_cmd import accounts
 from .analyse_cmd import analyse
 from .backup_cmd import backup, restore_backup
 from .common import RallypointGroup, err_console
+from .conflicts_cmd import conflicts
 from .diff_cmd import diff
 from .export_cmd import export, verify
 from .features_cmd import add, edit, list_features, retire, restore, show
@@ -76,6 +77,6 @@ def cli(trace_hooks: bool) -> None:
 
 
 for command in (init, sample, layers, add, list_features, show, edit, retire, restore, history, validate, plugins,
-                analyse, serve, keys, accounts, export, verify, import_, diff, merge, checkout, push, pull,
+                analyse, serve, keys, accounts, export, verify, import_, diff, merge, conflicts, checkout, push, pull,
                 backup, restore_backup):
     cli.add_command(command)

@@ -28,8 +28,8 @@ def merge(ours, theirs, base, layers, dry_run, as_json, author):
 
     What only they changed is applied; fields only they changed are applied even where
     we changed others. Where both changed the same field differently, or one retired
-    what the other edited, ours stays and theirs is kept whole in the rp_conflicts table.
-    Any of the three may be a PostGIS registry's postgresql:// URL.
+    what the other edited, ours stays and theirs is kept whole in the rp_conflicts table
+    (`rallypoint conflicts list OURS`, then `rallypoint conflicts resolve`). Any of the three may be a PostGIS registry's postgresql:// URL.
     """
     wanted = [p.strip() for p in layers.split(",")] if layers else None
     result = merge_registries(ours, theirs, base, author=author, dry_run=dry_run, layers=wanted)
@@ -48,4 +48,5 @@ def merge(ours, theirs, base, layers, dry_run, as_json, author):
     counts = ", ".join(f"{n} {op}" for op, n in result.counts().items() if n)
     prefix = "Dry run" if dry_run else "Merged"
     console.print(f"{prefix}: {counts or 'nothing to do'}."
-                  + (" Conflicts: ours kept in the layers, theirs in rp_conflicts." if result.conflicts else ""))
+                  + (" Conflicts: ours kept in the layers, theirs in rp_conflicts: `rallypoint conflicts list` shows "
+                     "them, `rallypoint conflicts resolve` settles each." if result.conflicts else ""))

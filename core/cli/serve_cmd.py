@@ -24,7 +24,10 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync",
+        # gthread always: a sync worker holds a connection until it closes, and a browser keeps idle
+        # (pre)connections open, so one map or page stalled a sync worker until its timeout (300 s);
+        # gthread parks idle keep-alive connections in its poller, whatever its number of threads
+        "worker_class": "gthread",
         "timeout": timeout,
         "graceful_timeout": 10,
         "keepalive": 5,
@@ -65,8 +68,8 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes.")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Threads per worker (above 1: gunicorn's gthread workers, with keep-alive).")
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Threads per worker (gunicorn's gthread workers, with keep-alive).")
 @click.option("--timeout", type=click.IntRange(min=1), default=300, show_default=True,
               help="Seconds a request may take.")
 @click.option("--access-log", is_flag=True, help="Log every request on standard output.")
@@ -75,8 +78,12 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
 @click.option("--rate-limit-writes", default=None, metavar="LIMIT",
               help="Writes a key may make, e.g. '1000 per minute' (the default).")
 @click.option("--rate-limit-refused-keys", default=None, metavar="LIMIT",
-              help="Refused API keys an address may send before it is answered 429, e.g. '10 per minute' "
-                   "(the default).")
+              help="Refused API keys an address may send, e.g. '10 per minute' (the default); over it, keys from "
+                   "that address whose id the registry does not know are answered 429 unchecked. A valid key is "
+                   "never refused.")
+@click.option("--rate-limit-refused-per-key", default=None, metavar="LIMIT",
+              help="Refused tries of one key id (rp_<id>_…), e.g. '10 per minute' (the default); over it, keys "
+                   "with that id are answered 429 unchecked, except a key the server has verified before.")
 @click.option("--rate-limit-signin", default=None, metavar="LIMIT",
               help="Failed sign-ins an address may make before the sign-in form refuses it, e.g. '10 per minute' "
                    "(the default).")
@@ -93,8 +100,8 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
               help="Seconds a run asked without 'Prefer: respond-async' is waited for before it is answered "
                    "as a job (201).")
 def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir, rate_limit_writes,
-          rate_limit_refused_keys, rate_limit_signin, session_hours, secure_cookies, job_workers, job_nice,
-          sync_wait):
+          rate_limit_refused_keys, rate_limit_refused_per_key, rate_limit_signin, session_hours, secure_cookies,
+          job_workers, job_nice, sync_wait):
     """Serve REGISTRY over HTTP: OGC API – Features (read, and write with an editor's key) and the analyses.
 
     \b
@@ -108,6 +115,7 @@ def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir,
     open_registry(registry).close()  # fail here, clearly, rather than in every worker
     given = {"RALLYPOINT_JOBS_DIR": jobs_dir, "RALLYPOINT_RATELIMIT_WRITES": rate_limit_writes,
              "RALLYPOINT_RATELIMIT_REFUSED_KEYS": rate_limit_refused_keys,
+             "RALLYPOINT_RATELIMIT_REFUSED_PER_KEY": rate_limit_refused_per_key,
              "RALLYPOINT_RATELIMIT_SIGNIN": rate_limit_signin, "RALLYPOINT_SESSION_HOURS": session_hours,
              "RALLYPOINT_SESSION_SECURE": secure_cookies}
     config = {k: v for k, v in given.items() if v}

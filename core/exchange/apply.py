@@ -64,13 +64,29 @@ def _write(b, f: PlannedFeature) -> None:
         b.retire(f.layer, f.uuid, expected_version=v, reason="retired in the imported file")
 
 
+def _runs(features: list[PlannedFeature]) -> list[list[PlannedFeature]]:
+    """``features`` in order, as runs of new features of one layer (written by one ``add_many``, checked a
+    column at a time and written in bulk) and single other changes."""
+    runs: list[list[PlannedFeature]] = []
+    for f in features:
+        new = f.op == "insert" and not f.retire
+        if new and runs and runs[-1][0].op == "insert" and not runs[-1][0].retire and runs[-1][0].layer == f.layer:
+            runs[-1].append(f)
+        else:
+            runs.append([f])
+    return runs
+
+
 def _run(reg: Registry, features: list[PlannedFeature], author: str, note: str,
          keep: bool) -> tuple[list[Problem], bool]:
     """One batch over ``features``: committed when ``keep`` and nothing was refused, else rolled back."""
     try:
         with reg.batch(author=author, note=note) as b:
-            for f in features:
-                _write(b, f)
+            for run in _runs(features):
+                if run[0].op == "insert" and not run[0].retire:
+                    b.add_many(run[0].layer, [({**f.properties, "uuid": f.uuid}, f.geometry) for f in run])
+                else:
+                    _write(b, run[0])
             if b.problems or not keep:
                 problems = list(b.problems)
                 b.problems.clear()

@@ -115,6 +115,27 @@ def _rows(conn: sqlite3.Connection, schema: str, table: str, cols: list[str], uu
     return out
 
 
+def _candidates(conn: sqlite3.Connection, t: str, cond: str) -> tuple[list[str], list[str], list[str]]:
+    """The UUIDs in both files whose rows differ (``cond``), those only in B and those only in A, each in fid
+    order. Two files of one lineage (an export and its edited copy, a registry and its copy) often hold every
+    feature at the same fid in both: then the rows are paired on the fid (the tables' own B-trees, read in
+    order, as geodiff pairs them), twice as fast as through the UUID index; otherwise on the UUID."""
+    pairs = conn.execute(f"SELECT count(*) FROM main.{t} a JOIN b.{t} b ON b.fid = a.fid WHERE b.uuid = a.uuid"
+                         ).fetchone()[0]
+    if pairs == conn.execute(f"SELECT count(*) FROM main.{t}").fetchone()[0] == \
+            conn.execute(f"SELECT count(*) FROM b.{t}").fetchone()[0]:
+        cand = [r[0] for r in conn.execute(
+            f"SELECT a.uuid FROM main.{t} a JOIN b.{t} b ON b.fid = a.fid WHERE {cond} ORDER BY a.fid")]
+        return cand, [], []
+    cand = [r[0] for r in conn.execute(
+        f"SELECT a.uuid FROM main.{t} a JOIN b.{t} b ON b.uuid = a.uuid WHERE {cond}")]
+    inserted = [r[0] for r in conn.execute(
+        f"SELECT uuid FROM b.{t} WHERE uuid NOT IN (SELECT uuid FROM main.{t}) ORDER BY fid")]
+    absent = [r[0] for r in conn.execute(
+        f"SELECT uuid FROM main.{t} WHERE uuid NOT IN (SELECT uuid FROM b.{t}) ORDER BY fid")]
+    return cand, inserted, absent
+
+
 def _diff_layer(conn: sqlite3.Connection, ldef: LayerDef, stamps: bool, notes: list[str],
                 only: set[str] | None) -> list[FeatureChange]:
     t = quote(ldef.name)
@@ -131,12 +152,7 @@ def _diff_layer(conn: sqlite3.Connection, ldef: LayerDef, stamps: bool, notes: l
     cond = " OR ".join([f"a.{quote(c)} IS NOT b.{quote(c)}" for c in fields + geom] +
                        ["(a.retired_at IS NULL) <> (b.retired_at IS NULL)"])
     if only is None:
-        cand = [r[0] for r in conn.execute(
-            f"SELECT a.uuid FROM main.{t} a JOIN b.{t} b ON b.uuid = a.uuid WHERE {cond}")]
-        inserted = [r[0] for r in conn.execute(
-            f"SELECT uuid FROM b.{t} WHERE uuid NOT IN (SELECT uuid FROM main.{t}) ORDER BY fid")]
-        absent = [r[0] for r in conn.execute(
-            f"SELECT uuid FROM main.{t} WHERE uuid NOT IN (SELECT uuid FROM b.{t}) ORDER BY fid")]
+        cand, inserted, absent = _candidates(conn, t, cond)
     else:  # geodiff named the candidates
         ra = _rows(conn, "main", ldef.name, ["fid"], sorted(only))
         rb = _rows(conn, "b", ldef.name, ["fid"], sorted(only))

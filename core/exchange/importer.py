@@ -30,6 +30,7 @@ validation, stamps, history and all-or-nothing are the registry's own.
 
 from __future__ import annotations
 
+import re
 import uuid as uuidlib
 from collections import Counter
 from contextlib import closing
@@ -48,6 +49,8 @@ from . import mapping as mp
 from .matching import absent_rule, current_states, decide, geometry_unchanged
 from .plan import ImportPlan, ImportRefused, LayerChoice, PlannedFeature, describe_choices, plan_to_dict
 from .readers import Source, SourceLayer, points_from_columns, read_source
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 __all__ = ["ImportPlan", "ImportRefused", "PlannedFeature", "describe_choices", "plan_import", "plan_to_dict",
            "reproject"]
@@ -256,7 +259,8 @@ def _map_layer(ldef: LayerDef, layer: SourceLayer, m: mp.ImportMapping, geoms: l
             elif uid is None:
                 uid = mp.content_uuid(ldef.name, given, geoms[i])
             try:
-                uid = str(uuidlib.UUID(str(uid)))
+                if not (type(uid) is str and _CANONICAL_UUID.fullmatch(uid)):  # else already str(UUID(uid))
+                    uid = str(uuidlib.UUID(str(uid)))
             except ValueError:
                 raise mp.RowError(f"uuid {uid!r} is not a UUID") from None
             pf.uuid = uid

@@ -16,7 +16,9 @@ Why a table, not a retired copy of their feature in the layer: a copy would need
 UUID (the UUID is the feature's identity in every bureau), would show up in exports and
 analyses as a feature of its own, and could not be told from a real retirement.
 ``rp_conflicts`` is an attributes table registered in ``gpkg_contents``, so QGIS and GDAL
-list it; an unresolved conflict recorded once is not recorded again by a repeated merge.
+list it; a conflict recorded once (open, or since resolved) is not recorded again by a repeated merge.
+They are listed and resolved with :meth:`Registry.conflicts` and :meth:`Registry.resolve_conflict`
+(``rallypoint conflicts``, ``GET /conflicts``).
 
 Everything is written in one ``Registry.batch``: checked, stamped, in the history, all or
 nothing. geodiff's own rebase is not used: it merges on fids and ignores tables without
@@ -60,7 +62,7 @@ class Conflict:
     name: str | None
     kind: str  # edit/edit | retired-by-them/edited-by-us | edited-by-them/retired-by-us | insert/insert
     fields: dict[str, tuple[Any, Any, Any]]  # field → (base, ours, theirs)
-    recorded: bool = True  # False when an identical unresolved conflict was already in rp_conflicts
+    recorded: bool = True  # False when an identical conflict was already in rp_conflicts (open or resolved)
 
 
 @dataclass

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .. import geometry as geo
 from ..errors import ConflictError, FeatureNotFoundError, Problem, RallypointError
+from ..geometry_engine import engine
 from ..schema import LayerDef
 from ..storage.base import HistoryEntry, Store, quote
-from ..validation import check_feature, format_datetime
+from ..validation import Checked, _is_blank, check_feature, format_datetime
 from .reads import Reads
 from .types import Feature, geometry_of_state, state_of
 
 
 #: the plugins' checks of one feature and of its change: (layer, properties, geometry, old=…, at=…) -> problems
 Checks = Callable[..., "list[tuple[str | None, str]]"]  # quoted: Python 3.9 (QGIS on Windows) has no X | None
+#: the same for many features: (layer, properties, geometries, old=…, at=…) -> {index: problems}
+ChecksMany = Callable[..., "dict[int, list[tuple[str | None, str]]]"]
 
 
 class Batch:
@@ -28,17 +31,22 @@ class Batch:
     """
 
     def __init__(self, reads: Reads, store: Store, checks: Checks, author: str, note: str | None, now: datetime,
-                 rules: Mapping[str, Any] | None = None):
+                 rules: Mapping[str, Any] | None = None, checks_many: ChecksMany | None = None):
         self._reads = reads
         self._rules = dict(rules or {})  # positions: the extent, and the division boundaries read once per batch
         self._store = store
         self._checks = checks
+        self._checks_many = checks_many
         self.author = author
         self.note = note
         self.now = format_datetime(now)
         self.problems: list[Problem] = []
         self.touched: dict[str, list[float]] = {}
         self._new = 0
+
+    def layer(self, name: str) -> LayerDef:
+        """The layer as the registry holds it."""
+        return self._reads.layer(name)
 
     # -- helpers -----------------------------------------------------------------
     def _label_new(self, props: Mapping[str, Any]) -> str:
@@ -50,6 +58,22 @@ class Batch:
         for fld, msg in found:
             self.problems.append(Problem(layer.name, label, fld, msg))
         return bool(found)
+
+    def _unheld(self, layer: LayerDef, label: str, props: dict[str, Any]) -> bool:
+        """Whether the write is refused for what the registry does not hold (see :meth:`Reads.absent_fields`):
+        a layer whose table lacks a required column, or a value for a field without a column. A blank value
+        for such a field is dropped (a form or a GeoJSON sent back may carry it empty)."""
+        missing = self._reads.not_writable(layer.name)
+        if missing:
+            return self._problems(layer, label, [(None, f"this registry's {layer.name} table has no column for "
+                                                        f"{', '.join(missing)}: its features can be read here, "
+                                                        "not written")])
+        found = []
+        for name in [k for k in props if k in self._reads.absent_fields(layer.name)]:
+            if not _is_blank(props.pop(name)):
+                found.append((name, "is not held in this registry: its table has no such column (a file exported "
+                                    "without it); leave the field out"))
+        return self._problems(layer, label, found)
 
     def _reference_exists(self, layer_name: str, uuid: str) -> bool:
         row = self._store.execute(
@@ -92,12 +116,10 @@ class Batch:
         layer = self._reads.layer(layer_name)
         props = dict(properties)
         label = f"feature {props['uuid']}" if props.get("uuid") else self._label_new(props)
+        if self._unheld(layer, label, props):
+            return None
         geom, why = self._geometry_in(layer, geometry, crs)
-        checked = check_feature(layer, props, geom if why is None else None, allow_uuid=True,
-                                reference_exists=self._reference_exists, **self._rules)
-        found = checked.problems
-        if why:
-            found = [p for p in found if p[0] is not None] + [(None, why)]
+        checked, found = self._check_new(layer, props, geom, why)
         if not found:
             found = self._checks(layer, checked.properties, checked.geometry, old=None, at=self.now)
         if self._problems(layer, label, found):
@@ -122,6 +144,40 @@ class Batch:
             return None
         self._track(layer, checked.geometry)
         return uid
+
+    def _check_new(self, layer: LayerDef, props: dict[str, Any], geom: Any,
+                   why: str | None) -> tuple[Checked, list[tuple[str | None, str]]]:
+        """A new feature against its definition, references and positions (``why``: its geometry could not be
+        read or reprojected); the plugins' checks are the caller's."""
+        checked = check_feature(layer, props, geom if why is None else None, allow_uuid=True,
+                                reference_exists=self._reference_exists, **self._rules)
+        found = checked.problems
+        if why:
+            found = [p for p in found if p[0] is not None] + [(None, why)]
+        return checked, found
+
+    def add_many(self, layer_name: str, features: Iterable[tuple[Mapping[str, Any], Any]], *, crs: Any = None,
+                 progress: Callable[[int], None] | None = None) -> list[str | None]:
+        """Add many features: what :meth:`add` does to each, checked a column at a time and written in bulk
+        (:mod:`.bulk`); the UUIDs in order (``None`` for those refused: see :attr:`problems`).
+
+        A base layer (no history to write in bulk), a layer referring to itself (each feature must be written
+        before the next is checked), another geometry engine than shapely (QGIS's, which has no vectorised
+        form, nor numpy beside it) and a table lacking some of the layer's columns (an export without personal
+        fields: see :meth:`_unheld`) take one :meth:`add` per feature."""
+        layer = self._reads.layer(layer_name)
+        if not layer.versioned or any(f.references == layer.name for f in layer.fields) or \
+                engine().name != "shapely" or self._reads.absent_fields(layer.name) or \
+                self._reads.not_writable(layer.name):
+            uids = []
+            for i, (props, geom) in enumerate(features, start=1):
+                uids.append(self.add(layer.name, props, geom, crs=crs))
+                if progress is not None:
+                    progress(i)
+            return uids
+        from .bulk import add_many
+
+        return add_many(self, layer, features, crs=crs, progress=progress)
 
     def _current(self, layer: LayerDef, uuid: str, expected_version: int | None) -> Feature:
         feat = self._reads.read_one(layer, uuid, lock=True)
@@ -172,6 +228,8 @@ class Batch:
         if "uuid" in changes:
             self._problems(layer, label, [("uuid", "a feature's UUID never changes")])
             return None
+        if self._unheld(layer, label, changes):
+            return None
         bad = [k for k in changes if layer.has_field(k) and layer.field(k).system]
         if bad:
             self._problems(layer, label, [(k, "is set by the registry and cannot be given") for k in bad])
@@ -190,11 +248,45 @@ class Batch:
         props, geom = result
         return self._write_version(layer, current, props, geom, "update", note)
 
+    def settle(self, layer_name: str, uuid: str, changes: Mapping[str, Any] | None = None, geometry: Any = None, *,
+               retired: bool | None = None, expected_version: int | None = None,
+               note: str | None = None) -> Feature | None:
+        """Write the state a merge conflict was settled on as **one** new version (op ``resolve``): the fields
+        ``changes`` and the geometry (checked as any change), retired or in use as ``retired`` says (None: as it
+        is). Written even when nothing differs, so the history says who settled the conflict, and when."""
+        layer = self._reads.layer(layer_name)
+        changes = dict(changes or {})
+        current = self._current(layer, uuid, expected_version)
+        label = f"feature {uuid}"
+        if self._unheld(layer, label, changes):
+            return None
+        bad = [k for k in changes if not layer.has_field(k) or layer.field(k).system]
+        if bad:
+            self._problems(layer, label, [(k, "is not a field that can be given") for k in bad])
+            return None
+        geom = current.geometry
+        if geometry is not None:
+            geom, why = self._geometry_in(layer, geometry, None)
+            if why:
+                self._problems(layer, label, [(None, why)])
+                return None
+        editable = {f.name: current.properties.get(f.name) for f in layer.editable_fields}
+        editable.update(changes)
+        result = self._recheck(layer, label, editable, geom, set(changes), current)
+        if result is None:
+            return None
+        props, geom = result
+        was = current.properties.get("retired_at")
+        props["retired_at"] = (was or self.now) if (current.retired if retired is None else retired) else None
+        return self._write_version(layer, current, props, geom, "resolve", note)
+
     def retire(self, layer_name: str, uuid: str, *, expected_version: int | None = None,
                reason: str | None = None) -> Feature | None:
         """Retire (soft-delete) a feature: it leaves the lists but stays in the file and its history."""
         layer = self._reads.layer(layer_name)
         current = self._current(layer, uuid, expected_version)
+        if self._unheld(layer, f"feature {uuid}", {}):
+            return None
         if current.retired:
             self._problems(layer, f"feature {uuid}", [(None, f"was already retired at {current.properties['retired_at']}")])
             return None
@@ -210,6 +302,8 @@ class Batch:
         layer = self._reads.layer(layer_name)
         current = self._current(layer, uuid, expected_version)
         label = f"feature {uuid}"
+        if self._unheld(layer, label, {}):
+            return None
         if version is None:
             if not current.retired:
                 self._problems(layer, label, [(None, "is in use; give a version to go back to")])

@@ -6,6 +6,7 @@ The same SQL for both backends (``?`` placeholders, quoted identifiers), run thr
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Iterable, Iterator
 
 from .. import geometry as geo
@@ -21,13 +22,49 @@ class Reads:
     and the layers, so a :class:`~.batch.Batch` is handed this, never the registry itself."""
 
     _store: Store
+    #: what the registry's tables hold of each layer's definition (see :meth:`absent_fields`)
     layers: dict[str, LayerDef]
+    #: each layer's whole definition, fields not held included
+    definitions: dict[str, LayerDef]
+    _absent: dict[str, tuple[str, ...]]
+
+    def _hold(self, definitions: dict[str, LayerDef], columns: dict[str, set[str]]) -> None:
+        """Keep, of each layer, the fields its table holds: a file exported without personal data (or any
+        file lacking some columns) is read and written on what it has, and a field it lacks is *not held*:
+        never read (SQLite would take an unknown quoted name for a string), never written, never required."""
+        for name, ldef in definitions.items():
+            held = columns.get(name, set())
+            missing = tuple(f.name for f in ldef.fields if f.name not in held)
+            if missing:
+                ldef = replace(ldef, fields=tuple(f for f in ldef.fields if f.name in held),
+                               tiles=replace(ldef.tiles, fields=tuple(f for f in ldef.tiles.fields if f in held)))
+                self._absent[name] = missing
+            self.layers[name] = ldef
 
     def layer(self, name: str) -> LayerDef:
+        """The layer as this registry holds it (the fields of its definition its table has)."""
         try:
             return self.layers[name]
         except KeyError:
             raise UnknownLayerError(f"no layer {name!r} in this registry (layers: {', '.join(self.layers)})") from None
+
+    def definition(self, name: str) -> LayerDef:
+        """The layer's whole definition, with the fields this registry does not hold (:meth:`absent_fields`)."""
+        self.layer(name)
+        return self.definitions[name]
+
+    def absent_fields(self, layer: str) -> tuple[str, ...]:
+        """The fields of ``layer``'s definition this registry does not hold: its table has no such column (an
+        export made without personal data lacks the contacts). Features read from it do not have them
+        (``"manager_phone" not in feature.properties``), and a write cannot give them a value."""
+        self.layer(layer)
+        return self._absent.get(layer, ())
+
+    def not_writable(self, layer: str) -> tuple[str, ...]:
+        """The required or registry-kept fields ``layer``'s table lacks: while any is missing, features of the
+        layer can be read but not written."""
+        ldef = self.definition(layer)
+        return tuple(n for n in self.absent_fields(layer) if ldef.field(n).required or ldef.field(n).system)
 
     def _select_list(self, layer: LayerDef, names: Iterable[str] | None = None) -> str:
         """fid, the geometry (as the store decodes it) and the fields ``names`` (default: all), for a SELECT."""
@@ -59,6 +96,13 @@ class Reads:
             f"SELECT after FROM {HISTORY_TABLE} WHERE layer = ? AND uuid = ? AND version = ?",
             (layer, uuid, version)).fetchone()
         return None if row is None else json_value(row[0])
+
+    def versions_noted(self, layer: str, uuid: str, note: str) -> list[int]:
+        """The versions of a feature whose history row carries exactly ``note`` (a push's mark, see
+        :mod:`.changes`)."""
+        rows = self._store.execute(f"SELECT version FROM {HISTORY_TABLE} WHERE layer = ? AND uuid = ? AND note = ?",
+                                   (layer, uuid, note)).fetchall()
+        return [r[0] for r in rows]
 
     def get(self, layer: str, uuid: str, *, version: int | None = None) -> Feature:
         """The feature with ``uuid`` (retired ones too), or one of its earlier versions from the history."""
@@ -171,6 +215,9 @@ class Reads:
         layer = ldef.name
         names = list(columns) if columns is not None else list(ldef.field_names)
         unknown = [c for c in names if not ldef.has_field(c)]
+        absent = [c for c in unknown if c in self._absent.get(layer, ())]
+        if absent:
+            raise ValueError(f"layer {layer}: field(s) {', '.join(absent)} not held in this registry (no such column)")
         if unknown:
             raise ValueError(f"layer {layer} has no field(s) {', '.join(unknown)}")
         where, params = self._where(ldef, bbox, None, None, include_retired)

@@ -20,7 +20,7 @@ import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import Problem, RegistryFileError, UnknownLayerError, ValidationError
 from ..plugins import RallypointPluginManager, default_plugin_manager, layer_catalog
@@ -30,6 +30,7 @@ from ..storage import backend_for, create_registry, open_store
 from ..storage.base import SCHEMA_VERSION, RegistryInfo, Store
 from ..validation import _Bad, format_datetime, normalise_value
 from .batch import Batch
+from .conflicts import Conflicts
 from .reads import Reads
 from .types import Feature
 
@@ -40,7 +41,7 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class Registry(Reads):
+class Registry(Reads, Conflicts):
     """A Rallypoint registry: one GeoPackage file, or a PostgreSQL/PostGIS database given by URL.
 
     ``Registry.open("county.gpkg")`` or ``Registry.open("postgresql://editor@db.example/registry")``:
@@ -66,9 +67,15 @@ class Registry(Reads):
             raise RegistryFileError(f"{where}: registry schema {self.info.schema_version} is newer than this "
                                     f"Rallypoint understands ({SCHEMA_VERSION}); upgrade Rallypoint")
         tables = self._store.tables()
-        self.layers: dict[str, LayerDef] = {n: d for n, d in layer_catalog(self.plugins).items() if n in tables}
+        #: every layer's whole definition; :attr:`layers` is what this registry's tables hold of them
+        self.definitions: dict[str, LayerDef] = {n: d for n, d in layer_catalog(self.plugins).items()
+                                                 if n in tables}
+        self.layers: dict[str, LayerDef] = {}
+        self._absent: dict[str, tuple[str, ...]] = {}
+        self._hold(self.definitions, self._store.columns())
         self._validators = self.plugins.hook.rallypoint_validate_feature
         self._change_validators = self.plugins.hook.rallypoint_validate_change
+        self._per_feature: tuple | None = None  # the per-feature hooks of plugins without their bulk form
 
     # -- life cycle --------------------------------------------------------------
     @classmethod
@@ -135,17 +142,50 @@ class Registry(Reads):
 
     # -- layers ------------------------------------------------------------------
     def _plugin_checks(self, layer: LayerDef, properties: dict[str, Any], geometry: Any, *,
-                       old: dict[str, Any] | None, at: str) -> list[tuple[str | None, str]]:
+                       old: dict[str, Any] | None, at: str, hooks: tuple[Any, Any] | None = None
+                       ) -> list[tuple[str | None, str]]:
         """The plugins' checks of one feature (``rallypoint_validate_feature``), then, if they pass, of the
-        change from its stored version ``old`` (``rallypoint_validate_change``; ``old`` is None when new)."""
+        change from its stored version ``old`` (``rallypoint_validate_change``; ``old`` is None when new).
+        ``hooks``: the two hooks of some plugins only (see :meth:`_plugin_checks_many`)."""
+        validators, change_validators = hooks or (self._validators, self._change_validators)
         found: list[tuple[str | None, str]] = []
-        if self._validators.get_hookimpls():
-            for result in self._validators(layer=layer, properties=dict(properties), geometry=geometry):
+        if validators.get_hookimpls():
+            for result in validators(layer=layer, properties=dict(properties), geometry=geometry):
                 found.extend(result or [])
-        if not found and self._change_validators.get_hookimpls():
-            for result in self._change_validators(layer=layer, old=None if old is None else dict(old),
-                                                  new=dict(properties), at=at):
+        if not found and change_validators.get_hookimpls():
+            for result in change_validators(layer=layer, old=None if old is None else dict(old),
+                                            new=dict(properties), at=at):
                 found.extend(result or [])
+        return found
+
+    def _plugin_checks_many(self, layer: LayerDef, properties: Sequence[dict[str, Any]],
+                            geometries: Sequence[Any], *, old: Sequence[dict[str, Any] | None] | None,
+                            at: str) -> dict[int, list[tuple[str | None, str]]]:
+        """:meth:`_plugin_checks` of many features (a bulk write): ``{index: problems}``. A plugin implementing
+        ``rallypoint_validate_many`` is asked that once, instead of its two per-feature hooks for each feature."""
+        many = self.plugins.hook.rallypoint_validate_many
+        bulk = tuple(impl.plugin for impl in many.get_hookimpls())
+        if self._per_feature is None or self._per_feature[0] != bulk:
+            self._per_feature = (bulk, self.plugins.subset_hook_caller("rallypoint_validate_feature", bulk),
+                                 self.plugins.subset_hook_caller("rallypoint_validate_change", bulk))
+        _, feature_hook, change_hook = self._per_feature
+        found: dict[int, list[tuple[str | None, str]]] = {}
+        if feature_hook.get_hookimpls() or change_hook.get_hookimpls():
+            for i, props in enumerate(properties):
+                got = self._plugin_checks(layer, props, geometries[i], old=None if old is None else old[i], at=at,
+                                          hooks=(feature_hook, change_hook))
+                if got:
+                    found[i] = got
+        if bulk:
+            rest = [i for i in range(len(properties)) if i not in found]
+            if rest:
+                subset = properties if len(rest) == len(properties) else [properties[i] for i in rest]
+                results = many(layer=layer, features=subset, geometries=[geometries[i] for i in rest],
+                               old=[None if old is None else old[i] for i in rest], at=at)
+                for result in results:
+                    for k, problems in (result or {}).items():
+                        if problems:
+                            found.setdefault(rest[k], []).extend(problems)
         return found
 
     def add_layers(self, names: Iterable[str]) -> list[str]:
@@ -160,6 +200,7 @@ class Registry(Reads):
         new = [catalog[n] for n in dict.fromkeys(names) if n not in self.layers]
         if new:
             self._store.add_layers(new, self.info.language, format_datetime(self._clock()))
+            self.definitions.update({d.name: d for d in new})
             self.layers.update({d.name: d for d in new})
         return [d.name for d in new]
 
@@ -173,7 +214,8 @@ class Registry(Reads):
         try:
             # stamped after the write lock is taken, so times follow the order of the writes
             rules = rules_for(self._store, extent=self.info.extent, has_areas="admin_areas" in self.layers)
-            b = Batch(self, self._store, self._plugin_checks, str(author).strip(), note, self._clock(), rules)
+            b = Batch(self, self._store, self._plugin_checks, str(author).strip(), note, self._clock(), rules,
+                      self._plugin_checks_many)
             self._store.stamp(b.author, b.now)
             yield b
             self._store.flush()
@@ -195,13 +237,8 @@ class Registry(Reads):
                  crs: Any = None, note: str | None = None,
                  progress: Callable[[int], None] | None = None) -> list[str]:
         """Add many ``(properties, geometry)`` features in one transaction: all or none."""
-        uids: list[str] = []
         with self.batch(author=author, note=note) as b:
-            for i, (props, geom) in enumerate(features, start=1):
-                uids.append(b.add(layer, props, geom, crs=crs))
-                if progress is not None:
-                    progress(i)
-        return uids
+            return b.add_many(layer, features, crs=crs, progress=progress)
 
     def update(self, layer: str, uuid: str, changes: Mapping[str, Any] | None = None, geometry: Any = None, *,
                author: str, crs: Any = None, expected_version: int | None = None,

@@ -195,6 +195,9 @@ class Store(Protocol):
     def tables(self) -> set[str]:
         """The names of the layer tables the database holds."""
 
+    def columns(self) -> dict[str, set[str]]:
+        """Table name → the names of the columns it holds (a file exported without some fields lacks them)."""
+
     def begin(self) -> None:
         """Start a write transaction (taking the write lock at once where the database has one)."""
 
@@ -214,6 +217,13 @@ class Store(Protocol):
         """Insert a row, and its history entry for a versioned layer; returns the fid (None when it is not
         known yet). A row whose UUID is already used is not written and ``on_duplicate`` is called, at
         once or by :meth:`flush`."""
+
+    def insert_many(self, layer: LayerDef, names: list[str], columns: list[list[Any]], geoms: Any, *, author: str,
+                    at: str, note: str | None) -> None:
+        """Insert many new rows of a versioned layer (``columns[k]``: every row's value of field ``names[k]``,
+        checked and stamped; ``geoms``: a numpy array of shapely geometries, None for a table) with an
+        ``insert`` history entry each (version 1, ``author``, ``at``, ``note``): what :meth:`insert` of each
+        row with its entry writes, in bulk. The caller has made sure no UUID is already used."""
 
     def flush(self) -> None:
         """Finish the batch's pending writes (calling their ``on_duplicate``), before its problems are read."""
@@ -247,14 +257,25 @@ class Store(Protocol):
         """Create the table of merge conflicts where an older registry lacks it."""
 
     def conflict_recorded(self, layer: str, uuid: str, theirs: str) -> bool:
-        """Whether this very version of theirs (JSON text) is recorded for the feature and not resolved."""
+        """Whether this very version of theirs (JSON text) is recorded for the feature, open or resolved (a
+        conflict settled once is not raised again by the same merge repeated)."""
 
     def record_conflict(self, row: dict[str, Any]) -> None:
         """Add one conflict: layer, uuid, kind, fields, ours_version, base, ours, theirs (the last four JSON
         text), theirs_from, detected_at, detected_by."""
 
+    def conflicts(self, *, resolved: bool | None = False, conflict_id: int | None = None,
+                  lock: bool = False) -> list[dict[str, Any]]:
+        """The conflicts recorded (``resolved``: False the open ones, True the resolved ones, None all; or the one
+        ``conflict_id``), oldest first, every column, JSON columns as JSON text (an empty list where the registry
+        has no table of them); ``lock``: inside a batch, no other writer changes the rows read until it ends."""
+
     def unresolved_conflicts(self) -> list[dict[str, Any]]:
         """The conflicts nobody has resolved, oldest first, every column; JSON columns as JSON text."""
+
+    def mark_resolved(self, conflict_id: int, resolved_at: str, resolution: str) -> bool:
+        """Mark an open conflict resolved (``resolution``: JSON text), in the batch's transaction; False when it
+        was not open."""
 
     def keys(self) -> KeyStore:
         """The registry's API keys."""

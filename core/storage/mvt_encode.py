@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
 EXTENT = 4096
@@ -153,13 +155,98 @@ _WRITE = {str: _string_values, int: _int_values, float: _double_values,
           bool: lambda values: b"".join(map(_one_value, values)), object: lambda values: b"".join(map(_one_value, values))}
 
 
-def _codes(column: Sequence[Any], boolean: bool) -> tuple[np.ndarray, list[Any], Any]:
+@dataclass(frozen=True)
+class Coded:
+    """A column kept per layer as codes (-1: no value) into its distinct values, each written once as its
+    ``Value`` message: a tile picks its features' codes, and its values are those messages, gathered.
+
+    Absent values (None) and blobs are coded -1 (no tag, as :func:`_codes`); a ``boolean`` column's values
+    are written as booleans. A column whose values are of several kinds keeps the values themselves
+    (written per tile by :func:`_one_value`)."""
+
+    codes: np.ndarray  # int32, per feature
+    kind: Any  # the values' kind (one of _KINDS)
+    messages: np.ndarray  # uint8: the Value messages one after the other (empty for kind object)
+    starts: np.ndarray  # int64: where each value's message starts (one more: the end)
+    values: np.ndarray | None  # object: the values themselves, for kind object
+    unique: bool  # no two features hold the same value (names, ids)
+
+    @classmethod
+    def of(cls, column: Sequence[Any], boolean: bool = False) -> Coded:
+        """The column coded (by pandas' hash table)."""
+        codes, uniques = pd.factorize(np.array(column, dtype=object), use_na_sentinel=True)
+        values = list(uniques)
+        drop = np.array([isinstance(v, _NO_VALUE) for v in values] + [True])
+        if drop[:-1].any():
+            mapping = np.cumsum(~drop) - 1
+            mapping[drop] = -1
+            codes = mapping[codes]
+            values = [v for v, d in zip(values, drop) if not d]
+        codes = codes.astype(np.int32)
+        kinds = set(map(type, values))
+        kind = bool if boolean else kinds.pop() if len(kinds) == 1 else object
+        kind = kind if kind in _WRITE else object
+        unique = len(values) == int((codes >= 0).sum())
+        if kind is object:
+            kept = np.empty(len(values), object)
+            kept[:] = values
+            return cls(codes, kind, np.zeros(0, np.uint8), np.zeros(1, np.int64), kept, unique)
+        one = [_WRITE[kind]([bool(v) if boolean else v]) for v in values]
+        starts = np.zeros(len(one) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, one), np.int64, len(one)), out=starts[1:])
+        return cls(codes, kind, np.frombuffer(b"".join(one), np.uint8), starts, None, unique)
+
+    def take(self, rows: np.ndarray) -> Coded:
+        return Coded(self.codes[rows], self.kind, self.messages, self.starts, self.values, self.unique)
+
+    def tile(self) -> tuple[np.ndarray, int, bytes]:
+        """Per feature its value's index among the values it uses (-1: none), how many, and their messages."""
+        codes = self.codes
+        present = codes >= 0
+        every = present.all()
+        if self.unique:  # each feature's value its own, in the features' order
+            used = codes if every else codes[present]
+            local = np.arange(len(codes)) if every else np.where(present, np.cumsum(present) - 1, -1)
+        else:
+            values = len(self.starts) - 1 if self.values is None else len(self.values)
+            if values <= 16 * len(codes) + 256:  # few values: marked, then counted
+                mark = np.zeros(values + 1, bool)
+                mark[codes] = True  # -1 marks the extra last place
+                mark[-1] = False
+                used = np.flatnonzero(mark)
+                local = (np.cumsum(mark) - 1)[codes]
+            else:
+                used, local = np.unique(codes[present], return_inverse=True)
+                if not every:
+                    full = np.full(len(codes), -1, np.int64)
+                    full[present] = local
+                    local = full
+            if not every:
+                local = np.where(present, local, -1)
+        if self.values is not None:
+            return local, len(used), b"".join(map(_one_value, self.values[used].tolist()))
+        lengths = self.starts[used + 1] - self.starts[used]
+        return local, len(used), self.messages[_spans(self.starts[used], lengths)].tobytes()
+
+
+def _codes(column: Sequence[Any] | Coded, boolean: bool) -> tuple[np.ndarray, list[Any], Any]:
     """Per feature the index of its value among the column's distinct values (-1: none); the distinct values;
     their kind (str, int, float or bool; object when mixed).
 
     Absent (None) and unencodable values (blobs) have no tag, as before; ``boolean`` columns hold
     0/1 and are written as booleans.
     """
+    if isinstance(column, Coded):
+        present = column.codes >= 0
+        used, inverse = np.unique(column.codes[present], return_inverse=True)
+        codes = np.full(len(column.codes), -1, np.int64)
+        codes[present] = inverse
+        distinct = column.values[used].tolist()
+        if boolean:
+            return codes, [bool(v) for v in distinct], bool
+        kinds = set(map(type, distinct))
+        kind = kinds.pop() if len(kinds) == 1 else object
+        return codes, distinct, kind if kind in _WRITE else object
     distinct = list(dict.fromkeys(column))
     kinds = set(map(type, distinct))
     if len(distinct) == len(column) and not kinds.intersection(_NO_VALUE):  # all different (ids, names)
@@ -191,21 +278,26 @@ def layer(name: str, ids: np.ndarray, geom_type: int, commands: np.ndarray, coun
     if not has.any():
         return b""
     keys: list[str] = []
-    by_kind: dict[Any, list] = {kind: [] for kind in _KINDS}
-    coded = []  # (codes, kind, offset among the kind's values)
+    coded = []  # (codes, kind, how many values, their messages), a column each
     for key, column, boolean in columns:
-        codes, distinct, kind = _codes(column, boolean)
-        if distinct:
+        if isinstance(column, Coded):
+            codes, n, written = column.tile()
+            kind = column.kind
+        else:
+            codes, distinct, kind = _codes(column, boolean)
+            n, written = len(distinct), _WRITE[kind](distinct) if distinct else b""
+        if n:
             keys.append(key)
-            coded.append((codes, kind, len(by_kind[kind])))
-            by_kind[kind].extend(distinct)
-    base, start = {}, 0
-    for kind in _KINDS:
-        base[kind], start = start, start + len(by_kind[kind])
+            coded.append((codes, kind, n, written))
+    # the values are listed by kind (strings, integers, reals, booleans, the rest), by column within a kind
+    by_kind = sorted(range(len(coded)), key=lambda i: _KINDS.index(coded[i][1]))
+    offsets, start = [0] * len(coded), 0
+    for i in by_kind:
+        offsets[i], start = start, start + coded[i][2]
     if coded:
-        v = np.column_stack([c for c, _, _ in coded])
+        v = np.column_stack([c for c, _, _, _ in coded])
         present = v >= 0
-        v = np.where(present, v + np.array([base[kind] + offset for _, kind, offset in coded]), 0)
+        v = np.where(present, v + np.array(offsets), 0)
         tags = np.empty((len(v), 2 * v.shape[1]), _U64)  # key, value, key, value, … (absent ones masked)
         tags[:, 0::2] = np.arange(v.shape[1])
         tags[:, 1::2] = v
@@ -215,7 +307,7 @@ def layer(name: str, ids: np.ndarray, geom_type: int, commands: np.ndarray, coun
     if not has.all():  # features whose geometry came to nothing (their values may stay listed, unused)
         ids, counts, tags, present = ids[has], counts[has], tags[has], present[has]
     body = _features(ids.astype(_U64), geom_type, commands, counts, tags, present)
-    values = [_WRITE[kind](by_kind[kind]) for kind in _KINDS if by_kind[kind]]
+    values = [coded[i][3] for i in by_kind]
     data = b"".join([_field(1, name.encode()), body.tobytes(), *(_field(3, key.encode()) for key in keys), *values,
                      b"\x28" + _varint(extent), b"\x78\x02"])
     return b"\x1a" + _varint(len(data)) + data

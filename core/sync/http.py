@@ -17,9 +17,12 @@ from typing import Any, Callable, Iterator
 
 from .. import geometry as geo
 from ..registry import Feature, Registry
-from .base import CheckoutBase, Conflict, SyncError, SyncReport, editable, state
+from ..registry.changes import ChangeOutcome, ChangeRequest
+from .base import CheckoutBase, SyncError, SyncReport, change_set, push_id, record_push
 
 PAGE = 1000
+#: seconds a push's one request may take (a large change set is written in one batch)
+PUSH_TIMEOUT = 600
 GEOJSON = "application/geo+json"
 
 
@@ -38,7 +41,8 @@ class Client:
         self.key = key
         self.timeout = timeout
 
-    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> _Response:
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, *,
+                timeout: float | None = None) -> _Response:
         url = path if path.startswith("http") else self.url + path
         hdrs = {"Accept": f"{GEOJSON}, application/json"}
         if self.key:
@@ -50,7 +54,7 @@ class Client:
         hdrs.update(headers or {})
         req = urllib.request.Request(url, data=data, headers=hdrs, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as r:
                 raw, status, rh = r.read(), r.status, dict(r.headers)
         except urllib.error.HTTPError as exc:
             raw, status, rh = exc.read(), exc.code, dict(exc.headers)
@@ -132,50 +136,61 @@ class HttpRemote:
     def push(self, reg: Registry, base: "CheckoutBase", todo: dict[str, dict[str, tuple[str, Feature]]],
              layers: list[str], *, author: str, source: str,
              progress: Callable[[int], None] | None = None) -> SyncReport:
-        """One request per change, with ``If-Match``; the server names the key's holder as the author."""
-        client = self.client
-        report = SyncReport()
-        done = 0
-        for layer in layers:
-            known = base.all(layer)
-            for uid, (kind, feat) in todo[layer].items():
-                st = state(reg, feat)
-                geom = None if feat.geometry is None else geo.mapping(feat.geometry)
-                item = f"/collections/{layer}/items/{uid}"
-                if kind == "new":
-                    body = {"type": "Feature", "id": uid, "geometry": geom,
-                            "properties": editable(reg, layer, feat.properties)}
-                    r = client.request("POST", f"/collections/{layer}/items", body)
-                else:
-                    version, old = known[uid]
-                    match = {"If-Match": f'"{uid}-v{version}"'}
-                    if kind == "retired":
-                        r = client.request("DELETE", item, headers=match)
-                    else:
-                        changed = {k: v for k, v in st["properties"].items() if old["properties"].get(k) != v}
-                        body = {"type": "Feature", "properties": editable(reg, layer, changed)}
-                        if st["geometry"] != old["geometry"]:
-                            body["geometry"] = geom
-                        r = client.request("PATCH", item, body, headers=match)
-                done += 1
-                if progress is not None:
-                    progress(done)
-                if r.status == 412:
-                    report.conflicts.append(Conflict(layer, uid, f"changed on the server since version {known[uid][0]}; "
-                                                     "the local change was not sent (pull to see the server's state)",
-                                                     st, None))
-                    continue
-                if r.status not in (200, 201, 204):
-                    report.errors.append(f"{layer} {uid}: the server refused the {kind} feature "
-                                         f"({r.status}: {_message(r.body)})")
-                    continue
-                if kind == "retired":
-                    base.drop(layer, uid)
-                    report.retired += 1
-                    continue
-                base.set(layer, uid, r.body["properties"]["version"], st)
-                if kind == "new":
-                    report.created += 1
-                else:
-                    report.updated += 1
-        return report
+        """The whole change set in **one** request, ``POST /transactions``: the server applies it in one batch
+        (all of it or, if anything dies, none of it) and answers each change's outcome; the server names the key's
+        holder as the author. Sent under the check-out's push id, so a push sent again after its answer was lost
+        lands once."""
+        changes = change_set(reg, base, todo, layers)
+        if not changes:
+            return record_push(reg, base, [], [])
+        pid = push_id(base)
+        body = {"id": pid, "semantic": "batch", "comment": f"pushed from {source}",
+                "actions": [_action(c) for c in changes]}
+        r = self.client.request("POST", "/transactions", body, {"Content-Type": "application/json"},
+                                timeout=PUSH_TIMEOUT)
+        if r.status == 404 and not (isinstance(r.body, dict) and r.body.get("results")):
+            raise SyncError(f"{self.url} takes no one-request push (POST /transactions): it runs an older "
+                            "Rallypoint; upgrade the server")
+        if r.status not in (200, 409) or not isinstance(r.body, dict) or "results" not in r.body:
+            raise SyncError(f"POST {self.url}/transactions: {r.status} {_message(r.body)}; nothing was recorded as "
+                            "sent (push again: what the server took is not written twice)")
+        results = r.body["results"]
+        if len(results) != len(changes):
+            raise SyncError(f"{self.url}: the answer names {len(results)} changes, {len(changes)} were sent")
+        if progress is not None:
+            progress(len(changes))
+        return record_push(reg, base, changes, [_outcome(c, o) for c, o in zip(changes, results)])
+
+
+_ACTIONS = {"new": "insert", "changed": "update", "retired": "delete"}
+
+
+def _action(c: ChangeRequest) -> dict[str, Any]:
+    """One change as an action of a transaction (geometries in CRS84, the stored longitude/latitude)."""
+    action: dict[str, Any] = {"action": _ACTIONS[c.kind], "collection": c.layer, "id": c.uuid}
+    if c.kind != "new":
+        action["baseVersion"] = c.base_version
+    if c.kind != "retired":
+        item: dict[str, Any] = {"type": "Feature", "properties": c.properties}
+        if c.geometry is not None:
+            item["geometry"] = geo.mapping(c.geometry)
+        action["item"] = item
+    return action
+
+
+_OUTCOMES = {"inserted": "applied", "updated": "applied", "deleted": "applied", "already-applied": "already",
+             "conflict": "conflict", "refused": "refused", "not-found": "missing", "not-applied": "not-applied"}
+
+
+def _outcome(c: ChangeRequest, got: dict[str, Any]) -> ChangeOutcome:
+    feature = None
+    if got.get("feature"):
+        f = got["feature"]
+        geom = f.get("geometry")
+        feature = Feature(c.layer, dict(f.get("properties") or {}),
+                          None if geom is None else geo.from_user(geom))
+    outcome = _OUTCOMES.get(got.get("outcome"), "refused")
+    message = got.get("message") or ""
+    if got.get("problems"):
+        message = "; ".join(f"{p['field'] + ': ' if p.get('field') else ''}{p.get('message')}" for p in got["problems"])
+    return ChangeOutcome(c.layer, c.uuid, c.kind, outcome, got.get("version"), message, feature=feature)

@@ -24,6 +24,7 @@ from ..api import Context, Headers, QueryArgs, Request
 from ..api.auth import Principal, authenticate, key_from_headers
 from ..api.sessions import session_principal
 from ..registry import Registry
+from .ratelimit import key_guard
 
 #: the cookie of a signed-in browser (set and removed by :mod:`.session`)
 SESSION_COOKIE = "rp_session"
@@ -35,18 +36,28 @@ def state():
 
 def get_registry() -> Registry:
     if "registry" not in g:
-        s = state()
-        kept = getattr(s.local, "registry", None) if s.reuse_connections else None
-        if kept is not None:
-            s.local.registry = None
-            reg = kept
-            if not reg.store.alive():  # the file was replaced, or the database server ended the session
-                _close_quietly(reg)
-                kept = None
-        if kept is None:
-            reg = Registry.open(s.config.registry_path, plugins=s.plugins)
-        g.registry = reg
+        g.registry = take_registry(state())
     return g.registry
+
+
+def take_registry(s) -> Registry:
+    """This thread's kept registry connection (checked), else a new one."""
+    kept = getattr(s.local, "registry", None) if s.reuse_connections else None
+    if kept is not None:
+        s.local.registry = None
+        if kept.store.alive():
+            return kept
+        _close_quietly(kept)  # the file was replaced, or the database server ended the session
+    return Registry.open(s.config.registry_path, plugins=s.plugins)
+
+
+def give_back(s, reg: Registry, failed: bool) -> None:
+    """Keep ``reg`` for this thread's next request, unless the request ``failed`` or left a transaction open."""
+    if s.reuse_connections and not failed and not reg.store.in_transaction() and \
+            getattr(s.local, "registry", None) is None:
+        s.local.registry = reg
+    else:
+        _close_quietly(reg)
 
 
 def _close_quietly(reg: Registry) -> None:
@@ -58,14 +69,8 @@ def _close_quietly(reg: Registry) -> None:
 
 def close_registry(exc: BaseException | None = None) -> None:
     reg = g.pop("registry", None)
-    if reg is None:
-        return
-    s = state()
-    if s.reuse_connections and exc is None and not reg.store.in_transaction() and \
-            getattr(s.local, "registry", None) is None:
-        s.local.registry = reg
-    else:
-        _close_quietly(reg)
+    if reg is not None:
+        give_back(state(), reg, exc is not None)
 
 
 def api_request(path_params: dict[str, Any]) -> Request:
@@ -84,7 +89,7 @@ def _principal(headers: Headers) -> tuple[Principal | None, Callable[[], str] | 
     A cookie that names no session in use (expired, ended, forged) counts for nothing and is removed."""
     key = key_from_headers(headers)
     if key is not None:
-        return authenticate(get_registry(), key), None
+        return authenticate(get_registry(), key, key_guard()), None
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None, None

@@ -8,7 +8,9 @@ gzip compression and CORS. Each request opens its own registry connection (see
 
 Settings (``config`` keys, all optional): ``RALLYPOINT_DEFAULT_LIMIT`` (100),
 ``RALLYPOINT_REUSE_CONNECTIONS`` (True: see :mod:`.adapter`),
+``RALLYPOINT_TILE_SHORTCUT`` (True: anonymous tiles are answered without Flask's request, see :mod:`.shortcut`),
 ``RALLYPOINT_MAX_LIMIT`` (10000), ``RALLYPOINT_MAX_BODY`` (bytes, 1 MB),
+``RALLYPOINT_MAX_TRANSACTION_BODY`` (bytes of a ``POST /transactions``, 64 MB),
 ``RALLYPOINT_JOBS_DIR``, ``RALLYPOINT_JOB_TTL_HOURS`` (a week), ``RALLYPOINT_TITLE``, ``RALLYPOINT_PLUGINS`` (a plugin manager),
 the job engine's ``RALLYPOINT_JOBS_SCHEDULER`` (a Dask scheduler's address; by default the environment's
 ``RALLYPOINT_DASK_SCHEDULER``) or ``RALLYPOINT_JOBS_SCHEDULER_FILE`` (the local cluster of ``rallypoint serve``;
@@ -34,7 +36,8 @@ from flask import Blueprint, Flask
 from werkzeug.exceptions import HTTPException
 
 from ..api import ApiConfig
-from ..api.config import DEFAULT_LIMIT, JOB_TTL_HOURS, MAX_BODY_BYTES, MAX_LIMIT, SYNC_SECONDS
+from ..api.config import (DEFAULT_LIMIT, JOB_TTL_HOURS, MAX_BODY_BYTES, MAX_LIMIT, MAX_TRANSACTION_BYTES,
+                          SYNC_SECONDS)
 from ..api.errors import error_body
 from ..api.responses import dumps
 from ..errors import RallypointError
@@ -46,6 +49,7 @@ from .ratelimit import init_limiter
 from .routes import (features_blueprint, map_blueprint, plugin_endpoints_blueprint, portal_blueprint,
                      processes_blueprint, tiles_blueprint)
 from .session import browser_answer, init_sessions
+from .shortcut import TileShortcut
 
 log = logging.getLogger("rallypoint.web")
 
@@ -82,6 +86,7 @@ def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = Non
         default_limit=int(cfg.get("RALLYPOINT_DEFAULT_LIMIT", DEFAULT_LIMIT)),
         max_limit=int(cfg.get("RALLYPOINT_MAX_LIMIT", MAX_LIMIT)),
         max_body_bytes=int(cfg.get("RALLYPOINT_MAX_BODY", MAX_BODY_BYTES)),
+        max_transaction_bytes=int(cfg.get("RALLYPOINT_MAX_TRANSACTION_BODY", MAX_TRANSACTION_BYTES)),
         jobs_dir=Path(cfg["RALLYPOINT_JOBS_DIR"]) if cfg.get("RALLYPOINT_JOBS_DIR") else None,
         job_ttl_hours=float(cfg.get("RALLYPOINT_JOB_TTL_HOURS", JOB_TTL_HOURS)),
         title=cfg.get("RALLYPOINT_TITLE"),
@@ -117,6 +122,9 @@ def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = Non
     Compress(app)
     CORS(app)
     init_limiter(app, cfg, api_config.job_root())
+    if cfg.get("RALLYPOINT_TILE_SHORTCUT", True):
+        app.wsgi_app = TileShortcut(app.wsgi_app, app.extensions["rallypoint"],  # type: ignore[method-assign]
+                                    app.config["CORS_EXPOSE_HEADERS"])
     return app
 
 
@@ -141,11 +149,10 @@ def _error(exc: Exception):
         body = {"code": exc.name.replace(" ", ""), "description": exc.description or exc.name}
         headers = {}
         if status == 413:
-            from flask import current_app
+            from flask import request
 
             body["code"] = "PayloadTooLarge"
-            body["description"] = (f"the body is larger than the {current_app.config['MAX_CONTENT_LENGTH']:,} bytes "
-                                   "accepted")
+            body["description"] = f"the body is larger than the {request.max_content_length:,} bytes accepted"
         if status == 405 and getattr(exc, "valid_methods", None):
             headers["Allow"] = ", ".join(exc.valid_methods)
         if status == 429:  # Flask-Limiter's; it adds Retry-After to the response

@@ -1,16 +1,25 @@
-"""Rate limits on writes, refused API keys and failed sign-ins (Flask-Limiter), counted across gunicorn's workers.
+"""Rate limits on writes, refused API keys and failed sign-ins, counted across gunicorn's workers.
 
-Three limits, all answered ``429 Too Many Requests`` with ``Retry-After``:
-
-* **writes** (POST, PUT, PATCH, DELETE: features, analysis runs, job dismissals, plugins' write
-  endpoints), per API key (per address for requests without one). Only writes that got past the
-  key check count, so nobody can spend someone else's budget by sending their key id.
-* **refused keys** ("failed logins"): requests whose key was wrong, malformed or revoked (401),
-  per client address. Once over the limit, every request from that address that carries a key
-  is refused until the window passes; anonymous reads go on.
+* **writes** (POST, PUT, PATCH, DELETE: features, transactions, conflict resolutions, analysis runs,
+  job dismissals, plugins' write endpoints), per API key (per address for requests without one), by
+  Flask-Limiter, answered ``429`` with ``Retry-After``. Only writes that got past the key check count,
+  so nobody can spend someone else's budget by sending their key id.
+* **refused keys** ("failed logins"): a key that is wrong, malformed or revoked (401) counts against
+  the client's **address** and, when its id (the part before the secret, ``rp_<id>_…``) is one of the
+  registry's, against that **key id**. Over the address's limit, keys from that address whose id is
+  not one of the registry's are answered 429 without a look at them; over a key id's limit, keys
+  with that id are answered 429 without their secret being checked, **unless** the key is one the
+  server has verified before (any worker, within a day): so a valid key in use is never refused, and
+  a bureau behind one shared address goes on editing while someone there mistypes keys. What the
+  limits bound is the slow scrypt checks a guesser can make: a few per key id and window, none for
+  made-up ids. Anonymous requests are never refused by them.
 * **failed sign-ins**: posts of the browser's sign-in form refused (a wrong name, password or key: 401), per
   client address. Once over the limit, the form refuses every post from that address until the window
   passes (the page says so, in the form's language: :mod:`.session`), right passwords included.
+
+:class:`RefusedKeys` keeps the counters of refused keys, and the record of verified keys (a SHA-256 of each
+key with its stored hash, never the key), in the limiter's storage; the key check asks it through
+:class:`rallypoint.api.auth.KeyGuard`.
 
 Flask-Limiter (with the ``limits`` library) does the counting, windows and headers. Its
 stores that several processes can share are Redis, Memcached, MongoDB or etcd: servers a
@@ -22,9 +31,10 @@ contend with the registry's), beside the jobs folder by default; a Redis URI can
 writes in bursts); it stops a runaway script, not a busy editor.
 
 Settings (``create_app`` config): ``RALLYPOINT_RATELIMIT_WRITES`` ("1000 per minute"),
-``RALLYPOINT_RATELIMIT_REFUSED_KEYS`` ("10 per minute"), ``RALLYPOINT_RATELIMIT_SIGNIN`` ("10 per minute"),
-``RALLYPOINT_RATELIMIT_STORAGE``
-(a ``limits`` storage URI), ``RATELIMIT_ENABLED`` (Flask-Limiter's switch, True).
+``RALLYPOINT_RATELIMIT_REFUSED_KEYS`` ("10 per minute": refused keys per address),
+``RALLYPOINT_RATELIMIT_REFUSED_PER_KEY`` ("10 per minute": refused tries of one key id),
+``RALLYPOINT_RATELIMIT_SIGNIN`` ("10 per minute"), ``RALLYPOINT_RATELIMIT_STORAGE`` (a ``limits`` storage
+URI), ``RATELIMIT_ENABLED`` (Flask-Limiter's switch, True; off, no limit is applied).
 """
 
 from __future__ import annotations
@@ -47,7 +57,10 @@ class ConfigError(RallypointError, ValueError):
 
 WRITES = "1000 per minute"
 REFUSED_KEYS = "10 per minute"
+REFUSED_PER_KEY = "10 per minute"
 SIGNIN = "10 per minute"
+#: how long a verified key is remembered by every worker (seconds)
+VERIFIED_FOR = 24 * 3600
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 SCHEME = "rallypoint+sqlite"
 
@@ -177,6 +190,7 @@ def rate_limits(config: dict[str, Any]) -> dict[str, str]:
     """The limits of ``config`` (defaults where not given); ConfigError names a setting that is not a limit."""
     given = {}
     for name, default in (("RALLYPOINT_RATELIMIT_WRITES", WRITES), ("RALLYPOINT_RATELIMIT_REFUSED_KEYS", REFUSED_KEYS),
+                          ("RALLYPOINT_RATELIMIT_REFUSED_PER_KEY", REFUSED_PER_KEY),
                           ("RALLYPOINT_RATELIMIT_SIGNIN", SIGNIN)):
         given[name] = str(config.get(name) or default)
         try:
@@ -187,9 +201,74 @@ def rate_limits(config: dict[str, Any]) -> dict[str, str]:
     return given
 
 
+class RefusedKeys:
+    """The limits on refused keys (per address, per key id) and the record of verified keys, in ``storage``."""
+
+    def __init__(self, storage: Storage, per_address: str, per_key: str):
+        from limits import parse
+        from limits.strategies import FixedWindowRateLimiter
+
+        self.storage = storage
+        self.counter = FixedWindowRateLimiter(storage)
+        self.per_address = parse(per_address)
+        self.per_key = parse(per_key)
+
+    def guard(self, address: str) -> "KeyGuard":
+        return KeyGuard(self, address)
+
+
+class KeyGuard:
+    """One request's guard (:class:`rallypoint.api.auth.KeyGuard`): the client's address and the counters."""
+
+    def __init__(self, limits: RefusedKeys, address: str):
+        self.limits = limits
+        self.address = address
+
+    def _wait(self, item, *ids: str) -> int | None:
+        """Seconds until the window of ``item`` for ``ids`` passes, when it is used up; None while it is not."""
+        if self.limits.counter.test(item, *ids):
+            return None
+        return int(self.limits.counter.get_window_stats(item, *ids).reset_time - time.time()) + 1
+
+    def admit(self, key_id: str | None, proof: str | None) -> bool:
+        from ..api.errors import TooManyRequests
+
+        if key_id is None:
+            wait = self._wait(self.limits.per_address, "refused-keys/address", self.address)
+            if wait:
+                raise TooManyRequests("too many refused API keys from this address: try again after Retry-After "
+                                      "seconds (a valid key is not refused)", wait)
+            return False
+        if proof and self.limits.storage.get(f"rallypoint/verified/{proof}") > 0:
+            return True
+        wait = self._wait(self.limits.per_key, "refused-keys/key", key_id)
+        if wait:
+            raise TooManyRequests(f"too many refused tries of API key {key_id}: try again after Retry-After seconds "
+                                  "(a key already in use is not refused)", wait)
+        return False
+
+    def refused(self, key_id: str | None) -> None:
+        self.limits.counter.hit(self.limits.per_address, "refused-keys/address", self.address)
+        if key_id is not None:
+            self.limits.counter.hit(self.limits.per_key, "refused-keys/key", key_id)
+
+    def verified(self, proof: str) -> None:
+        self.limits.storage.incr(f"rallypoint/verified/{proof}", VERIFIED_FOR)
+
+
+def key_guard() -> KeyGuard | None:
+    """The guard for the current request (None when the limits are switched off)."""
+    from flask import current_app
+
+    limits = current_app.extensions.get("rallypoint_refused_keys")
+    return None if limits is None or not current_app.config.get("RATELIMIT_ENABLED", True) else \
+        limits.guard(_address())
+
+
 def init_limiter(app, config: dict[str, Any], jobs_folder: Path):
-    """Put Flask-Limiter on ``app`` with the three limits; returns the Limiter. The counters' file is by default
-    beside the jobs folder (``<jobs>.limits.sqlite``), which every worker of a server shares."""
+    """Put Flask-Limiter on ``app`` with the limits on writes and sign-ins, and the limits on refused keys beside
+    it (their counters in the same storage); returns the Limiter. The counters' file is by default beside the
+    jobs folder (``<jobs>.limits.sqlite``), which every worker of a server shares."""
     from flask_limiter import ApplicationLimit, Limiter
 
     default = jobs_folder.with_name(jobs_folder.name + ".limits.sqlite")
@@ -197,23 +276,21 @@ def init_limiter(app, config: dict[str, Any], jobs_folder: Path):
     given = rate_limits(config)
     writes = ApplicationLimit(
         given["RALLYPOINT_RATELIMIT_WRITES"], key_function=_writer, scope="writes",
-        methods=list(WRITE_METHODS), deduct_when=lambda response: response.status_code != 401,
+        methods=list(WRITE_METHODS), deduct_when=lambda response: response.status_code not in (401, 429),
         error_message="too many writes from this key: try again after Retry-After seconds")
-    refused = ApplicationLimit(
-        given["RALLYPOINT_RATELIMIT_REFUSED_KEYS"], key_function=_address,
-        scope="refused-keys", exempt_when=lambda: _sent_key() is None,
-        deduct_when=lambda response: response.status_code == 401,
-        error_message="too many refused API keys from this address: try again after Retry-After seconds")
     signin = ApplicationLimit(
         given["RALLYPOINT_RATELIMIT_SIGNIN"], key_function=_address, scope="signin", methods=["POST"],
         exempt_when=lambda: _endpoint() != "signin.signin",
         deduct_when=lambda response: response.status_code == 401,
         error_message="too many failed sign-ins from this address: try again after Retry-After seconds")
-    limiter = Limiter(_address, app=app, application_limits=[writes, refused, signin], storage_uri=uri,
+    limiter = Limiter(_address, app=app, application_limits=[writes, signin], storage_uri=uri,
                       headers_enabled=True, strategy="fixed-window", key_prefix="rallypoint")
     # Neither limit applies to a read without a key: exempt it before Flask-Limiter resolves the limits
     # (a third of the framework's time of a cached tile or a cold tile's request otherwise).
     limiter.request_filter(_anonymous_read)
+    app.extensions["rallypoint_refused_keys"] = RefusedKeys(limiter.storage,
+                                                            given["RALLYPOINT_RATELIMIT_REFUSED_KEYS"],
+                                                            given["RALLYPOINT_RATELIMIT_REFUSED_PER_KEY"])
     return limiter
 
 

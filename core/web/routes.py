@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
-from ..api import endpoints, jobs, landing, openapi, processes
-from ..api.features import collections, items, transactions
+from ..api import conflicts, endpoints, jobs, landing, openapi, processes
+from ..api.features import changes, collections, items, transactions
 from ..api.portal import page as portal_page
 from ..api.portal import search
 from ..api.tiles import mappage
 from ..api.tiles import tilesets as tiles
-from .adapter import handle
+from .adapter import handle, state
 
 
 def features_blueprint() -> Blueprint:
@@ -36,6 +36,11 @@ def features_blueprint() -> Blueprint:
                       "OPTIONS": lambda ctx, req: transactions.allowed_methods(ctx, req, item=True)}
     bp.add_url_rule("/collections/<collection_id>/items/<feature_id>", "item", _dispatch(by_method_item),
                     methods=list(by_method_item), provide_automatic_options=False)
+    bp.add_url_rule("/transactions", "transactions", _view(changes.post_transaction, large_body=True),
+                    methods=["POST"])
+    bp.add_url_rule("/conflicts", "conflicts", _view(conflicts.list_conflicts), methods=["GET"])
+    bp.add_url_rule("/conflicts/<conflict_id>", "conflict", _view(conflicts.get_conflict), methods=["GET"])
+    bp.add_url_rule("/conflicts/<conflict_id>/resolution", "resolution", _view(conflicts.resolve), methods=["POST"])
     return bp
 
 
@@ -106,16 +111,16 @@ def plugin_endpoints_blueprint(found) -> Blueprint:
     return bp
 
 
-def _view(fn):
+def _view(fn, large_body: bool = False):
     def view(**path_params):
+        if large_body:  # a push's whole change set: its own limit, above the single feature's
+            request.max_content_length = state().config.max_transaction_bytes
         return handle(fn, **path_params)
 
     return view
 
 
 def _dispatch(by_method):
-    from flask import request
-
     def view(**path_params):
         method = "GET" if request.method == "HEAD" else request.method
         return handle(by_method[method], **path_params)

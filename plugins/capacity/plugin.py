@@ -40,11 +40,9 @@ def rallypoint_web_endpoints():
 
 @hookimpl
 def rallypoint_portal_panels():
-    from rallypoint.portal import Link, Panel
+    from rallypoint.portal import Panel
+    from rallypoint_plugins.reporting.web import report_links
 
     # links only: a run takes seconds, so the portal shows no figures of its own and the report runs when opened
     title = ("应急避难场所容量分析", "Shelter capacity")
-    return [Panel("capacity", *title, None, role="reader", order=30, links=(
-        Link("/plugins/capacity/report?lang={lang}", f"{title[0]}报告", f"{title[1]} report", role="reader"),
-        Link("/plugins/capacity/report?f=pdf&lang={lang}", f"{title[0]}报告（PDF）", f"{title[1]} report (PDF)",
-             role="reader")))]
+    return [Panel("capacity", *title, None, role="reader", order=30, links=report_links("capacity", *title))]

@@ -47,11 +47,9 @@ def rallypoint_web_endpoints():
 
 @hookimpl
 def rallypoint_portal_panels():
-    from rallypoint.portal import Link, Panel
+    from rallypoint.portal import Panel
+    from rallypoint_plugins.reporting.web import report_links
 
     # links only: a run takes seconds, so the portal shows no figures of its own and the report runs when opened
     title = ("应急避难疏散覆盖分析", "Evacuation coverage")
-    return [Panel("coverage", *title, None, role="reader", order=40, links=(
-        Link("/plugins/coverage/report?lang={lang}", f"{title[0]}报告", f"{title[1]} report", role="reader"),
-        Link("/plugins/coverage/report?f=pdf&lang={lang}", f"{title[0]}报告（PDF）", f"{title[1]} report (PDF)",
-             role="reader")))]
+    return [Panel("coverage", *title, None, role="reader", order=40, links=report_links("coverage", *title))]

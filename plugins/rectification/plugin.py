@@ -39,6 +39,20 @@ def rallypoint_validate_change(layer, old, new, at):
 
 
 @hookimpl
+def rallypoint_validate_many(layer, features, geometries, old, at):
+    """The bulk form of :func:`rallypoint_validate_change` (a bulk write asks this once, not per feature)."""
+    if layer.name != LAYER:
+        return {}
+    today = local_date(at)
+    found = {}
+    for i, new in enumerate(features):
+        problems = check_change(old[i], new, today=today)
+        if problems:
+            found[i] = problems
+    return found
+
+
+@hookimpl
 def rallypoint_analyses():
     from .analysis import RECTIFICATION
 

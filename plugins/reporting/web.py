@@ -60,3 +60,12 @@ def report_endpoint(name: str, summary: str, role: str | None = "reader") -> End
     """``GET /plugins/{name}/report``: analysis ``name``'s report, HTML or PDF, zh or en. A run takes seconds
     of a worker, so by default it is for key holders (any role), as ``/processes`` is."""
     return Endpoint("GET", f"/plugins/{name}/report", lambda req: run_report(req, name), summary, role=role)
+
+
+def report_links(name: str, title_zh: str, title_en: str, role: str = "reader") -> tuple[Any, Any]:
+    """The portal's two links to a report: the page, and its PDF (``{lang}`` is the portal's language)."""
+    from rallypoint.portal import Link
+
+    base = f"/plugins/{name}/report"
+    return (Link(base + "?lang={lang}", f"{title_zh}报告", f"{title_en} report", role=role),
+            Link(base + "?f=pdf&lang={lang}", f"{title_zh}报告（PDF）", f"{title_en} report (PDF)", role=role))

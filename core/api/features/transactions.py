@@ -2,7 +2,9 @@
 
 Every write goes through the registry with ``expected_version`` and the API key owner's
 name as the author, so it is checked, stamped and kept in the history like any other.
-``If-Match`` is optional; when given it must carry the feature's current ETag, else 412.
+A change to a feature (PUT, PATCH, DELETE) must carry the ETag it read as ``If-Match``: without
+one, or with ``*``, it is refused with 428 (it would overwrite whatever another client wrote
+meanwhile: a lost update); with a stale one, 412. Creation (POST) needs none.
 The registry never hard-deletes: DELETE retires the feature (it can be restored).
 Geometries arrive in CRS84 unless a ``Content-Crs`` header names another offered CRS.
 """
@@ -22,7 +24,8 @@ from .. import crs as crsmod
 from ..auth import require
 from .collections import layer_of, read_only
 from ..context import Context
-from ..errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, PreconditionFailed, UnsupportedMediaType
+from ..errors import (BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, PreconditionFailed, PreconditionRequired,
+                      UnsupportedMediaType)
 from ..etags import feature_etag, matching_versions
 from .items import read_feature
 from ..request import Request, check_params
@@ -99,7 +102,15 @@ def _current(ctx: Context, layer: LayerDef, uuid: str) -> Feature:
 
 
 def _check_if_match(req: Request, feat: Feature) -> int:
-    versions = matching_versions(req.headers.get("if-match"), feat.uuid)
+    header = (req.headers.get("if-match") or "").strip()
+    if not header or header == "*":
+        path = req.url(f"/collections/{feat.layer}/items/{feat.uuid}")
+        raise PreconditionRequired(
+            f"{req.method} of {feat.layer} {feat.uuid} needs the version it changes, so that a change made since "
+            f"you read it is never overwritten: GET {path}, and send its ETag header "
+            f"(\"{feat.uuid}-v<version>\") back as If-Match"
+            + (" (If-Match: * matches any version and is not accepted)" if header == "*" else ""))
+    versions = matching_versions(header, feat.uuid)
     if versions is not None and feat.version not in versions:
         raise PreconditionFailed(f"{feat.layer} {feat.uuid} is now at version {feat.version}; "
                                  f"If-Match names version(s) {', '.join(map(str, sorted(versions)))}")

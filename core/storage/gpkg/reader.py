@@ -224,5 +224,4 @@ class SqliteReader:
     def tile(self, layers: list[LayerDef], personal: bool, z: int, x: int, y: int) -> bytes:
         from . import tile_layers
 
-        return tile_layers.tile(self.conn, layers, personal, z, x, y,
-                                lambda layer: self.layer_state(layer, self.stamp(layer.name)).retired)
+        return tile_layers.tile(self.conn, self.where, layers, personal, z, x, y)

@@ -99,6 +99,14 @@ class GpkgStore:
     def tables(self) -> set[str]:
         return self._tables
 
+    def columns(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {t: set() for t in self._tables}
+        for table, column in self.conn.execute("SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p"
+                                               " WHERE m.type = 'table'"):
+            if table in out:
+                out[table].add(column)
+        return out
+
     def close(self) -> None:
         self.conn.close()
 
@@ -174,6 +182,12 @@ class GpkgStore:
             self._write_history(layer.name, history)
         return fid
 
+    def insert_many(self, layer: LayerDef, names: list[str], columns: list[list[Any]], geoms: Any, *, author: str,
+                    at: str, note: str | None) -> None:
+        from .bulk import insert_features
+
+        insert_features(self.conn, layer, names, columns, geoms, author=author, at=at, note=note)
+
     def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: Any,
                history: HistoryEntry) -> None:
         cols = [c for c in row if c != "uuid"]
@@ -202,20 +216,37 @@ class GpkgStore:
                                          "changed (ours stays in the layer)"), now))
 
     def conflict_recorded(self, layer: str, uuid: str, theirs: str) -> bool:
-        return self.conn.execute(f"SELECT 1 FROM {CONFLICTS_TABLE} WHERE layer = ? AND uuid = ? AND theirs = ? "
-                                 "AND resolved_at IS NULL", (layer, uuid, theirs)).fetchone() is not None
+        return self.conn.execute(f"SELECT 1 FROM {CONFLICTS_TABLE} WHERE layer = ? AND uuid = ? AND theirs = ?",
+                                 (layer, uuid, theirs)).fetchone() is not None
 
     def record_conflict(self, row: dict[str, Any]) -> None:
         self.conn.execute(f"INSERT INTO {CONFLICTS_TABLE} ({', '.join(_CONFLICT_COLUMNS)}) "
                           f"VALUES ({', '.join('?' * len(_CONFLICT_COLUMNS))})",
                           [row[c] for c in _CONFLICT_COLUMNS])
 
-    def unresolved_conflicts(self) -> list[dict[str, Any]]:
+    def conflicts(self, *, resolved: bool | None = False, conflict_id: int | None = None,
+                  lock: bool = False) -> list[dict[str, Any]]:
         if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (CONFLICTS_TABLE,)).fetchone():
             return []
-        cur = self.conn.execute(f"SELECT * FROM {CONFLICTS_TABLE} WHERE resolved_at IS NULL ORDER BY id")
+        clauses, params = [], []
+        if resolved is not None:
+            clauses.append(f"resolved_at IS {'NOT ' if resolved else ''}NULL")
+        if conflict_id is not None:
+            clauses.append("id = ?")
+            params.append(conflict_id)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        # lock: a batch's BEGIN IMMEDIATE already holds the file's write lock
+        cur = self.conn.execute(f"SELECT * FROM {CONFLICTS_TABLE}{where} ORDER BY id", params)
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur]
+
+    def unresolved_conflicts(self) -> list[dict[str, Any]]:
+        return self.conflicts(resolved=False)
+
+    def mark_resolved(self, conflict_id: int, resolved_at: str, resolution: str) -> bool:
+        cur = self.conn.execute(f"UPDATE {CONFLICTS_TABLE} SET resolved_at = ?, resolution = ? "
+                                "WHERE id = ? AND resolved_at IS NULL", (resolved_at, resolution, conflict_id))
+        return cur.rowcount == 1
 
     # -- reads ---------------------------------------------------------------------
     def lock_clause(self) -> str:

@@ -34,7 +34,8 @@ import shapely
 from ...crs import _projector
 from ...schema import LayerDef
 from ..base import quote
-from ..tiles import BUFFER, EXTENT, FULL_DETAIL_ZOOM, MAX_LAT, MAX_POINTS, lonlat_bounds, tile_bounds
+from ..tiles import (BUFFER, EXTENT, FULL_DETAIL_ZOOM, MAX_LAT, MAX_POINTS, TOP_LEVEL, lonlat_bounds,
+                     pyramid_cells, tile_bounds)
 from .blobs import _ENVELOPE_SIZES as _ENVELOPE
 from ..rows import served_fields
 
@@ -84,54 +85,31 @@ def _rows(conn, layer: LayerDef, select: str, box: tuple[float, float, float, fl
     return conn.execute(sql, params).fetchall()
 
 
-def thin_points(xy: np.ndarray, bounds: tuple[float, float, float, float], limit: int = MAX_POINTS,
-                always: bool = False) -> np.ndarray:
-    """Indices (ascending) of points to keep: all up to ``limit`` (unless ``always``), else the first of each cell.
+def thin_points(xy: np.ndarray, z: int, limit: int = MAX_POINTS, always: bool = False) -> np.ndarray:
+    """Indices (ascending) of the points of a tile of zoom ``z`` (EPSG:3857, in fid order) to keep: all up to
+    ``limit`` (unless ``always``), else the first of each occupied cell of the tile's grid.
 
-    The points come in fid order, so the first of a cell is its lowest fid: the same answer
-    every time. The grid starts at 256×256 cells and halves until at most ``limit`` remain.
+    The grid is the pyramid's cells of level z + 8 (256 a side over the tile), coarsened a level at a time
+    until at most ``limit`` remain (:func:`..tiles.pyramid_cells`: every level's cells from one position per
+    point, exactly); the points come in fid order, so the first of a cell is its lowest fid, the same answer
+    every time and on either backend.
     """
     n = len(xy)
     if n <= limit and not always:
         return np.arange(n)
-    minx, miny, maxx, maxy = bounds
-    cells = 256
-    while True:
-        col = np.clip(((xy[:, 0] - minx) / (maxx - minx) * cells).astype(np.int64), 0, cells - 1)
-        row = np.clip(((xy[:, 1] - miny) / (maxy - miny) * cells).astype(np.int64), 0, cells - 1)
-        _, first = np.unique(row * cells + col, return_index=True)
-        if len(first) <= limit or cells == 1:
+    col, row = pyramid_cells(xy)
+    for k in range(8, -1, -1):
+        shift = np.uint64(TOP_LEVEL - z - k)
+        _, first = np.unique(np.column_stack([col >> shift, row >> shift]), axis=0, return_index=True)
+        if len(first) <= limit or k == 0:
             return np.sort(first)
-        cells //= 2
+    raise AssertionError("unreachable")
 
 
 def _value(v: Any) -> Any:
     if isinstance(v, bytes):
         return None
     return v
-
-
-def _thinned_point_rows(conn, layer: LayerDef, select: str, query: tuple, bounds: tuple, z: int) -> list[tuple]:
-    """The rows of the points a tile keeps, thinned on the R-tree's coordinates before any row is read.
-
-    A zoom-10 tile of the city's hazard points covers tens of thousands of points and keeps a
-    few thousand: reading and decoding every row first cost most of the tile's time. The
-    R-tree's boxes (32-bit floats, rounded outwards by under a metre) place each point in
-    the thinning grid's cell; the rows of the kept points are then read by fid.
-    """
-    index = _rows(conn, layer, "t.fid, r.minx, r.miny", query, z)
-    if not index:
-        return []
-    if z >= FULL_DETAIL_ZOOM and len(index) <= MAX_POINTS:
-        return _rows(conn, layer, select, query, z)
-    arr = np.array(index, dtype=np.float64)
-    lonlat = arr[:, 1:3].copy()
-    lonlat[:, 1] = np.clip(lonlat[:, 1], -MAX_LAT, MAX_LAT)
-    keep = thin_points(_to_3857(lonlat), bounds, always=z < FULL_DETAIL_ZOOM)
-    fids = "[" + ",".join(str(int(f)) for f in arr[keep, 0]) + "]"
-    sql = (f"SELECT {select} FROM {quote(layer.name)} t WHERE t.fid IN (SELECT value FROM json_each(?)) "
-           "ORDER BY t.fid")
-    return conn.execute(sql, (fids,)).fetchall()
 
 
 def layer_features(conn, layer: LayerDef, personal: bool, z: int, x: int, y: int) -> list[dict[str, Any]]:
@@ -145,22 +123,22 @@ def layer_features(conn, layer: LayerDef, personal: bool, z: int, x: int, y: int
     grow = 0.0 if point else size * BUFFER / EXTENT
     query = lonlat_bounds((minx - grow, miny - grow, maxx + grow, maxy + grow))
     names, booleans, select = _fields(layer, personal, z)
-    if point:
-        rows = _thinned_point_rows(conn, layer, select, query, bounds, z)
-    else:
-        rows = _rows(conn, layer, select, query, z)
+    rows = _rows(conn, layer, select, query, z)
     if not rows:
         return []
     keep_rows = [r for r in rows if r[1] is not None]
     geoms = _project(_geometries([r[1] for r in keep_rows]))
     if point:
-        # The R-tree's float32 boxes reach up to a metre past the tile: keep the points of this
-        # tile only, half-open, so a point on an edge is in exactly one tile.
-        xy = shapely.get_coordinates(geoms)
-        if len(xy) == len(geoms):
-            inside = np.nonzero((xy[:, 0] >= minx) & (xy[:, 0] < maxx) & (xy[:, 1] > miny) & (xy[:, 1] <= maxy))[0]
-            if len(inside) < len(geoms):
-                geoms, keep_rows = geoms[inside], [keep_rows[i] for i in inside]
+        # The R-tree's float32 boxes reach up to a metre past the tile: keep the points of this tile only, by
+        # their cells (half-open: a point on an edge is in exactly one tile), then thin them
+        ok = (shapely.get_type_id(geoms) == 0) & ~shapely.is_empty(geoms)
+        col, row = pyramid_cells(np.nan_to_num(shapely.get_coordinates(geoms, include_z=False)) if ok.all() else
+                                 np.array([g.coords[0] if o else (np.inf, np.inf) for g, o in zip(geoms, ok)]))
+        shift = np.uint64(TOP_LEVEL - z)
+        inside = np.flatnonzero(ok & ((col >> shift) == x) & ((row >> shift) == y))
+        xy = shapely.get_coordinates(geoms[inside])
+        inside = inside[thin_points(xy, z, always=z < FULL_DETAIL_ZOOM)]
+        geoms, keep_rows = geoms[inside], [keep_rows[i] for i in inside]
     else:
         pixel = size / 256
         b = shapely.bounds(geoms)

@@ -73,6 +73,26 @@ def copy_features(conn, layer: LayerDef, rows: list[dict[str, Any]], geoms: list
             copy.write_row(([ewkb[i]] if layer.has_geometry else []) + values)
 
 
+def copy_columns(conn, layer: LayerDef, names: list[str], columns: list[list[Any]], geoms: Any) -> None:
+    """COPY checked rows given as columns into a versioned layer; its triggers stamp them and write their
+    history (the stamps given are the triggers' to set, and are not sent)."""
+    keep = [k for k, name in enumerate(names) if name not in _STAMPS]
+    values = []
+    for k in keep:
+        col = columns[k]
+        if layer.field(names[k]).type == "boolean":  # checked values are SQLite's 0/1
+            col = [None if v is None else bool(v) for v in col]
+        values.append(col)
+    cols = [qi(names[k]) for k in keep]
+    if geoms is not None:
+        values.insert(0, shapely.to_wkb(shapely.set_srid(np.asarray(geoms, dtype=object), geo.STORAGE_EPSG),
+                                        hex=True, include_srid=True, output_dimension=2).tolist())
+        cols.insert(0, "geom")
+    with conn.cursor().copy(f"COPY {qi(layer.name)} ({', '.join(cols)}) FROM STDIN") as copy:
+        for row in zip(*values):
+            copy.write_row(row)
+
+
 class NewRegistryLoader:
     """What a whole new registry is written with inside its one transaction (see :func:`new_registry`)."""
 

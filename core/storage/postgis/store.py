@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ... import geometry as geo
-from ...errors import Problem, RegistryFileError
+from ...errors import Problem, RegistryFileError, ValidationError
 from ...schema import LayerDef
 from ..base import CONFLICTS_TABLE, HistoryEntry, PreparedLoad, RegistryInfo
 from .accounts import PgAccounts
@@ -125,6 +125,14 @@ class PgStore:
 
     def tables(self) -> set[str]:
         return self._tables
+
+    def columns(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {t: set() for t in self._tables}
+        for table, column in self.conn.execute("SELECT table_name, column_name FROM information_schema.columns"
+                                               " WHERE table_schema = current_schema()"):
+            if table in out:
+                out[table].add(column)
+        return out
 
     def close(self) -> None:
         self.conn.close()
@@ -244,6 +252,31 @@ class PgStore:
             return None
         return row[0]
 
+    def insert_many(self, layer: LayerDef, names: list[str], columns: list[list[Any]], geoms: Any, *, author: str,
+                    at: str, note: str | None) -> None:
+        """COPY the rows in (the triggers stamp them and write their history, as for one INSERT each); COPY
+        does not run in pipeline mode, so the batch's pipeline is finished first and begun again after."""
+        import psycopg
+
+        from .bulk import copy_columns
+        from .nullable import not_null_error
+
+        self.flush()
+        self._end_pipeline(None)
+        try:
+            self._say(HistoryEntry("", 1, "insert", author, at, None, None, note))
+            copy_columns(self.conn, layer, names, columns, geoms)
+        except psycopg.errors.NotNullViolation as exc:  # a registry made when the field was required
+            raise not_null_error(self.label, exc) from None
+        except psycopg.errors.UniqueViolation as exc:  # a UUID another writer has just used
+            detail = getattr(getattr(exc, "diag", None), "message_detail", None) or ""
+            raise ValidationError([Problem(layer.name, "(bulk write)", "uuid",
+                                           f"a UUID is already used in {layer.name}: {detail}".rstrip(": "))]) from None
+        finally:
+            if not self.conn.broken:
+                self._pipeline = self.conn.pipeline()
+                self._pipeline.__enter__()
+
     def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: BaseGeometry | None,
                history: HistoryEntry) -> None:
         self._say(history)
@@ -269,7 +302,7 @@ class PgStore:
 
     def conflict_recorded(self, layer: str, uuid: str, theirs: str) -> bool:
         return self.conn.execute(f"SELECT 1 FROM {CONFLICTS_TABLE} WHERE layer = %s AND uuid = %s"
-                                 " AND theirs = %s::jsonb AND resolved_at IS NULL",
+                                 " AND theirs = %s::jsonb",
                                  (layer, uuid, theirs)).fetchone() is not None
 
     def record_conflict(self, row: dict[str, Any]) -> None:
@@ -277,21 +310,40 @@ class PgStore:
         self.conn.execute(f"INSERT INTO {CONFLICTS_TABLE} ({', '.join(_CONFLICT_COLUMNS)}) VALUES ({marks})",
                           [row[c] for c in _CONFLICT_COLUMNS])
 
-    def unresolved_conflicts(self) -> list[dict[str, Any]]:
+    def conflicts(self, *, resolved: bool | None = False, conflict_id: int | None = None,
+                  lock: bool = False) -> list[dict[str, Any]]:
         import json
 
         if self.conn.execute("SELECT to_regclass(%s)", (CONFLICTS_TABLE,)).fetchone()[0] is None:
             return []
-        cur = self.conn.execute(f"SELECT * FROM {CONFLICTS_TABLE} WHERE resolved_at IS NULL ORDER BY id")
+        clauses, params = [], []
+        if resolved is not None:
+            clauses.append(f"resolved_at IS {'NOT ' if resolved else ''}NULL")
+        if conflict_id is not None:
+            clauses.append("id = %s")
+            params.append(conflict_id)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        cur = self.conn.execute(f"SELECT * FROM {CONFLICTS_TABLE}{where} ORDER BY id"
+                                + (" FOR UPDATE" if lock else ""), params or None)
+        rows = cur.fetchall()  # before the description: inside a batch, the pipeline answers on fetching
         cols = [d.name for d in cur.description]
         out = []
-        for r in cur.fetchall():
+        for r in rows:
             row = dict(zip(cols, r))
             for c in _CONFLICT_JSON:  # JSON text, as the GeoPackage gives it
                 if row[c] is not None:
                     row[c] = json.dumps(row[c], ensure_ascii=False)
             out.append(row)
         return out
+
+    def unresolved_conflicts(self) -> list[dict[str, Any]]:
+        return self.conflicts(resolved=False)
+
+    def mark_resolved(self, conflict_id: int, resolved_at: str, resolution: str) -> bool:
+        cur = self.conn.execute(f"UPDATE {CONFLICTS_TABLE} SET resolved_at = %s, resolution = %s"
+                                " WHERE id = %s AND resolved_at IS NULL RETURNING id",
+                                (resolved_at, resolution, conflict_id))
+        return cur.fetchone() is not None
 
     # -- reads ---------------------------------------------------------------------
     def lock_clause(self) -> str:
