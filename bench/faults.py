@@ -55,6 +55,11 @@ async def _write_until_killed(server: Served, work: Workload, writers: int, dela
                               ledger: Ledger, seed: int) -> None:
     stop = asyncio.Event()
     clients = asyncio.create_task(drive(server.url, work, writers, 3600, stats, ledger, seed, stop))
+    # the random moment is counted from the round's first acknowledged write, so a slow start (a loaded
+    # machine) still kills a server that writes, not one still opening its connections
+    acked, until = len(ledger.acks), time.monotonic() + 60
+    while len(ledger.acks) == acked and time.monotonic() < until and not clients.done():
+        await asyncio.sleep(0.01)
     await asyncio.sleep(delay)
     stop.set()  # no new requests; those in flight are cut off by the kill
     await asyncio.get_running_loop().run_in_executor(None, server.kill)

@@ -47,7 +47,7 @@ def test_a_server_killed_twenty_times_while_writing_loses_no_acknowledged_write(
     assert result["problems"] == [], result
     assert result["rounds"] == 20
     assert result["responses_5xx"] == 0, result["first_5xx"]
-    assert result["acknowledged_writes"] >= 40, result  # it really wrote, round after round
+    assert result["acknowledged_writes"] >= 20, result  # it really wrote, every round (killed after a write)
     assert result["cut_off_unanswered"] > 0, result  # and was killed with writes in flight
 
 

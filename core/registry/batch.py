@@ -234,6 +234,15 @@ class Batch:
         if bad:
             self._problems(layer, label, [(k, "is set by the registry and cannot be given") for k in bad])
             return None
+        result = self._changed(layer, label, current, changes, geometry, crs)
+        if result is None:
+            return None
+        props, geom = result
+        return self._write_version(layer, current, props, geom, "update", note)
+
+    def _changed(self, layer: LayerDef, label: str, current: Feature, changes: dict[str, Any], geometry: Any,
+                 crs: Any) -> tuple[dict[str, Any], Any] | None:
+        """The state ``changes`` and ``geometry`` make of ``current``, checked whole (None: refused)."""
         geom = current.geometry
         if geometry is not None:
             geom, why = self._geometry_in(layer, geometry, crs)
@@ -242,11 +251,7 @@ class Batch:
                 return None
         editable = {f.name: current.properties.get(f.name) for f in layer.editable_fields}
         editable.update(changes)
-        result = self._recheck(layer, label, editable, geom, set(changes), current)
-        if result is None:
-            return None
-        props, geom = result
-        return self._write_version(layer, current, props, geom, "update", note)
+        return self._recheck(layer, label, editable, geom, set(changes), current)
 
     def settle(self, layer_name: str, uuid: str, changes: Mapping[str, Any] | None = None, geometry: Any = None, *,
                retired: bool | None = None, expected_version: int | None = None,
@@ -264,15 +269,7 @@ class Batch:
         if bad:
             self._problems(layer, label, [(k, "is not a field that can be given") for k in bad])
             return None
-        geom = current.geometry
-        if geometry is not None:
-            geom, why = self._geometry_in(layer, geometry, None)
-            if why:
-                self._problems(layer, label, [(None, why)])
-                return None
-        editable = {f.name: current.properties.get(f.name) for f in layer.editable_fields}
-        editable.update(changes)
-        result = self._recheck(layer, label, editable, geom, set(changes), current)
+        result = self._changed(layer, label, current, changes, geometry, None)
         if result is None:
             return None
         props, geom = result
