@@ -79,6 +79,10 @@ def qgis_edits(request, copy, skip: set[str]) -> dict:
         assert loaded is not None, bar.get_messages(Qgis.Critical)
         layer = loaded.layers["shelters"]
         assert not absent & set(layer.fields().names())
+        assert loaded.absent == {"shelters": ("manager_name", "manager_phone"),
+                                 "helipads": ("contact_name", "contact_phone")}
+        [said] = bar.get_messages(Qgis.Info)  # the message bar names what the file does not hold
+        assert all(f"({n})" in said for n in ("manager_name", "manager_phone", "contact_name", "contact_phone"))
         mine = sorted((f for f in layer.getFeatures() if f["uuid"] not in skip), key=lambda f: f.id())
         edited, retired = mine[0], mine[1]
 
