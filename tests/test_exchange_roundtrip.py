@@ -73,6 +73,7 @@ def qgis_edits(request, copy, skip: set[str]) -> dict:
     absent = {"manager_name", "manager_phone"}
     plugin = rallypoint_qgis.classFactory(iface)
     plugin.initGui()
+    shown_before = plugin.setting("show_personal", False, bool)
     try:
         plugin.set_setting("author", "zhou.gis")
         loaded = plugin.open_registry(path=str(copy))
@@ -86,15 +87,20 @@ def qgis_edits(request, copy, skip: set[str]) -> dict:
         mine = sorted((f for f in layer.getFeatures() if f["uuid"] not in skip), key=lambda f: f.id())
         edited, retired = mine[0], mine[1]
 
-        # shown: the form offers no contact field and no column name stands in for a value
-        dialog = QgsAttributeDialog(layer, edited, False, iface.mainWindow(), True, QgsAttributeEditorContext())
-        dialog.show()
-        QgsApplication.processEvents()
-        labels, values = form_shows(dialog)
-        assert shelters_def.field("name").alias_zh in labels and edited["name"] in values
-        assert not {shelters_def.field(n).alias_zh for n in absent} & labels
-        assert not absent & values
-        dialog.reject()
+        # shown: the form offers no contact field and no column name stands in for a value, even when the user
+        # asks to see personal data
+        lang = plugin.language() or "zh"
+        for personal in (False, True):
+            plugin.actions["personal"].setChecked(personal)
+            dialog = QgsAttributeDialog(layer, edited, False, iface.mainWindow(), True, QgsAttributeEditorContext())
+            dialog.show()
+            QgsApplication.processEvents()
+            labels, values = form_shows(dialog)
+            assert shelters_def.field("name").alias(lang) in labels and edited["name"] in values
+            assert not {shelters_def.field(n).alias(lang) for n in absent} & labels
+            assert not absent & values
+            dialog.reject()
+        plugin.actions["personal"].setChecked(False)
 
         # one field edited in the form, a shelter added beside it, another retired, all saved at once
         assert layer.startEditing()
@@ -126,6 +132,7 @@ def qgis_edits(request, copy, skip: set[str]) -> dict:
         loaded.unload()
     finally:
         plugin.set_setting("author", "")
+        plugin.set_setting("show_personal", shown_before)
         plugin.unload()
     with Registry.open(copy) as reg:
         assert [c.author for c in reg.history("shelters", added)] == ["zhou.gis"]
