@@ -20,7 +20,8 @@ DEBIAN_PACKAGES += postgresql-15 postgresql-15-postgis-3 postgresql-common
 DEBIAN_PACKAGES += curl
 # Cairo: CairoSVG renders the map's icons into its sprite at make setup
 DEBIAN_PACKAGES += libcairo2
-# the benchmarks' load generator (bench/api_bbox.py, bench/pg_10m.py, bench/tiles_postgis.py); never a Python one
+# the benchmarks' load generator (bench/api_bbox.py, bench/pg_10m.py, bench/tiles_postgis.py,
+# bench/jobs_load.py); never a Python one
 BENCH_PACKAGES := wrk
 # command:package, installed only when the command is missing (NodeSource's nodejs brings its own npm,
 # which Debian's npm package would conflict with)

@@ -238,21 +238,29 @@ def analyses(pm: _PluginManager) -> dict[str, Analysis]:
     return found
 
 
-def run_analysis(registry: _Registry, pm: _PluginManager, name: str, raw: Mapping[str, Any], *,
-                 lang: str = "zh", progress: Callable[[str, int, int], None] | None = None) -> AnalysisResult:
-    """Check the parameters and the registry, then run analysis ``name``."""
+def check_analysis(registry: _Registry, pm: _PluginManager, name: str,
+                   raw: Mapping[str, Any]) -> tuple[Analysis, dict[str, Any]]:
+    """Analysis ``name`` and its parsed parameters, once the parameters and the registry are checked (what a
+    server does before it accepts a job, so a bad request is refused at once rather than as a failed job)."""
     available = analyses(pm)
     if name not in available:
         raise UnknownAnalysisError(f"no analysis {name!r} (installed: {', '.join(sorted(available)) or 'none'})")
     analysis = available[name]
-    profiles = pm.collect("rallypoint_profiles")
-    params = analysis.parse_parameters(raw, profiles)
+    params = analysis.parse_parameters(raw, pm.collect("rallypoint_profiles"))
     for layer in analysis.requires:
         if layer not in registry.layers:
             raise AnalysisError(f"analysis {name!r} needs the layer {layer!r}, which this registry does not have")
         if registry.count(layer) == 0:
             raise AnalysisError(f"analysis {name!r} needs features in {layer!r}, and it is empty")
-    ctx = AnalysisContext(profiles=profiles, lang=lang, progress=progress or (lambda s, d, t: None))
+    return analysis, params
+
+
+def run_analysis(registry: _Registry, pm: _PluginManager, name: str, raw: Mapping[str, Any], *,
+                 lang: str = "zh", progress: Callable[[str, int, int], None] | None = None) -> AnalysisResult:
+    """Check the parameters and the registry, then run analysis ``name``."""
+    analysis, params = check_analysis(registry, pm, name, raw)
+    ctx = AnalysisContext(profiles=pm.collect("rallypoint_profiles"), lang=lang,
+                          progress=progress or (lambda s, d, t: None))
     return analysis.run(registry, params, ctx)
 
 

@@ -4,7 +4,8 @@ The registry's default styles (in its ``layer_styles`` table) already carry the 
 value maps, check boxes, date pickers, ranges and not-null constraints, and QGIS applies
 them when it opens a layer. What a style cannot hold is added here: the depot → stock
 relation (a relation editor in the depot form, a depot picker in the stock form), the
-hiding of personal fields, English labels when asked for, retired features left out, and
+hiding of personal fields, English labels when asked for, retired features left out, a
+message naming the fields a file does not hold (an export made without personal data), and
 the :class:`~.commit.EditGuard` that saves edits through the registry.
 
 Only the python ``sqlite3`` module (the system SQLite, the same library QGIS's GDAL uses)
@@ -39,7 +40,7 @@ from rallypoint.schema import LayerDef
 from rallypoint.storage import is_postgres_url
 from rallypoint.styles import render_qml
 
-from .commit import EditGuard
+from .commit import EditGuard, _tr
 
 #: The order of the layers in the group, top to bottom (points above areas).
 ORDER = ("helipads", "teams", "depots", "shelters", "hazard_points", "depot_stock")
@@ -57,6 +58,8 @@ class LoadedRegistry:
     layers: dict[str, QgsVectorLayer] = field(default_factory=dict)
     guards: dict[str, EditGuard] = field(default_factory=dict)
     relations: list[QgsRelation] = field(default_factory=list)
+    #: the fields of each layer's definition its table has no column for (as ``Registry.absent_fields``)
+    absent: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def unload(self, project: QgsProject | None = None) -> None:
         """Take the registry out of the project (again: nothing happens; a layer the user removed is skipped)."""
@@ -204,6 +207,9 @@ def load_registry(path: str, *, project: QgsProject | None = None, lang: str | N
         if lang != "zh":
             apply_language(layer, ldef, lang)
         fix_ranges(layer, ldef)
+        absent = tuple(f.name for f in ldef.fields if layer.fields().indexOf(f.name) < 0)
+        if absent:
+            loaded.absent[name] = absent
         hide_personal(layer, ldef, not show_personal)
         project.addMapLayer(layer, False)
         if ldef.kind == "reference" and ref_group is None:
@@ -218,4 +224,15 @@ def load_registry(path: str, *, project: QgsProject | None = None, lang: str | N
     if ref_group is not None:
         ref_group.setExpanded(False)
         ref_group.setItemVisibilityChecked(True)
+    if loaded.absent and notify is not None:
+        notify("info", not_held_message(loaded.absent, catalog, lang))
     return loaded
+
+
+def not_held_message(absent: dict[str, tuple[str, ...]], catalog: dict[str, LayerDef], lang: str) -> str:
+    """What a file does not hold, said once when it opens: its forms simply have no such fields, and the user
+    should know they were left out of the file, not left empty by someone."""
+    held_not = "; ".join(f"{catalog[name].title(lang)} – " + ", ".join(
+        f"{catalog[name].field(n).alias(lang)} ({n})" for n in fields) for name, fields in absent.items())
+    return _tr("This file does not hold these fields (they are not shown, and no value can be given for them): "
+               "{fields}").format(fields=held_not)

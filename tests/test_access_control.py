@@ -90,6 +90,8 @@ def write_requests(site) -> list[tuple[str, str, str, dict]]:
                     out.append(("reader", method, f"/processes/{process}/execution", {"inputs": {}}))
             elif rule.rule == "/processes/<process_id>/jobs/<job_id>":
                 out.append(("author", method, f"/processes/{job['processID']}/jobs/{job['jobID']}", None))
+            elif rule.rule == "/jobs/<job_id>":
+                out.append(("author", method, f"/jobs/{job['jobID']}", None))
             elif rule.endpoint in ("signin.signin", "signin.signout"):
                 continue  # the forms that start and end a session: anyone posts them, with their CSRF token
                 # (refused without it, and changing no feature: tests/test_signin.py)
@@ -230,8 +232,8 @@ def _anonymous_urls(site) -> list[str]:
     urls += [re.sub(r"<(?:\w+:)?\w+>", "x", r.rule) for r in site["app"].url_map.iter_rules()
              if r.endpoint.startswith("plugin_endpoints.") and "GET" in r.methods]
     job = site["job"]
-    jb = f"/processes/{job['processID']}/jobs/{job['jobID']}"
-    urls += [jb, jb + "/results", jb + "/report"] + [f"{jb}/results/{o}" for o in job["outputs"]]
+    for jb in (f"/processes/{job['processID']}/jobs/{job['jobID']}", f"/jobs/{job['jobID']}"):
+        urls += [jb, jb + "/results", jb + "/report", jb + "?f=html"] + [f"{jb}/results/{o}" for o in job["outputs"]]
     return urls
 
 

@@ -56,6 +56,7 @@ def test_the_registry_loads_as_one_group_with_every_layer(loaded, county_counts)
     for name, layer in loaded.layers.items():
         assert layer.isValid(), name
         assert layer.featureCount() == county_counts[name], name
+    assert loaded.absent == {}  # the registry holds every field: nothing to say is missing
     assert loaded.layers["shelters"].crs().authid() == "EPSG:4490"
     assert loaded.layers["shelters"].renderer().type() == "categorizedSymbol"
 

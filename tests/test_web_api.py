@@ -60,8 +60,8 @@ def test_conformance_declares_what_works_and_nothing_else(client):
             "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
             "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
             "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features"} == {
-        c for c in classes if "tiles" not in c and "features-3" not in c and "cql2" not in c}
-    # tiles: tests/test_web_tiles.py; Part 3 and CQL2: tests/test_web_filter.py
+        c for c in classes if "tiles" not in c and "features-3" not in c and "cql2" not in c and "processes" not in c}
+    # tiles: tests/test_web_tiles.py; Part 3 and CQL2: tests/test_web_filter.py; Processes: tests/test_web_jobs.py
 
 
 def test_openapi_limit_parameter_gives_qgis_its_page_size(client):

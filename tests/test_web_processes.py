@@ -144,7 +144,7 @@ def test_old_and_unfinished_runs_are_swept(site, client):
     import os
     import time
 
-    from rallypoint.api.processes import sweep_jobs
+    from rallypoint.jobs.records import sweep_jobs
 
     old, fresh = _run(site, client), _run(site, client)
     week_ago = time.time() - 8 * 24 * 3600
@@ -207,3 +207,32 @@ def test_serve_command_refuses_a_file_that_is_not_a_registry(tmp_path):
     out = CliRunner().invoke(cli, ["serve", str(bad), "--port", "1"])
     assert out.exit_code == 1 and "not a GeoPackage" in out.output
     assert "--workers" in CliRunner().invoke(cli, ["serve", "--help"]).output
+
+
+def test_without_an_engine_runs_answer_synchronously_and_are_jobs_all_the_same(site, client):
+    """An app without a job engine (``create_app`` alone, ``serve --job-workers 0``) offers synchronous execution
+    only: ``Prefer: respond-async`` is answered 200 with the ended job, which /jobs/{id} then shows."""
+    desc = client.get("/processes/bigshelters").get_json()
+    assert desc["jobControlOptions"] == ["sync-execute", "dismiss"]
+    r = client.post("/processes/bigshelters/execution", data=json.dumps({"inputs": {"min_capacity": 500}}),
+                    content_type="application/json", headers={**auth(site["keys"]["reader"]), "Prefer": "respond-async"})
+    assert r.status_code == 200 and "Preference-Applied" not in r.headers
+    job = r.get_json()
+    assert job["status"] == "successful" and job["type"] == "process" and job["progress"] == 100
+    assert r.headers["Location"].endswith(f"/jobs/{job['jobID']}")
+    status = client.get(f"/jobs/{job['jobID']}").get_json()
+    assert status["status"] == "successful" and status["created"] <= status["finished"]
+    results = client.get(f"/jobs/{job['jobID']}/results").get_json()
+    assert set(results) == {"big_shelters", "totals"} and results["totals"]["type"] == "application/geo+json"
+    page = client.get(f"/jobs/{job['jobID']}?f=html&lang=en").get_data(as_text=True)
+    assert "finished" in page and "Large shelters" in page and 'http-equiv="refresh"' not in page
+    r = client.post("/processes/bigshelters/execution", content_type="application/json",
+                    data=json.dumps({"inputs": {}, "response": "document"}), headers=auth(site["keys"]["reader"]))
+    assert set(r.get_json()) == {"big_shelters", "totals"}
+    mine = client.get("/jobs", headers=auth(site["keys"]["reader"])).get_json()["jobs"]
+    assert job["jobID"] in [j["jobID"] for j in mine]
+    theirs = client.get("/jobs", headers=auth(site["keys"]["editor"])).get_json()["jobs"]
+    assert job["jobID"] not in [j["jobID"] for j in theirs]
+    assert client.get("/jobs?status=lost", headers=auth(site["keys"]["reader"])).status_code == 400
+    missing = client.get("/jobs/" + "0" * 32)
+    assert missing.status_code == 404 and missing.get_json()["type"].endswith("/no-such-job")

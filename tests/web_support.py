@@ -65,9 +65,9 @@ class Server:
     """``rallypoint serve`` in a subprocess on a free port of 127.0.0.1, stopped by its own process id."""
 
     def __init__(self, registry: Path | str, workers: int = 2, threads: int | None = None, access_log: bool = False,
-                 extra_args: tuple[str, ...] = (), log_dir: Path | None = None):
+                 extra_args: tuple[str, ...] = (), log_dir: Path | None = None, env: dict[str, str] | None = None):
         """``registry``: a file, or a PostGIS registry's URL (then ``log_dir`` says where the log goes); ``threads``
-        None: ``rallypoint serve``'s default."""
+        None: ``rallypoint serve``'s default; ``env``: variables added to the server's environment."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-c", "from rallypoint.cli.main import cli; cli()", "serve", str(registry),
@@ -81,7 +81,8 @@ class Server:
             log_dir = tempfile.mkdtemp(prefix="rallypoint-serve-log-")
         log = Path(log_dir) / f"serve.{self.port}.log" if log_dir else Path(registry).with_suffix(f".{self.port}.log")
         self.log = open(log, "w")  # noqa: SIM115 (open while it runs)
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **env} if env else None)
         end = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:

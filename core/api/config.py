@@ -15,6 +15,7 @@ MAX_BODY_BYTES = 1_000_000
 #: a push's whole change set comes in one request (``POST /transactions``)
 MAX_TRANSACTION_BYTES = 64_000_000
 JOB_TTL_HOURS = 7 * 24.0
+SYNC_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class ApiConfig:
     jobs_dir: Path | None = None
     title: str | None = None
     job_ttl_hours: float = JOB_TTL_HOURS  # finished runs older than this are removed
+    # the job engine (a Dask cluster; see rallypoint.jobs.engine): its scheduler's address, or the scheduler
+    # file of the local cluster `rallypoint serve` starts; neither: analyses run inside the request
+    jobs_scheduler: str | None = None
+    jobs_scheduler_file: Path | None = None
+    sync_seconds: float = SYNC_SECONDS  # how long a run asked without Prefer: respond-async is waited for
 
     def job_root(self) -> Path:
         if self.jobs_dir is not None:

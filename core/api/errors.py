@@ -15,6 +15,8 @@ from ..errors import RallypointError, ValidationError
 class ApiError(RallypointError):
     http_status = 400
     ogc_code = "InvalidParameterValue"
+    ogc_type: str | None = None  # an OGC exception type URI, where a standard names one (Processes)
+    public = False  # a 5xx whose description is written for the user (else it is "internal error")
 
     def __init__(self, description: str, *, headers: dict[str, str] | None = None):
         super().__init__(description)
@@ -101,9 +103,11 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, str], dict[str, Any]]
         status = int(getattr(exc, "http_status", 500))
         code = getattr(exc, "ogc_code", "NoApplicableCode")
         description = getattr(exc, "description", None) or str(exc)
-        if status >= 500:
+        if status >= 500 and not getattr(exc, "public", False):
             description = "internal error"  # the detail stays in the log
         body: dict[str, Any] = {"code": code, "description": description}
+        if getattr(exc, "ogc_type", None):
+            body["type"] = exc.ogc_type
         if isinstance(exc, ValidationError):
             body["problems"] = [{"layer": p.layer, "feature": p.feature, "field": p.field, "message": p.message}
                                 for p in exc.problems]

@@ -14,9 +14,10 @@ from .responses import Response, html_response
 def _env():
     import jinja2
 
+    from .job_pages import JOB_PAGES
     from .templates import PAGES
 
-    return jinja2.Environment(loader=jinja2.DictLoader(PAGES), autoescape=True, trim_blocks=True,
+    return jinja2.Environment(loader=jinja2.DictLoader({**PAGES, **JOB_PAGES}), autoescape=True, trim_blocks=True,
                               lstrip_blocks=True)
 
 

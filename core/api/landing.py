@@ -6,7 +6,7 @@ gets the OGC landing document, a browser (``Accept: text/html``, or ``f=html``) 
 
 from __future__ import annotations
 
-from . import html
+from . import html, processes
 from .features.collections import site_title
 from .context import Context
 from .portal.page import portal_page
@@ -48,7 +48,7 @@ CONFORMANCE = (
     _T1 + "dataset-tilesets",
     _T1 + "mvt",
     _T1 + "oas30",
-)
+) + processes.CONFORMANCE
 REL_PROCESSES = "http://www.opengis.net/def/rel/ogc/1.0/processes"
 REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
 REL_DATA = "http://www.opengis.net/def/rel/ogc/1.0/data"

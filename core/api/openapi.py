@@ -251,8 +251,7 @@ def _tile_paths(ctx: Context) -> dict[str, Any]:
 
 
 def document(ctx: Context, req: Request) -> dict[str, Any]:
-    from ..analysis import analyses
-    from .processes import input_schema
+    from . import processes
 
     simple = {"responses": {"200": {"description": "OK"}}, "parameters": [_ref("f")]}
     paths: dict[str, Any] = {
@@ -270,35 +269,10 @@ def document(ctx: Context, req: Request) -> dict[str, Any]:
         paths.update(_collection_paths(layer))
     paths.update(changes.paths())
     paths.update(conflicts.paths())
-    paths["/processes"] = {"get": {"summary": "The analyses plugins provide", "operationId": "getProcesses",
-                                   **simple}}
-    for name, analysis in sorted(analyses(ctx.plugins).items()):
-        inputs = {"type": "object", "additionalProperties": False,
-                  "properties": {p.name: input_schema(ctx, p) for p in analysis.parameters}}
-        paths[f"/processes/{name}"] = {"get": {"summary": f"Analysis {name}: its inputs", **simple}}
-        paths[f"/processes/{name}/execution"] = {"post": {
-            "summary": f"Run analysis {name} (synchronously)", "security": [{"bearer": []}, {"apiKey": []}],
-            "requestBody": {"required": True, "content": {JSON: {"schema": {
-                "type": "object", "additionalProperties": False,
-                "properties": {"inputs": inputs, "outputs": {"type": "object"},
-                               "response": {"type": "string"}, "subscriber": {"type": "object"}}}}}},
-            "responses": {"200": {"description": "Summary and links to the result layers."}, **_ERRORS}}}
-    job = "/processes/{processId}/jobs/{jobId}"
-    job_params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for n in ("processId", "jobId")]
-    paths[job] = {"get": {"summary": "One run: its summary and links", "parameters": job_params,
-                          "responses": {"200": {"description": "OK"}, **_ERRORS}},
-                  "delete": {"summary": "Dismiss a run: remove it and its results (its author or an admin)",
-                             "parameters": job_params, "security": [{"bearer": []}, {"apiKey": []}],
-                             "responses": {"200": {"description": "Dismissed."}, **_ERRORS}}}
-    paths[job + "/results"] = {"get": {"summary": "The run's results", "parameters": job_params,
-                                       "responses": {"200": {"description": "OK"}, **_ERRORS}}}
-    paths[job + "/results/{output}"] = {"get": {
-        "summary": "One result layer or table (GeoJSON)",
-        "parameters": job_params + [{"name": "output", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": _resp("The result.", GEOJSON, "featureCollectionGeoJSON"), **_ERRORS}}}
-    paths[job + "/report"] = {"get": {"summary": "The run's HTML report", "parameters": job_params,
-                                      "responses": {"200": {"description": "OK"}, **_ERRORS}}}
+    paths.update(processes.openapi_paths(
+        ctx, lambda analysis: {"type": "object", "additionalProperties": False,
+                               "properties": {p.name: processes.input_schema(ctx, p) for p in analysis.parameters}},
+        _ERRORS, _resp("The result.", GEOJSON, "featureCollectionGeoJSON")))
     paths.update(_tile_paths(ctx))
     paths["/map"] = {"get": {
         "summary": "Web map of every layer (HTML, MapLibre over the vector tiles)", "operationId": "getMap",

@@ -1,73 +1,65 @@
-"""Analyses over HTTP, in the manner of OGC API – Processes (synchronous execution only).
+"""Analyses over HTTP: OGC API – Processes, Part 1 (core, OGC process description, JSON, HTML, OpenAPI 3.0)
+and its ``dismiss`` class, with synchronous and asynchronous execution.
 
-``GET /processes`` lists the analyses plugins provide, ``GET /processes/{name}`` describes
-one's inputs (from its typed parameters), ``POST /processes/{name}/execution`` with
-``{"inputs": {...}}`` runs it (an API key with the role reader or above) and answers with
-its summary and links to its results. Each run keeps its results in a folder of its own
-(GeoPackage, HTML report, one GeoJSON per result layer or table) under the configured
-jobs folder, served back under ``/processes/{name}/jobs/{job}/results/{output}``.
+``GET /processes`` lists the analyses plugins provide, ``GET /processes/{name}`` describes one's inputs (from
+its typed parameters), ``POST /processes/{name}/execution`` with ``{"inputs": {...}}`` runs it (an API key
+with the role reader or above). Every run is a job (:mod:`.jobs`): its request, progress, results
+(GeoPackage, HTML report, one GeoJSON per result layer or table) and end are kept in a folder of its own
+under the jobs folder, whichever server worker answers.
 
-Runs do not pile up: ``DELETE /processes/{name}/jobs/{job}`` dismisses one (its author or an
-admin), and every new run first removes runs older than the configured time to live
-(``RALLYPOINT_JOB_TTL_HOURS``, a week by default) and folders of runs that never finished
-(the manifest ``job.json`` is written last, atomically, so a folder without it is a run that
-died or is still going; those are removed after an hour).
+Where a run executes: on the job engine, a Dask cluster outside the request workers (the local one
+``rallypoint serve`` starts, or the one ``RALLYPOINT_DASK_SCHEDULER`` names), so an analysis never holds a
+worker that answers map tiles and item pages. An app without an engine (``create_app`` without a scheduler,
+``rallypoint serve --job-workers 0``) runs it inside the request, as before, and offers synchronous execution
+only.
+
+The mode (the rule for small analyses):
+
+- ``Prefer: respond-async`` → 201 Created at once, ``Location: /jobs/{id}``, the job's status
+  (``statusInfo``); follow it at ``/jobs/{id}`` (its HTML page shows the progress).
+- no such preference → the request waits for the run for at most ``sync_seconds`` (``RALLYPOINT_SYNC_SECONDS``,
+  10 s; a ``Prefer: wait=N`` shortens it): a run that ends within that time is answered as before, 200 with
+  the job's status, summary and result links (``"response": "document"`` asks for the results document
+  instead); a longer one goes on as a job and is answered 201 with its status and ``Location``, exactly as
+  if ``respond-async`` had been asked. So a small analysis (capacity, survey, rectification on a county: well
+  under a second) still answers at once, and no request waits on an analysis longer than the bound.
+
+Bad inputs and missing layers are refused (400) before a job is made. Runs do not pile up: every new run
+first removes ended jobs older than the configured time to live (``RALLYPOINT_JOB_TTL_HOURS``, a week).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
-import time
-import uuid as uuidlib
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..analysis import Analysis, Parameter, UnknownAnalysisError, analyses, run_analysis, write_result
-from . import html
+from ..analysis import Analysis, Parameter, analyses, check_analysis
+from ..jobs import records, runner
+from ..jobs.engine import EngineUnavailable
+from . import html, jobs
 from .auth import require
-from .features.collections import site_title
 from .context import Context
-from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
+from .errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from .features.collections import site_title
 from .request import Request, check_params, output_format
-from .responses import GEOJSON, HTML, JSON, Response, json_response, link
+from .responses import GEOJSON, JSON, Response, json_response, link
 
 _TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}, "str": {"type": "string"},
           "bool": {"type": "boolean"}, "floats": {"type": "array", "items": {"type": "number"}}}
-_JOB = re.compile(r"[0-9a-f]{32}")
-UNFINISHED_GRACE_S = 3600  # a run without its manifest after this long died
+_CONF = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/"
+#: the conformance classes of OGC API – Processes – Part 1 this server declares (on /conformance)
+CONFORMANCE = tuple(_CONF + c for c in ("core", "ogc-process-description", "json", "html", "oas30", "dismiss"))
 
 
-def sweep_jobs(root: Path, ttl_hours: float, now: float | None = None) -> list[str]:
-    """Remove runs older than ``ttl_hours`` and unfinished runs older than an hour; the jobs removed."""
-    now = time.time() if now is None else now
-    removed = []
-    if not root.is_dir():
-        return removed
-    for folder in root.iterdir():
-        if not (folder.is_dir() and _JOB.fullmatch(folder.name)):
-            continue
-        manifest = folder / "job.json"
-        try:
-            age = now - (manifest.stat().st_mtime if manifest.exists() else folder.stat().st_mtime)
-        except FileNotFoundError:  # another worker removed it meanwhile
-            continue
-        limit = ttl_hours * 3600 if manifest.exists() else UNFINISHED_GRACE_S
-        if age > limit:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
-    return removed
+class NoSuchProcess(NotFound):
+    ogc_type = jobs.EXC + "no-such-process"
 
 
 def _analysis(ctx: Context, name: str) -> Analysis:
     found = analyses(ctx.plugins)
     if name not in found:
-        raise UnknownAnalysisError(f"no analysis {name!r} (installed: {', '.join(sorted(found)) or 'none'})")
+        raise NoSuchProcess(f"no analysis {name!r} (installed: {', '.join(sorted(found)) or 'none'})")
     return found[name]
 
 
@@ -92,17 +84,25 @@ def _summary_doc(ctx: Context, req: Request, a: Analysis) -> dict[str, Any]:
     path = f"/processes/{a.name}"
     return {"id": a.name, "title": a.title(lang), "description": a.description(lang), "version": a.version,
             "title_zh": a.title_zh, "title_en": a.title_en,
-            "jobControlOptions": ["sync-execute"], "outputTransmission": ["reference"],
+            "jobControlOptions": ["sync-execute", "async-execute", "dismiss"] if jobs.engine_of(ctx)
+            else ["sync-execute", "dismiss"], "outputTransmission": ["reference"],
             "links": [link(req.url(path), "self", JSON, a.title_en),
                       link(req.url(path + "/execution"), "http://www.opengis.net/def/rel/ogc/1.0/execute", JSON,
                            "Run it (POST)")]}
 
 
 def list_processes(ctx: Context, req: Request) -> Response:
-    check_params(req, ("f",))
+    check_params(req, ("f", "limit"))
     fmt = output_format(req)
-    docs = [_summary_doc(ctx, req, a) for _, a in sorted(analyses(ctx.plugins).items())]
-    doc = {"processes": docs, "links": [link(req.url("/processes"), "self", JSON, "Analyses")]}
+    try:
+        limit = int(req.args.single("limit") or 10_000)
+    except ValueError:
+        raise BadRequest(f"limit={req.args.get('limit')!r} is not a whole number") from None
+    if not 1 <= limit <= 10_000:
+        raise BadRequest(f"limit={limit} is outside 1-10000")
+    docs = [_summary_doc(ctx, req, a) for _, a in sorted(analyses(ctx.plugins).items())][:limit]
+    doc = {"processes": docs, "links": [link(req.url("/processes"), "self", JSON, "Analyses"),
+                                        link(req.url("/jobs"), jobs.REL + "job-list", JSON, "Your jobs")]}
     if fmt == "html":
         for d in docs:
             d["html_href"] = req.url(f"/processes/{d['id']}", "f=html")
@@ -132,20 +132,23 @@ def describe_process(ctx: Context, req: Request) -> Response:
     return json_response(doc)
 
 
-def _frame_geojson(frame) -> bytes:
-    import geopandas as gpd
+def _prefer(req: Request) -> tuple[bool, float | None]:
+    """``Prefer`` (RFC 7240): whether ``respond-async`` is asked, and a ``wait`` in seconds if one is given."""
+    asked, wait = False, None
+    for token in (req.headers.get("prefer") or "").split(","):
+        name, _, value = token.split(";")[0].strip().partition("=")
+        name = name.strip().lower()
+        if name == "respond-async":
+            asked = True
+        elif name == "wait":
+            try:
+                wait = max(0.0, float(value.strip().strip('"')))
+            except ValueError:
+                pass
+    return asked, wait
 
-    if not isinstance(frame, gpd.GeoDataFrame):
-        frame = gpd.GeoDataFrame(frame, geometry=[None] * len(frame))
-    elif frame.crs is not None and frame.crs.to_epsg() not in (4490, 4326):
-        frame = frame.to_crs(4490)
-    return frame.to_json(na="null", drop_id=True, ensure_ascii=False).encode("utf-8")
 
-
-def execute(ctx: Context, req: Request) -> Response:
-    check_params(req, ())
-    a = _analysis(ctx, req.path_params["process_id"])
-    principal = require(req.principal, "reader", f"running the analysis {a.name}")
+def _request_body(ctx: Context, req: Request) -> dict[str, Any]:
     if len(req.body) > ctx.config.max_body_bytes:
         raise PayloadTooLarge(f"the body is {len(req.body):,} bytes; at most {ctx.config.max_body_bytes:,}")
     media = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
@@ -164,90 +167,105 @@ def execute(ctx: Context, req: Request) -> Response:
         if member in body and not isinstance(body[member], kind):
             raise BadRequest(f"'{member}' of the execute request must be a JSON "
                              f"{'object' if kind is dict else 'string'}")
-    lang = ctx.registry.info.language
-    inputs = body.get("inputs", {})
-    result = run_analysis(ctx.registry, ctx.plugins, a.name, inputs, lang=lang)
-    sweep_jobs(ctx.config.job_root(), ctx.config.job_ttl_hours)
-    job = uuidlib.uuid4().hex
-    folder = ctx.config.job_root() / job
-    folder.mkdir(parents=True)
-    write_result(result, folder / "result.gpkg" if (result.layers or result.tables) else None,
-                 folder / "report.html", lang)
-    outputs = {}
-    for name, frame in {**result.layers, **result.tables}.items():
-        (folder / f"{name}.geojson").write_bytes(_frame_geojson(frame))
-        outputs[name] = len(frame)
-    summary = [{"label_zh": zh, "label_en": en, "value": value} for zh, en, value in result.summary]
-    manifest = {"jobID": job, "processID": a.name, "status": "successful", "inputs": inputs, "author": principal.name,
-                "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "summary": summary,
-                "warnings": list(result.warnings), "outputs": outputs, "report": result.report is not None}
-    tmp = folder / "job.json.tmp"
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, folder / "job.json")  # last and atomic: a folder with job.json is a finished run
-    return json_response(_job_doc(req, manifest))
+    if body.get("response", "document") not in ("document", "raw"):
+        raise BadRequest(f"'response' must be 'document' or 'raw', not {body['response']!r}")
+    return body
 
 
-def _job_doc(req: Request, manifest: dict[str, Any]) -> dict[str, Any]:
-    base = f"/processes/{manifest['processID']}/jobs/{manifest['jobID']}"
-    links = [link(req.url(base), "self", JSON, "This run"),
-             link(req.url(base + "/results"), "http://www.opengis.net/def/rel/ogc/1.0/results", JSON, "Results")]
-    for name, n in manifest["outputs"].items():
-        links.append(link(req.url(f"{base}/results/{name}"), "item", GEOJSON, f"{name} ({n} features)"))
-    if manifest.get("report"):
-        links.append(link(req.url(base + "/report"), "describedby", HTML, "Report"))
-    return {k: v for k, v in manifest.items() if k != "author"} | {"links": links}
-
-
-def _job_folder(ctx: Context, req: Request) -> tuple[Path, dict[str, Any]]:
-    job = req.path_params["job_id"]
-    folder = ctx.config.job_root() / job
-    if not _JOB.fullmatch(job) or not (folder / "job.json").is_file():
-        raise NotFound(f"no job {job!r}")
-    manifest = json.loads((folder / "job.json").read_text(encoding="utf-8"))
-    if manifest["processID"] != req.path_params["process_id"]:
-        raise NotFound(f"job {job} is not a run of {req.path_params['process_id']}")
-    return folder, manifest
-
-
-def get_job(ctx: Context, req: Request) -> Response:
-    check_params(req, ("f",))
-    _, manifest = _job_folder(ctx, req)
-    return json_response(_job_doc(req, manifest))
-
-
-def dismiss_job(ctx: Context, req: Request) -> Response:
-    """Remove a run and its results: its author, or an admin."""
+def execute(ctx: Context, req: Request) -> Response:
+    """Run an analysis as a job: on the engine (asynchronously when asked or when it takes longer than the
+    synchronous bound), or inside the request without an engine."""
     check_params(req, ())
-    folder, manifest = _job_folder(ctx, req)
-    principal = require(req.principal, "reader", f"dismissing job {manifest['jobID']}")
-    if principal.name != manifest.get("author") and not principal.has("admin"):
-        raise Forbidden(f"job {manifest['jobID']} was run by {manifest.get('author')}; only they or an admin "
-                        "may dismiss it")
-    shutil.rmtree(folder)
-    doc = {"jobID": manifest["jobID"], "processID": manifest["processID"], "status": "dismissed",
-           "message": "the run and its results were removed",
-           "links": [link(req.url(f"/processes/{manifest['processID']}"), "up", JSON, "The process")]}
-    return json_response(doc)
+    a = _analysis(ctx, req.path_params["process_id"])
+    principal = require(req.principal, "reader", f"running the analysis {a.name}")
+    body = _request_body(ctx, req)
+    inputs = body.get("inputs", {})
+    check_analysis(ctx.registry, ctx.plugins, a.name, inputs)  # a bad request is a 400 now, not a failed job
+    asked_async, wait = _prefer(req)
+    jobs.sweep(ctx)
+    root = ctx.config.job_root()
+    job = records.new_job(root, a.name, inputs, principal.name, ctx.registry.info.language)
+    engine = jobs.engine_of(ctx)
+    if engine is None:  # no engine: inside this request, as before (synchronous execution only)
+        runner.run(job, ctx.registry, ctx.plugins)
+        return _answer(ctx, req, body, job.id)
+    bound = ctx.config.sync_seconds if wait is None else min(wait, ctx.config.sync_seconds)
+    bound = 0.0 if asked_async else bound
+    try:
+        ended = engine.submit(root, job, str(ctx.config.registry_path), wait=bound)
+    except Exception as exc:  # noqa: BLE001 (the cluster is down: the job is over before it began)
+        records.finish(job, "failed", message="the job engine cannot be reached", message_zh="计算集群无法连接",
+                       http_status=503, code="ServiceUnavailable")
+        raise EngineUnavailable("the job engine cannot be reached; try again later") from exc
+    if ended:
+        return _answer(ctx, req, body, job.id)
+    return jobs.created(req, records.read(root, job.id) or job, preference_applied=asked_async)
 
 
-def get_results(ctx: Context, req: Request) -> Response:
-    check_params(req, ("f",))
-    _, manifest = _job_folder(ctx, req)
-    return json_response({"outputs": _job_doc(req, manifest)["links"][2:]})
+def _answer(ctx: Context, req: Request, body: dict[str, Any], job_id: str) -> Response:
+    """The synchronous answer of an ended job: its status and results, or its failure as the error."""
+    job = records.read(ctx.config.job_root(), job_id)
+    if job is None:
+        raise jobs.NoSuchJob(f"job {job_id} was removed meanwhile")
+    job = jobs.finished_results(jobs.current(ctx, job))
+    if body.get("response") == "document":
+        return json_response(jobs.results_doc(req, job), headers={"Location": req.url(f"/jobs/{job.id}")})
+    return json_response(jobs.job_doc(req, job), headers={"Location": req.url(f"/jobs/{job.id}")})
 
 
-def get_result(ctx: Context, req: Request) -> Response:
-    check_params(req, ("f",))
-    folder, manifest = _job_folder(ctx, req)
-    name = req.path_params["output"]
-    if name not in manifest["outputs"]:
-        raise NotFound(f"job {manifest['jobID']} has no result {name!r} (results: {', '.join(manifest['outputs'])})")
-    return 200, {"Content-Type": GEOJSON}, (folder / f"{name}.geojson").read_bytes()
-
-
-def get_report(ctx: Context, req: Request) -> Response:
-    check_params(req, ("f",))
-    folder, manifest = _job_folder(ctx, req)
-    if not manifest.get("report") or not (folder / "report.html").is_file():
-        raise NotFound(f"job {manifest['jobID']} has no report")
-    return 200, {"Content-Type": "text/html; charset=utf-8"}, (folder / "report.html").read_bytes()
+def openapi_paths(ctx: Context, inputs_schema, errors: dict[str, Any], geojson_response) -> dict[str, Any]:
+    """The paths of /processes and /jobs for the API document."""
+    simple = {"responses": {"200": {"description": "OK"}}, "parameters": [{"$ref": "#/components/parameters/f"}]}
+    secured = [{"bearer": []}, {"apiKey": []}]
+    prefer = {"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string"},
+              "description": "respond-async: answer 201 with a job at once; wait=N: wait at most N seconds"}
+    paths: dict[str, Any] = {"/processes": {"get": {
+        "summary": "The analyses plugins provide", "operationId": "getProcesses",
+        "parameters": [{"$ref": "#/components/parameters/f"},
+                       {"name": "limit", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 10000}}],
+        "responses": {"200": {"description": "OK"}}}}}
+    for name, analysis in sorted(analyses(ctx.plugins).items()):
+        paths[f"/processes/{name}"] = {"get": {"summary": f"Analysis {name}: its inputs", **simple}}
+        paths[f"/processes/{name}/execution"] = {"post": {
+            "summary": f"Run analysis {name} (a job; synchronous within a time bound, or Prefer: respond-async)",
+            "security": secured, "parameters": [prefer],
+            "requestBody": {"required": True, "content": {JSON: {"schema": {
+                "type": "object", "additionalProperties": False,
+                "properties": {"inputs": inputs_schema(analysis), "outputs": {"type": "object"},
+                               "response": {"type": "string", "enum": ["document", "raw"]},
+                               "subscriber": {"type": "object"}}}}}},
+            "responses": {"200": {"description": "Ended within the bound: the job's status, summary and results."},
+                          "201": {"description": "A job that goes on: its status; Location names it."},
+                          **errors}}}
+    job_params = [{"name": "jobId", "in": "path", "required": True, "schema": {"type": "string"}}]
+    output = [{"name": "output", "in": "path", "required": True, "schema": {"type": "string"}}]
+    for base, params in (("/jobs/{jobId}", job_params), ("/processes/{processId}/jobs/{jobId}",
+                         [{"name": "processId", "in": "path", "required": True, "schema": {"type": "string"}}]
+                         + job_params)):
+        paths[base] = {"get": {"summary": "A job's status (statusInfo; f=html: a page with its progress)",
+                               "parameters": params + [{"$ref": "#/components/parameters/f"},
+                                                       {"name": "lang", "in": "query", "required": False,
+                                                        "schema": {"type": "string", "enum": ["zh", "en"]}}],
+                               "responses": {"200": {"description": "OK"}, **errors}},
+                       "delete": {"summary": "Dismiss a job: stop it, or remove it and its results once ended "
+                                             "(its author or an admin)",
+                                  "parameters": params, "security": secured,
+                                  "responses": {"200": {"description": "Dismissed."}, **errors}}}
+        paths[base + "/results"] = {"get": {"summary": "The job's results, by reference", "parameters": params,
+                                            "responses": {"200": {"description": "OK"}, **errors}}}
+        paths[base + "/results/{output}"] = {"get": {
+            "summary": "One result layer or table (GeoJSON)", "parameters": params + output,
+            "responses": {"200": geojson_response, **errors}}}
+        paths[base + "/report"] = {"get": {"summary": "The job's HTML report", "parameters": params,
+                                           "responses": {"200": {"description": "OK"}, **errors}}}
+    paths["/jobs"] = {"get": {
+        "summary": "Your jobs (an admin: everyone's), newest first", "security": secured,
+        "parameters": [{"$ref": "#/components/parameters/f"},
+                       {"name": "processID", "in": "query", "required": False, "schema": {"type": "string"}},
+                       {"name": "status", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": list(jobs.STATUS_EN)}},
+                       {"name": "limit", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}}],
+        "responses": {"200": {"description": "OK"}, **errors}}}
+    return paths

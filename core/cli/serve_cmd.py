@@ -1,12 +1,20 @@
-"""``rallypoint serve REGISTRY``: the HTTP API (OGC API – Features) under gunicorn."""
+"""``rallypoint serve REGISTRY``: the HTTP API (OGC API – Features, Tiles, Processes) under gunicorn.
+
+Analyses run as jobs on a Dask cluster, never in the request workers: by default a local one that this
+command starts beside gunicorn and stops with it (:mod:`rallypoint.jobs.cluster`: ``--job-workers`` single-
+threaded worker processes at a lower CPU priority), or, when ``RALLYPOINT_DASK_SCHEDULER`` names one, that
+cluster. ``--job-workers 0`` runs analyses inside the request workers, as before jobs.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
+from ..jobs.engine import SCHEDULER_ENV
 from ..storage import backend_for
 from .common import open_registry, registry_argument
 
@@ -63,7 +71,7 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
 @click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
               help="Threads per worker (gunicorn's gthread workers, with keep-alive).")
 @click.option("--timeout", type=click.IntRange(min=1), default=300, show_default=True,
-              help="Seconds a request may take (analyses run synchronously).")
+              help="Seconds a request may take.")
 @click.option("--access-log", is_flag=True, help="Log every request on standard output.")
 @click.option("--jobs-dir", type=click.Path(file_okay=False), default=None,
               help="Where analysis runs keep their results (default: a folder under the system's temp folder).")
@@ -83,8 +91,17 @@ def run_gunicorn(registry: str | Path, options: dict, config: dict | None = None
               help="How long a browser's sign-in lasts (default: 8 hours).")
 @click.option("--secure-cookies", is_flag=True,
               help="Mark the sign-in cookies Secure (behind an https proxy; over https itself they are anyway).")
+@click.option("--job-workers", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Analyses that run at once on the local job cluster (one worker process each); 0: analyses run "
+                   "inside the request workers. Not used when RALLYPOINT_DASK_SCHEDULER names a cluster.")
+@click.option("--job-nice", type=click.IntRange(0, 19), default=10, show_default=True,
+              help="How much lower the job workers' CPU priority is than the request workers'.")
+@click.option("--sync-wait", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds a run asked without 'Prefer: respond-async' is waited for before it is answered "
+                   "as a job (201).")
 def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir, rate_limit_writes,
-          rate_limit_refused_keys, rate_limit_refused_per_key, rate_limit_signin, session_hours, secure_cookies):
+          rate_limit_refused_keys, rate_limit_refused_per_key, rate_limit_signin, session_hours, secure_cookies,
+          job_workers, job_nice, sync_wait):
     """Serve REGISTRY over HTTP: OGC API – Features (read, and write with an editor's key) and the analyses.
 
     \b
@@ -93,6 +110,7 @@ def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir,
       ogrinfo OAPIF:http://127.0.0.1:8000/        # GDAL; QGIS: Layer › Add WFS / OGC API – Features
     Keys for writing: rallypoint keys add county.gpkg zhang.wei --role editor
     Staff signing in with a browser at /: rallypoint accounts add county.gpkg li.na --role reader
+    Analyses run as jobs on a local Dask cluster started with the server (or RALLYPOINT_DASK_SCHEDULER's).
     """
     open_registry(registry).close()  # fail here, clearly, rather than in every worker
     given = {"RALLYPOINT_JOBS_DIR": jobs_dir, "RALLYPOINT_RATELIMIT_WRITES": rate_limit_writes,
@@ -100,13 +118,24 @@ def serve(registry, host, port, workers, threads, timeout, access_log, jobs_dir,
              "RALLYPOINT_RATELIMIT_REFUSED_PER_KEY": rate_limit_refused_per_key,
              "RALLYPOINT_RATELIMIT_SIGNIN": rate_limit_signin, "RALLYPOINT_SESSION_HOURS": session_hours,
              "RALLYPOINT_SESSION_SECURE": secure_cookies}
-    config = {k: v for k, v in given.items() if v} or None
+    config = {k: v for k, v in given.items() if v}
+    config["RALLYPOINT_SYNC_SECONDS"] = sync_wait
     from ..web.ratelimit import ConfigError, rate_limits
 
     try:
-        rate_limits(config or {})
+        rate_limits(config)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     where = backend_for(registry).absolute
-    run_gunicorn(where, gunicorn_options(host, port, workers, threads, timeout, access_log),
-                 config)
+    options = gunicorn_options(host, port, workers, threads, timeout, access_log)
+    remote = os.environ.get(SCHEDULER_ENV, "").strip()
+    if remote or job_workers == 0:  # that cluster (the app reads the variable too), or none: in the requests
+        run_gunicorn(where, options, config)
+        return
+    from ..api.config import ApiConfig
+    from ..jobs.cluster import local_cluster
+
+    jobs_root = Path(jobs_dir) if jobs_dir else ApiConfig(registry_path=where).job_root()
+    with local_cluster(jobs_root / ".cluster", job_workers, job_nice) as scheduler_file:
+        config["RALLYPOINT_JOBS_SCHEDULER_FILE"] = str(scheduler_file)
+        run_gunicorn(where, options, config)

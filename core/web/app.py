@@ -12,6 +12,10 @@ Settings (``config`` keys, all optional): ``RALLYPOINT_DEFAULT_LIMIT`` (100),
 ``RALLYPOINT_MAX_LIMIT`` (10000), ``RALLYPOINT_MAX_BODY`` (bytes, 1 MB),
 ``RALLYPOINT_MAX_TRANSACTION_BODY`` (bytes of a ``POST /transactions``, 64 MB),
 ``RALLYPOINT_JOBS_DIR``, ``RALLYPOINT_JOB_TTL_HOURS`` (a week), ``RALLYPOINT_TITLE``, ``RALLYPOINT_PLUGINS`` (a plugin manager),
+the job engine's ``RALLYPOINT_JOBS_SCHEDULER`` (a Dask scheduler's address; by default the environment's
+``RALLYPOINT_DASK_SCHEDULER``) or ``RALLYPOINT_JOBS_SCHEDULER_FILE`` (the local cluster of ``rallypoint serve``;
+with neither, analyses run inside the request) and ``RALLYPOINT_SYNC_SECONDS`` (10: see
+:mod:`rallypoint.api.processes`),
 the rate limits' ``RALLYPOINT_RATELIMIT_*`` (see :mod:`.ratelimit`), the sessions' ``RALLYPOINT_SESSION_*``
 and ``SECRET_KEY`` (see :mod:`.session`),
 and any Flask, Flask-Compress, Flask-CORS or Flask-Limiter setting.
@@ -20,6 +24,7 @@ and any Flask, Flask-Compress, Flask-CORS or Flask-Limiter setting.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -31,10 +36,12 @@ from flask import Blueprint, Flask
 from werkzeug.exceptions import HTTPException
 
 from ..api import ApiConfig
-from ..api.config import DEFAULT_LIMIT, JOB_TTL_HOURS, MAX_BODY_BYTES, MAX_LIMIT, MAX_TRANSACTION_BYTES
+from ..api.config import (DEFAULT_LIMIT, JOB_TTL_HOURS, MAX_BODY_BYTES, MAX_LIMIT, MAX_TRANSACTION_BYTES,
+                          SYNC_SECONDS)
 from ..api.errors import error_body
 from ..api.responses import dumps
 from ..errors import RallypointError
+from ..jobs.engine import SCHEDULER_ENV
 from ..registry import Registry
 from ..storage import backend_for
 from .adapter import close_registry
@@ -83,6 +90,10 @@ def create_app(registry_path: str | Path, config: Mapping[str, Any] | None = Non
         jobs_dir=Path(cfg["RALLYPOINT_JOBS_DIR"]) if cfg.get("RALLYPOINT_JOBS_DIR") else None,
         job_ttl_hours=float(cfg.get("RALLYPOINT_JOB_TTL_HOURS", JOB_TTL_HOURS)),
         title=cfg.get("RALLYPOINT_TITLE"),
+        jobs_scheduler=cfg.get("RALLYPOINT_JOBS_SCHEDULER") or os.environ.get(SCHEDULER_ENV) or None,
+        jobs_scheduler_file=Path(cfg["RALLYPOINT_JOBS_SCHEDULER_FILE"]) if cfg.get("RALLYPOINT_JOBS_SCHEDULER_FILE")
+        else None,
+        sync_seconds=float(cfg.get("RALLYPOINT_SYNC_SECONDS", SYNC_SECONDS)),
     )
     # static/: the map page's script, and MapLibre GL JS that `make setup` copies in from npm (static/vendor/)
     app = Flask("rallypoint.web", static_folder="static", static_url_path="/static")
@@ -148,7 +159,7 @@ def _error(exc: Exception):
             body["code"] = "TooManyRequests"
     else:
         status, headers, body = error_body(exc)
-        if status >= 500:
+        if status >= 500 and not getattr(exc, "public", False):  # (a public one says what happened itself)
             log.exception("internal error", exc_info=exc)
         elif not isinstance(exc, RallypointError):
             log.warning("unexpected error: %s", exc)

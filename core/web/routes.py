@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from ..api import conflicts, endpoints, landing, openapi, processes
+from ..api import conflicts, endpoints, jobs, landing, openapi, processes
 from ..api.features import changes, collections, items, transactions
 from ..api.portal import page as portal_page
 from ..api.portal import search
@@ -45,19 +45,23 @@ def features_blueprint() -> Blueprint:
 
 
 def processes_blueprint() -> Blueprint:
-    """The analyses plugins provide, run synchronously, with their results."""
+    """OGC API – Processes: the analyses plugins provide, their execution as jobs, and the jobs."""
     bp = Blueprint("processes", __name__)
-    base = "/processes/<process_id>"
     rules = [
         ("/processes", "list", processes.list_processes, ["GET"]),
-        (base, "describe", processes.describe_process, ["GET"]),
-        (base + "/execution", "execute", processes.execute, ["POST"]),
-        (base + "/jobs/<job_id>", "job", processes.get_job, ["GET"]),
-        (base + "/jobs/<job_id>", "dismiss", processes.dismiss_job, ["DELETE"]),
-        (base + "/jobs/<job_id>/results", "results", processes.get_results, ["GET"]),
-        (base + "/jobs/<job_id>/results/<output>", "result", processes.get_result, ["GET"]),
-        (base + "/jobs/<job_id>/report", "report", processes.get_report, ["GET"]),
+        ("/processes/<process_id>", "describe", processes.describe_process, ["GET"]),
+        ("/processes/<process_id>/execution", "execute", processes.execute, ["POST"]),
+        ("/jobs", "jobs", jobs.list_jobs, ["GET"]),
     ]
+    # a job's routes, at /jobs/{id} (the standard's) and under its process (where they were first)
+    for prefix, name in (("/jobs/<job_id>", "job"), ("/processes/<process_id>/jobs/<job_id>", "process_job")):
+        rules += [
+            (prefix, name, jobs.get_job, ["GET"]),
+            (prefix, name + "_dismiss", jobs.dismiss_job, ["DELETE"]),
+            (prefix + "/results", name + "_results", jobs.get_results, ["GET"]),
+            (prefix + "/results/<output>", name + "_result", jobs.get_result, ["GET"]),
+            (prefix + "/report", name + "_report", jobs.get_report, ["GET"]),
+        ]
     for rule, name, fn, methods in rules:
         bp.add_url_rule(rule, name, _view(fn), methods=methods)
     return bp

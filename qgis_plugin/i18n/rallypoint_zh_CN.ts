@@ -16,6 +16,10 @@
         <translation>{layer}：已保存，新增 {new} 个、修改 {changed} 个、停用 {retired} 个</translation>
     </message>
     <message>
+        <source>This file does not hold these fields (they are not shown, and no value can be given for them): {fields}</source>
+        <translation>本文件未包含以下字段（不显示，也不能填写）：{fields}</translation>
+    </message>
+    <message>
         <source>{layer}: could not save: {error}</source>
         <translation>{layer}：未能保存：{error}</translation>
     </message>
