@@ -10,14 +10,13 @@ expired and forged cookies refused, and another origin's form posts refused. Scr
 from __future__ import annotations
 
 import secrets
-import shutil
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, county_copy, require
+from conftest import county_copy, require, require_program
 from web_support import Server
 
 from rallypoint import Registry
@@ -54,11 +53,7 @@ def served(request, web_backend, tmp_path_factory):
 @pytest.fixture(scope="module")
 def chromium():
     require("playwright", "PyPI's playwright drives the browser")
-    if shutil.which(CHROMIUM) is None:
-        msg = f"{CHROMIUM} is missing (Debian's chromium)"
-        if IN_CI:
-            pytest.fail(msg + ": CI must run this test, not skip it")
-        pytest.skip(msg)
+    require_program(CHROMIUM, "Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from conftest import IN_CI, county_copy, require
+from conftest import county_copy, require, require_program
 from web_support import Server, make_key
 
 from rallypoint import Registry
@@ -86,11 +86,7 @@ def site(request, web_backend, tmp_path_factory):
 def browser():
     """One headless Chromium (Debian's) for the whole module."""
     require("playwright", "PyPI's playwright drives the browser")
-    if shutil.which(CHROMIUM) is None:
-        msg = f"{CHROMIUM} is missing (Debian's chromium)"
-        if IN_CI:
-            pytest.fail(msg + ": CI must run this test, not skip it")
-        pytest.skip(msg)
+    require_program(CHROMIUM, "Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="chromium-reports-") as profile, sync_playwright() as p:

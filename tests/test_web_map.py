@@ -13,12 +13,11 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, county_copy, require
+from conftest import IN_CI, county_copy, require, require_program
 from web_support import Server, auth, make_key
 
 from rallypoint import Registry
@@ -279,11 +278,7 @@ def served(request, web_backend, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     require("playwright", "PyPI's playwright drives the browser")
-    if shutil.which(CHROMIUM) is None:
-        msg = f"{CHROMIUM} is missing (Debian's chromium)"
-        if IN_CI:
-            pytest.fail(msg + ": CI must run this test, not skip it")
-        pytest.skip(msg)
+    require_program(CHROMIUM, "Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
