@@ -91,6 +91,8 @@ def _order_codes(ldef: LayerDef, name: str, value: Any) -> Any:
 
 def _version(value: Any) -> int:
     """A feature's version from a file: a whole number from 1 (a foreign or damaged file may hold anything)."""
+    if type(value) is int and 1 <= value < 2 ** 63:  # an export's own INTEGER column: nothing to parse
+        return value
     try:
         number = float(str(value).strip()) if not isinstance(value, bool) else float("nan")
     except ValueError:
