@@ -1,11 +1,13 @@
 """Benchmark: export, import with full validation, and diff of the city sample's 140,000 hazard points.
 
 Each step runs side by side with its anchor, in this one process (GDAL's tools in a
-subprocess, as always next to a registry), so the ratios hold on a shared, noisy machine:
+subprocess, as always next to a registry), so the ratios hold on a shared, noisy machine; each
+ratio is printed twice, of wall time and of CPU time (this process's and its children's), which
+another user's work on the machine does not stretch:
 
-* export of ``hazard_points`` (snapshot by the backup API, subset, new file with styles and
-  aliases, metadata, checksums, checks) against ``ogr2ogr`` (Debian's GDAL) copying the
-  layer into a new GeoPackage;
+* export of ``hazard_points`` (the registry read in one transaction, subset, new file with styles
+  and aliases, metadata, checksums, checks: GDAL's validator and the registry's own) against
+  ``ogr2ogr`` (Debian's GDAL) copying the layer into a new GeoPackage;
 * import of that export into an empty registry (every feature checked against its
   definition, references checked, stamped, a history row each, one transaction) against
   ``ogr2ogr -append`` of the same layers into a copy of the same empty registry;

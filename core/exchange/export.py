@@ -82,13 +82,6 @@ class ExportResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def snapshot(registry: str | os.PathLike, target: str | os.PathLike, layers: Iterable[str] | None = None) -> None:
-    """Copy a live registry into ``target`` as of one moment (a file: SQLite's backup API, WAL content included;
-    PostGIS: one REPEATABLE READ transaction), with the rows of the reference layers among ``layers`` only."""
-    with Registry.open(registry, readonly=True) as reg:
-        reg.snapshot(target, reference=set(layers or ()))
-
-
 def _source(registry: str | os.PathLike, snap: Path, layers: Iterable[str] | None) -> tuple[Path, RegistryInfo,
                                                                                             set[str]]:
     """The file the export reads (a registry file itself, read in one transaction later; a database's copy as of
