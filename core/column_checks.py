@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -301,8 +302,13 @@ def check_new(layer: LayerDef, props: Sequence[Mapping[str, Any]], geoms: np.nda
     names = [f.name for f in layer.fields if f.name in given and f.name not in wrong]
     # a field not given and one given empty are stored and checked alike (None); only the dict handed to the
     # plugins tells them apart, and it is made from the feature's own keys (ColumnCheck.properties)
+    try:  # every feature giving every field (an import's, a file's): the columns in one C-level pass
+        given_cols = dict(zip(names, map(list, zip(*map(itemgetter(*names), props))))) if len(names) > 1 and n \
+            else None
+    except KeyError:  # some feature leaves a field out: a column at a time, a missing field as None
+        given_cols = None
     for k in names:
-        stored, bad = stored_column(layer.field(k), [p.get(k) for p in props])
+        stored, bad = stored_column(layer.field(k), given_cols[k] if given_cols else [p.get(k) for p in props])
         if bad:
             deferred[bad] = True
         cols[k] = stored

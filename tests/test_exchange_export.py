@@ -248,3 +248,58 @@ def test_an_export_format_from_a_plugin_is_used_when_named(county_sample, tmp_pa
     assert json.loads(out.read_text()) == {"shelters": 13}
     bad = CliRunner().invoke(cli, ["export", str(county_sample), str(out), "--format", "kml"])
     assert bad.exit_code == 2 and "no export format 'kml'" in bad.output
+
+
+def _broken(path, sql, *args):
+    """Change a geometry of the file at ``path`` by ``sql``; the R-tree triggers get boxes of zeros (GDAL's
+    functions read no broken blob, and the validator does not read the tree's boxes)."""
+    with closing(sqlite3.connect(path)) as c:
+        c.create_function("ST_IsEmpty", 1, lambda b: 0)
+        for fn in ("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
+            c.create_function(fn, 1, lambda b: 0.0)
+        c.execute(sql, args)
+        c.commit()
+
+
+@pytest.mark.parametrize("how, sql, args", [
+    ("magic", "UPDATE shelters SET geom = CAST(X'4758' || substr(geom, 3) AS BLOB) WHERE fid = (SELECT min(fid) FROM shelters)", ()),
+    ("truncated WKB", "UPDATE shelters SET geom = substr(geom, 1, length(geom) - 9) WHERE fid = "
+                      "(SELECT max(fid) FROM shelters)", ()),
+    ("SRS", "UPDATE shelters SET geom = ? WHERE fid = (SELECT min(fid) FROM shelters)", ("srs",)),
+    ("type", "UPDATE shelters SET geom = ? WHERE fid = (SELECT max(fid) FROM shelters)", ("line",)),
+    ("empty flag", "UPDATE shelters SET geom = ? WHERE fid = (SELECT min(fid) FROM shelters)", ("flagged",)),
+])
+def test_the_export_check_finds_in_every_geometry_what_gdal_finds(full_export, tmp_path, how, sql, args):
+    """An export's check runs GDAL's validator in process with its per-blob scan done a column at a time: on a
+    file with one broken geometry it names the same requirement GDAL's own validator (its own Python) names."""
+    from shapely.geometry import LineString
+
+    from rallypoint.exchange.export_check import gdal_checks
+    from rallypoint.storage.gpkg.blobs import encode
+
+    assert gdal_checks(full_export[0]) == []
+    copy = tmp_path / "broken.gpkg"
+    shutil.copyfile(full_export[0], copy)
+    made = {"srs": encode(Point(103.7, 30.6), srs_id=4326), "line": encode(LineString([(103.7, 30.6), (103.8, 30.7)]))}
+    blob = q(copy, "SELECT geom FROM shelters WHERE fid = (SELECT min(fid) FROM shelters)")[0][0]
+    made["flagged"] = blob[:3] + bytes([blob[3] | 8]) + blob[4:]  # the empty flag on a point that is not empty
+    _broken(copy, sql, *[made.get(a, a) for a in args])
+    ours, theirs = gdal_checks(copy), gdal_validator(copy)
+    assert len(ours) == 1 and len(theirs) == 1, (ours, theirs)
+    req = theirs[0].message.split("Req ")[1].split(":")[0]
+    assert f"GDAL validate_gpkg: Req {req}:" in ours[0].message, (ours, theirs)
+
+
+def test_an_exported_r_tree_is_sound_whole_or_subset(county_sample, tmp_path, full_export):
+    """A layer that goes whole takes the registry's R-tree as it is; a subset's is built in one pass."""
+    sub = tmp_path / "sub.gpkg"
+    export_registry(county_sample, sub, layers=["shelters"], adcode="519921001")
+    for path in (full_export[0], sub):
+        with closing(sqlite3.connect(path)) as c:
+            for (name,) in c.execute("SELECT table_name FROM gpkg_geometry_columns").fetchall():
+                rtree = f"rtree_{name}_geom"
+                assert c.execute(f"SELECT rtreecheck('{rtree}')").fetchone()[0] == "ok"
+                assert c.execute(f"SELECT count(*) FROM {rtree}").fetchone()[0] == \
+                    c.execute(f"SELECT count(*) FROM {name} WHERE geom IS NOT NULL").fetchone()[0]
+                hits = c.execute(f"SELECT count(*) FROM {name} t JOIN {rtree} r ON r.id = t.fid").fetchone()[0]
+                assert hits == c.execute(f"SELECT count(*) FROM {name} WHERE geom IS NOT NULL").fetchone()[0]

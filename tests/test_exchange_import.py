@@ -386,3 +386,22 @@ def test_an_import_format_from_a_plugin_is_read(tmp_path, empty_registry_file):
     with Registry.open(path, plugins=pm) as reg:
         res = run_import(reg, src, id_field="code")
         assert res.applied and res.counts["insert"] == 2 and res.plan.source.format == "Pads list"
+
+
+def test_codes_given_as_lists_are_put_in_the_definitions_order_whichever_rows_hold_them(registry):
+    """The mapping copies fields a column at a time; a value that is a list (in any row, from a rule or --set)
+    is still turned into the layer's codes in the definition's order, and no other value is touched."""
+    from rallypoint.exchange import mapping as mp
+    from rallypoint.exchange.importer import _map_layer
+    from rallypoint.exchange.readers import SourceLayer
+
+    ldef = registry.layer("shelters")
+    rows = [{"name": "甲", "hazards": "flood"}, {"name": "乙", "hazards": ["flood", "earthquake"]},
+            {"name": "丙", "hazards": ("fire",)}, {"name": ["x"]}]
+    layer = SourceLayer("shelters", ["name", "hazards"], rows, [None] * 4, [f"row {i}" for i in range(1, 5)])
+    m = mp.native_mapping(ldef, layer)
+    out = _map_layer(ldef, layer, m, [None] * 4, {}, {}, None, None, {}, None)
+    assert [given.get("hazards") for _, given, _ in out] == ["flood", "earthquake,flood", "fire", None]
+    assert out[3][1]["name"] == "x" and out[0][1]["name"] == "甲"  # any list is joined; other values as they came
+    out = _map_layer(ldef, layer, m, [None] * 4, {}, {"hazards": ["typhoon", "earthquake"]}, None, None, {}, None)
+    assert {given["hazards"] for _, given, _ in out} == {"earthquake,typhoon"}

@@ -24,16 +24,19 @@ __all__ = ["Progress", "check_file", "check_postgis_registry", "check_registry",
 
 def check_registry(location: str | os.PathLike, *, progress: Progress | None = None, gdal: bool = True,
                    layers: Iterable[LayerDef] | None = None, features: bool = True,
-                   history: bool = True) -> list[Problem]:
+                   history: bool = True, integrity: bool = True) -> list[Problem]:
     """Every problem in the registry at ``location`` (an empty list when it is sound).
 
     ``layers``: the definitions to check against (default: every built-in layer, which must
     be there, and plugin layers that are); an export passes the ones it was written with.
     ``features=False`` checks the structure only; ``history=False`` skips the check that each
-    feature's version is its history's last (for files written without their history).
+    feature's version is its history's last (for files written without their history);
+    ``integrity=False`` leaves SQLite's whole-file ``integrity_check`` to a caller that runs it otherwise
+    (an export's in-process GDAL validator runs the same PRAGMA).
     A ``postgresql://`` URL is checked by :func:`.postgis.check_postgis_registry` (tables,
     triggers, then every feature); the file-only options do not apply to it.
     """
     if not backend_for(location).is_file:
         return check_postgis_registry(str(location), progress=progress)
-    return check_file(location, progress=progress, gdal=gdal, layers=layers, features=features, history=history)
+    return check_file(location, progress=progress, gdal=gdal, layers=layers, features=features, history=history,
+                      integrity=integrity)

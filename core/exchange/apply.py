@@ -84,7 +84,8 @@ def _run(reg: Registry, features: list[PlannedFeature], author: str, note: str,
         with reg.batch(author=author, note=note) as b:
             for run in _runs(features):
                 if run[0].op == "insert" and not run[0].retire:
-                    b.add_many(run[0].layer, [({**f.properties, "uuid": f.uuid}, f.geometry) for f in run])
+                    b.add_many(run[0].layer, [(f.properties if f.properties.get("uuid") == f.uuid else
+                                               {**f.properties, "uuid": f.uuid}, f.geometry) for f in run])
                 else:
                     _write(b, run[0])
             if b.problems or not keep:

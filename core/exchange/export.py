@@ -2,10 +2,14 @@
 
 How an export is made, and why:
 
-1. **Snapshot.** The live registry is copied with SQLite's backup API (``Connection.backup``)
-   into a temporary file: one consistent moment, WAL content included, while QGIS or the
-   server keep writing. Never ``cp`` (a ``-wal`` beside the file would be lost).
-2. **Selection**, in SQL on the snapshot: the layers asked for, by division code prefix
+1. **One moment.** A registry file is attached read-only to the new file's connection and read
+   in the one transaction that selects, copies and checksums: SQLite gives a transaction one
+   consistent view of a database (in WAL mode, the snapshot its first read began; WAL content
+   included), while QGIS or the server keep writing. Nothing is copied whole: the file's backup
+   (every page, history included, several times the exported rows) cost as much as the export.
+   A PostGIS registry is first copied as of one moment (REPEATABLE READ) into a temporary file.
+   Never ``cp`` (a ``-wal`` beside the file would be lost).
+2. **Selection**, in SQL on that view: the layers asked for, by division code prefix
    (``adcode``), bounding box (the R-tree), time (``updated_at >= since``; retirements are
    changes too, so retired features changed since are included) and retirement. Stock
    follows its depot. References are followed: a hazard point's ``assigned_shelter`` comes
@@ -16,15 +20,18 @@ How an export is made, and why:
    the columns, ``gpkg_data_columns`` aliases and the default QGIS styles in ``layer_styles``
    are all written from the same definitions, so nothing personal is left in a label,
    a style or a form. Rows (with their fids) and R-tree entries are copied across in one
-   transaction with the snapshot attached. The history of the
+   transaction with the registry attached; an R-tree whose layer goes whole is copied as it is
+   (SQLite's three tables of it), a subset's is built in one pass (as GDAL builds a new layer's). The
+   history of the
    exported features (personal values removed from it with SQLite's ``json_remove``)
    comes along only when asked (``with_history``): it is the sending registry's own record,
    often several times the size of the data, and names every author.
 4. **Metadata and checksums** (:mod:`.manifest`): source bureau, registry, schema and
    software version, time, author, licence, the subset, counts and per-layer SHA-256 in
    ``gpkg_metadata``; the file is switched to ``journal_mode=DELETE`` (one file, nothing
-   beside it to lose), vacuumed, checked (:mod:`.export_check`: GDAL's ``validate_gpkg`` and
-   the structure of every layer; ``check="full"`` also re-checks every feature, which were all
+   beside it to lose; freed pages were zeroed as they were freed, ``secure_delete``, and the file
+   is vacuumed only when they are many), checked (:mod:`.export_check`: GDAL's ``validate_gpkg``
+   and the structure of every layer; ``check="full"`` also re-checks every feature, which were all
    checked when they were written) and only then moved into place, with
    ``NAME.gpkg.manifest.json`` beside it.
 """
@@ -45,7 +52,7 @@ from .. import __version__
 from .. import geometry as geo
 from ..errors import Problem, RallypointError, ValidationError
 from ..storage.base import HISTORY_TABLE, RegistryInfo, quote
-from ..storage.gpkg.file import connect, create_file, read_info
+from ..storage.gpkg.file import BUSY_TIMEOUT_MS, connect, create_file, fill_rtree, read_info
 from ..plugins import RallypointPluginManager, default_plugin_manager, layer_catalog
 from ..registry import Registry, adcode_prefix
 from ..schema import LayerDef
@@ -75,12 +82,33 @@ class ExportResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def snapshot(registry: str | os.PathLike, target: str | os.PathLike, layers: Iterable[str] | None = None) -> None:
-    """Copy a live registry into ``target`` as of one moment (a file: SQLite's backup API, WAL content included;
-    PostGIS: one REPEATABLE READ transaction), with the rows of the reference layers among ``layers`` only (the
-    export reads no others)."""
+def _source(registry: str | os.PathLike, snap: Path, layers: Iterable[str] | None) -> tuple[Path, RegistryInfo,
+                                                                                            set[str]]:
+    """The file the export reads (a registry file itself, read in one transaction later; a database's copy as of
+    one moment), its registry metadata and its tables."""
     with Registry.open(registry, readonly=True) as reg:
-        reg.snapshot(target, reference=set(layers or ()))
+        if reg.path is not None:
+            source = reg.path
+        else:
+            reg.snapshot(snap, reference=set(layers or ()))
+            source = snap
+    with closing(connect(source, readonly=True)) as conn:
+        return source, read_info(conn), {r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents")}
+
+
+def _open_work(work: Path, source: Path) -> sqlite3.Connection:
+    """The new file's connection, ``source`` attached read-only as ``src`` (URIs: the read-only mode is asked of
+    SQLite, not trusted to the code)."""
+    conn = sqlite3.connect(work.resolve().as_uri(), uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA cache_size = -131072")
+    # A file of our own until it is moved into place: no journal, no syncs (on any error it is deleted); what is
+    # freed (the empty R-tree root replaced, indexes rebuilt) is zeroed, so nothing but the export is in the file.
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA secure_delete = ON")
+    conn.execute("ATTACH DATABASE ? AS src", (Path(source).resolve().as_uri() + "?mode=ro",))
+    return conn
 
 
 def parse_since(text: str | datetime | None) -> str | None:
@@ -113,6 +141,7 @@ def _bbox_storage(bbox, bbox_crs) -> tuple[float, float, float, float]:
 
 
 def _where(ldef: LayerDef, adcode, box, since, include_retired, alias: str = "t") -> tuple[list[str], list[Any]]:
+    """The WHERE clauses of a layer's subset, on the registry attached as ``src``."""
     clauses, params = [], []
     if ldef.versioned and not include_retired and not since:
         clauses.append(f"{alias}.retired_at IS NULL")
@@ -123,7 +152,7 @@ def _where(ldef: LayerDef, adcode, box, since, include_retired, alias: str = "t"
         raise ExportError(f"{ldef.name} has no division code: select it with --bbox, not --adcode")
     if box is not None and ldef.has_geometry:
         rtree = quote(f"rtree_{ldef.name}_geom")
-        clauses.append(f"{alias}.fid IN (SELECT id FROM {rtree} "
+        clauses.append(f"{alias}.fid IN (SELECT id FROM src.{rtree} "
                        "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
         params += [box[2], box[0], box[3], box[1]]
     if since and ldef.versioned:
@@ -134,7 +163,8 @@ def _where(ldef: LayerDef, adcode, box, since, include_retired, alias: str = "t"
 
 def _select(conn: sqlite3.Connection, catalog: dict[str, LayerDef], wanted: list[str], *, adcode, box, since,
             include_retired) -> tuple[dict[str, int], dict[str, int]]:
-    """Fill ``temp.sel(layer, fid)`` with the subset and what it refers to; return counts and referenced counts."""
+    """Fill ``temp.sel(layer, fid)`` with the subset of the registry attached as ``src`` and what it refers to;
+    return counts and referenced counts."""
     conn.execute("CREATE TEMP TABLE sel (layer TEXT NOT NULL, fid INTEGER NOT NULL, PRIMARY KEY (layer, fid)) "
                  "WITHOUT ROWID")
     for name in wanted:
@@ -144,11 +174,11 @@ def _select(conn: sqlite3.Connection, catalog: dict[str, LayerDef], wanted: list
         if ldef.parent_field and (adcode or box is not None):
             parent = catalog[ldef.parent]
             pc, pp = _where(parent, adcode, box, None, include_retired, alias="p")
-            clauses.append(f"t.{quote(ldef.parent_field)} IN (SELECT p.uuid FROM {quote(parent.name)} p"
+            clauses.append(f"t.{quote(ldef.parent_field)} IN (SELECT p.uuid FROM src.{quote(parent.name)} p"
                            + (" WHERE " + " AND ".join(pc) if pc else "") + ")")
             params += pp
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        conn.execute(f"INSERT INTO temp.sel SELECT ?, t.fid FROM {t} t{where}", [name, *params])
+        conn.execute(f"INSERT INTO temp.sel SELECT ?, t.fid FROM src.{t} t{where}", [name, *params])
     referenced: dict[str, int] = {}
     changed = True
     while changed:  # follow references until nothing new comes in (stock → depots, hazards → shelters)
@@ -160,8 +190,8 @@ def _select(conn: sqlite3.Connection, catalog: dict[str, LayerDef], wanted: list
                     continue
                 before = conn.total_changes
                 conn.execute(
-                    f"INSERT OR IGNORE INTO temp.sel SELECT ?, r.fid FROM {quote(f.references)} r WHERE r.uuid IN "
-                    f"(SELECT t.{quote(f.name)} FROM {quote(name)} t JOIN temp.sel s ON s.layer = ? AND s.fid = t.fid)",
+                    f"INSERT OR IGNORE INTO temp.sel SELECT ?, r.fid FROM src.{quote(f.references)} r WHERE r.uuid IN "
+                    f"(SELECT t.{quote(f.name)} FROM src.{quote(name)} t JOIN temp.sel s ON s.layer = ? AND s.fid = t.fid)",
                     (f.references, name))
                 added = conn.total_changes - before
                 if added:
@@ -198,8 +228,7 @@ def _copy_layer(conn: sqlite3.Connection, ldef: LayerDef) -> None:
                  "WHERE fid IN (SELECT fid FROM temp.sel WHERE layer = ?) ORDER BY fid", (ldef.name,))
     if ldef.has_geometry:
         rtree = quote(f"rtree_{ldef.name}_geom")
-        conn.execute(f"INSERT INTO main.{rtree} SELECT * FROM src.{rtree} "
-                     "WHERE id IN (SELECT fid FROM temp.sel WHERE layer = ?)", (ldef.name,))
+        _copy_rtree(conn, ldef.name)
         ext = conn.execute(f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM main.{rtree}").fetchone()
         conn.execute("UPDATE main.gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? WHERE table_name = ?",
                      (*ext, ldef.name))
@@ -211,6 +240,31 @@ def _copy_layer(conn: sqlite3.Connection, ldef: LayerDef) -> None:
     if conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'gpkg_ogr_contents'").fetchone():
         conn.execute(f"UPDATE main.gpkg_ogr_contents SET feature_count = (SELECT count(*) FROM main.{t}) "
                      "WHERE lower(table_name) = lower(?)", (ldef.name,))
+
+
+def _copy_rtree(conn: sqlite3.Connection, layer: str) -> None:
+    """The exported rows' R-tree entries. Inserting them one by one through SQLite's R-tree module costs more
+    than the rows themselves (every insert descends and splits; ~4 s for 140,000 points): a layer that goes whole
+    takes the registry's tree as it is (the module keeps a tree in three plain tables, ``_node``, ``_rowid``,
+    ``_parent``, whose blobs carry their own node size and depth), a subset's tree is built in one pass."""
+    rtree = f"rtree_{layer}_geom"
+    parts = ("node", "rowid", "parent")
+    whole = conn.execute(f"SELECT (SELECT count(*) FROM temp.sel WHERE layer = ?) = "
+                         f"(SELECT count(*) FROM src.{quote(rtree + '_rowid')})", (layer,)).fetchone()[0] and \
+        conn.execute(f"SELECT (SELECT count(*) FROM temp.sel WHERE layer = ?) = (SELECT count(*) FROM src.{quote(layer)})",
+                     (layer,)).fetchone()[0]
+    same = whole and all(
+        [r[1:3] for r in conn.execute(f"PRAGMA main.table_info({quote(f'{rtree}_{p}')})")] ==
+        [r[1:3] for r in conn.execute(f"PRAGMA src.table_info({quote(f'{rtree}_{p}')})")] for p in parts)
+    if same:
+        for p in parts:
+            t = quote(f"{rtree}_{p}")
+            conn.execute(f"DELETE FROM main.{t}")
+            conn.execute(f"INSERT INTO main.{t} SELECT * FROM src.{t}")
+        return
+    rows = conn.execute(f"SELECT id, minx, maxx, miny, maxy FROM src.{quote(rtree)} "
+                        "WHERE id IN (SELECT fid FROM temp.sel WHERE layer = ?) ORDER BY id", (layer,)).fetchall()
+    fill_rtree(conn, rtree, rows)
 
 
 def _copy_history(conn: sqlite3.Connection, full: dict[str, LayerDef], exported: list[LayerDef],
@@ -272,22 +326,16 @@ def export_registry(registry: str | os.PathLike, out: str | os.PathLike, *, laye
     for p in (snap, work):
         p.unlink(missing_ok=True)
     try:
-        snapshot(registry, snap, layers)
-        with closing(connect(snap)) as conn:
-            info = read_info(conn)
-            present = {r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents")}
-            available = [n for n in catalog if n in present]
-            if layers is None:
-                wanted = [n for n in available if catalog[n].versioned]
-            else:
-                wanted = list(dict.fromkeys(layers))
-                unknown = [n for n in wanted if n not in available]
-                if unknown:
-                    raise ExportError(f"no layer {', '.join(unknown)} in {registry} (layers: {', '.join(available)})")
-            counts, referenced = _select(conn, catalog, wanted, adcode=adcode, box=box, since=since_s,
-                                         include_retired=include_retired)
-            sel = conn.execute("SELECT layer, fid FROM temp.sel").fetchall()
-        needed = set(wanted) | set(counts)
+        source, info, present = _source(registry, snap, layers)
+        available = [n for n in catalog if n in present]
+        if layers is None:
+            wanted = [n for n in available if catalog[n].versioned]
+        else:
+            wanted = list(dict.fromkeys(layers))
+            unknown = [n for n in wanted if n not in available]
+            if unknown:
+                raise ExportError(f"no layer {', '.join(unknown)} in {registry} (layers: {', '.join(available)})")
+        needed = set(wanted)
         grow = True
         while grow:  # a layer's references need their target layer's table, even when nothing is pulled in
             more = {f.references for n in needed for f in catalog[n].fields if f.references in available} - needed
@@ -297,15 +345,10 @@ def export_registry(registry: str | os.PathLike, out: str | os.PathLike, *, laye
         defs = export_layer_defs(catalog, names, include_personal)
         create_file(work, defs, RegistryInfo(info.name, info.bureau, info.adcode, info.schema_version, info.created_at,
                                              info.language, info.extent))
-        with closing(connect(work)) as conn:
-            # A file of our own until it is moved into place: no journal, no syncs (on any error it is deleted).
-            conn.execute("PRAGMA journal_mode = OFF")
-            conn.execute("PRAGMA synchronous = OFF")
-            conn.execute("ATTACH DATABASE ? AS src", (str(snap),))
-            conn.execute("CREATE TEMP TABLE sel (layer TEXT NOT NULL, fid INTEGER NOT NULL, PRIMARY KEY (layer, fid)) "
-                         "WITHOUT ROWID")
-            conn.execute("BEGIN")
-            conn.executemany("INSERT INTO temp.sel VALUES (?, ?)", sel)
+        with closing(_open_work(work, source)) as conn:
+            conn.execute("BEGIN")  # the registry is read as of the first read below, to the COMMIT
+            counts, referenced = _select(conn, catalog, wanted, adcode=adcode, box=box, since=since_s,
+                                         include_retired=include_retired)
             for ldef in defs:
                 _copy_layer(conn, ldef)
             if with_history:
@@ -327,7 +370,9 @@ def export_registry(registry: str | os.PathLike, out: str | os.PathLike, *, laye
             conn.execute("COMMIT")
             conn.execute("DETACH DATABASE src")
             conn.execute("PRAGMA journal_mode = DELETE")
-            conn.execute("VACUUM")
+            free, pages = (conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("freelist_count", "page_count"))
+            if free > max(64, pages // 100):  # zeroed already (secure_delete): only the size is at stake
+                conn.execute("VACUUM")
         if check not in (None, "file", "full"):
             raise ValueError(f"check must be None, 'file' or 'full', not {check!r}")
         problems = check_export(work, defs, gdal=gdal, features=check == "full", history=with_history) if check else []

@@ -289,6 +289,8 @@ def _fold(name: str) -> str:
     return name.translate(_ASCII_LOWER)
 
 
+_TYPE_IDS = {"Point": 0, "LineString": 1, "LinearRing": 2, "Polygon": 3, "MultiPoint": 4, "MultiLineString": 5,
+             "MultiPolygon": 6, "GeometryCollection": 7}  # shapely.GeometryType
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -358,9 +360,13 @@ def read_layer(conn: sqlite3.Connection, layer: GpkgLayer) -> GpkgRead:
                     if why:
                         problems[i] = why
         allowed = _TYPES.get(layer.geometry_type)
-        if allowed is not None:
-            for i, g in enumerate(geoms):
-                if g is not None and i not in problems and g.geom_type not in allowed:
+        if allowed is not None and geoms:
+            # the types of all geometries at once (shapely's type ids), then only the rows that differ
+            ids = shapely.get_type_id(fast if fast is not None else np.array(geoms, dtype=object))
+            ok = np.isin(ids, [_TYPE_IDS[t] for t in allowed] + [-1])
+            for i in np.flatnonzero(~ok).tolist():
+                g = geoms[i]
+                if i not in problems:
                     problems[i] = f"a {g.geom_type} in a column declared {layer.geometry_type}"
     return GpkgRead(layer, rows, geoms, labels, problems)
 

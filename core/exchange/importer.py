@@ -35,6 +35,7 @@ import uuid as uuidlib
 from collections import Counter
 from contextlib import closing
 from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -90,6 +91,8 @@ def _order_codes(ldef: LayerDef, name: str, value: Any) -> Any:
 
 def _version(value: Any) -> int:
     """A feature's version from a file: a whole number from 1 (a foreign or damaged file may hold anything)."""
+    if type(value) is int and 1 <= value < 2 ** 63:  # an export's own INTEGER column: nothing to parse
+        return value
     try:
         number = float(str(value).strip()) if not isinstance(value, bool) else float("nan")
     except ValueError:
@@ -223,8 +226,18 @@ def _map_layer(ldef: LayerDef, layer: SourceLayer, m: mp.ImportMapping, geoms: l
     if id_field:
         id_field = mp.source_column(layer.fields)(id_field) or id_field
     own = {k: m.columns.get(k, k) for k in ("uuid", "version", "retired_at")}  # a native file's own columns
+    # The copied fields a column at a time: each row's values by zip, not a lookup per field and row; only the
+    # fields that can hold a list (a column that does, a rule's, --set's, --adcode's) are looked at row by row.
+    rows = layer.rows
+    targets = [t for t, _ in copies]
+    columns = [[row.get(src) for row in rows] for _, src in copies]
+    listy = [t for t, col in zip(targets, columns) if any(issubclass(k, (list, tuple)) for k in set(map(type, col)))]
+    listy += [r.target for r in complex_rules] + list(sets) + (["adcode"] if adcodes is not None else [])
+    listy = list(dict.fromkeys(listy))
+    initial_all = {k: v for k, v in m.constants.items() if k not in sets}
+    values = zip(*columns) if columns else repeat(())
     out = []
-    for i, row in enumerate(layer.rows):
+    for i, (row, vals) in enumerate(zip(rows, values)):
         label = f"{layer.name} {layer.labels[i]}"
         pf = PlannedFeature(ldef.name, None, "refused", label, layer.name, i)
         try:
@@ -232,13 +245,15 @@ def _map_layer(ldef: LayerDef, layer: SourceLayer, m: mp.ImportMapping, geoms: l
                 raise mp.RowError(layer.problems[i])
             if crs_problem and layer.has_geometry and geoms[i] is not None:
                 raise mp.RowError(crs_problem)
-            given = {t: row.get(s) for t, s in copies}
+            given = dict(zip(targets, vals))
             for rule in complex_rules:
                 given[rule.target] = mp.apply_rule(rule, row, options, units.get(rule.target))
-            given.update(sets)
+            if sets:
+                given.update(sets)
             if adcodes is not None:
                 adcodes.fill(given, label)
-            for k, v in given.items():
+            for k in listy:
+                v = given.get(k)
                 if isinstance(v, (list, tuple)):
                     given[k] = _order_codes(ldef, k, v)
             if m.native:
@@ -267,7 +282,7 @@ def _map_layer(ldef: LayerDef, layer: SourceLayer, m: mp.ImportMapping, geoms: l
             if uid in seen:
                 raise mp.RowError(f"the file holds this feature twice (UUID {uid}, also {seen[uid]})")
             seen[uid] = label
-            initial = {k: v for k, v in m.constants.items() if k not in sets}
+            initial = dict(initial_all) if initial_all else {}
             if m.native:
                 if not mp._blank(row.get(own["version"])):
                     pf.expected_version = _version(row[own["version"]])

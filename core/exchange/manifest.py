@@ -45,14 +45,15 @@ def table_checksum(conn: sqlite3.Connection, table: str, schema: str = "main") -
     h = hashlib.sha256()
     h.update(json.dumps(cols, ensure_ascii=False).encode())
     row_sql = " || '|' || ".join(f"quote({quote(c)})" for c in cols) or "''"
-    cur = conn.execute(f"SELECT {row_sql} FROM {schema}.{quote(table)} ORDER BY rowid")
+    # CAST AS BLOB: the row's UTF-8 bytes as SQLite made them, not decoded into a str and encoded again
+    cur = conn.execute(f"SELECT CAST({row_sql} AS BLOB) FROM {schema}.{quote(table)} ORDER BY rowid")
     n = 0
     while True:
         rows = cur.fetchmany(5000)
         if not rows:
             break
         n += len(rows)
-        h.update("\n".join(r[0] for r in rows).encode())
+        h.update(b"\n".join(r[0] for r in rows))
         h.update(b"\n")
     return {"rows": n, "sha256": h.hexdigest()}
 

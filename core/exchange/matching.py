@@ -100,6 +100,7 @@ def decide(conn: Store, ldef: LayerDef, m: mp.ImportMapping, pf: PlannedFeature,
             if mp._blank(props.get(k)):
                 props[k] = v
                 used.append(k)
+        props["uuid"] = pf.uuid  # a new feature's every field, its UUID too: what the batch adds, as it is
         pf.op, pf.properties, pf.geometry, pf.fallbacks = "insert", props, geom, tuple(used)
         return
     if not m.native:  # a profile's empty value means "not given", never "clear it"

@@ -29,7 +29,7 @@ class PlannedFeature:
     label: str
     source_layer: str
     row: int
-    properties: dict[str, Any] = field(default_factory=dict)  # insert: all; update: the changed fields
+    properties: dict[str, Any] = field(default_factory=dict)  # insert: all (its uuid too); update: the changed fields
     geometry: Any = None  # in EPSG:4490; for an update only when it changed
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     retire: bool = False

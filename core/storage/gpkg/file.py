@@ -192,6 +192,20 @@ def read_info(conn: sqlite3.Connection) -> RegistryInfo:
     return RegistryInfo(**data)
 
 
+def fill_rtree(conn: sqlite3.Connection, rtree: str, rows: list[tuple[int, float, float, float, float]]) -> None:
+    """Add entries ``(id, minx, maxx, miny, maxy)`` to the GeoPackage R-tree ``rtree`` of the connection's main
+    database: in one pass when it is empty (:mod:`.rtree`, as GDAL builds a new layer's), else through the module."""
+    if rows:
+        import numpy as np  # not at the top: the QGIS plugin loads this module
+
+        from .rtree import fill_empty
+
+        a = np.asarray(rows, dtype=np.float64)
+        if fill_empty(conn, rtree, a[:, 0].astype(np.int64), a[:, 1], a[:, 2], a[:, 3], a[:, 4]):
+            return
+        conn.executemany(f"INSERT INTO main.{quote(rtree)} VALUES (?, ?, ?, ?, ?)", rows)
+
+
 def create_file(path: str | os.PathLike, layers: list[LayerDef], info: RegistryInfo, *, overwrite: bool = False) -> None:
     """Create the registry file at ``path``, atomically: it appears complete or not at all."""
     target = Path(path)

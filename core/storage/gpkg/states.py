@@ -55,7 +55,9 @@ def _one_value(values: Sequence[Any]) -> tuple[bool, Any]:
         return False, None
     first = values[0]
     kind = type(first)
-    if kind is float or values.count(first) != len(values):  # NaN is not equal to itself; -0.0 equals 0.0
+    if kind is float or values[-1] != first or values[len(values) // 2] != first:  # most columns differ early
+        return False, None
+    if values.count(first) != len(values):  # NaN is not equal to itself; -0.0 equals 0.0
         return False, None
     return all(type(v) is kind for v in values), first
 
