@@ -56,6 +56,7 @@ def two_conflicts(request, backend, tmp_path) -> tuple[str, str, str]:
 @pytest.fixture
 def chinese(tmp_path):
     """The plugin's Chinese translation, compiled from its .ts as the zip's build does, installed in Qt."""
+    require("qgis", "Debian's python3-qgis, QGIS 3.22")
     require_program("lrelease", "Qt's lrelease compiles the plugin's translations")
     from qgis.PyQt.QtCore import QCoreApplication, QTranslator
 
