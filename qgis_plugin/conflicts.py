@@ -179,7 +179,7 @@ class ConflictsDialog(QDialog):
             with Registry.open(self.location, readonly=True) as reg:
                 self.lang = self.lang or reg.info.language
                 self.conflicts = reg.conflicts(resolved=False)
-                self.defs = {name: reg.definition(name) for name in {c.layer for c in self.conflicts}}
+                self.defs.update({name: reg.definition(name) for name in {c.layer for c in self.conflicts}})
                 self.now = {}
                 for c in self.conflicts:
                     try:

@@ -150,7 +150,8 @@ def test_the_plugin_lists_and_resolves_merge_conflicts(request, backend, tmp_pat
         assert dialog.grab().save(str(shot), "png")
         dialog.use_chosen.click()
         assert dialog.last_error is None, dialog.last_error
-        assert "已由 zhou.gis 解决" in dialog.message.text()
+        said = dialog.message.text()  # who, how, which fields by their Chinese names, the version written
+        assert "已由 zhou.gis 解决" in said and f"设定 {alias['occupancy']}、{alias['status']}" in said, said
         assert dialog.list.rowCount() == 1 and dialog.selected().uuid == s1
 
         # the other: keep theirs
