@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import county_copy, require, require_program
 
-from rallypoint import Registry
+from rallypoint import ConflictError, Registry
 from rallypoint.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,7 +154,16 @@ def test_the_plugin_lists_and_resolves_merge_conflicts(request, backend, tmp_pat
         assert "已由 zhou.gis 解决" in said and f"设定 {alias['occupancy']}、{alias['status']}" in said, said
         assert dialog.list.rowCount() == 1 and dialog.selected().uuid == s1
 
-        # the other: keep theirs
+        # the other: someone edits the feature after the dialog read it; the choice was made on the older version,
+        # so the registry refuses it (nothing written) until the list is read again
+        with Registry.open(county) as reg:
+            reg.update("shelters", s1, {"capacity_night": 77}, author="li.county")
+        dialog.keep_theirs.click()
+        assert isinstance(dialog.last_error, ConflictError), dialog.last_error
+        assert dialog.list.rowCount() == 1 and history(county, s1)[-1].op == "update"
+        dialog.refresh()
+
+        # then: keep theirs
         dialog.keep_theirs.click()
         assert dialog.last_error is None, dialog.last_error
         assert dialog.list.rowCount() == 0 and not dialog.keep_theirs.isEnabled()
