@@ -99,6 +99,7 @@ class RallypointPlugin:
         self.provider = None
         self.loaded: list = []
         self.report_box = None
+        self.conflicts_dialog = None
         self.menu = tr("&Rallypoint")
 
     # -- settings --------------------------------------------------------------------
@@ -137,6 +138,7 @@ class RallypointPlugin:
             ("checkout", tr("Check out from server…"), self.checkout, False),
             ("push", tr("Push local changes"), self.push, False),
             ("pull", tr("Pull changes from server"), self.pull, False),
+            ("conflicts", tr("Merge conflicts…"), self.show_conflicts, False),
             ("personal", tr("Show personal data"), self.toggle_personal, True),
             ("english", tr("English labels"), self.toggle_english, True),
         ]
@@ -151,7 +153,7 @@ class RallypointPlugin:
             else:
                 action.triggered.connect(slot)
             self.iface.addPluginToMenu(self.menu, action)
-            if key in ("open", "checkout", "push", "pull"):
+            if key in ("open", "checkout", "push", "pull", "conflicts"):
                 self.toolbar.addAction(action)
             self.actions[key] = action
 
@@ -170,6 +172,10 @@ class RallypointPlugin:
         # The registries leave with the plugin: without it their layers' saves would go past the registry's rules
         # and history. (And QGIS 3.22 crashes when it quits while a registry layer is the current one in a group
         # of the layer tree: its style dock is gone when the group's rows go; removed here, before that, it is not.)
+        if self.conflicts_dialog is not None:
+            self.conflicts_dialog.close()
+            self.conflicts_dialog.deleteLater()
+            self.conflicts_dialog = None
         for reg in self.loaded:
             reg.unload()
         self.loaded.clear()
@@ -255,13 +261,46 @@ class RallypointPlugin:
         except Exception as exc:
             self.notify("critical", str(exc))
             return None
+        self.reload(str(Path(path).resolve()))
+        self.show_report(report)
+        return report
+
+    def reload(self, location: str) -> None:
+        """Show what the registry at ``location`` holds now in its layers (after a write made outside QGIS's
+        edit buffer: a pull, a resolved conflict)."""
         for reg in self.loaded:
-            if reg.path == str(Path(path).resolve()):
+            if reg.path == location:
                 for lyr in reg.layers.values():
                     lyr.dataProvider().reloadData()
                     lyr.triggerRepaint()
-        self.show_report(report)
-        return report
+
+    def current_registry(self) -> str | None:
+        """The registry the active layer belongs to, else the one opened last."""
+        layer = self.iface.activeLayer()
+        for reg in reversed(self.loaded):
+            if layer is not None and any(lyr is layer for lyr in reg.layers.values()):
+                return reg.path
+        return self.loaded[-1].path if self.loaded else None
+
+    def show_conflicts(self, checked=False, location: str | None = None):
+        """The merge conflicts of the registry the active layer belongs to (or ``location``), in a dialog that
+        lists and resolves them (see :mod:`.conflicts`); not modal, so the map can be looked at meanwhile."""
+        from .conflicts import ConflictsDialog
+
+        location = location or self.current_registry()
+        if not location:
+            self.notify("warning", tr("Open a registry first: its merge conflicts are listed here"))
+            return None
+        why = postgis_problem(location)
+        if why:
+            self.notify("critical", why)
+            return None
+        if self.conflicts_dialog is not None:
+            self.conflicts_dialog.close()
+        self.conflicts_dialog = ConflictsDialog(location, author=self.author, lang=self.language(),
+                                                on_resolved=self.reload, parent=self.iface.mainWindow())
+        self.conflicts_dialog.show()
+        return self.conflicts_dialog
 
     def show_report(self, report) -> None:
         text = tr("{0} created, {1} updated, {2} retired").format(report.created, report.updated, report.retired)

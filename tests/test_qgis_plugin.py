@@ -188,7 +188,8 @@ def test_the_plugin_starts_opens_a_registry_and_unloads(qgis_app, qgis_iface, co
     plugin = rallypoint_qgis.classFactory(qgis_iface)
     plugin.initGui()
     try:
-        assert set(plugin.actions) == {"open", "checkout", "push", "pull", "personal", "english"}
+        assert set(plugin.actions) == {"open", "checkout", "push", "pull", "conflicts", "personal", "english"}
+        assert plugin.show_conflicts() is None  # no registry open: a warning in the message bar, no dialog
         assert QgsApplication.processingRegistry().providerById("rallypoint") is not None
         reg = plugin.open_registry(path=str(county_copy))
         assert reg is not None and reg.layers["shelters"].featureCount() > 0

@@ -136,10 +136,12 @@ def test_the_installed_plugin_starts_and_opens_a_registry(installed, county_coun
 # -- a bureau's day with the installed plugin ------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def field(installed, county_sample, tmp_path_factory):
+def field(request, installed, county_sample, tmp_path_factory):
+    from test_qgis_conflicts import two_conflicts
     from web_support import Server, make_key
 
     tmp = tmp_path_factory.mktemp("qgis-field")
+    merged, s1, s2 = two_conflicts(request, "gpkg", tmp)
     served = copy_registry(county_sample, tmp / "served.gpkg")
     key, office = make_key(served, "zhao.field", "editor"), make_key(served, "wang.office", "editor")
     registry = copy_registry(county_sample, tmp / "county.gpkg")
@@ -149,14 +151,16 @@ def field(installed, county_sample, tmp_path_factory):
     try:
         report = _run_qgis(installed.programs, installed.profiles, SCRIPTS / "field_cycle.py", installed.env,
                            tmp / "field.json", RP_REGISTRY=str(registry), RP_SERVER=srv.url, RP_KEY=key,
-                           RP_OFFICE_KEY=office, RP_CHECKOUT=str(tmp / "field.gpkg"), RP_SHOTS=str(shots))
+                           RP_OFFICE_KEY=office, RP_CHECKOUT=str(tmp / "field.gpkg"), RP_SHOTS=str(shots),
+                           RP_CONFLICTS=str(merged))
     finally:
         srv.stop()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for png in shots.glob("*.png"):
         shutil.copyfile(png, ARTIFACTS / png.name)
     assert report.get("error") is None, report["error"]
-    return SimpleNamespace(report=report, registry=registry, served=served, shots=shots, plugins=installed.plugins)
+    return SimpleNamespace(report=report, registry=registry, served=served, shots=shots, plugins=installed.plugins,
+                           merged=merged, conflicted=(s1, s2))
 
 
 def test_a_value_the_rules_refuse_is_refused_in_the_form_with_the_rules_message(field):
@@ -235,7 +239,7 @@ def test_the_form_was_photographed(field):
     from PIL import Image
 
     names = {"form_bad_value.png", "form_refused_in_buffer.png", "window_refused.png", "form_good_value.png",
-             "form_saved.png", "window_after_pull.png"}
+             "form_saved.png", "window_after_pull.png", "conflicts_listed.png", "conflicts_resolved.png"}
     assert field.report["shots"] == {n: True for n in names}
     for name in names:
         with Image.open(ARTIFACTS / name) as img:
@@ -277,3 +281,21 @@ def test_the_readme_steps_install_the_same_plugin_and_qgis_starts_it(installed, 
                         tmp_path / "started.json", RP_REGISTRY=str(registry))
     assert started["active"] is True and started["class"] == "RallypointPlugin", started["messages"]
     assert started["registry"]["shelters"] == county_counts["shelters"]
+
+
+def test_merge_conflicts_are_listed_and_resolved_in_the_installed_plugin(field):
+    r = field.report
+    s1, s2 = field.conflicted
+    assert "conflicts" in r["steps"]
+    assert sorted(r["conflicts_uuids"]) == sorted([s1, s2]) and len(r["conflicts_listed"]) == 2
+    assert r["conflicts_error"] is None and r["conflicts_left"] == 0
+    first, second = r["conflicts_resolved_in_order"]
+    theirs = {s1: 40, s2: 25}  # what the township's copy held (see test_qgis_conflicts.two_conflicts)
+    assert r["conflicts_layer"] == {first: theirs[first], second: 28}  # the layer was reloaded
+    assert all("qian.gis" in m for m in r["conflicts_messages"]), r["conflicts_messages"]
+    with Registry.open(field.merged, readonly=True) as reg:
+        assert reg.conflicts() == [] and len(reg.conflicts(resolved=True)) == 2
+        for u in (s1, s2):
+            last = reg.history("shelters", u)[-1]
+            assert (last.op, last.author) == ("resolve", "qian.gis")
+        assert reg.get("shelters", second).properties["occupancy"] == 28

@@ -9,7 +9,9 @@
    The form is saved as a PNG at each step.
 2. "Check out from server…" (a task of QGIS's task manager), an edit in the check-out, "Push local changes",
    a change made at the office (over HTTP, with If-Match), "Pull changes from server".
-3. What QGIS's Processing says of each analysis (canExecute), a PostGIS registry (QGIS has no psycopg 3), and
+3. "Merge conflicts…" on a registry a merge left two conflicts in (``RP_CONFLICTS``): the dialog lists both;
+   the first is resolved keeping theirs, the second with a value typed for its occupancy.
+4. What QGIS's Processing says of each analysis (canExecute), a PostGIS registry (QGIS has no psycopg 3), and
    every module the process loaded.
 
 Everything goes into the JSON report; QGIS then quits. An exception is reported, never left to QGIS's dialog.
@@ -169,6 +171,41 @@ def field_work():
     report["steps"].append("sync")
 
 
+def the_conflicts():
+    plugin = qgis.utils.plugins[NAME]
+    QgsSettings().setValue("rallypoint/author", "qian.gis")
+    bar.clearWidgets()
+    reg = plugin.open_registry(path=os.environ["RP_CONFLICTS"])
+    iface.setActiveLayer(reg.layers["shelters"])
+    plugin.actions["conflicts"].trigger()
+    dlg = plugin.conflicts_dialog
+    dlg.resize(1100, 640)
+    pump()
+    report["conflicts_listed"] = [[dlg.list.item(r, c).text() for c in range(dlg.list.columnCount())]
+                                  for r in range(dlg.list.rowCount())]
+    report["conflicts_uuids"] = [c.uuid for c in dlg.conflicts]
+    shot(dlg, "conflicts_listed.png")
+    done = []
+    done.append(dlg.selected().uuid)
+    dlg.keep_theirs.click()
+    pump()
+    report["conflicts_messages"] = [dlg.message.text()]
+    done.append(dlg.selected().uuid)
+    dlg.choosers["occupancy"][0].setEditText("28")
+    dlg.use_chosen.click()
+    pump()
+    report["conflicts_messages"].append(dlg.message.text())
+    report["conflicts_error"] = None if dlg.last_error is None else str(dlg.last_error)
+    report["conflicts_resolved_in_order"] = done
+    report["conflicts_left"] = dlg.list.rowCount()
+    shot(dlg, "conflicts_resolved.png")
+    report["conflicts_layer"] = {f["uuid"]: f["occupancy"] for f in reg.layers["shelters"].getFeatures()
+                                 if f["uuid"] in done}
+    dlg.close()
+    reg.unload()
+    report["steps"].append("conflicts")
+
+
 def the_rest():
     from qgis.core import QgsApplication as App
 
@@ -190,6 +227,7 @@ try:
     report["messages"] = messages()
     the_form()
     field_work()
+    the_conflicts()
     the_rest()
 except Exception:  # the test shows it
     report["error"] = traceback.format_exc()

@@ -15,10 +15,10 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import shapely
-from shapely.geometry.base import BaseGeometry
 
 from ... import geometry as geo
 from ...errors import Problem, RegistryFileError, ValidationError
+from ...geometry_engine import engine
 from ...schema import LayerDef
 from ..base import CONFLICTS_TABLE, HistoryEntry, PreparedLoad, RegistryInfo
 from .accounts import PgAccounts
@@ -225,7 +225,7 @@ class PgStore:
                               said)
             self._said = said
 
-    def insert(self, layer: LayerDef, row: dict[str, Any], geom: BaseGeometry | None,
+    def insert(self, layer: LayerDef, row: dict[str, Any], geom: Any,
                history: HistoryEntry | None, on_duplicate: Callable[[], None] | None = None) -> int | None:
         if history is not None:
             self._say(history)
@@ -235,7 +235,7 @@ class PgStore:
         if layer.has_geometry:
             cols.append("geom")
             marks.append("ST_GeomFromWKB(%s, 4490)")
-            values.append(None if geom is None else shapely.to_wkb(geom, output_dimension=2))
+            values.append(None if geom is None else engine().to_wkb(geom))
         # ON CONFLICT, not an error: a failed statement would abort the whole transaction, and a batch
         # goes on to report every bad feature, not only the first
         conflict = " ON CONFLICT (uuid) DO NOTHING" if history is not None else ""
@@ -277,7 +277,7 @@ class PgStore:
                 self._pipeline = self.conn.pipeline()
                 self._pipeline.__enter__()
 
-    def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: BaseGeometry | None,
+    def update(self, layer: LayerDef, fid: int, row: dict[str, Any], geom: Any,
                history: HistoryEntry) -> None:
         self._say(history)
         cols = [c for c in row if c != "uuid"]
@@ -285,7 +285,7 @@ class PgStore:
         values = [_value(layer, c, row[c]) for c in cols]
         if layer.has_geometry:
             sets.append("geom = ST_GeomFromWKB(%s, 4490)")
-            values.append(None if geom is None else shapely.to_wkb(geom, output_dimension=2))
+            values.append(None if geom is None else engine().to_wkb(geom))
         self.conn.execute(f"UPDATE {qi(layer.name)} SET {', '.join(sets)} WHERE fid = %s", (*values, fid))
 
     def load_reference(self, layer: LayerDef, data: PreparedLoad, *, author: str, now: str, replace: bool,
@@ -352,8 +352,10 @@ class PgStore:
     def bbox_clause(self, layer: LayerDef, box: tuple[float, float, float, float]) -> tuple[str, list[Any]]:
         return "geom && ST_MakeEnvelope(?, ?, ?, ?, 4490)", list(box)
 
-    def decode(self, value: Any) -> BaseGeometry | None:
-        return None if value is None else shapely.from_wkb(bytes(value))
+    def decode(self, value: Any) -> Any:
+        # one feature's geometry is the engine's, as the GeoPackage store's (QgsGeometry inside QGIS: the rules
+        # check it with the engine); frames (decode_many) stay shapely arrays
+        return None if value is None else engine().from_wkb(bytes(value))
 
     def decode_many(self, values: Any) -> Any:
         return shapely.from_wkb(np.array([None if v is None else bytes(v) for v in values], dtype=object))
