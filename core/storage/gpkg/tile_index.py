@@ -32,11 +32,13 @@ from ...schema import LayerDef
 from .. import mvt_encode
 from .. import tiles as grid
 from ..base import quote
+from ..rows import served_fields
 from .blobs import _ENVELOPE_SIZES as _ENVELOPE
 from .changes import stamp, unchanged
 from .tiles import _geometries as geometries
 from .tiles import _to_3857 as to_3857
 
+SMALL_LAYER = 20_000  # a layer of at most so many rows keeps all its fields in its index
 _indexes: dict[tuple, Any] = {}
 _building: dict[tuple, threading.Lock] = {}
 _lock = threading.Lock()
@@ -141,8 +143,9 @@ def build_points(conn, layer: LayerDef, hidden: tuple[str, ...] = ()) -> PointIn
     if hidden:
         where.append(f"t.{quote(layer.tiles.class_field)} NOT IN ({', '.join('?' * len(hidden))})")
         params.extend(hidden)
-    # the fields of every tile below the detail zoom, kept too
-    names = layer.tiles.fields if layer.tiles.detail_zoom > 0 else ()
+    rows = None if layer.tiles.detail_zoom > 0 else conn.execute(
+        f"SELECT count(*) FROM {quote(layer.name)} t WHERE {' AND '.join(where)}", params).fetchone()[0]
+    names = kept_fields(layer, rows or 0)
     fids, lonlat, ok, values = read_points(conn, layer, " AND ".join(where), tuple(params), names)
     columns = {n: mvt_encode.Coded.of(v, layer.field(n).type == "boolean") for n, v in zip(names, values)}
     if not ok.all():
@@ -155,6 +158,15 @@ def build_points(conn, layer: LayerDef, hidden: tuple[str, ...] = ()) -> PointIn
     keys, fids, xy = keys[order], fids[order], xy[order]
     columns = {n: c.take(order) for n, c in columns.items()}
     return PointIndex(keys, fids, grid.thinning_levels(keys, fids), xy, columns)
+
+
+def kept_fields(layer: LayerDef, rows: int) -> tuple[str, ...]:
+    """The fields an index of ``layer`` (of ``rows`` rows) keeps: those its tiles carry below the detail zoom; or
+    every field (personal ones too: a tile takes those it serves) of a small layer without such a list, so that
+    its tiles read no row at all."""
+    if layer.tiles.detail_zoom > 0:
+        return tuple(layer.tiles.fields)
+    return served_fields(layer, True)[0] if rows <= SMALL_LAYER else ()
 
 
 def build_classes(conn, layer: LayerDef) -> ClassIndex:

@@ -8,10 +8,12 @@ arrays instead of a feature at a time, and written by :mod:`..mvt_encode`:
   thinning level, kept per process and layer state) gives the points a tile draws, thinned, and their
   positions; only the fields of those rows are read, once, by fid. Positions are quantised and written as
   MoveTo commands;
-* lines and polygons: the rows of the buffered tile box, once (for a layer whose classes appear by zoom,
-  the R-tree's fids less those its class index hides, so only rows drawn are read); projected, clipped,
-  simplified and snapped to the tile grid by shapely's vectorised functions; their commands from
-  shapely's coordinate arrays.
+* lines and polygons: the layer's shape index (:mod:`.tile_shapes`: its geometries in use, already in
+  EPSG:3857, with an STRtree and the fields its tiles carry, kept per process and layer state) gives the
+  geometries whose box meets the buffered tile box; a layer too large to keep reads the rows of the box
+  once (for a layer whose classes appear by zoom, the R-tree's fids less those its class index hides, so
+  only rows drawn are read) and projects them. Either way they are clipped, simplified and snapped to the
+  tile grid by shapely's vectorised functions; their commands from shapely's coordinate arrays.
 
 A tile of several layers (the dataset's ``/tiles``) shares the tile's box and bounds; each layer
 is a Tile message of its own, and the messages concatenate into one tile (repeated fields of
@@ -33,7 +35,7 @@ from ...schema import LayerDef
 from .. import mvt_encode
 from .. import tiles as grid
 from ..base import quote
-from . import tile_index
+from . import tile_index, tile_shapes
 from . import tiles as reference
 from .changes import stamp
 
@@ -74,17 +76,34 @@ def layer_tile(conn, where: str, layer: LayerDef, personal: bool, zxy: tuple[int
         geom_type, keep = mvt_encode.POINT, None
     else:
         grow = (maxx - minx) * grid.BUFFER / grid.EXTENT
-        query = grid.lonlat_bounds((minx - grow, miny - grow, maxx + grow, maxy + grow))
-        rows = [r for r in _shape_rows(conn, where, layer, select, query, z, now) if r[1] is not None]
-        if not rows:
-            return b""
-        columns = list(zip(*rows))
-        fids = np.array(columns[0], dtype=np.int64)
-        columns = columns[2:]
-        keep, geom_type, commands, counts = _shapes([r[1] for r in rows], layer, bounds, grow)
-        if len(keep) == 0:
-            return b""
-        fids = fids[keep]
+        box = (minx - grow, miny - grow, maxx + grow, maxy + grow)
+        shapes = tile_shapes.shapes(conn, where, layer, z, now)
+        if shapes.tree is not None:  # the layer's projected geometries, kept: those the tile's box meets
+            pick = shapes.query(box)
+            if len(pick) and names and not all(n in shapes.columns for n in names):
+                got, columns = _read_fields(conn, layer, names, shapes.fids[pick])
+                if len(got) < len(pick):  # written meanwhile (the index is of the stamp checked just before)
+                    pick = pick[np.isin(shapes.fids[pick], got)]
+            keep, geom_type, commands, counts = _shapes(shapes.geoms[pick], layer, bounds, grow,
+                                                        shapes.extent[pick])
+            if len(keep) == 0:
+                return b""
+            fids = shapes.fids[pick[keep]]
+            if all(n in shapes.columns for n in names):
+                columns, keep = [shapes.columns[n].take(pick[keep]) for n in names], None
+        else:
+            rows = [r for r in _shape_rows(conn, where, layer, select, grid.lonlat_bounds(box), z, now)
+                    if r[1] is not None]
+            if not rows:
+                return b""
+            columns = list(zip(*rows))
+            fids = np.array(columns[0], dtype=np.int64)
+            columns = columns[2:]
+            keep, geom_type, commands, counts = _shapes(reference._project(reference._geometries([r[1] for r in rows])),
+                                                        layer, bounds, grow)
+            if len(keep) == 0:
+                return b""
+            fids = fids[keep]
     props = [(name, _pick(columns[i], keep), i in booleans) for i, name in enumerate(names)]
     return mvt_encode.layer(layer.name, fids.astype(np.uint64), geom_type, commands, counts, props)
 
@@ -172,17 +191,18 @@ def _shape_rows(conn, where: str, layer: LayerDef, select: str, query: tuple[flo
                         params).fetchall()
 
 
-def _shapes(blobs: list[bytes], layer: LayerDef, bounds: tuple[float, float, float, float],
-            grow: float) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-    """Which rows stay, their MVT type, commands and commands per feature: the geometries projected, those
-    under a pixel dropped, the rest clipped to the buffered tile, simplified at one extent unit and snapped
-    to the tile's integer grid (dropped where they collapse), as :func:`.tiles.layer_features` and
-    :func:`.tiles.encode` do."""
+def _shapes(geoms: np.ndarray, layer: LayerDef, bounds: tuple[float, float, float, float], grow: float,
+            extent: np.ndarray | None = None) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Which of ``geoms`` (EPSG:3857; ``extent``: the larger side of each one's box, if known) stay, their MVT
+    type, commands and commands per feature: those under a pixel dropped, the rest clipped to the buffered
+    tile, simplified at one extent unit and snapped to the tile's integer grid (dropped where they collapse),
+    as :func:`.tiles.layer_features` and :func:`.tiles.encode` do."""
     minx, miny, maxx, maxy = bounds
     size = maxx - minx
-    geoms = reference._project(reference._geometries(blobs))
-    b = shapely.bounds(geoms)
-    idx = np.flatnonzero(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= size / 256)
+    if extent is None:
+        b = shapely.bounds(geoms)
+        extent = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    idx = np.flatnonzero(extent >= size / 256)
     geoms = shapely.clip_by_rect(geoms[idx], minx - grow, miny - grow, maxx + grow, maxy + grow)
     geoms = shapely.simplify(geoms, size / grid.EXTENT, preserve_topology="Polygon" in layer.geometry)
     ok = ~shapely.is_empty(geoms)
