@@ -85,7 +85,7 @@ def layer_tile(conn, where: str, layer: LayerDef, personal: bool, zxy: tuple[int
                 if len(got) < len(pick):  # written meanwhile (the index is of the stamp checked just before)
                     pick = pick[np.isin(shapes.fids[pick], got)]
             keep, geom_type, commands, counts = _shapes(shapes.geoms[pick], layer, bounds, grow,
-                                                        shapes.extent[pick])
+                                                        shapes.boxes[pick])
             if len(keep) == 0:
                 return b""
             fids = shapes.fids[pick[keep]]
@@ -192,24 +192,30 @@ def _shape_rows(conn, where: str, layer: LayerDef, select: str, query: tuple[flo
 
 
 def _shapes(geoms: np.ndarray, layer: LayerDef, bounds: tuple[float, float, float, float], grow: float,
-            extent: np.ndarray | None = None) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-    """Which of ``geoms`` (EPSG:3857; ``extent``: the larger side of each one's box, if known) stay, their MVT
-    type, commands and commands per feature: those under a pixel dropped, the rest clipped to the buffered
-    tile, simplified at one extent unit and snapped to the tile's integer grid (dropped where they collapse),
-    as :func:`.tiles.layer_features` and :func:`.tiles.encode` do."""
+            boxes: np.ndarray | None = None) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Which of ``geoms`` (EPSG:3857; ``boxes``: their bounds, if known) stay, their MVT type, commands and
+    commands per feature: those under a pixel dropped, the rest clipped to the buffered tile, simplified at one
+    extent unit and snapped to the tile's integer grid (dropped where they collapse), as
+    :func:`.tiles.layer_features` and :func:`.tiles.encode` do."""
     minx, miny, maxx, maxy = bounds
     size = maxx - minx
-    if extent is None:
-        b = shapely.bounds(geoms)
-        extent = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
-    idx = np.flatnonzero(extent >= size / 256)
-    geoms = shapely.clip_by_rect(geoms[idx], minx - grow, miny - grow, maxx + grow, maxy + grow)
+    b = shapely.bounds(geoms) if boxes is None else boxes
+    idx = np.flatnonzero(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= size / 256)
+    clip = (minx - grow, miny - grow, maxx + grow, maxy + grow)
+    b = b[idx]
+    cross = (b[:, 0] < clip[0]) | (b[:, 1] < clip[1]) | (b[:, 2] > clip[2]) | (b[:, 3] > clip[3])
+    geoms = geoms[idx]
+    if cross.any():  # those inside the box are their own clip (GEOS would copy them)
+        geoms[cross] = shapely.clip_by_rect(geoms[cross], *clip)
     geoms = shapely.simplify(geoms, size / grid.EXTENT, preserve_topology="Polygon" in layer.geometry)
     ok = ~shapely.is_empty(geoms)
     geoms, idx = geoms[ok], idx[ok]
     scale = grid.EXTENT / size
     geoms = shapely.transform(geoms, lambda xy: np.round((xy - (minx, miny)) * scale))
-    geoms = shapely.set_precision(geoms, 1.0)  # drops repeated points, keeps rings valid
+    if "Polygon" in layer.geometry:  # keeps rings valid (and drops repeated points)
+        geoms = shapely.set_precision(geoms, 1.0)
+    # lines: GEOS reduces their precision point by point, dropping repeated points and the parts left with fewer
+    # than two, which the commands leave out anyway (mvt_commands._arcs); a feature left with none is left out
     kinds = _MVT_TYPE[shapely.get_type_id(geoms)]
     ok = ~shapely.is_empty(geoms) & (kinds > 0)
     if not ok.any():

@@ -39,7 +39,7 @@ MAX_SHAPES = 150_000
 class ShapeIndex:
     fids: np.ndarray  # int64, ascending
     geoms: np.ndarray  # shapely geometries in EPSG:3857 (fid order)
-    extent: np.ndarray  # float64: the larger side of each geometry's box (NaN when empty)
+    boxes: np.ndarray  # float64 (n, 4): each geometry's bounds (NaN when empty)
     tree: shapely.STRtree | None  # None: the layer is too large to be kept (its tiles read their rows)
     columns: dict[str, mvt_encode.Coded] = field(default_factory=dict)  # name -> values, coded (fid order)
     stamps: tuple = field(default=())
@@ -73,15 +73,14 @@ def build_shapes(conn, layer: LayerDef, hidden: tuple[str, ...] = ()) -> ShapeIn
     sql = f"FROM {quote(layer.name)} t WHERE {' AND '.join(where)}"
     rows = conn.execute(f"SELECT count(*) {sql}", params).fetchone()[0]
     if rows > MAX_SHAPES:
-        return ShapeIndex(np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0), None)
+        return ShapeIndex(np.zeros(0, np.int64), np.zeros(0, object), np.zeros((0, 4)), None)
     names = tile_index.kept_fields(layer, rows)
     cols = "".join(", t." + quote(n) for n in names)
     got = conn.execute(f"SELECT t.fid, t.geom{cols} {sql} ORDER BY t.fid", params).fetchall()
     columns: list[Any] = list(zip(*got)) if got else [(), ()] + [() for _ in names]
     fids = np.array(columns[0], np.int64)
     geoms = project(geometries(list(columns[1]))) if got else np.zeros(0, object)
-    b = shapely.bounds(geoms) if got else np.zeros((0, 4))
-    extent = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    boxes = shapely.bounds(geoms) if got else np.zeros((0, 4))
     tree = shapely.STRtree(geoms)
     tree.query(shapely.box(0, 0, 0, 0))  # built now, once (queries from several threads then only read it)
-    return ShapeIndex(fids, geoms, extent, tree, coded(layer, names, columns[2:]))
+    return ShapeIndex(fids, geoms, boxes, tree, coded(layer, names, columns[2:]))
