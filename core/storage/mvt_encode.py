@@ -57,22 +57,30 @@ def varint_sizes(v: np.ndarray) -> np.ndarray:
 def varints(v: np.ndarray, sizes: np.ndarray | None = None) -> np.ndarray:
     """The values (uint64) as consecutive protobuf varints, in one uint8 array (``sizes``: their sizes, if known).
 
-    Each value's 7-bit groups side by side (as many as the longest needs), the continuation bit on all
-    but its last, and the groups it needs taken in order."""
+    Every value's first byte written at once (its low 7 bits, the continuation bit where more follow), then
+    the next byte of those that need one, and so on: most values of a tile take one byte, so the later
+    passes are over few values."""
     if sizes is None:
         sizes = varint_sizes(v)
-    m = int(sizes.max()) if len(sizes) else 1
+    if not len(v):
+        return np.zeros(0, np.uint8)
+    m = int(sizes.max())
     if m == 1:
         return v.astype(np.uint8)
-    groups = np.empty((len(v), m), np.uint8)
-    needed = np.empty((len(v), m), bool)
-    for k in range(m):
-        low = (v >> _U64(7 * k)).astype(np.uint8) & np.uint8(0x7F)
-        if k < m - 1:
-            low |= (sizes > k + 1).astype(np.uint8) << np.uint8(7)
-        groups[:, k] = low
-        needed[:, k] = sizes > k
-    return groups[needed]
+    ends = np.cumsum(sizes)
+    out = np.empty(int(ends[-1]), np.uint8)
+    at = ends - sizes
+    more = sizes > 1
+    out[at] = (v & _U64(0x7F)).astype(np.uint8) | (more.view(np.uint8) << np.uint8(7))
+    pick = np.flatnonzero(more)
+    v, at, sizes = v[pick] >> _U64(7), at[pick] + 1, sizes[pick]
+    for k in range(2, m + 1):
+        more = sizes > k
+        out[at] = (v & _U64(0x7F)).astype(np.uint8) | (more.view(np.uint8) << np.uint8(7))
+        if k < m:
+            pick = np.flatnonzero(more)
+            v, at, sizes = v[pick] >> _U64(7), at[pick] + 1, sizes[pick]
+    return out
 
 
 def _spans(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
