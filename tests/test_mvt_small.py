@@ -21,6 +21,7 @@ def _columns(n: int, coded: bool) -> list:
         "open": [i % 2 for i in range(n)],
         "mixed": [("a", 1, 2.5, None, b"\x00")[i % 5] for i in range(n)],
         "uuid": [f"id-{i}" for i in range(n)],
+        "code": [f"{i:06d}" if i % 9 else None for i in range(n)],  # messages of one length
         "none": [None] * n,
     }
     out = []
@@ -30,10 +31,7 @@ def _columns(n: int, coded: bool) -> list:
     return out
 
 
-@pytest.mark.parametrize("n", [1, 2, 7, 24])
-@pytest.mark.parametrize("coded", [False, True])
-@pytest.mark.parametrize("kind", ["point", "line"])
-def test_a_small_layer_decodes_as_the_array_writer_s(n, coded, kind, monkeypatch):
+def _write(n: int, coded: bool, kind: str) -> bytes:
     ids = np.arange(1, n + 1, dtype=np.uint64) * 1000
     if kind == "point":
         commands, counts = mvt_encode.point_commands(np.arange(n) * 10, np.arange(n) * 7)
@@ -43,13 +41,22 @@ def test_a_small_layer_decodes_as_the_array_writer_s(n, coded, kind, monkeypatch
         commands, counts = mvt_encode.line_commands(lines)
         commands, counts[0] = commands[int(counts[0]):], 0  # a feature whose geometry came to nothing: left out
         geom_type = mvt_encode.LINESTRING
-    small = mvt_encode.layer("layer", ids, geom_type, commands, counts, _columns(n, coded))
+    return mvt_encode.layer("layer", ids, geom_type, commands, counts, _columns(n, coded))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 24, 100])
+@pytest.mark.parametrize("coded", [False, True])
+@pytest.mark.parametrize("kind", ["point", "line"])
+def test_a_small_layer_decodes_as_the_array_writer_s(n, coded, kind, monkeypatch):
+    """Also: coded columns (all values of a column of few listed in every tile, values of one length gathered as
+    rows) decode as plain ones."""
+    small = _write(n, coded, kind)
     monkeypatch.setattr(mvt_encode, "SMALL", -1)
-    large = mvt_encode.layer("layer", ids, geom_type, commands, counts, _columns(n, coded))
-    a, b = mapbox_vector_tile.decode(small), mapbox_vector_tile.decode(large)
-    if not b:
-        assert small == b""
+    large, plain = _write(n, coded, kind), _write(n, False, kind)
+    a, b, c = (mapbox_vector_tile.decode(t) for t in (small, large, plain))
+    if not c:
+        assert small == large == b""
         return
     assert a["layer"]["extent"] == 4096 and a["layer"]["version"] == 2
-    assert a["layer"]["features"] == b["layer"]["features"]
+    assert a["layer"]["features"] == b["layer"]["features"] == c["layer"]["features"]
     assert len(a["layer"]["features"]) == n - (kind == "line")

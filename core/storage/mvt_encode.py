@@ -157,6 +157,7 @@ def _v(n: int) -> bytes:
 
 
 SMALL = 24  # a layer (or a column) of at most so many features is written in Python (see _small_layer)
+FEW = 32  # a kept column of at most so many values lists them all in every tile (a few bytes, no work)
 _NO_VALUE = (type(None), bytes, bytearray, memoryview)
 # Values are listed by kind (all the strings, then integers, reals, booleans, the rest), each kind written at once
 _KINDS: tuple[Any, ...] = (str, int, float, bool, object)
@@ -180,6 +181,7 @@ class Coded:
     values: np.ndarray | None  # object: the values themselves, for kind object
     unique: bool  # no two features hold the same value (names, ids)
     blob: bytes = b""  # the messages as bytes (a few values sliced at once, cheaper than through numpy)
+    width: int = 0  # the length of every message, when all have the same (UUIDs, codes): gathered as rows
 
     @classmethod
     def of(cls, column: Sequence[Any], boolean: bool = False) -> Coded:
@@ -205,10 +207,13 @@ class Coded:
         starts = np.zeros(len(one) + 1, np.int64)
         np.cumsum(np.fromiter(map(len, one), np.int64, len(one)), out=starts[1:])
         blob = b"".join(one)
-        return cls(codes, kind, np.frombuffer(blob, np.uint8), starts, None, unique, blob)
+        sizes = set(map(len, one))
+        width = sizes.pop() if len(sizes) == 1 else 0
+        return cls(codes, kind, np.frombuffer(blob, np.uint8), starts, None, unique, blob, width)
 
     def take(self, rows: np.ndarray) -> Coded:
-        return Coded(self.codes[rows], self.kind, self.messages, self.starts, self.values, self.unique, self.blob)
+        return Coded(self.codes[rows], self.kind, self.messages, self.starts, self.values, self.unique, self.blob,
+                     self.width)
 
     def tile(self) -> tuple[np.ndarray, int, bytes]:
         """Per feature its value's index among the values it uses (-1: none), how many, and their messages."""
@@ -222,6 +227,8 @@ class Coded:
                 blob, starts = self.blob, self.starts
                 written = b"".join([blob[starts[c]:starts[c + 1]] for c in used])
             return np.array(local, np.int64), len(used), written
+        if self.values is None and len(self.starts) <= FEW + 1:  # a few values: all listed, used or not
+            return codes, len(self.starts) - 1, self.blob
         present = codes >= 0
         every = present.all()
         if self.unique:  # each feature's value its own, in the features' order
@@ -245,6 +252,8 @@ class Coded:
                 local = np.where(present, local, -1)
         if self.values is not None:
             return local, len(used), b"".join(map(_one_value, self.values[used].tolist()))
+        if self.width:
+            return local, len(used), self.messages.reshape(-1, self.width)[used].tobytes()
         lengths = self.starts[used + 1] - self.starts[used]
         return local, len(used), self.messages[_spans(self.starts[used], lengths)].tobytes()
 
