@@ -81,10 +81,14 @@ def _grid(coords: np.ndarray, extent: int) -> np.ndarray:
     return xy
 
 
-def line_commands(geoms: np.ndarray, extent: int = EXTENT) -> tuple[np.ndarray, np.ndarray]:
-    """Commands of (multi)linestrings on the integer tile grid (y upwards); per feature their count."""
+def line_commands(geoms: np.ndarray, extent: int = EXTENT,
+                  snap: tuple[float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Commands of (multi)linestrings on the integer tile grid (y upwards); per feature their count. With
+    ``snap`` (x, y, scale) the lines are in map units, put on the grid here: rounded ``(xy - (x, y)) * scale``."""
     parts, feature = shapely.get_parts(geoms, return_index=True)
     coords, arc = shapely.get_coordinates(parts, return_index=True)
+    if snap is not None:
+        coords = np.round((coords - snap[:2]) * snap[2])
     return _arcs(_grid(coords, extent), arc, feature, len(geoms), closed=False)
 
 

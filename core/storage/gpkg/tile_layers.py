@@ -207,10 +207,22 @@ def _shapes(geoms: np.ndarray, layer: LayerDef, bounds: tuple[float, float, floa
     geoms = geoms[idx]
     if cross.any():  # those inside the box are their own clip (GEOS would copy them)
         geoms[cross] = shapely.clip_by_rect(geoms[cross], *clip)
-    geoms = shapely.simplify(geoms, size / grid.EXTENT, preserve_topology="Polygon" in layer.geometry)
+    lines = "LineString" in layer.geometry
+    if lines:  # a segment (two distinct points: it is over a pixel) inside the box is its own simplification
+        simplify = cross | (shapely.get_num_coordinates(geoms) > 2)
+        geoms[simplify] = shapely.simplify(geoms[simplify], size / grid.EXTENT, preserve_topology=False)
+    else:
+        geoms = shapely.simplify(geoms, size / grid.EXTENT, preserve_topology="Polygon" in layer.geometry)
     ok = ~shapely.is_empty(geoms)
     geoms, idx = geoms[ok], idx[ok]
     scale = grid.EXTENT / size
+    if lines:  # snapped as their commands are made, from the coordinates (no geometry made again)
+        kinds = _MVT_TYPE[shapely.get_type_id(geoms)]
+        ok = kinds > 0
+        if ok.any() and int(np.bincount(kinds[ok]).argmax()) == mvt_encode.LINESTRING:
+            ok &= kinds == mvt_encode.LINESTRING
+            commands, counts = mvt_encode.line_commands(geoms[ok], snap=(minx, miny, scale))
+            return idx[ok], mvt_encode.LINESTRING, commands, counts
     geoms = shapely.transform(geoms, lambda xy: np.round((xy - (minx, miny)) * scale))
     if "Polygon" in layer.geometry:  # keeps rings valid (and drops repeated points)
         geoms = shapely.set_precision(geoms, 1.0)
