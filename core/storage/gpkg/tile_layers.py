@@ -56,7 +56,7 @@ def layer_tile(conn, where: str, layer: LayerDef, personal: bool, zxy: tuple[int
         return b""
     minx, miny, maxx, maxy = bounds
     point = "Point" in layer.geometry and "Multi" not in layer.geometry
-    names, booleans, select = reference._fields(layer, personal, z)
+    names, booleans, select = _fields(layer, personal, z)
     if point:
         index = tile_index.points(conn, where, layer, z, now)
         pick = index.tile(*zxy)
@@ -106,6 +106,18 @@ def layer_tile(conn, where: str, layer: LayerDef, personal: bool, zxy: tuple[int
             fids = fids[keep]
     props = [(name, _pick(columns[i], keep), i in booleans) for i, name in enumerate(names)]
     return mvt_encode.layer(layer.name, fids.astype(np.uint64), geom_type, commands, counts, props)
+
+
+_fields_of: dict[tuple, tuple] = {}
+
+
+def _fields(layer: LayerDef, personal: bool, z: int) -> tuple[tuple[str, ...], tuple[int, ...], str]:
+    """:func:`.tiles._fields`, worked out once per layer, audience and zoom."""
+    key = (id(layer), personal, z)
+    hit = _fields_of.get(key)
+    if hit is None or hit[0] is not layer:
+        hit = _fields_of[key] = (layer, reference._fields(layer, personal, z))
+    return hit[1]
 
 
 def _pick(column: Any, keep: np.ndarray | None) -> Any:
