@@ -411,7 +411,9 @@ def _features(ids: np.ndarray, geom_type: int, commands: np.ndarray, counts: np.
     size = (1 + varint_sizes(ids) + has_tags * (1 + varint_sizes(tag_bytes.astype(_U64)) + tag_bytes)
             + 2 + 1 + varint_sizes(geom_bytes.astype(_U64)) + geom_bytes)
     # a feature: 0x12 size | 0x08 id | [0x12 tag_bytes tags…] | 0x18 type | 0x22 geom_bytes | commands…
-    head = np.empty((n, width + 10), _U64)
+    same = int(counts[0]) if n and counts[0] > 0 and (counts == counts[0]).all() else 0  # points: 3 each
+    full = bool(same and width and present.all())  # every token used: the matrix is the features, row by row
+    head = np.empty((n, width + 10 + (same if full else 0)), _U64)
     head[:, 0] = 0x12
     head[:, 1] = size
     head[:, 2] = 0x08
@@ -419,13 +421,16 @@ def _features(ids: np.ndarray, geom_type: int, commands: np.ndarray, counts: np.
     head[:, 4] = 0x12
     head[:, 5] = tag_bytes
     head[:, 6:width + 6] = tags
-    head[:, width + 6:] = (0x18, geom_type, 0x22, 0)
+    head[:, width + 6:width + 10] = (0x18, geom_type, 0x22, 0)
     head[:, width + 9] = geom_bytes
-    used = np.ones(head.shape, bool)
+    if full:
+        head[:, width + 10:] = commands.reshape(n, same)
+        return varints(head.ravel())
+    used = np.ones((n, width + 10), bool)
     used[:, 4] = used[:, 5] = has_tags
     used[:, 6:width + 6] = present
-    if n and counts[0] > 0 and (counts == counts[0]).all():  # points: as many commands each, side by side
-        tok = np.hstack([head, commands.reshape(n, -1)])[np.hstack([used, np.ones((n, int(counts[0])), bool)])]
+    if same:  # as many commands each, side by side
+        tok = np.hstack([head, commands.reshape(n, -1)])[np.hstack([used, np.ones((n, same), bool)])]
     else:
         head_counts = used.sum(1)
         per = head_counts + counts
