@@ -12,9 +12,10 @@ encoder's, tile by tile).
 
 Kept as the point index is (:func:`.tile_index._current`: checked against the registry's stamps on every
 tile, rebuilt after a write to the layer). A layer with more than :data:`MAX_SHAPES` rows drawn at a zoom
-is not kept (its tiles read their rows as before): the city's 55,000 roads drawn at zoom 12 take about
-half a second to index and some 40 MB; its 384,000 roads of all classes would take several times that in
-each worker, for tiles (zoom 14 and beyond) that read few rows anyway.
+is not kept (its tiles read their rows as before): the city's 55,000 roads drawn at zoom 12 take about a
+second to index and some 25 MB (those of zooms 9 and 11 another 30 MB, each index built when a tile of its
+zoom is first asked for); its 374,000 roads drawn from zoom 13 would take several times that in each worker,
+for tiles that read few rows anyway.
 """
 
 from __future__ import annotations
