@@ -4,12 +4,15 @@
   Web Mercator pyramid (:func:`..tiles.morton`: a tile is one range of keys) with its thinning level
   (:func:`..tiles.thinning_levels`). A tile finds its points with two binary searches, counts them by level
   to choose its grid, and keeps those of level ≤ that grid's (exactly what thinning the tile's points would
-  keep): no R-tree query, no geometry read; only the kept rows' fields are read, by fid. The city's 140,000
-  hazard points take about 0.1 s to index, a million population cells about 1 s, and 33 bytes a point.
+  keep): no R-tree query, no geometry read; only the kept rows' fields are read, by fid, but those the index
+  keeps (:func:`kept_fields`: the fields carried below the layer's detail zoom, or every field of a small
+  layer). The city's 140,000 hazard points take about 0.1 s to index, a million population cells about 1 s,
+  and 33 bytes a point.
 * **Classes hidden by zoom** (:class:`ClassIndex`, roads): the zoom from which each fid is drawn, so that the
-  rows a tile reads are only those it draws (at zoom 12 a seventh of the roads in the box).
+  rows a tile reads are only those it draws (at zoom 12 a seventh of the roads in the box), where the layer
+  is too large for a shape index (:mod:`.tile_shapes`, which keeps lines and polygons alike).
 
-Each index is keyed by the registry, the layer and (for points) the classes a zoom hides, and checked against
+Each index is keyed by the registry, the layer and (for points and shapes) the classes a zoom hides, and checked against
 the registry's stamps (:mod:`.changes`) on every tile: kept while only other layers are written, rebuilt after
 a write to its layer. The stamps are asked once per tile: an index checked at the registry's stamp of now is
 current.
