@@ -36,12 +36,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
 
-EXTENT = 4096
-POINT, LINESTRING, POLYGON = 1, 2, 3
-_MOVE_TO_1 = (1 << 3) | 1
-_CLOSE_PATH = (1 << 3) | 7
+from .mvt_commands import (EXTENT, LINESTRING, POINT, POLYGON, line_commands, multipoint_commands,  # noqa: F401
+                           point_commands, polygon_commands, zigzag)
+
 _LIMITS = np.array([1 << (7 * k) for k in range(1, 10)], dtype=np.uint64)
 _U64 = np.uint64
 
@@ -59,27 +57,30 @@ def varint_sizes(v: np.ndarray) -> np.ndarray:
 def varints(v: np.ndarray, sizes: np.ndarray | None = None) -> np.ndarray:
     """The values (uint64) as consecutive protobuf varints, in one uint8 array (``sizes``: their sizes, if known).
 
-    Each value's 7-bit groups side by side (as many as the longest needs), the continuation bit on all
-    but its last, and the groups it needs taken in order."""
+    Every value's first byte written at once (its low 7 bits, the continuation bit where more follow), then
+    the next byte of those that need one, and so on: most values of a tile take one byte, so the later
+    passes are over few values."""
     if sizes is None:
         sizes = varint_sizes(v)
-    m = int(sizes.max()) if len(sizes) else 1
+    if not len(v):
+        return np.zeros(0, np.uint8)
+    m = int(sizes.max())
     if m == 1:
         return v.astype(np.uint8)
-    groups = np.empty((len(v), m), np.uint8)
-    needed = np.empty((len(v), m), bool)
-    for k in range(m):
-        low = (v >> _U64(7 * k)).astype(np.uint8) & np.uint8(0x7F)
-        if k < m - 1:
-            low |= (sizes > k + 1).astype(np.uint8) << np.uint8(7)
-        groups[:, k] = low
-        needed[:, k] = sizes > k
-    return groups[needed]
-
-
-def zigzag(d: np.ndarray) -> np.ndarray:
-    """Zig-zag codes of signed deltas (int64)."""
-    return ((d << 1) ^ (d >> 63)).astype(_U64)
+    ends = np.cumsum(sizes)
+    out = np.empty(int(ends[-1]), np.uint8)
+    at = ends - sizes
+    more = sizes > 1
+    out[at] = (v & _U64(0x7F)).astype(np.uint8) | (more.view(np.uint8) << np.uint8(7))
+    pick = np.flatnonzero(more)
+    v, at, sizes = v[pick] >> _U64(7), at[pick] + 1, sizes[pick]
+    for k in range(2, m + 1):
+        more = sizes > k
+        out[at] = (v & _U64(0x7F)).astype(np.uint8) | (more.view(np.uint8) << np.uint8(7))
+        if k < m:
+            pick = np.flatnonzero(more)
+            v, at, sizes = v[pick] >> _U64(7), at[pick] + 1, sizes[pick]
+    return out
 
 
 def _spans(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -148,6 +149,15 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+_VARINTS = tuple(_varint(n) for n in range(1 << 14))  # the one- and two-byte varints, made once
+
+
+def _v(n: int) -> bytes:
+    return _VARINTS[n] if n < 16384 else _varint(n)
+
+
+SMALL = 24  # a layer (or a column) of at most so many features is written in Python (see _small_layer)
+FEW = 32  # a kept column of at most so many values lists them all in every tile (a few bytes, no work)
 _NO_VALUE = (type(None), bytes, bytearray, memoryview)
 # Values are listed by kind (all the strings, then integers, reals, booleans, the rest), each kind written at once
 _KINDS: tuple[Any, ...] = (str, int, float, bool, object)
@@ -155,7 +165,7 @@ _WRITE = {str: _string_values, int: _int_values, float: _double_values,
           bool: lambda values: b"".join(map(_one_value, values)), object: lambda values: b"".join(map(_one_value, values))}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a tile makes some thirty (take), and frozen ones are slower to make
 class Coded:
     """A column kept per layer as codes (-1: no value) into its distinct values, each written once as its
     ``Value`` message: a tile picks its features' codes, and its values are those messages, gathered.
@@ -170,6 +180,8 @@ class Coded:
     starts: np.ndarray  # int64: where each value's message starts (one more: the end)
     values: np.ndarray | None  # object: the values themselves, for kind object
     unique: bool  # no two features hold the same value (names, ids)
+    blob: bytes = b""  # the messages as bytes (a few values sliced at once, cheaper than through numpy)
+    width: int = 0  # the length of every message, when all have the same (UUIDs, codes): gathered as rows
 
     @classmethod
     def of(cls, column: Sequence[Any], boolean: bool = False) -> Coded:
@@ -194,14 +206,29 @@ class Coded:
         one = [_WRITE[kind]([bool(v) if boolean else v]) for v in values]
         starts = np.zeros(len(one) + 1, np.int64)
         np.cumsum(np.fromiter(map(len, one), np.int64, len(one)), out=starts[1:])
-        return cls(codes, kind, np.frombuffer(b"".join(one), np.uint8), starts, None, unique)
+        blob = b"".join(one)
+        sizes = set(map(len, one))
+        width = sizes.pop() if len(sizes) == 1 else 0
+        return cls(codes, kind, np.frombuffer(blob, np.uint8), starts, None, unique, blob, width)
 
     def take(self, rows: np.ndarray) -> Coded:
-        return Coded(self.codes[rows], self.kind, self.messages, self.starts, self.values, self.unique)
+        return Coded(self.codes[rows], self.kind, self.messages, self.starts, self.values, self.unique, self.blob,
+                     self.width)
 
     def tile(self) -> tuple[np.ndarray, int, bytes]:
         """Per feature its value's index among the values it uses (-1: none), how many, and their messages."""
         codes = self.codes
+        if len(codes) <= SMALL:  # a few features: in Python (numpy's calls cost more than the work)
+            used: dict[int, int] = {}
+            local = [used.setdefault(c, len(used)) if c >= 0 else -1 for c in codes.tolist()]
+            if self.values is not None:
+                written = b"".join(map(_one_value, self.values[list(used)].tolist())) if used else b""
+            else:
+                blob, starts = self.blob, self.starts
+                written = b"".join([blob[starts[c]:starts[c + 1]] for c in used])
+            return np.array(local, np.int64), len(used), written
+        if self.values is None and len(self.starts) <= FEW + 1:  # a few values: all listed, used or not
+            return codes, len(self.starts) - 1, self.blob
         present = codes >= 0
         every = present.all()
         if self.unique:  # each feature's value its own, in the features' order
@@ -225,6 +252,8 @@ class Coded:
                 local = np.where(present, local, -1)
         if self.values is not None:
             return local, len(used), b"".join(map(_one_value, self.values[used].tolist()))
+        if self.width:
+            return local, len(used), self.messages.reshape(-1, self.width)[used].tobytes()
         lengths = self.starts[used + 1] - self.starts[used]
         return local, len(used), self.messages[_spans(self.starts[used], lengths)].tobytes()
 
@@ -274,6 +303,8 @@ def layer(name: str, ids: np.ndarray, geom_type: int, commands: np.ndarray, coun
     """A Tile message holding one layer (b"" if no feature): ``ids`` (uint64) and geometry ``commands``
     (uint64, ``counts`` per feature, a feature with none left out) of its features; ``columns``: per
     property (key, value per feature, whether boolean), in the order the tags list them."""
+    if len(ids) <= SMALL:
+        return _small_layer(name, ids, geom_type, commands, counts, columns, extent)
     has = counts > 0
     if not has.any():
         return b""
@@ -313,6 +344,50 @@ def layer(name: str, ids: np.ndarray, geom_type: int, commands: np.ndarray, coun
     return b"\x1a" + _varint(len(data)) + data
 
 
+def _small_layer(name: str, ids: np.ndarray, geom_type: int, commands: np.ndarray, counts: np.ndarray,
+                 columns: Sequence[tuple[str, Sequence[Any], bool]], extent: int) -> bytes:
+    """:func:`layer` for a few features, a feature at a time in Python: for a handful of features numpy's
+    fixed cost per call (a layer makes some hundred calls) is most of the time. The same messages but the
+    values' order (by column here, by kind there): decoders read the same properties."""
+    counts_l = counts.tolist()
+    if not any(counts_l):
+        return b""
+    tags: list[list[int]] = [[] for _ in counts_l]
+    keys: list[str] = []
+    values: list[bytes] = []
+    offset = 0
+    for key, column, boolean in columns:
+        if isinstance(column, Coded):
+            local, n, written = column.tile()
+        else:
+            local, distinct, kind = _codes(column, boolean)
+            n, written = len(distinct), _WRITE[kind](distinct) if distinct else b""
+        if n:
+            k = len(keys)
+            keys.append(key)
+            values.append(written)
+            for t, c in zip(tags, local.tolist()):
+                if c >= 0:
+                    t += (k, c + offset)
+            offset += n
+    v = _v
+    kind = v(geom_type)
+    cmds = commands.tolist()
+    out = [_field(1, name.encode())]
+    at = 0
+    for fid, count, t in zip(ids.tolist(), counts_l, tags):
+        if not count:
+            continue
+        geometry = b"".join(map(v, cmds[at:at + count]))
+        at += count
+        packed = b"".join(map(v, t))
+        body = b"".join((b"\x08", v(fid), b"\x12" + v(len(packed)) + packed if t else b"", b"\x18", kind,
+                         b"\x22", v(len(geometry)), geometry))
+        out += (b"\x12", v(len(body)), body)
+    data = b"".join([*out, *(_field(3, key.encode()) for key in keys), *values, b"\x28" + _varint(extent), b"\x78\x02"])
+    return b"\x1a" + _varint(len(data)) + data
+
+
 def _field(number: int, payload: bytes) -> bytes:
     return _varint((number << 3) | 2) + _varint(len(payload)) + payload
 
@@ -336,7 +411,9 @@ def _features(ids: np.ndarray, geom_type: int, commands: np.ndarray, counts: np.
     size = (1 + varint_sizes(ids) + has_tags * (1 + varint_sizes(tag_bytes.astype(_U64)) + tag_bytes)
             + 2 + 1 + varint_sizes(geom_bytes.astype(_U64)) + geom_bytes)
     # a feature: 0x12 size | 0x08 id | [0x12 tag_bytes tags…] | 0x18 type | 0x22 geom_bytes | commands…
-    head = np.empty((n, width + 10), _U64)
+    same = int(counts[0]) if n and counts[0] > 0 and (counts == counts[0]).all() else 0  # points: 3 each
+    full = bool(same and width and present.all())  # every token used: the matrix is the features, row by row
+    head = np.empty((n, width + 10 + (same if full else 0)), _U64)
     head[:, 0] = 0x12
     head[:, 1] = size
     head[:, 2] = 0x08
@@ -344,13 +421,16 @@ def _features(ids: np.ndarray, geom_type: int, commands: np.ndarray, counts: np.
     head[:, 4] = 0x12
     head[:, 5] = tag_bytes
     head[:, 6:width + 6] = tags
-    head[:, width + 6:] = (0x18, geom_type, 0x22, 0)
+    head[:, width + 6:width + 10] = (0x18, geom_type, 0x22, 0)
     head[:, width + 9] = geom_bytes
-    used = np.ones(head.shape, bool)
+    if full:
+        head[:, width + 10:] = commands.reshape(n, same)
+        return varints(head.ravel())
+    used = np.ones((n, width + 10), bool)
     used[:, 4] = used[:, 5] = has_tags
     used[:, 6:width + 6] = present
-    if n and counts[0] > 0 and (counts == counts[0]).all():  # points: as many commands each, side by side
-        tok = np.hstack([head, commands.reshape(n, -1)])[np.hstack([used, np.ones((n, int(counts[0])), bool)])]
+    if same:  # as many commands each, side by side
+        tok = np.hstack([head, commands.reshape(n, -1)])[np.hstack([used, np.ones((n, same), bool)])]
     else:
         head_counts = used.sum(1)
         per = head_counts + counts
@@ -359,112 +439,3 @@ def _features(ids: np.ndarray, geom_type: int, commands: np.ndarray, counts: np.
         tok[_spans(start, head_counts)] = head[used]
         tok[_spans(start + head_counts, counts)] = commands
     return varints(tok)
-
-
-# -- geometry commands ------------------------------------------------------------------------------------
-
-def point_commands(ix: np.ndarray, iy: np.ndarray, extent: int = EXTENT) -> tuple[np.ndarray, np.ndarray]:
-    """MoveTo commands of points at integer tile coordinates (``iy`` counted upwards, as shapely's)."""
-    n = len(ix)
-    cmd = np.empty((n, 3), _U64)
-    cmd[:, 0] = _MOVE_TO_1
-    cmd[:, 1] = zigzag(ix.astype(np.int64))
-    cmd[:, 2] = zigzag(extent - iy.astype(np.int64))
-    return cmd.ravel(), np.full(n, 3, np.int64)
-
-
-def _arcs(xy: np.ndarray, arc: np.ndarray, arc_feature: np.ndarray, n: int, closed: bool,
-          polygon_of_arc: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Commands of arcs (lines, or rings without their closing point when ``closed``): ``xy`` integer tile
-    coordinates (y downwards) of every arc's points in order, ``arc`` the arc of each point (ascending),
-    ``arc_feature`` the feature of each arc (ascending; ``n`` features). With ``polygon_of_arc`` (ascending),
-    a polygon whose first arc (its exterior) is left out is left out whole."""
-    arcs = len(arc_feature)
-    keep = np.ones(len(xy), bool)
-    if len(xy) > 1:
-        keep[1:] = ~((xy[1:] == xy[:-1]).all(1) & (arc[1:] == arc[:-1]))
-    k = np.bincount(arc[keep], minlength=arcs)
-    ok = k >= 2
-    if polygon_of_arc is not None:
-        first = np.ones(arcs, bool)
-        first[1:] = polygon_of_arc[1:] != polygon_of_arc[:-1]
-        exterior_ok = np.zeros(int(polygon_of_arc.max()) + 1 if arcs else 0, bool)
-        exterior_ok[polygon_of_arc[first]] = ok[first]
-        ok &= exterior_ok[polygon_of_arc]
-    keep &= ok[arc]
-    xy, arc = xy[keep], arc[keep]
-    k = np.where(ok, k, 0)
-    feature = arc_feature[arc]
-    d = np.empty_like(xy)
-    d[0:1] = xy[0:1]
-    d[1:] = xy[1:] - xy[:-1]
-    if len(xy):
-        first_of_feature = np.ones(len(xy), bool)
-        first_of_feature[1:] = feature[1:] != feature[:-1]
-        d[first_of_feature] = xy[first_of_feature]
-    per_arc = np.where(ok, 2 * k + 2 + closed, 0)
-    arc_start = np.cumsum(per_arc) - per_arc
-    cmd = np.empty(int(per_arc.sum()), _U64)
-    s = arc_start[ok]
-    cmd[s] = _MOVE_TO_1
-    cmd[s + 3] = ((k[ok] - 1) << 3) | 2
-    if closed:
-        cmd[s + per_arc[ok] - 1] = _CLOSE_PATH
-    rank = np.arange(len(xy)) - np.repeat(np.cumsum(k) - k, k)
-    at = arc_start[arc] + 1 + 2 * rank + (rank > 0)
-    zz = zigzag(d)
-    cmd[at] = zz[:, 0]
-    cmd[at + 1] = zz[:, 1]
-    counts = np.bincount(arc_feature, weights=per_arc, minlength=n).astype(np.int64)
-    return cmd, counts
-
-
-def _grid(coords: np.ndarray, extent: int) -> np.ndarray:
-    xy = coords.astype(np.int64)
-    xy[:, 1] = extent - xy[:, 1]
-    return xy
-
-
-def line_commands(geoms: np.ndarray, extent: int = EXTENT) -> tuple[np.ndarray, np.ndarray]:
-    """Commands of (multi)linestrings on the integer tile grid (y upwards); per feature their count."""
-    parts, feature = shapely.get_parts(geoms, return_index=True)
-    coords, arc = shapely.get_coordinates(parts, return_index=True)
-    return _arcs(_grid(coords, extent), arc, feature, len(geoms), closed=False)
-
-
-def polygon_commands(geoms: np.ndarray, extent: int = EXTENT) -> tuple[np.ndarray, np.ndarray]:
-    """Commands of (multi)polygons on the integer tile grid (y upwards), exteriors turned clockwise and
-    interiors anticlockwise (as y upwards; the other way round on the tile, whose y runs down)."""
-    geoms = shapely.orient_polygons(geoms, exterior_cw=True)
-    parts, feature = shapely.get_parts(geoms, return_index=True)
-    rings, polygon = shapely.get_rings(parts, return_index=True)
-    coords, ring = shapely.get_coordinates(rings, return_index=True)
-    last = np.ones(len(ring), bool)
-    last[:-1] = ring[1:] != ring[:-1]
-    return _arcs(_grid(coords[~last], extent), ring[~last], feature[polygon], len(geoms), closed=True,
-                 polygon_of_arc=polygon)
-
-
-def multipoint_commands(geoms: np.ndarray, extent: int = EXTENT) -> tuple[np.ndarray, np.ndarray]:
-    """One MoveTo of all a multipoint's points (deltas from the previous one); per feature their count."""
-    coords, feature = shapely.get_coordinates(geoms, return_index=True)
-    xy = _grid(coords, extent)
-    n = len(geoms)
-    k = np.bincount(feature, minlength=n)
-    d = np.empty_like(xy)
-    if len(xy):
-        d[0] = xy[0]
-        d[1:] = xy[1:] - xy[:-1]
-        first = np.ones(len(xy), bool)
-        first[1:] = feature[1:] != feature[:-1]
-        d[first] = xy[first]
-    per = np.where(k > 0, 1 + 2 * k, 0)
-    start = np.cumsum(per) - per
-    cmd = np.empty(int(per.sum()), _U64)
-    cmd[start[k > 0]] = (k[k > 0] << 3) | 1
-    rank = np.arange(len(xy)) - np.repeat(np.cumsum(k) - k, k)
-    at = start[feature] + 1 + 2 * rank
-    zz = zigzag(d)
-    cmd[at] = zz[:, 0]
-    cmd[at + 1] = zz[:, 1]
-    return cmd, per.astype(np.int64)

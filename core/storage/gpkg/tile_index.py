@@ -4,12 +4,15 @@
   Web Mercator pyramid (:func:`..tiles.morton`: a tile is one range of keys) with its thinning level
   (:func:`..tiles.thinning_levels`). A tile finds its points with two binary searches, counts them by level
   to choose its grid, and keeps those of level ≤ that grid's (exactly what thinning the tile's points would
-  keep): no R-tree query, no geometry read; only the kept rows' fields are read, by fid. The city's 140,000
-  hazard points take about 0.1 s to index, a million population cells about 1 s, and 33 bytes a point.
+  keep): no R-tree query, no geometry read; only the kept rows' fields are read, by fid, but those the index
+  keeps (:func:`kept_fields`: the fields carried below the layer's detail zoom, or every field of a small
+  layer). The city's 140,000 hazard points take about 0.1 s to index, a million population cells about 1 s,
+  and 33 bytes a point.
 * **Classes hidden by zoom** (:class:`ClassIndex`, roads): the zoom from which each fid is drawn, so that the
-  rows a tile reads are only those it draws (at zoom 12 a seventh of the roads in the box).
+  rows a tile reads are only those it draws (at zoom 12 a seventh of the roads in the box), where the layer
+  is too large for a shape index (:mod:`.tile_shapes`, which keeps lines and polygons alike).
 
-Each index is keyed by the registry, the layer and (for points) the classes a zoom hides, and checked against
+Each index is keyed by the registry, the layer and (for points and shapes) the classes a zoom hides, and checked against
 the registry's stamps (:mod:`.changes`) on every tile: kept while only other layers are written, rebuilt after
 a write to its layer. The stamps are asked once per tile: an index checked at the registry's stamp of now is
 current.
@@ -32,11 +35,13 @@ from ...schema import LayerDef
 from .. import mvt_encode
 from .. import tiles as grid
 from ..base import quote
+from ..rows import served_fields
 from .blobs import _ENVELOPE_SIZES as _ENVELOPE
 from .changes import stamp, unchanged
 from .tiles import _geometries as geometries
 from .tiles import _to_3857 as to_3857
 
+SMALL_LAYER = 20_000  # a layer of at most so many rows keeps all its fields in its index
 _indexes: dict[tuple, Any] = {}
 _building: dict[tuple, threading.Lock] = {}
 _lock = threading.Lock()
@@ -141,8 +146,9 @@ def build_points(conn, layer: LayerDef, hidden: tuple[str, ...] = ()) -> PointIn
     if hidden:
         where.append(f"t.{quote(layer.tiles.class_field)} NOT IN ({', '.join('?' * len(hidden))})")
         params.extend(hidden)
-    # the fields of every tile below the detail zoom, kept too
-    names = layer.tiles.fields if layer.tiles.detail_zoom > 0 else ()
+    rows = None if layer.tiles.detail_zoom > 0 else conn.execute(
+        f"SELECT count(*) FROM {quote(layer.name)} t WHERE {' AND '.join(where)}", params).fetchone()[0]
+    names = kept_fields(layer, rows or 0)
     fids, lonlat, ok, values = read_points(conn, layer, " AND ".join(where), tuple(params), names)
     columns = {n: mvt_encode.Coded.of(v, layer.field(n).type == "boolean") for n, v in zip(names, values)}
     if not ok.all():
@@ -155,6 +161,15 @@ def build_points(conn, layer: LayerDef, hidden: tuple[str, ...] = ()) -> PointIn
     keys, fids, xy = keys[order], fids[order], xy[order]
     columns = {n: c.take(order) for n, c in columns.items()}
     return PointIndex(keys, fids, grid.thinning_levels(keys, fids), xy, columns)
+
+
+def kept_fields(layer: LayerDef, rows: int) -> tuple[str, ...]:
+    """The fields an index of ``layer`` (of ``rows`` rows) keeps: those its tiles carry below the detail zoom; or
+    every field (personal ones too: a tile takes those it serves) of a small layer without such a list, so that
+    its tiles read no row at all."""
+    if layer.tiles.detail_zoom > 0:
+        return tuple(layer.tiles.fields)
+    return served_fields(layer, True)[0] if rows <= SMALL_LAYER else ()
 
 
 def build_classes(conn, layer: LayerDef) -> ClassIndex:

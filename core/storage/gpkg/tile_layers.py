@@ -8,10 +8,12 @@ arrays instead of a feature at a time, and written by :mod:`..mvt_encode`:
   thinning level, kept per process and layer state) gives the points a tile draws, thinned, and their
   positions; only the fields of those rows are read, once, by fid. Positions are quantised and written as
   MoveTo commands;
-* lines and polygons: the rows of the buffered tile box, once (for a layer whose classes appear by zoom,
-  the R-tree's fids less those its class index hides, so only rows drawn are read); projected, clipped,
-  simplified and snapped to the tile grid by shapely's vectorised functions; their commands from
-  shapely's coordinate arrays.
+* lines and polygons: the layer's shape index (:mod:`.tile_shapes`: its geometries in use, already in
+  EPSG:3857, with an STRtree and the fields its tiles carry, kept per process and layer state) gives the
+  geometries whose box meets the buffered tile box; a layer too large to keep reads the rows of the box
+  once (for a layer whose classes appear by zoom, the R-tree's fids less those its class index hides, so
+  only rows drawn are read) and projects them. Either way they are clipped, simplified and snapped to the
+  tile grid by shapely's vectorised functions; their commands from shapely's coordinate arrays.
 
 A tile of several layers (the dataset's ``/tiles``) shares the tile's box and bounds; each layer
 is a Tile message of its own, and the messages concatenate into one tile (repeated fields of
@@ -33,7 +35,7 @@ from ...schema import LayerDef
 from .. import mvt_encode
 from .. import tiles as grid
 from ..base import quote
-from . import tile_index
+from . import tile_index, tile_shapes
 from . import tiles as reference
 from .changes import stamp
 
@@ -54,7 +56,7 @@ def layer_tile(conn, where: str, layer: LayerDef, personal: bool, zxy: tuple[int
         return b""
     minx, miny, maxx, maxy = bounds
     point = "Point" in layer.geometry and "Multi" not in layer.geometry
-    names, booleans, select = reference._fields(layer, personal, z)
+    names, booleans, select = _fields(layer, personal, z)
     if point:
         index = tile_index.points(conn, where, layer, z, now)
         pick = index.tile(*zxy)
@@ -74,19 +76,48 @@ def layer_tile(conn, where: str, layer: LayerDef, personal: bool, zxy: tuple[int
         geom_type, keep = mvt_encode.POINT, None
     else:
         grow = (maxx - minx) * grid.BUFFER / grid.EXTENT
-        query = grid.lonlat_bounds((minx - grow, miny - grow, maxx + grow, maxy + grow))
-        rows = [r for r in _shape_rows(conn, where, layer, select, query, z, now) if r[1] is not None]
-        if not rows:
-            return b""
-        columns = list(zip(*rows))
-        fids = np.array(columns[0], dtype=np.int64)
-        columns = columns[2:]
-        keep, geom_type, commands, counts = _shapes([r[1] for r in rows], layer, bounds, grow)
-        if len(keep) == 0:
-            return b""
-        fids = fids[keep]
+        box = (minx - grow, miny - grow, maxx + grow, maxy + grow)
+        shapes = tile_shapes.shapes(conn, where, layer, z, now)
+        if shapes.tree is not None:  # the layer's projected geometries, kept: those the tile's box meets
+            pick = shapes.query(box)
+            if len(pick) and names and not all(n in shapes.columns for n in names):
+                got, columns = _read_fields(conn, layer, names, shapes.fids[pick])
+                if len(got) < len(pick):  # written meanwhile (the index is of the stamp checked just before)
+                    pick = pick[np.isin(shapes.fids[pick], got)]
+            keep, geom_type, commands, counts = _shapes(shapes.geoms[pick], layer, bounds, grow,
+                                                        shapes.boxes[pick])
+            if len(keep) == 0:
+                return b""
+            fids = shapes.fids[pick[keep]]
+            if all(n in shapes.columns for n in names):
+                columns, keep = [shapes.columns[n].take(pick[keep]) for n in names], None
+        else:
+            rows = [r for r in _shape_rows(conn, where, layer, select, grid.lonlat_bounds(box), z, now)
+                    if r[1] is not None]
+            if not rows:
+                return b""
+            columns = list(zip(*rows))
+            fids = np.array(columns[0], dtype=np.int64)
+            columns = columns[2:]
+            keep, geom_type, commands, counts = _shapes(reference._project(reference._geometries([r[1] for r in rows])),
+                                                        layer, bounds, grow)
+            if len(keep) == 0:
+                return b""
+            fids = fids[keep]
     props = [(name, _pick(columns[i], keep), i in booleans) for i, name in enumerate(names)]
     return mvt_encode.layer(layer.name, fids.astype(np.uint64), geom_type, commands, counts, props)
+
+
+_fields_of: dict[tuple, tuple] = {}
+
+
+def _fields(layer: LayerDef, personal: bool, z: int) -> tuple[tuple[str, ...], tuple[int, ...], str]:
+    """:func:`.tiles._fields`, worked out once per layer, audience and zoom."""
+    key = (id(layer), personal, z)
+    hit = _fields_of.get(key)
+    if hit is None or hit[0] is not layer:
+        hit = _fields_of[key] = (layer, reference._fields(layer, personal, z))
+    return hit[1]
 
 
 def _pick(column: Any, keep: np.ndarray | None) -> Any:
@@ -172,24 +203,43 @@ def _shape_rows(conn, where: str, layer: LayerDef, select: str, query: tuple[flo
                         params).fetchall()
 
 
-def _shapes(blobs: list[bytes], layer: LayerDef, bounds: tuple[float, float, float, float],
-            grow: float) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-    """Which rows stay, their MVT type, commands and commands per feature: the geometries projected, those
-    under a pixel dropped, the rest clipped to the buffered tile, simplified at one extent unit and snapped
-    to the tile's integer grid (dropped where they collapse), as :func:`.tiles.layer_features` and
-    :func:`.tiles.encode` do."""
+def _shapes(geoms: np.ndarray, layer: LayerDef, bounds: tuple[float, float, float, float], grow: float,
+            boxes: np.ndarray | None = None) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Which of ``geoms`` (EPSG:3857; ``boxes``: their bounds, if known) stay, their MVT type, commands and
+    commands per feature: those under a pixel dropped, the rest clipped to the buffered tile, simplified at one
+    extent unit and snapped to the tile's integer grid (dropped where they collapse), as
+    :func:`.tiles.layer_features` and :func:`.tiles.encode` do."""
     minx, miny, maxx, maxy = bounds
     size = maxx - minx
-    geoms = reference._project(reference._geometries(blobs))
-    b = shapely.bounds(geoms)
+    b = shapely.bounds(geoms) if boxes is None else boxes
     idx = np.flatnonzero(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= size / 256)
-    geoms = shapely.clip_by_rect(geoms[idx], minx - grow, miny - grow, maxx + grow, maxy + grow)
-    geoms = shapely.simplify(geoms, size / grid.EXTENT, preserve_topology="Polygon" in layer.geometry)
+    clip = (minx - grow, miny - grow, maxx + grow, maxy + grow)
+    b = b[idx]
+    cross = (b[:, 0] < clip[0]) | (b[:, 1] < clip[1]) | (b[:, 2] > clip[2]) | (b[:, 3] > clip[3])
+    geoms = geoms[idx]
+    if cross.any():  # those inside the box are their own clip (GEOS would copy them)
+        geoms[cross] = shapely.clip_by_rect(geoms[cross], *clip)
+    lines = "LineString" in layer.geometry
+    if lines:  # a segment (two distinct points: it is over a pixel) inside the box is its own simplification
+        simplify = cross | (shapely.get_num_coordinates(geoms) > 2)
+        geoms[simplify] = shapely.simplify(geoms[simplify], size / grid.EXTENT, preserve_topology=False)
+    else:
+        geoms = shapely.simplify(geoms, size / grid.EXTENT, preserve_topology="Polygon" in layer.geometry)
     ok = ~shapely.is_empty(geoms)
     geoms, idx = geoms[ok], idx[ok]
     scale = grid.EXTENT / size
+    if lines:  # snapped as their commands are made, from the coordinates (no geometry made again)
+        kinds = _MVT_TYPE[shapely.get_type_id(geoms)]
+        ok = kinds > 0
+        if ok.any() and int(np.bincount(kinds[ok]).argmax()) == mvt_encode.LINESTRING:
+            ok &= kinds == mvt_encode.LINESTRING
+            commands, counts = mvt_encode.line_commands(geoms[ok], snap=(minx, miny, scale))
+            return idx[ok], mvt_encode.LINESTRING, commands, counts
     geoms = shapely.transform(geoms, lambda xy: np.round((xy - (minx, miny)) * scale))
-    geoms = shapely.set_precision(geoms, 1.0)  # drops repeated points, keeps rings valid
+    if "Polygon" in layer.geometry:  # keeps rings valid (and drops repeated points)
+        geoms = shapely.set_precision(geoms, 1.0)
+    # lines: GEOS reduces their precision point by point, dropping repeated points and the parts left with fewer
+    # than two, which the commands leave out anyway (mvt_commands._arcs); a feature left with none is left out
     kinds = _MVT_TYPE[shapely.get_type_id(geoms)]
     ok = ~shapely.is_empty(geoms) & (kinds > 0)
     if not ok.any():
