@@ -186,6 +186,35 @@ def test_hook_rallypoint_validate_feature(registry_path):
         assert reg.count("shelters") == 1
 
 
+class BulkCapPlugin(CapPlugin):
+    """CapPlugin's rule, answered for a whole chunk at once in a bulk write (and per feature otherwise)."""
+
+    def __init__(self):
+        self.chunks = []
+
+    @hookimpl
+    def rallypoint_validate_many(self, layer, features, geometries, old, at):
+        self.chunks.append((layer.name, len(features)))
+        if layer.name != "shelters":
+            return {}
+        return {i: [("capacity_day", "more than 5,000 places needs the county's approval number")]
+                for i, f in enumerate(features) if (f.get("capacity_day") or 0) > 5000}
+
+
+def test_hook_rallypoint_validate_many(registry_path):
+    plugin = BulkCapPlugin()
+    with Registry.open(registry_path, plugins=_pm(plugin)) as reg:
+        many = [(shelter(name=f"避难点{i}", capacity_day=100 * i), (HERE.x + i * 1e-4, HERE.y)) for i in range(1, 40)]
+        with pytest.raises(ValidationError) as exc:  # one of them over the cap: refused by name, nothing written
+            reg.add_many("shelters", many + [(shelter(name="大场馆", capacity_day=6000), HERE)], author="t")
+        assert [(p.feature, p.field) for p in exc.value.problems] == [("new feature #40 ('大场馆')", "capacity_day")]
+        assert "approval" in exc.value.problems[0].message and reg.count("shelters") == 0
+        assert plugin.chunks and plugin.chunks[0][0] == "shelters"  # asked once for the chunk
+        assert len(reg.add_many("shelters", many, author="t")) == 39 and reg.count("shelters") == 39
+        with pytest.raises(ValidationError, match="approval"):  # a single write: the per-feature hook
+            reg.add("shelters", shelter(capacity_day=6000), HERE, author="t")
+
+
 class NoShrinkPlugin:
     """A shelter's day capacity may grow but never shrink: a rule about the change, not the new values."""
 

@@ -118,13 +118,11 @@ def check_landed_once(s, pid: str) -> None:
 
 
 def test_a_server_worker_killed_inside_the_push_leaves_nothing_and_the_push_sent_again_lands_once(setup):
-    import psutil
-
     s = setup
     proc = start_push(s)
     wait_until(lambda: writing(s["location"]) or proc.poll() is not None, "the server to start writing the push")
     assert proc.poll() is None, proc.stdout.read()
-    worker = psutil.Process(s["server"].proc.pid).children()[0]
+    worker = s["server"].request_workers()[0]
     os.kill(worker.pid, signal.SIGKILL)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 1 and "connection" in out.lower(), out  # the client was told, not fooled
@@ -133,7 +131,7 @@ def test_a_server_worker_killed_inside_the_push_leaves_nothing_and_the_push_sent
     assert landed(s["location"], s["before"], pid) == [0] * N  # nothing of it
     with Registry.open(s["location"]) as reg:
         assert all(reg.get("hazard_points", u).version == was.version for u, was in s["before"].items())
-    wait_until(lambda: len(psutil.Process(s["server"].proc.pid).children()) == 1, "gunicorn's new worker", every=0.1)
+    wait_until(lambda: len(s["server"].request_workers()) == 1, "gunicorn's new worker", every=0.1)
     report = _push_until_answered(s)
     assert report.ok and report.updated == N, (report.conflicts[:3], report.errors[:3])
     check_landed_once(s, pid)

@@ -322,7 +322,6 @@ def test_sessions_hold_across_workers_and_their_restarts(site, tmp_path):
     import signal
     import time
 
-    import psutil
     from web_support import Server
 
     jobs = tmp_path / "jobs"
@@ -340,23 +339,12 @@ def test_sessions_hold_across_workers_and_their_restarts(site, tmp_path):
         status, portal = b.open("/")
         token = TOKEN.search(portal).group(1)  # the sign-out form's, made by one worker
         # each worker killed and started anew by gunicorn: nothing of the session was in them
-        def request_workers() -> list:  # gunicorn's, not the job cluster's process beside them
-            out = []
-            for p in psutil.Process(server.proc.pid).children():
-                try:
-                    if "rallypoint.jobs.cluster" in " ".join(p.cmdline()):
-                        continue
-                except psutil.Error:  # a killed worker not yet reaped: still one of gunicorn's
-                    pass
-                out.append(p)
-            return out
-
-        workers = request_workers()
+        workers = server.request_workers()
         assert len(workers) == 2
         for w in workers:
             os.kill(w.pid, signal.SIGKILL)
         deadline = time.monotonic() + 60
-        while {p.pid for p in request_workers()} & {w.pid for w in workers} or len(request_workers()) < 2:
+        while {p.pid for p in server.request_workers()} & {w.pid for w in workers} or len(server.request_workers()) < 2:
             assert time.monotonic() < deadline, "gunicorn did not start new workers"
             time.sleep(0.2)
         assert {b.open(REPORT)[0] for _ in range(6)} == {200}  # new connections: either worker answers

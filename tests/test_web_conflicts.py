@@ -78,7 +78,9 @@ def test_the_list_shows_base_ours_theirs_and_now_with_links_and_in_html(site):
     one = get(site, f"/conflicts/{a['id']}")
     assert one.status_code == 200 and one.headers["ETag"] == f'"{site["a"]}-v{a["now"]["version"]}"'
     assert get(site, f"/conflicts/{a['id']}?f=html").status_code == 200
-    assert get(site, "/conflicts/999999").status_code == 404 and get(site, "/conflicts/x").status_code == 404
+    assert get(site, "/conflicts/999999").status_code == 404  # a number no conflict has
+    bad = get(site, "/conflicts/x")  # not a number: the parameter named
+    assert bad.status_code == 400 and "conflictId" in bad.get_json()["description"]
 
 
 def test_a_resolution_needs_the_features_version_and_lands_once_with_its_author(site):

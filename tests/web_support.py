@@ -100,6 +100,20 @@ class Server:
         self.log.flush()
         return Path(self.log.name).read_text(encoding="utf-8", errors="replace")
 
+    def request_workers(self) -> list:
+        """gunicorn's request workers (psutil processes), not the job cluster's process beside them."""
+        import psutil
+
+        out = []
+        for p in psutil.Process(self.proc.pid).children():
+            try:
+                if "rallypoint.jobs.cluster" in " ".join(p.cmdline()):
+                    continue
+            except psutil.Error:  # a killed worker not yet reaped: still one of gunicorn's
+                pass
+            out.append(p)
+        return out
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)

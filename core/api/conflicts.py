@@ -60,8 +60,11 @@ def _doc(ctx: Context, req: Request, c: MergeConflict) -> dict[str, Any]:
 
 def _number(req: Request) -> int:
     raw = req.path_params["conflict_id"]
-    if not raw.isdigit() or not 0 < int(raw) < 2 ** 63:
-        raise NotFound(f"no merge conflict {raw!r} (conflicts are numbered from 1)")
+    shown = raw if len(raw) <= 40 else raw[:40] + "…"
+    digits = raw[1:] if raw.startswith("-") else raw
+    # the length is looked at before int(): Python refuses to read a number of more than 4,300 digits
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 19 or not 0 < int(raw) < 2 ** 63:
+        raise BadRequest(f"conflictId: {shown!r} is not a conflict number (a whole number from 1 to {2 ** 63 - 1})")
     return int(raw)
 
 

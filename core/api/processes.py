@@ -21,7 +21,7 @@ The mode (the rule for small analyses):
   10 s; a ``Prefer: wait=N`` shortens it): a run that ends within that time is answered as before, 200 with
   the job's status, summary and result links (``"response": "document"`` asks for the results document
   instead); a longer one goes on as a job and is answered 201 with its status and ``Location``, exactly as
-  if ``respond-async`` had been asked. So a small analysis (capacity, survey, rectification on a county: well
+  if ``respond-async`` had been asked. So a small analysis (capacity, survey, a ledger on a county: well
   under a second) still answers at once, and no request waits on an analysis longer than the bound.
 
 Bad inputs and missing layers are refused (400) before a job is made. Runs do not pile up: every new run

@@ -19,7 +19,8 @@ from ..registry import Feature, Registry
 from ..storage import is_postgres_url
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# errors are never broken into lines: a path or a value in them stays whole, to copy (and to match)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class RallypointGroup(click.Group):
