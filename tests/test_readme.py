@@ -131,7 +131,7 @@ def test_the_readme_runs_as_written(tmp_path):
     proc = subprocess.Popen(["bash", str(script)], cwd=folder, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        out, err = proc.communicate(timeout=600)
+        out, err = proc.communicate(timeout=1200)  # the whole tour: analyses, a server, QGIS (minutes on a busy machine)
     finally:  # a server the tour started and did not stop, and anything else it left running
         try:
             os.killpg(proc.pid, signal.SIGTERM)

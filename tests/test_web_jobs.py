@@ -65,7 +65,7 @@ def site(request, web_backend, tmp_path_factory):
     jobs = folder / "jobs"
     env = {"PYTHONPATH": os.pathsep.join([str(folder / "site"), str(HERE), os.environ.get("PYTHONPATH", "")])}
     server = Server(path, workers=2, log_dir=folder, env=env,
-                    extra_args=("--jobs-dir", str(jobs), "--job-workers", "2", "--sync-wait", "20"))
+                    extra_args=("--jobs-dir", str(jobs), "--job-workers", "2", "--sync-wait", "90"))
     with Registry.open(path) as reg:
         shelter = next(reg.features("shelters"))
     yield {"url": server.url, "keys": keys, "jobs": jobs, "server": server, "shelter": shelter}
@@ -105,7 +105,7 @@ def cluster_view(site) -> str:
         return f"workers {sorted(client.scheduler_info()['workers'])}, processing {client.processing()}"
 
 
-def cluster_ready(site, workers: int = 2, timeout: float = 180) -> None:
+def cluster_ready(site, workers: int = 2, timeout: float = 300) -> None:
     """Wait until the cluster has ``workers`` workers and runs nothing (workers a test ended are back)."""
     from dask.distributed import Client
 
