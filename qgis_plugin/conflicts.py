@@ -12,7 +12,6 @@ shown in the dialog; nothing is decided here.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from qgis.core import QgsGeometry
@@ -34,10 +33,10 @@ from qgis.PyQt.QtWidgets import (
 
 from rallypoint import RallypointError, Registry
 from rallypoint.errors import FeatureNotFoundError
+from rallypoint.localtime import local_time
 
 #: China's clock. China has kept UTC+8 without summer time since 1991, so a fixed offset is exact; zoneinfo would
 #: need the tzdata package on Windows, which QGIS's Python does not carry.
-CHINA = timezone(timedelta(hours=8))
 _OURS = object()  # the chooser's "ours": the field is left as the feature holds it now
 
 
@@ -45,17 +44,6 @@ def _tr(text: str) -> str:
     return QCoreApplication.translate("Rallypoint", text)  # the plugin's one context (plugin.CONTEXT)
 
 
-def china_time(stamp: str | None) -> str:
-    """A stored UTC time as China time (the bureaus' clock)."""
-    if not stamp:
-        return ""
-    try:
-        dt = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return stamp
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def shown(ldef, field: str, value: Any, lang: str) -> str:
@@ -197,7 +185,7 @@ class ConflictsDialog(QDialog):
             ldef = self.defs.get(c.layer)
             cells = (str(c.id), ldef.title(self.lang) if ldef else c.layer, c.name or c.uuid,
                      "、".join(self._alias(c.layer, f) for f in c.fields) or _tr("retired or in use"),
-                     china_time(c.detected_at), c.detected_by)
+                     local_time(c.detected_at), c.detected_by)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.UserRole, c.id)
@@ -250,7 +238,7 @@ class ConflictsDialog(QDialog):
             current = None if now is None else (now.properties.get(f) if f != "geometry" else "now")
             label = _tr("Retired") if f == "retired_at" else self._alias(c.layer, f)
             for col, value in enumerate((base, ours, theirs, current), start=1):
-                text = china_time(value) if f == "retired_at" else shown(ldef, f, value, self.lang)
+                text = local_time(value) if f == "retired_at" else shown(ldef, f, value, self.lang)
                 self.fields.setItem(row, col, QTableWidgetItem(text))
             head = QTableWidgetItem(label)
             head.setToolTip(f)

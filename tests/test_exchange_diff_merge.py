@@ -351,7 +351,7 @@ def test_conflicts_from_the_command_line(two_bureaus):
     merge_registries(b["ours"], b["theirs"], b["base"], author="us")
     out = CliRunner().invoke(cli, ["conflicts", "list", ours, "--lang", "en"], env=ENV)
     assert out.exit_code == 0, out.output
-    assert "edit/edit" in out.output and "retired-by-them/edited-by-us" in out.output and "(UTC+8)" in out.output
+    assert "edit/edit" in out.output and "retired-by-them/edited-by-us" in out.output and "(Asia/Shanghai)" in out.output
     listed = json.loads(CliRunner().invoke(cli, ["conflicts", "list", ours, "--json"], env=ENV).output)
     ids = {c["uuid"]: c["id"] for c in listed}
     assert listed[0]["fields"] or listed[1]["fields"]

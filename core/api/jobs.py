@@ -16,14 +16,12 @@ failed outside the analysis, is recorded as failed with the reason.
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ..jobs import records
 from ..jobs.engine import Engine, engine_for
 from ..jobs.records import Job
+from ..localtime import local_time, zone_name
 from . import html
 from .auth import require
 from .context import Context
@@ -269,23 +267,11 @@ def _lang(req: Request) -> str:
     return lang
 
 
-def _local(stamp: str | None) -> str:
-    """An ISO time in UTC as local time (Asia/Shanghai unless ``RALLYPOINT_TZ`` says otherwise)."""
-    if not stamp:
-        return ""
-    try:
-        zone = ZoneInfo(os.environ.get("RALLYPOINT_TZ") or "Asia/Shanghai")
-    except (KeyError, ValueError):
-        zone = ZoneInfo("Asia/Shanghai")
-    when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(zone)
-    return when.strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _row(job: Job, lang: str) -> dict[str, Any]:
     return {"id": job.id, "process": job.process, "status": job.status,
             "status_label": (STATUS_ZH if lang == "zh" else STATUS_EN)[job.status],
             "progress": 100 if job.status == "successful" else int(job.progress or 0),
-            "created": _local(job.created), "finished": _local(job.finished)}
+            "created": local_time(job.created), "finished": local_time(job.finished)}
 
 
 def _page(ctx: Context, req: Request, job: Job) -> Response:
@@ -299,9 +285,9 @@ def _page(ctx: Context, req: Request, job: Job) -> Response:
     other = "en" if lang == "zh" else "zh"
     doc = job_doc(req, job)
     outputs = [(name, n, req.url(f"/jobs/{job.id}/results/{name}")) for name, n in job.outputs.items()]
-    tz = os.environ.get("RALLYPOINT_TZ") or "Asia/Shanghai"
+    tz = zone_name()
     return html.render(req, "job.html", site=site_title(ctx), lang=lang, job=_row(job, lang), title=title,
-                       message=message, step=job.step, started=_local(job.started), tz=tz,
+                       message=message, step=job.step, started=local_time(job.started), tz=tz,
                        refresh=not job.done, summary=job.summary if job.status == "successful" else [],
                        outputs=outputs if job.status == "successful" else [],
                        report_href=req.url(f"/jobs/{job.id}/report") if job.report and job.status == "successful"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import click
 from rich.table import Table
 
 from ..errors import FeatureNotFoundError
+from ..localtime import local_time, zone_name
 from ..registry import MergeConflict, Registry
 from .common import (
     author_option,
@@ -22,18 +20,9 @@ from .common import (
     registry_argument,
 )
 
-CHINA = ZoneInfo("Asia/Shanghai")
-
-
 def china_time(stamp: str | None) -> str:
-    """A stored UTC time as China time (the bureaus' clock)."""
-    if not stamp:
-        return ""
-    try:
-        dt = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return stamp
-    return dt.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S") + " (UTC+8)"
+    """A stored UTC time as the bureau's local time, saying which."""
+    return f"{local_time(stamp)} ({zone_name()})" if stamp else ""
 
 
 def _value(reg: Registry, c: MergeConflict, field: str, value, lang: str) -> str:

@@ -165,7 +165,7 @@ _WRITE = {str: _string_values, int: _int_values, float: _double_values,
           bool: lambda values: b"".join(map(_one_value, values)), object: lambda values: b"".join(map(_one_value, values))}
 
 
-@dataclass(slots=True)  # not frozen: a tile makes some thirty (take), and frozen ones are slower to make
+@dataclass  # not frozen: a tile makes some thirty (take), and frozen ones are slower to make (no slots: Python 3.9)
 class Coded:
     """A column kept per layer as codes (-1: no value) into its distinct values, each written once as its
     ``Value`` message: a tile picks its features' codes, and its values are those messages, gathered.
