@@ -132,10 +132,14 @@ def test_hook_calls_can_be_traced():
     assert any("rallypoint_profiles" in line for line in lines)
 
 
-def test_the_trace_switch_on_the_command_line(install):
+def test_the_trace_switch_on_the_command_line(install, monkeypatch):
     install("rp_good", DEMO_ANALYSIS)
+    # the switch sets RALLYPOINT_TRACE_HOOKS for the processes the command starts: put back after the test, or
+    # every later test of this process (and its subprocesses) would trace
+    monkeypatch.setenv("RALLYPOINT_TRACE_HOOKS", "0")
     out = CliRunner().invoke(cli, ["--trace-hooks", "plugins"])
     assert out.exit_code == 0
+    assert "rallypoint_" in out.output + (out.stderr or ""), out.output
     plugins_module._default = None
 
 

@@ -128,15 +128,20 @@ def test_the_readme_runs_as_written(tmp_path):
            # itself reads QGIS_CUSTOM_CONFIG_PATH, not into the profile of whoever runs the tests
            "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "qgis-config")}
     env.pop("RALLYPOINT_KEY", None)
-    proc = subprocess.Popen(["bash", str(script)], cwd=folder, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=1200)  # the whole tour: analyses, a server, QGIS (minutes on a busy machine)
-    finally:  # a server the tour started and did not stop, and anything else it left running
+    # the output goes to files, not pipes: a server the tour left running would hold a pipe open after the
+    # script's end, and the test would wait for it instead of for the script
+    said, told = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with open(said, "w") as stdout, open(told, "w") as stderr:
+        proc = subprocess.Popen(["bash", str(script)], cwd=folder, env=env, stdout=stdout, stderr=stderr,
+                                text=True, start_new_session=True)
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+            proc.wait(timeout=1200)  # the whole tour: analyses, a server, QGIS (minutes on a busy machine)
+        finally:  # a server the tour started and did not stop, and anything else it left running
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    out, err = said.read_text(errors="replace"), told.read_text(errors="replace")
     where = re.findall(r"::README\.md line (\d+)::", err)
     if proc.returncode != 0:
         pytest.fail(f"the README's block at line {where[-1] if where else '?'} failed (exit {proc.returncode}):\n"
