@@ -28,9 +28,9 @@ def local_zone() -> tzinfo:
         return UTC8
 
 
-def local_time(stamp: str | None) -> str:
-    """An ISO 8601 time (UTC when it names no offset, as the registry stores them) as local
-    ``YYYY-MM-DD HH:MM:SS``; a text that is no time is given back as it is, nothing as ``""``."""
+def local_time(stamp: str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """An ISO 8601 time (UTC when it names no offset, as the registry stores them) as local time in ``fmt``
+    (``YYYY-MM-DD HH:MM:SS``); a text that is no time is given back as it is, nothing as ``""``."""
     if not stamp:
         return ""
     try:
@@ -39,4 +39,4 @@ def local_time(stamp: str | None) -> str:
         return stamp
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S")
+    return when.astimezone(local_zone()).strftime(fmt)

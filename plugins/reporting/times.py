@@ -12,19 +12,14 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timezone
 
 from rallypoint.analysis import AnalysisError
+from rallypoint.localtime import zone_name
 
 TZ_ENV = "RALLYPOINT_TZ"
-DEFAULT_TZ = "Asia/Shanghai"
 #: Zones Chinese readers call Beijing time (北京时间).
 BEIJING = ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "Asia/Urumqi", "PRC")
-
-
-def zone_name() -> str:
-    return os.environ.get(TZ_ENV) or DEFAULT_TZ
 
 
 def local_zone(name: str | None = None):

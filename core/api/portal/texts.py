@@ -3,10 +3,9 @@ its clock (local time, Asia/Shanghai)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from http.cookies import CookieError, SimpleCookie
-from zoneinfo import ZoneInfo
 
+from ... import localtime as clock
 from ..errors import BadRequest
 from ..request import Request
 
@@ -14,8 +13,6 @@ LANGS = ("zh", "en")
 #: the cookie that remembers a browser's language (a preference, not a credential: readable by the page)
 LANG_COOKIE = "rp_lang"
 LANG_COOKIE_DAYS = 365
-#: the bureau's local time, in which the portal shows when things changed
-TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 TEXTS = {
     "zh": {
@@ -98,12 +95,4 @@ def page_lang(req: Request, given: str | None = None) -> tuple[str, dict[str, st
 
 def local_time(stamp: str | None) -> str:
     """A stored UTC time (ISO 8601) as the bureau's local time, to the minute: ``2026-05-01 16:00``."""
-    if not stamp:
-        return ""
-    try:
-        at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return stamp
-    if at.tzinfo is None:
-        return stamp
-    return at.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")
+    return clock.local_time(stamp, "%Y-%m-%d %H:%M")
